@@ -1,0 +1,1 @@
+"""Talking to CBR: request signing, authentication, the async client, its models and errors."""

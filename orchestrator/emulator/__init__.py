@@ -1,0 +1,1 @@
+"""A local, faithful implementation of the CBR v3 API and the small part of IAM it needs."""
