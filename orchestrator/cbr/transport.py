@@ -1,0 +1,325 @@
+"""One CBR call over HTTP: build the URL, authenticate, send with a timeout, map failures.
+
+Every call is named by its SDK operation (``list_backups``, ``copy_checkpoint``, ...); method, path
+and success status come from ``orchestrator/data/cbr-operations.json``. Path parameters are
+percent-encoded with no safe characters, the query is sent exactly as ``canonical_query(pairs)``,
+and every failure becomes a :class:`~orchestrator.cbr.errors.CbrApiError`.
+
+A :class:`RequestObserver` sees each HTTP attempt before it goes out and after it ends: the seam for
+counting calls and, later, for a rate limiter.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import Any, Protocol
+from urllib.parse import quote, urlsplit
+
+import aiohttp
+from yarl import URL
+
+from orchestrator.cbr.auth import Authenticator, OutgoingRequest
+from orchestrator.cbr.endpoints import Endpoints, host_of, path_prefix_of
+from orchestrator.cbr.errors import (
+    CbrApiError,
+    connection_error,
+    error_from_response,
+    invalid_response,
+    timeout_error,
+)
+from orchestrator.cbr.signing import canonical_query
+
+logger = logging.getLogger(__name__)
+
+USER_AGENT = "huaweicloud-usdk-python/3.0; cbr-orchestrator"
+DEFAULT_TIMEOUT = 30.0
+
+# POSTs whose replay cannot add a second effect: tags are overwritten, and a repeated bind or unbind
+# answers "already done" (6103 / 6135).
+_IDEMPOTENT_POSTS = frozenset(
+    {
+        "create_vault_tags",
+        "batch_create_and_delete_vault_tags",
+        "add_vault_resource",
+        "remove_vault_resource",
+        "disassociate_vault_policy",
+        "show_vault_resource_instances",
+    }
+)
+
+_PLACEHOLDER = re.compile(r"\{(\w+)\}")
+
+
+@dataclass(frozen=True)
+class OperationSpec:
+    name: str
+    method: str
+    path: str
+    success_status: int
+
+    @property
+    def idempotent(self) -> bool:
+        return self.method != "POST" or self.name in _IDEMPOTENT_POSTS
+
+    def content_type(self) -> str:
+        return "application/json;charset=utf-8" if self.method in ("POST", "PUT") else "application/json"
+
+
+@cache
+def operation_table() -> dict[str, OperationSpec]:
+    text = resources.files("orchestrator.data").joinpath("cbr-operations.json").read_text("utf-8")
+    return {
+        entry["operation"]: OperationSpec(
+            name=entry["operation"],
+            method=entry["method"],
+            path=entry["path"],
+            success_status=entry["success_status"] or 200,
+        )
+        for entry in json.loads(text)["operations"]
+    }
+
+
+def encode_path(template: str, params: Mapping[str, str]) -> str:
+    """Fill ``{name}`` placeholders with values percent-encoded with no safe characters."""
+
+    def fill(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in params:
+            raise ValueError(f"path parameter {name!r} missing for {template}")
+        return quote(params[name], safe="")
+
+    return _PLACEHOLDER.sub(fill, template)
+
+
+@dataclass(frozen=True)
+class RequestInfo:
+    """One HTTP attempt of an operation (``attempt`` 2 is the replay after a token refresh)."""
+
+    operation: str
+    method: str
+    region: str
+    project_id: str
+    attempt: int = 1
+
+
+@dataclass(frozen=True)
+class ResponseInfo:
+    status: int  # 0 when no answer arrived
+    elapsed_seconds: float
+    error: CbrApiError | None = None
+
+
+class RequestObserver(Protocol):
+    async def before_request(self, request: RequestInfo) -> None:
+        """Called before each attempt; may wait (a rate limiter would) or raise to refuse it."""
+        ...
+
+    async def after_response(self, request: RequestInfo, response: ResponseInfo) -> None:
+        """Called after each attempt, with the error it ended in, if any."""
+        ...
+
+
+class CallCounter:
+    """A :class:`RequestObserver` that counts attempts and errors per operation."""
+
+    def __init__(self) -> None:
+        self.calls: Counter[str] = Counter()
+        self.errors: Counter[str] = Counter()
+
+    async def before_request(self, request: RequestInfo) -> None:
+        self.calls[request.operation] += 1
+
+    async def after_response(self, request: RequestInfo, response: ResponseInfo) -> None:
+        if response.error is not None:
+            self.errors[request.operation] += 1
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A successful answer: status, parsed JSON (None for an empty body) and the request id."""
+
+    operation: str
+    status: int
+    data: Any
+    request_id: str | None
+
+
+@dataclass(frozen=True)
+class _Answer:
+    status: int
+    headers: Mapping[str, str]
+    text: str
+
+
+class Transport:
+    """Sends the operations of one project in one region over one ``aiohttp.ClientSession``."""
+
+    def __init__(
+        self,
+        *,
+        region: str,
+        project_id: str,
+        auth: Authenticator,
+        endpoints: Endpoints,
+        session: aiohttp.ClientSession | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+        observer: RequestObserver | None = None,
+        user_agent: str = USER_AGENT,
+    ) -> None:
+        self.region = region
+        self.project_id = project_id
+        self.base_url = endpoints.cbr_url(region)
+        self.timeout = timeout
+        self._auth = auth
+        self._session = session
+        self._owns_session = session is None
+        self._observer = observer
+        self._user_agent = user_agent
+
+    def __repr__(self) -> str:
+        return (
+            f"Transport(region={self.region!r}, project_id={self.project_id!r}, base_url={self.base_url!r})"
+        )
+
+    def session(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            self._session = aiohttp.ClientSession()
+        return self._session
+
+    async def close(self) -> None:
+        if self._owns_session and self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def call(
+        self,
+        operation: str,
+        *,
+        path: Mapping[str, str] | None = None,
+        query: list[tuple[str, str]] | None = None,
+        body: object = None,
+        request_timeout: float | None = None,
+    ) -> Reply:
+        spec = operation_table()[operation]
+        request = self._outgoing(spec, path or {}, query or [], body)
+        seconds = self.timeout if request_timeout is None else request_timeout
+        answer = await self._attempt(spec, request, seconds, attempt=1)
+        if answer is None:
+            answer = await self._attempt(spec, request, seconds, attempt=2, replay=True)
+        assert answer is not None
+        return _reply(spec, answer)
+
+    def _outgoing(
+        self, spec: OperationSpec, path: Mapping[str, str], query: list[tuple[str, str]], body: object
+    ) -> OutgoingRequest:
+        params = {**path, "project_id": self.project_id}
+        full_path = path_prefix_of(self.base_url) + encode_path(spec.path, params)
+        payload = None if body is None else json.dumps(body, ensure_ascii=False).encode()
+        headers = {"Content-Type": spec.content_type(), "User-Agent": self._user_agent}
+        return OutgoingRequest(
+            method=spec.method,
+            host=host_of(self.base_url),
+            path=full_path,
+            query=list(query),
+            headers=headers,
+            body=payload,
+            project_id=self.project_id,
+        )
+
+    async def _attempt(
+        self,
+        spec: OperationSpec,
+        request: OutgoingRequest,
+        seconds: float,
+        *,
+        attempt: int,
+        replay: bool = False,
+    ) -> _Answer | None:
+        """One HTTP exchange; None asks for one replay (a 401 the authenticator can fix)."""
+        info = RequestInfo(spec.name, spec.method, self.region, self.project_id, attempt)
+        if self._observer is not None:
+            await self._observer.before_request(info)
+        started = time.monotonic()
+        answer: _Answer | None = None
+        error: CbrApiError | None = None
+        headers: dict[str, str] = {}
+        try:
+            headers = await self._auth.authorize(request, self.session())
+            answer = await self._send(spec, request, headers, seconds)
+            if answer.status >= 400:
+                error = error_from_response(spec.name, answer.status, answer.headers, answer.text)
+        except CbrApiError as exc:
+            error = exc
+        status = answer.status if answer is not None else 0
+        await self._notify(info, ResponseInfo(status, time.monotonic() - started, error))
+        self._log(info, status, time.monotonic() - started, error)
+        if error is None:
+            return answer
+        if status == 401 and not replay and await self._auth.unauthorized(headers):
+            return None
+        raise error
+
+    async def _notify(self, info: RequestInfo, response: ResponseInfo) -> None:
+        if self._observer is not None:
+            await self._observer.after_response(info, response)
+
+    async def _send(
+        self, spec: OperationSpec, request: OutgoingRequest, headers: Mapping[str, str], seconds: float
+    ) -> _Answer:
+        url = self._url(request)
+        try:
+            async with self.session().request(
+                spec.method,
+                url,
+                data=request.body,
+                headers=dict(headers),
+                timeout=aiohttp.ClientTimeout(total=seconds),
+                allow_redirects=False,
+            ) as response:
+                raw = await response.read()
+                return _Answer(response.status, response.headers, raw.decode("utf-8", errors="replace"))
+        except TimeoutError as exc:
+            raise timeout_error(spec.name, seconds, idempotent=spec.idempotent) from exc
+        except aiohttp.ClientConnectorError as exc:
+            raise connection_error(spec.name, _describe(exc), request_sent=False, idempotent=True) from exc
+        except aiohttp.ClientError as exc:
+            raise connection_error(
+                spec.name, _describe(exc), request_sent=True, idempotent=spec.idempotent
+            ) from exc
+
+    def _url(self, request: OutgoingRequest) -> URL:
+        parts = urlsplit(self.base_url)
+        text = f"{parts.scheme}://{parts.netloc}{request.path}"
+        query = canonical_query(request.query)
+        return URL(f"{text}?{query}" if query else text, encoded=True)
+
+    @staticmethod
+    def _log(info: RequestInfo, status: int, elapsed: float, error: CbrApiError | None) -> None:
+        if error is None:
+            logger.debug("%s -> %s in %.0f ms", info.operation, status, elapsed * 1000)
+        else:
+            logger.info("%s failed in %.0f ms: %s", info.operation, elapsed * 1000, error)
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"[:500]
+
+
+def _reply(spec: OperationSpec, answer: _Answer) -> Reply:
+    request_id = answer.headers.get("X-Request-Id")
+    text = answer.text.strip()
+    if not text:
+        return Reply(spec.name, answer.status, None, request_id)
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise invalid_response(spec.name, answer.status, "the answer is not JSON", request_id) from exc
+    return Reply(spec.name, answer.status, data, request_id)

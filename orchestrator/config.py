@@ -1,0 +1,139 @@
+"""Settings of an orchestrator process: one object, built from the environment, passed down.
+
+Environment variables are prefixed ``CBR_ORCH_``; nested fields use ``__``
+(``CBR_ORCH_WORKER__LEASE_SECONDS``).
+Credentials per project and region come from ``CBR_ORCH_CREDENTIALS`` (JSON) or from the JSON file named
+by ``CBR_ORCH_SECRETS_FILE`` (``{"credentials": [...]}``). Secrets are ``SecretStr``: they never show in
+``repr``, logs or dumps, and nothing here writes them anywhere.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class MissingCredentials(LookupError):
+    def __init__(self, project_id: str, region: str) -> None:
+        super().__init__(f"no credentials configured for project {project_id} in region {region}")
+        self.project_id = project_id
+        self.region = region
+
+
+class ProjectCredentials(BaseModel):
+    """AK/SK, or an IAM user (domain, user name, password), for one project in one region."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
+
+    project_id: str = Field(pattern=r"^[0-9a-f]{32}$")
+    region: str
+    access_key: str | None = None
+    secret_key: SecretStr | None = None
+    security_token: SecretStr | None = None
+    domain_name: str | None = None
+    user_name: str | None = None
+    password: SecretStr | None = None
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> ProjectCredentials:
+        aksk = self.access_key is not None and self.secret_key is not None
+        iam = self.user_name is not None and self.password is not None and self.domain_name is not None
+        if aksk == iam:
+            raise ValueError("give either access_key+secret_key or domain_name+user_name+password")
+        return self
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.project_id, self.region)
+
+
+class Names(BaseModel):
+    """RabbitMQ object names; tests give each run its own prefix."""
+
+    model_config = ConfigDict(frozen=True)
+
+    prefix: str = "cbr"
+
+    @property
+    def commands_queue(self) -> str:
+        return f"{self.prefix}.commands"
+
+    @property
+    def dead_letter_exchange(self) -> str:
+        return f"{self.prefix}.dead-letter"
+
+    @property
+    def dead_letter_queue(self) -> str:
+        return f"{self.prefix}.dead-letters"
+
+    @property
+    def events_exchange(self) -> str:
+        return f"{self.prefix}.events"
+
+
+class WorkerSettings(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    concurrency: int = Field(default=32, ge=1, le=1024)
+    prefetch: int = Field(default=200, ge=1, le=5000)
+    lease_seconds: float = Field(default=30.0, gt=0)
+    heartbeat_seconds: float = Field(default=10.0, gt=0)
+    idle_poll_seconds: float = Field(default=1.0, gt=0)
+    status_poll_seconds: float = Field(default=5.0, gt=0)
+    backoff_base_seconds: float = Field(default=2.0, gt=0)
+    backoff_max_seconds: float = Field(default=300.0, gt=0)
+    relay_poll_seconds: float = Field(default=2.0, gt=0)
+    delivery_limit: int = Field(default=5, ge=1)
+    progress_every_seconds: float = Field(default=60.0, gt=0)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="CBR_ORCH_", env_nested_delimiter="__", extra="ignore", hide_input_in_errors=True
+    )
+
+    database_url: str = "postgresql://postgres@127.0.0.1:5432/cbr_orchestrator"
+    amqp_url: SecretStr = SecretStr("amqp://guest:guest@127.0.0.1:5672/")
+    names: Names = Field(default_factory=Names)
+    worker: WorkerSettings = Field(default_factory=WorkerSettings)
+    credentials: list[ProjectCredentials] = Field(default_factory=list)
+    secrets_file: Path | None = None
+    cbr_endpoints: dict[str, str] = Field(
+        default_factory=dict, description="Region → base URL overrides, e.g. for the emulator."
+    )
+    cbr_timeout_seconds: float = Field(default=30.0, gt=0)
+
+    @model_validator(mode="after")
+    def _load_secrets_file(self) -> Settings:
+        if self.secrets_file is not None:
+            loaded = _read_secrets_file(self.secrets_file)
+            object.__setattr__(self, "credentials", [*self.credentials, *loaded])
+        return self
+
+    def credentials_for(self, project_id: str, region: str) -> ProjectCredentials:
+        for cred in self.credentials:
+            if cred.key == (project_id, region):
+                return cred
+        raise MissingCredentials(project_id, region)
+
+    def has_credentials(self, project_id: str, region: str) -> bool:
+        return any(c.key == (project_id, region) for c in self.credentials)
+
+    def cbr_endpoint(self, region: str) -> str:
+        return self.cbr_endpoints.get(region, f"https://cbr.{region}.myhuaweicloud.com")
+
+
+def _read_secrets_file(path: Path) -> list[ProjectCredentials]:
+    try:
+        raw: Any = json.loads(path.read_text("utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        # the message names the file and the error class only, never the content
+        raise ValueError(f"cannot read secrets file {path}: {type(exc).__name__}") from None
+    items = raw.get("credentials", []) if isinstance(raw, dict) else raw
+    if not isinstance(items, list):
+        raise ValueError(f"secrets file {path}: 'credentials' must be a list")
+    return [ProjectCredentials.model_validate(item) for item in items]

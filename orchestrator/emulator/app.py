@@ -1,0 +1,225 @@
+"""The emulator's aiohttp application: CBR v3 API, IAM tokens and the admin API on one server.
+
+A CBR request goes through, in order: routing (404 ``APIGW.0101`` / 405), reading the body (at most
+``max_body_bytes``), authentication (401 ``APIGW.0301``), project authorisation (403 ``APIGW.0302``),
+counting, the per-project rate limit (429 ``APIG.0308``), JSON parsing (400 ``BackupService.9900``),
+injected faults, and finally the domain. Every response carries ``X-Request-Id`` (32 hex digits).
+An unexpected exception is a bug: it is logged and answered with 500 ``BackupService.9910``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+
+from orchestrator.cbr.signing import parse_raw_query
+from orchestrator.emulator.admin import admin_routes
+from orchestrator.emulator.auth import Authenticator, Identity, SignedParts
+from orchestrator.emulator.body import check_content_type, parse_json, read_body
+from orchestrator.emulator.config import Tenant
+from orchestrator.emulator.counters import Counters
+from orchestrator.emulator.errors import CbrError
+from orchestrator.emulator.faults import FaultDecision, Faults
+from orchestrator.emulator.gateway import GatewayError
+from orchestrator.emulator.iam import IAM, Iam, IamError, iam_routes
+from orchestrator.emulator.keys import (
+    AUTHENTICATOR,
+    CLOCK,
+    CLOSING,
+    COUNTERS,
+    DOMAIN,
+    FAULTS,
+    RATE_LIMITER,
+    ROUTES,
+    SETTINGS,
+    TENANTS,
+    Domain,
+    EmulatorClock,
+    HttpSettings,
+)
+from orchestrator.emulator.rate_limit import RateLimiter
+from orchestrator.emulator.routes import RouteMatch, RouteTable
+from orchestrator.emulator.service import OperationRequest, OperationResponse
+from orchestrator.emulator.tenants import TenantDirectory
+
+log = logging.getLogger("orchestrator.emulator")
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+NO_RESPONSE = web.RequestKey("cbr_no_response", bool)
+ADMIN_PREFIX = "/_emulator/"
+IAM_PATHS = ("/v3/auth/tokens", "/v3/auth/projects", "/v3/projects")
+
+
+def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> web.Response:
+    return web.json_response(body, status=status, headers=headers)
+
+
+def _error_response(exc: Exception, request_id: str) -> web.StreamResponse:
+    if isinstance(exc, GatewayError):
+        return _json(exc.status, exc.body(request_id), exc.headers)
+    if isinstance(exc, CbrError | IamError):
+        return _json(exc.status, exc.body())
+    if isinstance(exc, web.HTTPException):
+        return _json(exc.status, {"error_code": "APIGW.0101", "error_msg": exc.reason, "request_id": request_id})
+    return _json(500, CbrError(500, "BackupService.9910", "Unknown error.").body())
+
+
+@web.middleware
+async def envelope(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Request id on every answer; known errors to their JSON bodies; anything else is a logged bug."""
+    request_id = uuid.uuid4().hex
+    try:
+        response = await handler(request)
+    except (GatewayError, CbrError, IamError, web.HTTPException) as exc:
+        response = _error_response(exc, request_id)
+    except Exception as exc:
+        log.exception("bug: %s %s failed unexpectedly (request %s)", request.method, request.path, request_id)
+        response = _error_response(exc, request_id)
+    response.headers["X-Request-Id"] = request_id
+    if not request.path.startswith((ADMIN_PREFIX, *IAM_PATHS)):
+        status = "no_response" if request.get(NO_RESPONSE) else str(response.status)
+        request.app[COUNTERS].record_status(status)
+    return response
+
+
+def _authenticate(request: web.Request, raw: bytes) -> Identity:
+    raw_path, _, raw_query = request.raw_path.partition("?")
+    parts = SignedParts(request.method, raw_path, raw_query, request.headers, raw)
+    try:
+        return request.app[AUTHENTICATOR].authenticate(parts)
+    except GatewayError:
+        request.app[COUNTERS].record_auth_failure()
+        raise
+
+
+def _tenant(request: web.Request, identity: Identity, match: RouteMatch) -> Tenant:
+    project_id = match.project_id or ""
+    identity.authorize(project_id)
+    tenant = request.app[TENANTS].tenant(project_id)
+    if tenant is None:  # an identity only holds configured projects; kept as a guard
+        raise GatewayError.forbidden(project_id)
+    return tenant
+
+
+def _throttle(request: web.Request, tenant: Tenant) -> None:
+    wait = request.app[RATE_LIMITER].check(tenant.project_id)
+    if wait is not None:
+        request.app[COUNTERS].record_throttled("rate_limit")
+        raise GatewayError.throttled(wait)
+
+
+async def _pause(request: web.Request, seconds: float) -> None:
+    """Sleep, cut short when the server shuts down."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(request.app[CLOSING].wait(), seconds)
+
+
+async def _before_execution(request: web.Request, decision: FaultDecision) -> None:
+    if decision.latency > 0:
+        await _pause(request, decision.latency)
+    if decision.throttle_after is not None:
+        request.app[COUNTERS].record_throttled("fault")
+        raise GatewayError.throttled(decision.throttle_after)
+    if decision.error is not None:
+        raise decision.error
+
+
+def _faults(request: web.Request, tenant: Tenant, operation: str) -> FaultDecision:
+    decision = request.app[FAULTS].decide(operation, tenant.region, tenant.project_id)
+    request.app[COUNTERS].record_faults(operation, decision.kinds)
+    return decision
+
+
+def _execute(domain: Domain, operation: OperationRequest) -> OperationResponse:
+    domain.tick()
+    return domain.handle(operation)
+
+
+async def _hang_up(request: web.Request, seconds: float) -> None:
+    """Execute-then-time-out: hold the connection, then close it without answering."""
+    await _pause(request, seconds)
+    log.info("fault: closing the connection of request %s %s without a response", request.method, request.path)
+    request[NO_RESPONSE] = True
+    request.protocol.force_close()
+
+
+def _to_http(response: OperationResponse) -> web.Response:
+    if response.body is None:
+        return web.Response(status=response.status)
+    return _json(response.status, response.body)
+
+
+async def dispatch_cbr(request: web.Request) -> web.StreamResponse:
+    if request.path in IAM_PATHS:
+        raise GatewayError.method_not_allowed(request.method, ["GET" if "projects" in request.path else "POST"])
+    match = request.app[ROUTES].match(request.method, request.raw_path.partition("?")[0])
+    raw = await read_body(request, request.app[SETTINGS].max_body_bytes)
+    tenant = _tenant(request, _authenticate(request, raw), match)
+    request.app[COUNTERS].record_request(match.operation, tenant.region, tenant.project_id)
+    _throttle(request, tenant)
+    if raw:
+        check_content_type(request)
+    body = parse_json(raw)
+    decision = _faults(request, tenant, match.operation)
+    await _before_execution(request, decision)
+    query = parse_raw_query(request.raw_path.partition("?")[2])
+    operation = OperationRequest(
+        tenant.region, tenant.project_id, match.operation, match.path_params(), query, body
+    )
+    response = _execute(request.app[DOMAIN], operation)
+    if decision.hang_seconds is not None:
+        await _hang_up(request, decision.hang_seconds)
+    return _to_http(response)
+
+
+async def _signal_closing(app: web.Application) -> None:
+    app[CLOSING].set()
+
+
+async def _ticker(app: web.Application) -> AsyncIterator[None]:
+    """Advance the domain's tasks in the background while the app runs."""
+
+    async def loop() -> None:
+        while True:
+            await asyncio.sleep(app[SETTINGS].tick_interval)
+            try:
+                app[DOMAIN].tick()
+            except Exception:
+                log.exception("bug: the emulator's background tick failed")
+
+    task = asyncio.create_task(loop(), name="cbr-emulator-ticker")
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+def build_app(
+    domain: Domain,
+    clock: EmulatorClock,
+    tenants: TenantDirectory,
+    settings: HttpSettings,
+    faults: Faults,
+    rate_limiter: RateLimiter,
+    counters: Counters,
+    iam: Iam,
+    authenticator: Authenticator,
+) -> web.Application:
+    app = web.Application(middlewares=[envelope], client_max_size=settings.max_body_bytes)
+    app[DOMAIN], app[CLOCK], app[TENANTS], app[SETTINGS] = domain, clock, tenants, settings
+    app[FAULTS], app[RATE_LIMITER], app[COUNTERS] = faults, rate_limiter, counters
+    app[IAM], app[AUTHENTICATOR] = iam, authenticator
+    app[ROUTES] = RouteTable.from_sdk()
+    app[CLOSING] = asyncio.Event()
+    app.add_routes(admin_routes())
+    app.add_routes(iam_routes())
+    app.router.add_route("*", "/{tail:.*}", dispatch_cbr)
+    app.on_shutdown.append(_signal_closing)
+    app.cleanup_ctx.append(_ticker)
+    return app

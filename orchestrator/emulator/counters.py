@@ -1,0 +1,73 @@
+"""Request counters of the emulator's CBR API, readable and resettable through the admin API.
+
+Counted: every authenticated CBR request per (operation, region, project); every CBR response by
+HTTP status; 429 answers by cause (``rate_limit`` or injected ``fault``); injected faults by kind
+(``error``, ``throttle``, ``latency``, ``timeout``) and by operation; authentication failures.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+
+class Counters:
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        self._requests: Counter[tuple[str, str, str]] = Counter()
+        self._statuses: Counter[int] = Counter()
+        self._throttled: Counter[str] = Counter()
+        self._faults: Counter[str] = Counter()
+        self._faults_by_operation: Counter[str] = Counter()
+        self._auth_failures = 0
+
+    def record_request(self, operation: str, region: str, project_id: str) -> None:
+        self._requests[(operation, region, project_id)] += 1
+
+    def record_status(self, status: int) -> None:
+        self._statuses[status] += 1
+
+    def record_throttled(self, cause: str) -> None:
+        self._throttled[cause] += 1
+
+    def record_faults(self, operation: str, kinds: list[str]) -> None:
+        for kind in kinds:
+            self._faults[kind] += 1
+            self._faults_by_operation[operation] += 1
+
+    def record_auth_failure(self) -> None:
+        self._auth_failures += 1
+
+    def requests_of(self, operation: str) -> int:
+        return sum(count for (op, _, _), count in self._requests.items() if op == operation)
+
+    def _group(self, position: int) -> dict[str, int]:
+        grouped: Counter[str] = Counter()
+        for key, count in self._requests.items():
+            grouped[key[position]] += count
+        return dict(sorted(grouped.items()))
+
+    def snapshot(self) -> dict[str, Any]:
+        detail = [
+            {"operation": op, "region": region, "project_id": project, "count": count}
+            for (op, region, project), count in sorted(self._requests.items())
+        ]
+        return {
+            "requests": {
+                "total": sum(self._requests.values()),
+                "by_operation": self._group(0),
+                "by_region": self._group(1),
+                "by_project": self._group(2),
+                "detail": detail,
+            },
+            "responses": {str(status): count for status, count in sorted(self._statuses.items())},
+            "throttled": {"total": sum(self._throttled.values()), **dict(sorted(self._throttled.items()))},
+            "faults": {
+                "total": sum(self._faults.values()),
+                "by_kind": dict(sorted(self._faults.items())),
+                "by_operation": dict(sorted(self._faults_by_operation.items())),
+            },
+            "auth_failures": self._auth_failures,
+        }

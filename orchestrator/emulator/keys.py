@@ -1,0 +1,60 @@
+"""What the HTTP layer needs from the domain and the clock, and the typed keys of the aiohttp app.
+
+The HTTP layer depends on these small protocols rather than on the concrete ``Emulator`` and
+``Clock``; ``server.py`` wires the real ones in.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from aiohttp import web
+
+from orchestrator.emulator.auth import Authenticator
+from orchestrator.emulator.config import Progression
+from orchestrator.emulator.counters import Counters
+from orchestrator.emulator.faults import Faults
+from orchestrator.emulator.rate_limit import RateLimiter
+from orchestrator.emulator.routes import RouteTable
+from orchestrator.emulator.service import OperationRequest, OperationResponse
+from orchestrator.emulator.tenants import TenantDirectory
+
+
+class Domain(Protocol):
+    def handle(self, request: OperationRequest) -> OperationResponse: ...
+
+    def tick(self) -> None: ...
+
+    def describe(self) -> dict[str, Any]: ...
+
+    def set_progression(self, progression: Progression) -> None: ...
+
+
+class EmulatorClock(Protocol):
+    @property
+    def manual(self) -> bool: ...
+
+    def now(self) -> datetime: ...
+
+    def advance(self, seconds: float) -> object: ...
+
+
+@dataclass(frozen=True)
+class HttpSettings:
+    max_body_bytes: int
+    tick_interval: float = 0.2
+
+
+DOMAIN: web.AppKey[Domain] = web.AppKey("cbr_domain")
+CLOCK: web.AppKey[EmulatorClock] = web.AppKey("cbr_clock")
+SETTINGS = web.AppKey("cbr_settings", HttpSettings)
+TENANTS = web.AppKey("cbr_tenants", TenantDirectory)
+AUTHENTICATOR = web.AppKey("cbr_authenticator", Authenticator)
+ROUTES = web.AppKey("cbr_routes", RouteTable)
+FAULTS = web.AppKey("cbr_faults", Faults)
+RATE_LIMITER = web.AppKey("cbr_rate_limiter", RateLimiter)
+COUNTERS = web.AppKey("cbr_counters", Counters)
+CLOSING = web.AppKey("cbr_closing", asyncio.Event)

@@ -1,0 +1,255 @@
+"""Commands the orchestrator accepts and events it emits, as versioned pydantic schemas.
+
+Commands forbid unknown fields and never carry secrets: the credentials of a project come from
+configuration. Events follow CloudEvents 1.0 (structured JSON mode).
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
+
+COMMAND_VERSION = 1
+EVENT_SOURCE = "urn:cbr-orchestrator"
+EVENT_TYPE_PREFIX = "io.cbr-orchestrator.workflow"
+
+Id = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:-]+$")]
+ProjectId = Annotated[str, Field(pattern=r"^[0-9a-f]{32}$")]
+Region = Annotated[str, Field(min_length=2, max_length=64, pattern=r"^[a-z0-9-]+$")]
+ResourceType = Literal[
+    "OS::Nova::Server",
+    "OS::Cinder::Volume",
+    "OS::Ironic::BareMetalServer",
+    "OS::Sfs::Turbo",
+    "OS::Workspace::DesktopV2",
+]
+
+
+class InvalidCommand(Exception):
+    """A message that is not a command we accept; ``reason`` is safe to put in a dead-letter header."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class _CommandBase(_Strict):
+    version: Literal[1] = 1
+    command_id: Id = Field(description="Idempotency key: a command id yields at most one workflow.")
+    project_id: ProjectId
+    region: Region
+    deadline: datetime | None = Field(
+        default=None, description="When given, an unfinished workflow ends as 'expired' at this time."
+    )
+    reply_to: str | None = Field(default=None, max_length=255)
+    correlation_id: str | None = Field(default=None, max_length=255)
+
+    @model_validator(mode="after")
+    def _deadline_has_zone(self) -> _CommandBase:
+        if self.deadline is not None and self.deadline.tzinfo is None:
+            raise ValueError("deadline must carry a time zone")
+        return self
+
+
+class VaultSpec(_Strict):
+    """How to create the vault when a backup names a vault that does not exist."""
+
+    object_type: Literal["server", "disk", "turbo"] = "server"
+    size_gb: int = Field(default=100, ge=10, le=10_485_760)
+    consistent_level: Literal["crash_consistent", "app_consistent"] = "crash_consistent"
+    description: str | None = Field(default=None, max_length=64)
+
+
+class VaultRef(_Strict):
+    id: str | None = Field(default=None, min_length=1, max_length=64)
+    name: str | None = Field(default=None, min_length=1, max_length=64)
+    create: VaultSpec | None = Field(default=None, description="Create the vault by name when missing.")
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> VaultRef:
+        if (self.id is None) == (self.name is None):
+            raise ValueError("give exactly one of vault id or vault name")
+        if self.create is not None and self.name is None:
+            raise ValueError("create needs a vault name")
+        return self
+
+
+class ResourceRef(_Strict):
+    id: Id
+    type: ResourceType = "OS::Nova::Server"
+
+
+class BackupCommand(_CommandBase):
+    kind: Literal["backup"] = "backup"
+    vault: VaultRef
+    resources: list[ResourceRef] = Field(min_length=1, max_length=256)
+    incremental: bool = True
+    name: str | None = Field(default=None, min_length=1, max_length=64)
+    description: str | None = Field(default=None, max_length=128)
+
+    @model_validator(mode="after")
+    def _distinct_resources(self) -> BackupCommand:
+        ids = [r.id for r in self.resources]
+        if len(ids) != len(set(ids)):
+            raise ValueError("resources must be distinct")
+        return self
+
+
+class DiskMapping(_Strict):
+    backup_id: Id = Field(description="Disk-level backup id (a child of the server backup).")
+    volume_id: Id = Field(description="Target disk.")
+
+
+class RestoreCommand(_CommandBase):
+    kind: Literal["restore"] = "restore"
+    backup_id: Id
+    server_id: Id | None = None
+    volume_id: Id | None = None
+    mappings: list[DiskMapping] = Field(default_factory=list, max_length=64)
+    power_on: bool = True
+
+    @model_validator(mode="after")
+    def _one_target(self) -> RestoreCommand:
+        if (self.server_id is None) == (self.volume_id is None):
+            raise ValueError("give exactly one of server_id or volume_id")
+        if self.volume_id is not None and self.mappings:
+            raise ValueError("mappings apply to a server restore only")
+        return self
+
+    @property
+    def target_id(self) -> str:
+        return self.server_id or self.volume_id or ""
+
+
+class ReplicateCommand(_CommandBase):
+    kind: Literal["replicate"] = "replicate"
+    backup_id: Id
+    destination_region: Region
+    destination_project_id: ProjectId
+    destination_vault_id: Id
+
+
+Command = Annotated[BackupCommand | RestoreCommand | ReplicateCommand, Field(discriminator="kind")]
+_COMMAND_ADAPTER: TypeAdapter[BackupCommand | RestoreCommand | ReplicateCommand] = TypeAdapter(Command)
+AnyCommand = BackupCommand | RestoreCommand | ReplicateCommand
+
+
+def parse_command(body: bytes) -> AnyCommand:
+    """Parse and validate a command; raise :class:`InvalidCommand` with a short, secret-free reason."""
+    try:
+        raw = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InvalidCommand(f"malformed: not JSON ({type(exc).__name__})") from None
+    if not isinstance(raw, dict):
+        raise InvalidCommand("malformed: a command is a JSON object")
+    version = raw.get("version", COMMAND_VERSION)
+    if version != COMMAND_VERSION:
+        raise InvalidCommand(f"unsupported version: {str(version)[:16]!r}, expected {COMMAND_VERSION}")
+    try:
+        return _COMMAND_ADAPTER.validate_python(raw)
+    except ValidationError as exc:
+        raise InvalidCommand("invalid: " + _summarise(exc)) from None
+
+
+def _summarise(exc: ValidationError) -> str:
+    """Field locations and messages only; never echo input values (they could hold anything)."""
+    parts = []
+    for err in exc.errors(include_url=False, include_input=False)[:5]:
+        loc = ".".join(str(p) for p in err["loc"]) or "<root>"
+        parts.append(f"{loc}: {err['msg']}")
+    return "; ".join(parts)[:500]
+
+
+# ---------------------------------------------------------------- events
+
+
+class Outcome(StrEnum):
+    SUCCEEDED = "succeeded"
+    PARTIALLY_SUCCEEDED = "partially_succeeded"
+    FAILED = "failed"
+    EXPIRED = "expired"
+    PROGRESS = "progress"
+
+
+class ResourceResult(_Strict):
+    resource_id: str
+    resource_type: str | None = None
+    status: Literal["succeeded", "failed", "skipped"]
+    backup_id: str | None = None
+    size_gb: int | None = None
+    error_code: str | None = None
+    error_message: str | None = None
+
+
+class Timings(_Strict):
+    created_at: datetime
+    finished_at: datetime | None = None
+    duration_seconds: float | None = None
+
+
+class WorkflowEventData(_Strict):
+    workflow_id: uuid.UUID
+    command_id: str
+    kind: Literal["backup", "restore", "replicate"]
+    outcome: Outcome
+    project_id: str
+    region: str
+    resources: list[ResourceResult] = Field(default_factory=list)
+    checkpoint_id: str | None = None
+    destination_backup_id: str | None = None
+    progress: int | None = Field(default=None, ge=0, le=100)
+    error_code: str | None = None
+    error_message: str | None = None
+    timings: Timings
+
+
+class WorkflowEvent(_Strict):
+    """A CloudEvents 1.0 envelope in structured JSON mode."""
+
+    specversion: Literal["1.0"] = "1.0"
+    id: str
+    source: str = EVENT_SOURCE
+    type: str
+    subject: str
+    time: datetime
+    datacontenttype: Literal["application/json"] = "application/json"
+    data: WorkflowEventData
+
+    @property
+    def routing_key(self) -> str:
+        return f"workflow.{self.data.kind}.{self.data.outcome.value}"
+
+
+def event_id(workflow_id: uuid.UUID, name: str) -> str:
+    """Stable id: the same workflow and event name always give the same id, so consumers can dedupe."""
+    return str(uuid.uuid5(workflow_id, name))
+
+
+def make_event(data: WorkflowEventData, name: str, now: datetime | None = None) -> WorkflowEvent:
+    return WorkflowEvent(
+        id=event_id(data.workflow_id, name),
+        type=f"{EVENT_TYPE_PREFIX}.{data.outcome.value}",
+        subject=f"workflows/{data.workflow_id}",
+        time=now or datetime.now(UTC),
+        data=data,
+    )
+
+
+def json_schemas() -> dict[str, dict[str, Any]]:
+    """The JSON Schema of every command and of the event envelope, by name."""
+    return {
+        "backup": BackupCommand.model_json_schema(),
+        "restore": RestoreCommand.model_json_schema(),
+        "replicate": ReplicateCommand.model_json_schema(),
+        "command": _COMMAND_ADAPTER.json_schema(),
+        "event": WorkflowEvent.model_json_schema(),
+    }

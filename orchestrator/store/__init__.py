@@ -1,0 +1,35 @@
+"""PostgreSQL: the source of truth for every workflow. Only this package runs SQL."""
+
+from orchestrator.store.migrations import run_migrations
+from orchestrator.store.models import (
+    Finish,
+    NewWorkflow,
+    OutboxEvent,
+    PendingEvent,
+    Step,
+    StepOutcome,
+    StoredStep,
+    Workflow,
+    WorkflowStatus,
+)
+from orchestrator.store.notifications import Listener
+from orchestrator.store.store import OUTBOX_CHANNEL, WORKFLOWS_CHANNEL, LeaseLost, OutboxBatch, Store
+
+__all__ = [
+    "OUTBOX_CHANNEL",
+    "WORKFLOWS_CHANNEL",
+    "Finish",
+    "LeaseLost",
+    "Listener",
+    "NewWorkflow",
+    "OutboxBatch",
+    "OutboxEvent",
+    "PendingEvent",
+    "Step",
+    "StepOutcome",
+    "Store",
+    "StoredStep",
+    "Workflow",
+    "WorkflowStatus",
+    "run_migrations",
+]

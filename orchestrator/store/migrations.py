@@ -1,0 +1,71 @@
+"""Plain, numbered SQL migrations from ``sql/``, applied once each and recorded in a table.
+
+An advisory lock serialises concurrent ``migrate`` runs; each migration and its record commit together.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncpg
+
+MIGRATIONS_LOCK = 0x6362_726F  # "cbro": the advisory-lock key held while migrating
+DEFAULT_SQL_DIR = Path(__file__).resolve().parents[2] / "sql"
+_NAME = re.compile(r"^(\d{3,})_([\w-]+)\.sql$")
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    sql: str
+
+
+def load_migrations(sql_dir: Path = DEFAULT_SQL_DIR) -> list[Migration]:
+    found = []
+    for path in sorted(sql_dir.glob("*.sql")):
+        match = _NAME.match(path.name)
+        if match is None:
+            raise ValueError(f"migration file name {path.name!r} is not NNN_name.sql")
+        found.append(Migration(int(match[1]), match[2], path.read_text("utf-8")))
+    versions = [m.version for m in found]
+    if len(versions) != len(set(versions)):
+        raise ValueError("two migrations share a version number")
+    return sorted(found, key=lambda m: m.version)
+
+
+async def run_migrations(dsn: str, sql_dir: Path = DEFAULT_SQL_DIR) -> list[int]:
+    """Apply every migration not yet recorded; return the versions applied by this call."""
+    migrations = load_migrations(sql_dir)
+    conn: asyncpg.Connection = await asyncpg.connect(dsn)
+    try:
+        await conn.execute("SELECT pg_advisory_lock($1)", MIGRATIONS_LOCK)
+        try:
+            return await _apply_missing(conn, migrations)
+        finally:
+            await conn.execute("SELECT pg_advisory_unlock($1)", MIGRATIONS_LOCK)
+    finally:
+        await conn.close()
+
+
+async def _apply_missing(conn: asyncpg.Connection, migrations: list[Migration]) -> list[int]:
+    await conn.execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations ("
+        " version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())"
+    )
+    applied = {r["version"] for r in await conn.fetch("SELECT version FROM schema_migrations")}
+    done = []
+    for migration in migrations:
+        if migration.version in applied:
+            continue
+        async with conn.transaction():
+            await conn.execute(migration.sql)
+            await conn.execute(
+                "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)",
+                migration.version,
+                migration.name,
+            )
+        done.append(migration.version)
+    return done

@@ -1,0 +1,131 @@
+"""What the store reads and writes, as typed values (no loosely typed rows leave the store)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+JsonDict = dict[str, Any]
+
+
+class WorkflowStatus(StrEnum):
+    """Mirrors the CHECK constraint on ``workflows.status``."""
+
+    PENDING = "pending"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    PARTIALLY_SUCCEEDED = "partially_succeeded"
+    FAILED = "failed"
+    EXPIRED = "expired"
+
+    @property
+    def is_final(self) -> bool:
+        return self not in (WorkflowStatus.PENDING, WorkflowStatus.RUNNING)
+
+
+class StepOutcome(StrEnum):
+    """Mirrors the CHECK constraint on ``steps.outcome``."""
+
+    OK = "ok"
+    RETRY_LATER = "retry_later"
+    ALREADY_DONE = "already_done"
+    TERMINAL = "terminal"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True)
+class NewWorkflow:
+    id: uuid.UUID
+    command_id: str
+    kind: str
+    project_id: str
+    region: str
+    input: JsonDict
+    state: JsonDict = field(default_factory=dict)
+    deadline: datetime | None = None
+    reply_to: str | None = None
+    correlation_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Workflow:
+    id: uuid.UUID
+    command_id: str
+    kind: str
+    status: WorkflowStatus
+    project_id: str
+    region: str
+    input: JsonDict
+    state: JsonDict
+    result: JsonDict | None
+    error_code: str | None
+    error_message: str | None
+    attempts: int
+    lease_owner: str | None
+    lease_expires_at: datetime | None
+    next_run_at: datetime
+    deadline: datetime | None
+    reply_to: str | None
+    correlation_id: str | None
+    created_at: datetime
+    updated_at: datetime
+    finished_at: datetime | None
+
+    @classmethod
+    def from_record(cls, record: Any) -> Workflow:
+        values = dict(record)
+        values["status"] = WorkflowStatus(values["status"])
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class Step:
+    """One CBR call and its outcome, as recorded in the step history."""
+
+    operation: str
+    outcome: StepOutcome
+    started_at: datetime
+    finished_at: datetime
+    request: JsonDict | None = None
+    response: JsonDict | None = None
+    error_code: str | None = None
+    error_message: str | None = None
+
+
+@dataclass(frozen=True)
+class StoredStep:
+    id: int
+    worker: str
+    step: Step
+
+
+@dataclass(frozen=True)
+class OutboxEvent:
+    event_id: str
+    routing_key: str
+    body: JsonDict
+    reply_to: str | None = None
+    correlation_id: str | None = None
+
+
+@dataclass(frozen=True)
+class PendingEvent:
+    """An outbox row claimed by the relay."""
+
+    id: int
+    event: OutboxEvent
+
+
+@dataclass(frozen=True)
+class Finish:
+    status: WorkflowStatus
+    result: JsonDict
+    error_code: str | None = None
+    error_message: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.status.is_final:
+            raise ValueError(f"{self.status} is not a final status")

@@ -1,0 +1,61 @@
+"""LISTEN/NOTIFY wake-ups: a waiter that is woken by a notification or, failing that, by a timeout."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+import asyncpg
+
+log = logging.getLogger(__name__)
+
+
+class Listener:
+    """Holds one connection LISTENing on ``channel``; reconnects lazily when it is lost.
+
+    Polling is the fallback: :meth:`wait` always returns after ``max_wait`` even without a notification.
+    """
+
+    def __init__(self, dsn: str, channel: str) -> None:
+        self._dsn = dsn
+        self._channel = channel
+        self._conn: asyncpg.Connection | None = None
+        self._woken = asyncio.Event()
+
+    async def wait(self, max_wait: float) -> bool:
+        """Wait for a notification; True if one came, False on timeout."""
+        await self._ensure_connected()
+        try:
+            async with asyncio.timeout(max_wait):
+                await self._woken.wait()
+        except TimeoutError:
+            return False
+        self._woken.clear()
+        return True
+
+    def wake(self) -> None:
+        self._woken.set()
+
+    async def close(self) -> None:
+        if self._conn is not None and not self._conn.is_closed():
+            with contextlib.suppress(Exception):
+                await self._conn.close(timeout=2)
+        self._conn = None
+
+    async def _ensure_connected(self) -> None:
+        if self._conn is not None and not self._conn.is_closed():
+            return
+        try:
+            conn: asyncpg.Connection = await asyncpg.connect(self._dsn, timeout=5)
+            await conn.add_listener(self._channel, self._on_notify)
+        except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
+            log.warning("listener on %s not connected (%s); polling only", self._channel, type(exc).__name__)
+            self._conn = None
+            return
+        self._conn = conn
+        self._woken.set()  # we may have missed notifications while disconnected
+
+    def _on_notify(self, *_: Any) -> None:
+        self._woken.set()

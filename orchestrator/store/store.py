@@ -1,0 +1,282 @@
+"""The store: the domain-level interface to PostgreSQL, and the only code that runs SQL."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+from asyncpg.pool import PoolConnectionProxy
+
+from orchestrator.store.models import (
+    Finish,
+    NewWorkflow,
+    OutboxEvent,
+    PendingEvent,
+    Step,
+    StepOutcome,
+    StoredStep,
+    Workflow,
+    WorkflowStatus,
+)
+from orchestrator.store.queries import q
+
+Conn = asyncpg.Connection | PoolConnectionProxy
+OUTBOX_CHANNEL = "cbr_outbox"
+WORKFLOWS_CHANNEL = "cbr_workflows"
+
+
+class LeaseLost(Exception):
+    """The workflow's lease has passed to another worker (or the workflow is already final)."""
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    await conn.set_type_codec("jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+
+
+async def create_pool(dsn: str, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
+    pool: asyncpg.Pool = await asyncpg.create_pool(
+        dsn, min_size=min_size, max_size=max_size, init=_init_connection, command_timeout=30
+    )
+    return pool
+
+
+@dataclass
+class OutboxBatch:
+    """Outbox rows locked by one relay transaction; mark the ones published before it commits."""
+
+    conn: Conn
+    events: list[PendingEvent]
+    published: list[int] = field(default_factory=list)
+
+    def mark(self, pending: PendingEvent) -> None:
+        self.published.append(pending.id)
+
+
+class Store:
+    def __init__(self, pool: asyncpg.Pool, dsn: str) -> None:
+        self.pool = pool
+        self.dsn = dsn
+
+    @classmethod
+    async def connect(cls, dsn: str, max_size: int = 10) -> Store:
+        return cls(await create_pool(dsn, max_size=max_size), dsn)
+
+    async def close(self) -> None:
+        await self.pool.close()
+
+    # ------------------------------------------------------------ intake
+
+    async def create_workflow_if_absent(self, new: NewWorkflow) -> tuple[uuid.UUID, bool]:
+        """Insert unless the command id is known; return the workflow id and whether it is new."""
+        async with self.pool.acquire() as conn:
+            created = await conn.fetchval(
+                q("insert_workflow"),
+                new.id,
+                new.command_id,
+                new.kind,
+                new.project_id,
+                new.region,
+                new.input,
+                new.state,
+                new.deadline,
+                new.reply_to,
+                new.correlation_id,
+            )
+            if created is not None:
+                return created, True
+            existing: uuid.UUID = await conn.fetchval(q("workflow_id_by_command"), new.command_id)
+            return existing, False
+
+    # ------------------------------------------------------------ engine
+
+    async def claim_due(self, owner: str, lease_seconds: float, limit: int) -> list[Workflow]:
+        """Lease up to ``limit`` due workflows (new, scheduled, or abandoned by a dead worker)."""
+        rows = await self.pool.fetch(q("claim_due"), owner, lease_seconds, limit)
+        return [Workflow.from_record(r) for r in rows]
+
+    async def heartbeat(self, owner: str, ids: Sequence[uuid.UUID], lease_seconds: float) -> set[uuid.UUID]:
+        """Extend the leases ``owner`` still holds; return those ids."""
+        if not ids:
+            return set()
+        rows = await self.pool.fetch(q("heartbeat"), owner, lease_seconds, list(ids))
+        return {r["id"] for r in rows}
+
+    async def save_state(
+        self,
+        owner: str,
+        workflow_id: uuid.UUID,
+        state: dict[str, Any],
+        lease_seconds: float,
+        steps: Sequence[Step] = (),
+        events: Sequence[OutboxEvent] = (),
+    ) -> None:
+        """Persist the state (e.g. an intent, before the call it announces), keeping the lease."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            ok = await conn.fetchval(q("save_state"), workflow_id, owner, state, lease_seconds)
+            self._check_lease(ok)
+            await self._write_steps(conn, workflow_id, owner, steps)
+            await self._write_events(conn, workflow_id, events)
+
+    async def release_until(
+        self,
+        owner: str,
+        workflow_id: uuid.UUID,
+        state: dict[str, Any],
+        run_at: datetime,
+        steps: Sequence[Step] = (),
+        events: Sequence[OutboxEvent] = (),
+    ) -> None:
+        """Persist the state and give the workflow back until ``run_at``."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            ok = await conn.fetchval(q("release_until"), workflow_id, owner, state, run_at)
+            self._check_lease(ok)
+            await self._write_steps(conn, workflow_id, owner, steps)
+            await self._write_events(conn, workflow_id, events)
+
+    async def finish_with_event(
+        self,
+        owner: str,
+        workflow_id: uuid.UUID,
+        state: dict[str, Any],
+        finish: Finish,
+        event: OutboxEvent,
+        steps: Sequence[Step] = (),
+    ) -> None:
+        """Final state, step history, released locks and the final event: one transaction."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            row = await conn.fetchrow(
+                q("finish_workflow"),
+                workflow_id,
+                owner,
+                state,
+                finish.status.value,
+                finish.result,
+                finish.error_code,
+                finish.error_message,
+            )
+            self._check_lease(row)
+            await self._write_steps(conn, workflow_id, owner, steps)
+            await conn.execute(q("release_resources"), workflow_id)
+            await self._write_events(conn, workflow_id, [event])
+
+    async def lock_resource(
+        self, workflow_id: uuid.UUID, project_id: str, region: str, resource_id: str
+    ) -> bool:
+        """Take the exclusive lock on a resource for a workflow; True when the workflow holds it."""
+        async with self.pool.acquire() as conn:
+            await conn.execute(q("lock_resource"), project_id, region, resource_id, workflow_id)
+            holder = await conn.fetchval(q("resource_holder"), project_id, region, resource_id)
+            return bool(holder == workflow_id)
+
+    @staticmethod
+    def _check_lease(result: object) -> None:
+        if result is None:
+            raise LeaseLost()
+
+    @staticmethod
+    async def _write_steps(
+        conn: Conn, workflow_id: uuid.UUID, owner: str, steps: Sequence[Step]
+    ) -> None:
+        if steps:
+            await conn.executemany(
+                q("insert_step"),
+                [
+                    (
+                        workflow_id,
+                        owner,
+                        s.operation,
+                        s.request,
+                        s.outcome.value,
+                        s.response,
+                        s.error_code,
+                        s.error_message,
+                        s.started_at,
+                        s.finished_at,
+                    )
+                    for s in steps
+                ],
+            )
+
+    @staticmethod
+    async def _write_events(
+        conn: Conn, workflow_id: uuid.UUID, events: Sequence[OutboxEvent]
+    ) -> None:
+        if events:
+            await conn.executemany(
+                q("insert_event"),
+                [
+                    (e.event_id, workflow_id, e.routing_key, e.body, e.reply_to, e.correlation_id)
+                    for e in events
+                ],
+            )
+
+    # ------------------------------------------------------------ relay
+
+    @asynccontextmanager
+    async def outbox_batch(self, limit: int) -> AsyncIterator[OutboxBatch]:
+        """Lock up to ``limit`` unpublished events; on exit, rows marked published are committed as such."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            rows = await conn.fetch(q("claim_unpublished"), limit)
+            batch = OutboxBatch(
+                conn,
+                [
+                    PendingEvent(
+                        r["id"],
+                        OutboxEvent(
+                            r["event_id"], r["routing_key"], r["body"], r["reply_to"], r["correlation_id"]
+                        ),
+                    )
+                    for r in rows
+                ],
+            )
+            yield batch
+            if batch.published:
+                await conn.execute(q("mark_published"), batch.published)
+
+    # ------------------------------------------------------------ queries
+
+    async def get_workflow(self, workflow_id: uuid.UUID) -> Workflow | None:
+        row = await self.pool.fetchrow(q("get_workflow"), workflow_id)
+        return None if row is None else Workflow.from_record(row)
+
+    async def workflow_by_command(self, command_id: str) -> Workflow | None:
+        wid = await self.pool.fetchval(q("workflow_id_by_command"), command_id)
+        return None if wid is None else await self.get_workflow(wid)
+
+    async def list_workflows(self, status: WorkflowStatus | None = None, limit: int = 50) -> list[Workflow]:
+        rows = await self.pool.fetch(q("list_workflows"), status.value if status else None, limit)
+        return [Workflow.from_record(r) for r in rows]
+
+    async def steps_of(self, workflow_id: uuid.UUID) -> list[StoredStep]:
+        rows = await self.pool.fetch(q("list_steps"), workflow_id)
+        return [
+            StoredStep(
+                r["id"],
+                r["worker"],
+                Step(
+                    operation=r["operation"],
+                    outcome=StepOutcome(r["outcome"]),
+                    started_at=r["started_at"],
+                    finished_at=r["finished_at"],
+                    request=r["request"],
+                    response=r["response"],
+                    error_code=r["error_code"],
+                    error_message=r["error_message"],
+                ),
+            )
+            for r in rows
+        ]
+
+    async def events_of(self, workflow_id: uuid.UUID) -> list[OutboxEvent]:
+        rows = await self.pool.fetch(q("list_events"), workflow_id)
+        return [OutboxEvent(r["event_id"], r["routing_key"], r["body"]) for r in rows]
+
+    async def count_by_status(self) -> dict[WorkflowStatus, int]:
+        rows = await self.pool.fetch(q("count_by_status"))
+        return {WorkflowStatus(r["status"]): r["n"] for r in rows}

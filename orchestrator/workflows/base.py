@@ -1,0 +1,315 @@
+"""What every workflow kind shares: observations in, actions out, and the shape of a final result.
+
+A workflow kind is a state machine: ``transition(state, observation) -> Transition``. The transition is
+pure: the engine performs the actions (CBR calls through the client and the poller, locks, sleeps) and
+feeds what it saw back as the next observation. The engine persists the state *before* performing a
+call, so an intent is always on disk before the cloud hears of it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from orchestrator.messages import Outcome, ResourceResult
+
+# ------------------------------------------------------------------ observations
+
+
+@dataclass(frozen=True)
+class Resume:
+    """The workflow was (re)claimed: first run, after a sleep, or after another worker died."""
+
+    now: datetime
+
+
+@dataclass(frozen=True)
+class Failed:
+    """A call did not succeed; ``kind`` says what to do (mirrors the CBR client's classification)."""
+
+    kind: Literal["retry_later", "already_done", "terminal"]
+    code: str
+    message: str
+    retry_after: float | None = None
+    outcome_unknown: bool = False
+
+
+@dataclass(frozen=True)
+class Locked:
+    acquired: bool
+
+
+@dataclass(frozen=True)
+class VaultFound:
+    vault_id: str
+    resource_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class VaultMissing:
+    pass
+
+
+@dataclass(frozen=True)
+class ResourcesAdded:
+    pass
+
+
+@dataclass(frozen=True)
+class Skipped:
+    resource_id: str
+    code: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class CheckpointCreated:
+    checkpoint_id: str
+    skipped: tuple[Skipped, ...] = ()
+
+
+@dataclass(frozen=True)
+class CheckpointLookup:
+    """Result of looking for the checkpoint carrying our marker; ``None`` means the cloud has none."""
+
+    checkpoint_id: str | None
+
+
+@dataclass(frozen=True)
+class BackupSeen:
+    resource_id: str
+    backup_id: str
+    status: str  # CBR backup status
+    size_gb: int | None = None
+
+
+@dataclass(frozen=True)
+class CheckpointStatus:
+    status: str  # CBR checkpoint status: protecting, available, error, ...
+    backups: tuple[BackupSeen, ...] = ()
+
+
+@dataclass(frozen=True)
+class ReplicaSeen:
+    record_id: str
+    destination_region: str
+    status: str  # waiting_replicate, replicating, success, fail, skip
+    destination_backup_id: str | None = None
+    fail_code: str | None = None
+    fail_reason: str | None = None
+    progress: int | None = None
+
+
+@dataclass(frozen=True)
+class BackupDetails:
+    backup_id: str
+    status: str
+    image_type: str | None
+    resource_type: str | None
+    contains_system_disk: bool | None
+    replicas: tuple[ReplicaSeen, ...] = ()
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """A call whose answer carries nothing we need (restore's 202, add resources)."""
+
+
+@dataclass(frozen=True)
+class ReplicationStarted:
+    record_id: str | None
+
+
+@dataclass(frozen=True)
+class TaskSeen:
+    status: str  # waiting, running, success, failed, timeout, skipped
+    progress: int | None = None
+    error_code: str | None = None
+    error_message: str | None = None
+
+
+@dataclass(frozen=True)
+class TaskMissing:
+    pass
+
+
+Observation = (
+    Resume | Failed | Locked | VaultFound | VaultMissing | ResourcesAdded | CheckpointCreated | CheckpointLookup
+    | CheckpointStatus | BackupDetails | Accepted | ReplicationStarted | TaskSeen | TaskMissing
+)
+
+# ------------------------------------------------------------------ actions (CBR requests and the rest)
+
+
+@dataclass(frozen=True)
+class ShowVault:
+    vault_id: str
+
+
+@dataclass(frozen=True)
+class FindVault:
+    name: str
+
+
+@dataclass(frozen=True)
+class CreateVault:
+    name: str
+    object_type: str
+    size_gb: int
+    consistent_level: str
+    description: str | None
+    resources: tuple[tuple[str, str], ...]  # (id, type)
+
+
+@dataclass(frozen=True)
+class AddResources:
+    vault_id: str
+    resources: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class CreateCheckpoint:
+    """Not idempotent in CBR: ``marker`` goes into the description so the checkpoint can be found."""
+
+    vault_id: str
+    resource_ids: tuple[str, ...]
+    name: str
+    description: str
+    incremental: bool
+    marker: str
+
+
+@dataclass(frozen=True)
+class FindCheckpoint:
+    vault_id: str
+    marker: str
+
+
+@dataclass(frozen=True)
+class PollCheckpoint:
+    checkpoint_id: str
+    vault_id: str
+
+
+@dataclass(frozen=True)
+class ShowBackup:
+    backup_id: str
+
+
+@dataclass(frozen=True)
+class RestoreBackup:
+    backup_id: str
+    server_id: str | None
+    volume_id: str | None
+    mappings: tuple[tuple[str, str], ...]  # (disk backup id, target volume id)
+    power_on: bool
+
+
+@dataclass(frozen=True)
+class FindRestoreTask:
+    backup_id: str
+    target_id: str
+    since: datetime
+
+
+@dataclass(frozen=True)
+class ReplicateBackup:
+    backup_id: str
+    destination_region: str
+    destination_project_id: str
+    destination_vault_id: str
+
+
+Request = (
+    ShowVault | FindVault | CreateVault | AddResources | CreateCheckpoint | FindCheckpoint | PollCheckpoint
+    | ShowBackup | RestoreBackup | FindRestoreTask | ReplicateBackup
+)
+
+
+@dataclass(frozen=True)
+class Call:
+    """Perform one CBR request; its answer (or :class:`Failed`) is the next observation."""
+
+    request: Request
+
+
+@dataclass(frozen=True)
+class Lock:
+    """Take the exclusive lock on a resource; answered with :class:`Locked`."""
+
+    resource_id: str
+
+
+@dataclass(frozen=True)
+class Sleep:
+    """Give the workflow back until later: ``busy`` means back off (with jitter), ``poll`` a status poll."""
+
+    reason: Literal["busy", "poll"]
+    attempt: int = 0
+    at_least: float | None = None
+
+
+@dataclass(frozen=True)
+class Progress:
+    percent: int
+
+
+@dataclass(frozen=True)
+class Done:
+    outcome: Outcome
+    resources: tuple[ResourceResult, ...] = ()
+    checkpoint_id: str | None = None
+    destination_backup_id: str | None = None
+    error_code: str | None = None
+    error_message: str | None = None
+
+
+Action = Call | Lock | Sleep | Progress | Done
+
+
+@dataclass(frozen=True)
+class Transition:
+    state: BaseModel
+    actions: tuple[Action, ...] = field(default_factory=tuple)
+
+
+class MachineState(BaseModel):
+    """Fields every kind keeps: where it is, and how many busy answers in a row it has had."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    phase: str
+    busy_retries: int = 0
+    progress_reported: int = 0
+
+
+def progress_actions(state: MachineState, percent: int | None) -> tuple[Action, ...]:
+    """A progress event at each quarter reached (stable per quarter, so ids are stable)."""
+    if percent is None:
+        return ()
+    quarter = min(percent, 99) // 25 * 25
+    if quarter <= state.progress_reported:
+        return ()
+    state.progress_reported = quarter
+    return (Progress(quarter),)
+
+
+def busy(state: MachineState, failure: Failed) -> Transition:
+    """A busy or throttled answer: wait with backoff; never a failure by itself."""
+    state.busy_retries += 1
+    return Transition(state, (Sleep("busy", state.busy_retries, failure.retry_after),))
+
+
+def terminal(failure: Failed, resources: tuple[ResourceResult, ...] = ()) -> Done:
+    return Done(Outcome.FAILED, resources, error_code=failure.code, error_message=failure.message)
+
+
+def unexpected(state: MachineState, observation: object) -> Transition:
+    """An observation that does not fit the phase is a bug; end the workflow rather than loop."""
+    name = type(observation).__name__
+    done = Done(Outcome.FAILED, error_code="orchestrator.unexpected",
+                error_message=f"{name} in phase {state.phase}")
+    return Transition(state, (done,))

@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from orchestrator.store import run_migrations
+from orchestrator.store.migrations import load_migrations
+from orchestrator.store.queries import parse_queries, queries
+
+
+async def test_migrate_twice_and_concurrently(empty_dsn: str) -> None:
+    first, second = await asyncio.gather(run_migrations(empty_dsn), run_migrations(empty_dsn))
+    assert sorted(first + second) == [m.version for m in load_migrations()]
+    assert await run_migrations(empty_dsn) == []
+    conn = await asyncpg.connect(empty_dsn)
+    try:
+        tables = {
+            r["tablename"]
+            for r in await conn.fetch("SELECT tablename FROM pg_tables WHERE schemaname='public'")
+        }
+        recorded = await conn.fetchval("SELECT count(*) FROM schema_migrations")
+    finally:
+        await conn.close()
+    assert tables == {"schema_migrations", "workflows", "steps", "outbox", "resource_locks"}
+    assert recorded == len(load_migrations())
+
+
+async def test_every_named_query_prepares(dsn: str) -> None:
+    conn = await asyncpg.connect(dsn)
+    try:
+        for name, sql in queries().items():
+            await conn.prepare(sql), name  # raises on a typo or a missing column
+    finally:
+        await conn.close()
+
+
+def test_bad_migration_names_refused(tmp_path: Path) -> None:
+    (tmp_path / "1_x.sql").write_text("SELECT 1")
+    with pytest.raises(ValueError, match="NNN_name"):
+        load_migrations(tmp_path)
+
+
+def test_duplicate_query_names_refused() -> None:
+    with pytest.raises(ValueError, match="twice"):
+        parse_queries("-- name: a\nSELECT 1;\n-- name: a\nSELECT 2;\n")

@@ -1,0 +1,158 @@
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from orchestrator.store import (
+    OUTBOX_CHANNEL,
+    Finish,
+    LeaseLost,
+    Listener,
+    NewWorkflow,
+    OutboxEvent,
+    Step,
+    StepOutcome,
+    Store,
+    WorkflowStatus,
+)
+
+
+def new(command_id: str = "c1", kind: str = "backup") -> NewWorkflow:
+    return NewWorkflow(
+        id=uuid.uuid4(),
+        command_id=command_id,
+        kind=kind,
+        project_id="p",
+        region="r",
+        input={"command_id": command_id},
+        state={"phase": "start"},
+    )
+
+
+def step(op: str = "create_checkpoint") -> Step:
+    now = datetime.now(UTC)
+    return Step(operation=op, outcome=StepOutcome.OK, started_at=now, finished_at=now, request={"a": 1})
+
+
+def event(eid: str = "e1") -> OutboxEvent:
+    return OutboxEvent(event_id=eid, routing_key="workflow.backup.succeeded", body={"id": eid}, reply_to="rq")
+
+
+async def test_create_if_absent_is_idempotent(store: Store) -> None:
+    first = new()
+    wid, created = await store.create_workflow_if_absent(first)
+    again, created_again = await store.create_workflow_if_absent(new())
+    assert (wid, created) == (first.id, True)
+    assert (again, created_again) == (first.id, False)
+
+
+async def test_concurrent_duplicates_make_one_workflow(store: Store) -> None:
+    results = await asyncio.gather(*(store.create_workflow_if_absent(new("same")) for _ in range(10)))
+    assert len({wid for wid, _ in results}) == 1
+    assert sum(created for _, created in results) == 1
+
+
+async def test_claim_is_exclusive_between_workers(store: Store) -> None:
+    for i in range(20):
+        await store.create_workflow_if_absent(new(f"c{i}"))
+    a, b = await asyncio.gather(store.claim_due("a", 30, 15), store.claim_due("b", 30, 15))
+    ids_a, ids_b = {w.id for w in a}, {w.id for w in b}
+    assert not ids_a & ids_b
+    assert len(ids_a | ids_b) == 20
+    assert all(w.status is WorkflowStatus.RUNNING and w.attempts == 1 for w in a)
+
+
+async def test_expired_lease_is_taken_over_and_old_owner_loses(store: Store) -> None:
+    wid, _ = await store.create_workflow_if_absent(new())
+    [_claimed] = await store.claim_due("dead", 0.2, 10)
+    assert await store.claim_due("alive", 30, 10) == []
+    await asyncio.sleep(0.3)
+    [taken] = await store.claim_due("alive", 30, 10)
+    assert taken.id == wid
+    assert taken.attempts == 2
+    with pytest.raises(LeaseLost):
+        await store.save_state("dead", wid, {"phase": "x"}, 30)
+    assert await store.heartbeat("dead", [wid], 30) == set()
+    assert await store.heartbeat("alive", [wid], 30) == {wid}
+
+
+async def test_release_until_schedules_the_next_run(store: Store) -> None:
+    wid, _ = await store.create_workflow_if_absent(new())
+    await store.claim_due("w", 30, 10)
+    later = datetime.now(UTC) + timedelta(seconds=0.3)
+    await store.release_until("w", wid, {"phase": "poll"}, later, steps=[step()])
+    assert await store.claim_due("w", 30, 10) == []
+    await asyncio.sleep(0.35)
+    [again] = await store.claim_due("w", 30, 10)
+    assert again.state == {"phase": "poll"}
+    [recorded] = await store.steps_of(wid)
+    assert recorded.worker == "w"
+    assert recorded.step.request == {"a": 1}
+
+
+async def test_finish_writes_state_event_and_releases_locks_together(store: Store) -> None:
+    wid, _ = await store.create_workflow_if_absent(new())
+    await store.claim_due("w", 30, 10)
+    assert await store.lock_resource(wid, "p", "r", "srv")
+    finish = Finish(WorkflowStatus.SUCCEEDED, {"resources": []})
+    await store.finish_with_event("w", wid, {"phase": "done"}, finish, event(), steps=[step()])
+    wf = await store.get_workflow(wid)
+    assert wf is not None
+    assert wf.status is WorkflowStatus.SUCCEEDED
+    assert wf.finished_at is not None
+    assert wf.lease_owner is None
+    assert [e.event_id for e in await store.events_of(wid)] == ["e1"]
+    other, _ = await store.create_workflow_if_absent(new("c2"))
+    assert await store.lock_resource(other, "p", "r", "srv")
+    with pytest.raises(LeaseLost):
+        await store.finish_with_event("w", wid, {}, finish, event("e2"))
+    assert len(await store.events_of(wid)) == 1
+
+
+def test_finish_needs_a_final_status() -> None:
+    with pytest.raises(ValueError, match="final"):
+        Finish(WorkflowStatus.RUNNING, {})
+
+
+async def test_resource_lock_is_exclusive(store: Store) -> None:
+    one, _ = await store.create_workflow_if_absent(new("a"))
+    two, _ = await store.create_workflow_if_absent(new("b"))
+    assert await store.lock_resource(one, "p", "r", "srv")
+    assert await store.lock_resource(one, "p", "r", "srv")
+    assert not await store.lock_resource(two, "p", "r", "srv")
+
+
+async def test_outbox_batches_do_not_overlap_and_commit_marks(store: Store) -> None:
+    wid, _ = await store.create_workflow_if_absent(new())
+    await store.claim_due("w", 30, 10)
+    await store.save_state("w", wid, {}, 30, events=[event(f"e{i}") for i in range(4)])
+    async with store.outbox_batch(2) as first:
+        async with store.outbox_batch(10) as second:
+            assert {p.event.event_id for p in first.events}.isdisjoint(
+                p.event.event_id for p in second.events
+            )
+            assert len(first.events) + len(second.events) == 4
+            for p in second.events:
+                second.mark(p)
+        first.mark(first.events[0])
+    async with store.outbox_batch(10) as rest:
+        assert len(rest.events) == 1
+        assert rest.events[0].event.reply_to == "rq"
+
+
+async def test_listener_wakes_on_outbox_insert_and_falls_back_to_timeout(store: Store) -> None:
+    listener = Listener(store.dsn, OUTBOX_CHANNEL)
+    try:
+        await listener.wait(0.01)  # connects; first wait may return True (missed-notification guard)
+        assert await listener.wait(0.05) is False
+        wid, _ = await store.create_workflow_if_absent(new())
+        await store.claim_due("w", 30, 10)
+        waiter = asyncio.create_task(listener.wait(5))
+        await asyncio.sleep(0.05)
+        await store.save_state("w", wid, {}, 30, events=[event()])
+        assert await waiter is True
+    finally:
+        await listener.close()
