@@ -67,7 +67,8 @@ class Intake:
         command = parse_command(body)
         if not self._settings.has_credentials(command.project_id, command.region):
             raise InvalidCommand(
-                f"refused: no credentials configured for project {command.project_id} in region {command.region}"
+                f"refused: no credentials configured for project {command.project_id}"
+                f" in region {command.region}"
             )
         return command
 

@@ -1,10 +1,20 @@
 """The emulator's aiohttp application: CBR v3 API, IAM tokens and the admin API on one server.
 
-A CBR request goes through, in order: routing (404 ``APIGW.0101`` / 405), reading the body (at most
-``max_body_bytes``), authentication (401 ``APIGW.0301``), project authorisation (403 ``APIGW.0302``),
-counting, the per-project rate limit (429 ``APIG.0308``), JSON parsing (400 ``BackupService.9900``),
-injected faults, and finally the domain. Every response carries ``X-Request-Id`` (32 hex digits).
-An unexpected exception is a bug: it is logged and answered with 500 ``BackupService.9910``.
+A CBR request goes through, in order:
+
+1. routing over every project-scoped SDK operation (404 / 405 ``APIGW.0101``); an operation the
+   domain does not implement still routes, and the domain answers 501 ``BackupService.9910``;
+2. reading the body, at most ``max_body_bytes`` (400 ``BackupService.9900`` "too large" — chosen over
+   413 so that every bad request is one CBR code);
+3. authentication (401 ``APIGW.0301``) and project authorisation (403 ``APIGW.0302``); the region is
+   the one of the tenant owning the project id;
+4. counting; the per-project rate limit (429 ``APIG.0308`` + ``Retry-After``);
+5. content type and JSON parsing (400 ``BackupService.9900``);
+6. injected faults (latency, throttle, error), then the domain (``tick`` then ``handle``); with an
+   execute-then-time-out fault the connection is then held and closed without an answer.
+
+Every response carries ``X-Request-Id`` (32 hex digits). An unexpected exception is a bug: it is
+logged (never with headers or bodies) and answered with 500 ``BackupService.9910``.
 """
 
 from __future__ import annotations
@@ -14,6 +24,8 @@ import contextlib
 import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiohttp import web
@@ -22,7 +34,7 @@ from orchestrator.cbr.signing import parse_raw_query
 from orchestrator.emulator.admin import admin_routes
 from orchestrator.emulator.auth import Authenticator, Identity, SignedParts
 from orchestrator.emulator.body import check_content_type, parse_json, read_body
-from orchestrator.emulator.config import Tenant
+from orchestrator.emulator.config import EmulatorConfig, Tenant
 from orchestrator.emulator.counters import Counters
 from orchestrator.emulator.errors import CbrError
 from orchestrator.emulator.faults import FaultDecision, Faults
@@ -43,7 +55,7 @@ from orchestrator.emulator.keys import (
     EmulatorClock,
     HttpSettings,
 )
-from orchestrator.emulator.rate_limit import RateLimiter
+from orchestrator.emulator.rate_limit import RateLimit, RateLimiter
 from orchestrator.emulator.routes import RouteMatch, RouteTable
 from orchestrator.emulator.service import OperationRequest, OperationResponse
 from orchestrator.emulator.tenants import TenantDirectory
@@ -66,7 +78,9 @@ def _error_response(exc: Exception, request_id: str) -> web.StreamResponse:
     if isinstance(exc, CbrError | IamError):
         return _json(exc.status, exc.body())
     if isinstance(exc, web.HTTPException):
-        return _json(exc.status, {"error_code": "APIGW.0101", "error_msg": exc.reason, "request_id": request_id})
+        return _json(
+            exc.status, {"error_code": "APIGW.0101", "error_msg": exc.reason, "request_id": request_id}
+        )
     return _json(500, CbrError(500, "BackupService.9910", "Unknown error.").body())
 
 
@@ -78,6 +92,9 @@ async def envelope(request: web.Request, handler: Handler) -> web.StreamResponse
         response = await handler(request)
     except (GatewayError, CbrError, IamError, web.HTTPException) as exc:
         response = _error_response(exc, request_id)
+    except ConnectionError:  # the client went away while sending its body
+        log.info("%s %s: connection lost while reading the request", request.method, request.path)
+        response = _error_response(CbrError.of("9900", "The request is incomplete."), request_id)
     except Exception as exc:
         log.exception("bug: %s %s failed unexpectedly (request %s)", request.method, request.path, request_id)
         response = _error_response(exc, request_id)
@@ -136,15 +153,25 @@ def _faults(request: web.Request, tenant: Tenant, operation: str) -> FaultDecisi
     return decision
 
 
-def _execute(domain: Domain, operation: OperationRequest) -> OperationResponse:
-    domain.tick()
-    return domain.handle(operation)
+async def _execute(
+    request: web.Request, operation: OperationRequest, hang: float | None
+) -> OperationResponse:
+    """Run the operation; with an execute-then-time-out fault, lose the answer whatever it was."""
+    domain = request.app[DOMAIN]
+    try:
+        domain.tick()
+        return domain.handle(operation)
+    finally:
+        if hang is not None:
+            await _hang_up(request, hang)
 
 
 async def _hang_up(request: web.Request, seconds: float) -> None:
     """Execute-then-time-out: hold the connection, then close it without answering."""
     await _pause(request, seconds)
-    log.info("fault: closing the connection of request %s %s without a response", request.method, request.path)
+    log.info(
+        "fault: closing the connection of request %s %s without a response", request.method, request.path
+    )
     request[NO_RESPONSE] = True
     request.protocol.force_close()
 
@@ -155,9 +182,22 @@ def _to_http(response: OperationResponse) -> web.Response:
     return _json(response.status, response.body)
 
 
+def _methods_elsewhere(request: web.Request) -> list[str]:
+    """Methods of an IAM or admin path asked with another method (the catch-all got it instead)."""
+    methods = {
+        route.method
+        for resource in request.app.router.resources()
+        if resource.canonical == request.path
+        for route in resource
+        if route.method != "*"
+    }
+    return sorted(methods)
+
+
 async def dispatch_cbr(request: web.Request) -> web.StreamResponse:
-    if request.path in IAM_PATHS:
-        raise GatewayError.method_not_allowed(request.method, ["GET" if "projects" in request.path else "POST"])
+    allowed = _methods_elsewhere(request)
+    if allowed:
+        raise GatewayError.method_not_allowed(request.method, allowed)
     match = request.app[ROUTES].match(request.method, request.raw_path.partition("?")[0])
     raw = await read_body(request, request.app[SETTINGS].max_body_bytes)
     tenant = _tenant(request, _authenticate(request, raw), match)
@@ -172,10 +212,7 @@ async def dispatch_cbr(request: web.Request) -> web.StreamResponse:
     operation = OperationRequest(
         tenant.region, tenant.project_id, match.operation, match.path_params(), query, body
     )
-    response = _execute(request.app[DOMAIN], operation)
-    if decision.hang_seconds is not None:
-        await _hang_up(request, decision.hang_seconds)
-    return _to_http(response)
+    return _to_http(await _execute(request, operation, decision.hang_seconds))
 
 
 async def _signal_closing(app: web.Application) -> None:
@@ -200,21 +237,65 @@ async def _ticker(app: web.Application) -> AsyncIterator[None]:
         await task
 
 
-def build_app(
+@dataclass(frozen=True)
+class Components:
+    """Everything one emulator server holds; ``assemble`` derives the HTTP-side parts from the config."""
+
+    domain: Domain
+    clock: EmulatorClock
+    tenants: TenantDirectory
+    settings: HttpSettings
+    faults: Faults
+    rate_limiter: RateLimiter
+    counters: Counters
+    iam: Iam
+    authenticator: Authenticator
+
+
+def wall_time() -> datetime:
+    """What ``X-Sdk-Date`` is judged against.
+
+    Clients sign with wall time, so signatures are always compared with wall time. While the emulator's
+    clock runs in real time this is the same instant; a manual clock, or a real one shifted forward by
+    ``advance`` (the contract suite does that between polls), is deliberately not used, otherwise every
+    signed request would fail once the clock had moved 15 minutes away.
+    """
+    return datetime.now(UTC)
+
+
+def assemble(
+    config: EmulatorConfig,
     domain: Domain,
     clock: EmulatorClock,
-    tenants: TenantDirectory,
-    settings: HttpSettings,
-    faults: Faults,
-    rate_limiter: RateLimiter,
-    counters: Counters,
-    iam: Iam,
-    authenticator: Authenticator,
-) -> web.Application:
-    app = web.Application(middlewares=[envelope], client_max_size=settings.max_body_bytes)
-    app[DOMAIN], app[CLOCK], app[TENANTS], app[SETTINGS] = domain, clock, tenants, settings
-    app[FAULTS], app[RATE_LIMITER], app[COUNTERS] = faults, rate_limiter, counters
-    app[IAM], app[AUTHENTICATOR] = iam, authenticator
+    faults: Faults | None = None,
+    rate_limit: RateLimit | None = None,
+) -> Components:
+    tenants = TenantDirectory(config.tenants)
+    iam = Iam(tenants, clock.now, timedelta(seconds=config.token_ttl_seconds))
+    skew = timedelta(minutes=config.clock_skew_minutes)
+    return Components(
+        domain=domain,
+        clock=clock,
+        tenants=tenants,
+        settings=HttpSettings(max_body_bytes=config.max_body_bytes),
+        faults=faults or Faults(),
+        rate_limiter=RateLimiter(rate_limit),
+        counters=Counters(),
+        iam=iam,
+        authenticator=Authenticator(tenants, iam, wall_time, skew),
+    )
+
+
+def build_app(parts: Components) -> web.Application:
+    app = web.Application(middlewares=[envelope], client_max_size=parts.settings.max_body_bytes)
+    app[DOMAIN], app[CLOCK], app[TENANTS], app[SETTINGS] = (
+        parts.domain,
+        parts.clock,
+        parts.tenants,
+        parts.settings,
+    )
+    app[FAULTS], app[RATE_LIMITER], app[COUNTERS] = parts.faults, parts.rate_limiter, parts.counters
+    app[IAM], app[AUTHENTICATOR] = parts.iam, parts.authenticator
     app[ROUTES] = RouteTable.from_sdk()
     app[CLOSING] = asyncio.Event()
     app.add_routes(admin_routes())

@@ -51,6 +51,8 @@ class Progression(BaseModel):
     gb_per_second: float = Field(default=10.0, gt=0)
     waiting_seconds: float = Field(default=1.0, ge=0)
     failure_probability: float = Field(default=0.0, ge=0, le=1)
+    # when the clock jumps over many occurrences of a policy, only the last ``catch_up_runs`` run
+    catch_up_runs: int = Field(default=24, ge=1, le=1000)
 
     @classmethod
     def instantly(cls) -> Progression:
@@ -81,3 +83,4 @@ class EmulatorConfig(BaseModel):
     max_body_bytes: int = Field(default=1_048_576, gt=0)
     clock_skew_minutes: float = 15.0
     manual_clock: bool = False
+    token_ttl_seconds: float = Field(default=86_400.0, gt=0)  # IAM token validity, on the emulator clock

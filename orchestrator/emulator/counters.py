@@ -17,7 +17,7 @@ class Counters:
 
     def reset(self) -> None:
         self._requests: Counter[tuple[str, str, str]] = Counter()
-        self._statuses: Counter[int] = Counter()
+        self._statuses: Counter[str] = Counter()
         self._throttled: Counter[str] = Counter()
         self._faults: Counter[str] = Counter()
         self._faults_by_operation: Counter[str] = Counter()
@@ -26,7 +26,8 @@ class Counters:
     def record_request(self, operation: str, region: str, project_id: str) -> None:
         self._requests[(operation, region, project_id)] += 1
 
-    def record_status(self, status: int) -> None:
+    def record_status(self, status: str) -> None:
+        """``"200"``, ``"404"`` … or ``"no_response"`` (execute-then-time-out)."""
         self._statuses[status] += 1
 
     def record_throttled(self, cause: str) -> None:
@@ -62,7 +63,7 @@ class Counters:
                 "by_project": self._group(2),
                 "detail": detail,
             },
-            "responses": {str(status): count for status, count in sorted(self._statuses.items())},
+            "responses": dict(sorted(self._statuses.items())),
             "throttled": {"total": sum(self._throttled.values()), **dict(sorted(self._throttled.items()))},
             "faults": {
                 "total": sum(self._faults.values()),

@@ -1,9 +1,12 @@
 """Errors the API gateway in front of CBR answers with, before the service sees the request.
 
 Their body carries the request id as well: ``{"error_code": "APIGW.0301", "error_msg": "…",
-"request_id": "…"}``. Codes: ``APIGW.0301`` (401, authentication), ``APIGW.0302`` (403, the identity
-may not use that project; the code is our choice, the real gateway's is not documented), ``APIG.0308`` (429, throttled) and
-``APIGW.0101`` (404 unknown API, and 405 when only the method is wrong).
+"request_id": "…"}``. Codes:
+
+* ``APIGW.0301`` 401: authentication failed (documented by Huawei);
+* ``APIGW.0302`` 403: the identity may not use the project in the path (our choice of code);
+* ``APIG.0308`` 429: throttled, with ``Retry-After``;
+* ``APIGW.0101`` 404: no such API; also 405 (with ``Allow``) when only the method is wrong.
 """
 
 from __future__ import annotations

@@ -48,16 +48,17 @@ def iam_time(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-class IamError(Exception):
-    _TITLES = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found"}
+_TITLES = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found"}
 
+
+class IamError(Exception):
     def __init__(self, status: int, message: str) -> None:
         super().__init__(f"{status}: {message}")
         self.status = status
         self.message = message
 
     def body(self) -> dict[str, Any]:
-        title = self._TITLES.get(self.status, "Error")
+        title = _TITLES.get(self.status, "Error")
         return {"error": {"code": self.status, "title": title, "message": self.message}}
 
 
@@ -100,7 +101,15 @@ class TokenRequest(BaseModel):
     auth: _Auth
 
 
-def parse_token_request(body: Any) -> TokenRequest:
+@dataclass(frozen=True)
+class TokenAsk:
+    """A checked password-token request: who, and for which project."""
+
+    user: _User
+    project: _Named
+
+
+def parse_token_request(body: Any) -> TokenAsk:
     try:
         request = TokenRequest.model_validate(body)
     except ValidationError as exc:
@@ -112,16 +121,14 @@ def parse_token_request(body: Any) -> TokenRequest:
     scope = request.auth.scope
     if scope is None or scope.project is None or not (scope.project.name or scope.project.id):
         raise IamError(400, "auth.scope.project (name or id) is required: CBR is a project-level service.")
-    return request
+    return TokenAsk(user=identity.password.user, project=scope.project)
 
 
 def _in_domain(tenant: Tenant, domain: _Named) -> bool:
     """The user's domain given by name, id or both; all given must fit."""
-    if domain.name is None and domain.id is None:
-        return False
-    return domain.name in (None, tenant.domain_name) and domain.id in (
-        None,
-        stable_id("domain", tenant.domain_name),
+    given = [(domain.name, tenant.domain_name), (domain.id, stable_id("domain", tenant.domain_name))]
+    return any(wanted is not None for wanted, _ in given) and all(
+        wanted in (None, actual) for wanted, actual in given
     )
 
 
@@ -149,12 +156,9 @@ class Iam:
             raise IamError(401, "The username or password is wrong.")
         return found
 
-    def issue(self, request: TokenRequest) -> tuple[str, IssuedToken]:
-        password = request.auth.identity.password
-        scope = request.auth.scope
-        assert password is not None and scope is not None and scope.project is not None  # parse_token_request
-        wanted = scope.project
-        candidates = self._user_tenants(password.user)
+    def issue(self, ask: TokenAsk) -> tuple[str, IssuedToken]:
+        wanted = ask.project
+        candidates = self._user_tenants(ask.user)
         tenant = next(
             (t for t in candidates if wanted.id in (None, t.project_id) and wanted.name in (None, t.name)),
             None,

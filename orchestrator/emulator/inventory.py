@@ -108,7 +108,9 @@ def _server(rng: random.Random, number: int, zones: tuple[str, ...], data_disks:
         )
         for index in range(data_disks + 1)
     ]
-    return Server(id=server_id, name=name, availability_zone=zone, flavor=rng.choice(FLAVORS), disks=tuple(disks))
+    return Server(
+        id=server_id, name=name, availability_zone=zone, flavor=rng.choice(FLAVORS), disks=tuple(disks)
+    )
 
 
 def _uuid(rng: random.Random) -> str:

@@ -10,7 +10,16 @@ from orchestrator.emulator.context import Call, World
 from orchestrator.emulator.errors import CbrError
 from orchestrator.emulator.state import OperationLog, ProjectState, Vault
 
-OPERATION_TYPES = ("backup", "copy", "replication", "restore", "delete", "sync", "vault_delete", "remove_resource")
+OPERATION_TYPES = (
+    "backup",
+    "copy",
+    "replication",
+    "restore",
+    "delete",
+    "sync",
+    "vault_delete",
+    "remove_resource",
+)
 STATUSES = ("success", "skipped", "failed", "running", "timeout", "waiting")
 FINISHED = ("success", "skipped", "failed", "timeout")
 
@@ -109,9 +118,8 @@ def show_op_log(call: Call) -> dict[str, Any]:
 
 def list_op_logs(call: Call) -> dict[str, Any]:
     query = call.query
-    limit = query.integer("limit", 1000, 1, 1000)
-    offset = query.integer("offset", 0, 0)
-    assert limit is not None and offset is not None
+    limit = query.number("limit", 1000, 1, 1000)
+    offset = query.number("offset", 0, 0)
     wanted = {
         "operation_type": query.choice("operation_type", OPERATION_TYPES),
         "status": query.choice("status", STATUSES),
@@ -133,7 +141,12 @@ def list_op_logs(call: Call) -> dict[str, Any]:
     ]
     found.sort(key=lambda log: log.created_at, reverse=True)
     page = found[offset : offset + limit]
-    return {"operation_logs": [render(log) for log in page], "count": len(found), "limit": limit, "offset": offset}
+    return {
+        "operation_logs": [render(log) for log in page],
+        "count": len(found),
+        "limit": limit,
+        "offset": offset,
+    }
 
 
 def _eps(value: str | None) -> str | None:

@@ -103,7 +103,9 @@ class _Entry:
 class TaskRunner:
     """Moves jobs through waiting → running → done on the scheduler's timeline."""
 
-    def __init__(self, scheduler: Scheduler, rng: random.Random, progression: Callable[[], Progression]) -> None:
+    def __init__(
+        self, scheduler: Scheduler, rng: random.Random, progression: Callable[[], Progression]
+    ) -> None:
         self._scheduler = scheduler
         self._rng = rng
         self._progression = progression

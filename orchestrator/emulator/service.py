@@ -28,19 +28,36 @@ class OperationResponse:
     body: Any = None  # JSON-ready value; None means an empty body
 
 
-# --- the emulator (skeleton: operations are being filled in) -------------------------------------
+# --- the emulator ---------------------------------------------------------------------------------
 
-from orchestrator.emulator.clock import Clock  # noqa: E402
+import logging  # noqa: E402
+from collections import Counter  # noqa: E402
+
+from orchestrator.emulator.clock import Clock, stamp  # noqa: E402
 from orchestrator.emulator.config import EmulatorConfig, Progression, Tenant  # noqa: E402
+from orchestrator.emulator.context import Call, World  # noqa: E402
+from orchestrator.emulator.dispatch import HANDLERS, success_statuses  # noqa: E402
 from orchestrator.emulator.errors import CbrError  # noqa: E402
+from orchestrator.emulator.state import ProjectState  # noqa: E402
+
+log = logging.getLogger(__name__)
 
 
 class Emulator:
-    """The CBR v3 domain: in-memory state per (region, project), progressed on ``clock``."""
+    """The CBR v3 domain: in-memory state per (region, project), progressed on ``clock``.
+
+    ``handle`` is synchronous and answers from memory; it first brings time up to date (``tick``).
+    A handler validates the whole request before it changes anything, so a refused request leaves
+    the state as it was.
+    """
 
     def __init__(self, config: EmulatorConfig, clock: Clock) -> None:
-        self.config = config
+        self.world = World(config, clock)
         self.clock = clock
+
+    @property
+    def config(self) -> EmulatorConfig:
+        return self.world.config
 
     @property
     def tenants(self) -> list[Tenant]:
@@ -50,13 +67,62 @@ class Emulator:
         return next((t for t in self.config.tenants if t.project_id == project_id), None)
 
     def set_progression(self, progression: Progression) -> None:
-        self.config = self.config.model_copy(update={"progression": progression})
+        """Change how fast tasks run; unfinished tasks are re-timed, keeping the share already done."""
+        self.tick()
+        self.world.config = self.config.model_copy(update={"progression": progression})
+        self.world.runner.replan(self.clock.now())
 
     def tick(self) -> None:
         """Bring every task, schedule and retention rule up to ``clock.now()``."""
+        now = self.clock.now()
+        self.world.scheduler.run_until(now)
+        self.world.runner.refresh(now)
 
     def handle(self, request: OperationRequest) -> OperationResponse:
-        raise CbrError(501, "BackupService.9910", f"Operation {request.operation} is not supported yet.")
+        """Answer one CBR operation, or raise :class:`CbrError`."""
+        handler = HANDLERS.get(request.operation)
+        if handler is None:
+            raise CbrError(
+                501,
+                "BackupService.9910",
+                f"The operation {request.operation} is not supported by the CBR emulator.",
+            )
+        self.tick()
+        call = Call(
+            self.world, self.world.project(request.region, request.project_id), request, self.clock.now()
+        )
+        try:
+            body = handler(call)
+        except CbrError:
+            raise
+        except Exception as error:  # a bug must still answer in CBR's shape
+            log.exception("emulator handler %s failed", request.operation)
+            raise CbrError.of("9910", f"The emulator failed: {type(error).__name__}.") from error
+        return OperationResponse(success_statuses().get(request.operation, 200), body)
 
     def describe(self) -> dict[str, Any]:
-        return {"clock": self.clock.now().isoformat(), "projects": []}
+        """A JSON-ready summary for the admin endpoint."""
+        return {
+            "clock": stamp(self.clock.now()),
+            "manual_clock": self.clock.manual,
+            "progression": self.config.progression.model_dump(),
+            "pending_timers": len(self.world.scheduler),
+            "running_tasks": len(self.world.runner),
+            "timer_failures": self.world.scheduler.failures,
+            "projects": [_summary(state) for state in self.world.projects.values()],
+        }
+
+
+def _summary(state: ProjectState) -> dict[str, Any]:
+    top_level = [b for b in state.backups.values() if b.parent_id is None]
+    return {
+        "region": state.region,
+        "project_id": state.project_id,
+        "vaults": len(state.vaults),
+        "backups": dict(Counter(b.status for b in top_level)),
+        "checkpoints": len(state.checkpoints),
+        "operation_logs": dict(Counter(log.status for log in state.op_logs.values())),
+        "policies": len(state.policies),
+        "servers": len(state.inventory.servers),
+        "disks": len(state.inventory.disks),
+    }

@@ -329,5 +329,13 @@ class ProjectState:
     def vault_used_mb(self, vault_id: str) -> int:
         return sum(b.size_mb for b in self.vault_backups(vault_id) if b.status == "available")
 
+    def protect_status(self, vault_id: str, resource_id: str) -> str:
+        """``protect_status`` of a resource bound to a vault, mirroring what is happening to it."""
+        if self.busy(resource_id, "restore"):
+            return "restoring"
+        if self.busy(resource_id, "backup"):
+            return "protecting"
+        return "error" if (vault_id, resource_id) in self.failed_last else "available"
+
     def vault_of_resource(self, resource_id: str) -> Vault | None:
         return next((v for v in self.vaults.values() if resource_id in v.resources), None)

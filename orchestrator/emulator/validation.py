@@ -342,7 +342,9 @@ class OperationDefinition(Body):
     year_backups: Count100 | None = None
     timezone: Annotated[str, Field(pattern=r"^UTC[+-]\d{2}:\d{2}$")] | None = None
     full_backup_interval: Annotated[int, Field(ge=-1, le=100)] | None = None
-    destination_region: Annotated[str, Field(min_length=1, max_length=255, pattern=REGION_PATTERN)] | None = None
+    destination_region: Annotated[str, Field(min_length=1, max_length=255, pattern=REGION_PATTERN)] | None = (
+        None
+    )
     destination_project_id: Id | None = None
     enable_acceleration: bool | None = None
     cross_account_urn: str | None = None
@@ -529,7 +531,9 @@ class Query:
         """Every value of a repeatable parameter, comma-separated lists split."""
         return [part for value in self._values.get(name, []) for part in value.split(",") if part]
 
-    def integer(self, name: str, default: int | None = None, low: int | None = None, high: int | None = None) -> int | None:
+    def integer(
+        self, name: str, default: int | None = None, low: int | None = None, high: int | None = None
+    ) -> int | None:
         text = self.text(name)
         if text is None or text == "":
             return default
@@ -540,6 +544,10 @@ class Query:
             bounds = f"{low if low is not None else '-inf'}-{high if high is not None else 'inf'}"
             raise CbrError.of("9900", f"Query parameter {name} must be in the range {bounds}.")
         return value
+
+    def number(self, name: str, default: int, low: int | None = None, high: int | None = None) -> int:
+        value = self.integer(name, default, low, high)
+        return default if value is None else value
 
     def boolean(self, name: str, default: bool = False) -> bool:
         text = self.text(name)
@@ -584,6 +592,8 @@ def parse_sort(text: str | None, keys: Sequence[str]) -> list[tuple[str, bool]]:
     for item in text.split(","):
         key, _, direction = item.strip().partition(":")
         if key not in keys or direction not in ("", "asc", "desc"):
-            raise CbrError.of("9900", f"Invalid sort item {item!r}; keys: {', '.join(keys)}; directions asc, desc.")
+            raise CbrError.of(
+                "9900", f"Invalid sort item {item!r}; keys: {', '.join(keys)}; directions asc, desc."
+            )
         order.append((key, direction != "asc"))
     return order

@@ -13,6 +13,7 @@ from orchestrator.store.models import (
     WorkflowStatus,
 )
 from orchestrator.store.notifications import Listener
+from orchestrator.store.status import WorkflowDetail, list_workflows, workflow_status
 from orchestrator.store.store import OUTBOX_CHANNEL, WORKFLOWS_CHANNEL, LeaseLost, OutboxBatch, Store
 
 __all__ = [
@@ -30,6 +31,9 @@ __all__ = [
     "Store",
     "StoredStep",
     "Workflow",
+    "WorkflowDetail",
     "WorkflowStatus",
+    "list_workflows",
     "run_migrations",
+    "workflow_status",
 ]

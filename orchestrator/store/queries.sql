@@ -101,3 +101,9 @@ SELECT status, count(*) AS n FROM workflows GROUP BY status;
 
 -- name: list_events
 SELECT event_id, routing_key, body, published_at FROM outbox WHERE workflow_id = $1 ORDER BY id;
+
+-- name: unfinished_count
+SELECT count(*) FROM workflows WHERE finished_at IS NULL;
+
+-- name: unpublished_count
+SELECT count(*) FROM outbox WHERE published_at IS NULL;

@@ -180,9 +180,7 @@ class Store:
             raise LeaseLost()
 
     @staticmethod
-    async def _write_steps(
-        conn: Conn, workflow_id: uuid.UUID, owner: str, steps: Sequence[Step]
-    ) -> None:
+    async def _write_steps(conn: Conn, workflow_id: uuid.UUID, owner: str, steps: Sequence[Step]) -> None:
         if steps:
             await conn.executemany(
                 q("insert_step"),
@@ -204,9 +202,7 @@ class Store:
             )
 
     @staticmethod
-    async def _write_events(
-        conn: Conn, workflow_id: uuid.UUID, events: Sequence[OutboxEvent]
-    ) -> None:
+    async def _write_events(conn: Conn, workflow_id: uuid.UUID, events: Sequence[OutboxEvent]) -> None:
         if events:
             await conn.executemany(
                 q("insert_event"),
@@ -280,3 +276,11 @@ class Store:
     async def count_by_status(self) -> dict[WorkflowStatus, int]:
         rows = await self.pool.fetch(q("count_by_status"))
         return {WorkflowStatus(r["status"]): r["n"] for r in rows}
+
+    async def unfinished_count(self) -> int:
+        n: int = await self.pool.fetchval(q("unfinished_count"))
+        return n
+
+    async def unpublished_count(self) -> int:
+        n: int = await self.pool.fetchval(q("unpublished_count"))
+        return n

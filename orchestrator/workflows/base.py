@@ -137,8 +137,20 @@ class TaskMissing:
 
 
 Observation = (
-    Resume | Failed | Locked | VaultFound | VaultMissing | ResourcesAdded | CheckpointCreated | CheckpointLookup
-    | CheckpointStatus | BackupDetails | Accepted | ReplicationStarted | TaskSeen | TaskMissing
+    Resume
+    | Failed
+    | Locked
+    | VaultFound
+    | VaultMissing
+    | ResourcesAdded
+    | CheckpointCreated
+    | CheckpointLookup
+    | CheckpointStatus
+    | BackupDetails
+    | Accepted
+    | ReplicationStarted
+    | TaskSeen
+    | TaskMissing
 )
 
 # ------------------------------------------------------------------ actions (CBR requests and the rest)
@@ -184,14 +196,18 @@ class CreateCheckpoint:
 
 @dataclass(frozen=True)
 class FindCheckpoint:
+    """Look for the checkpoint whose backups carry ``marker`` (among ``resource_id``'s in the vault)."""
+
     vault_id: str
     marker: str
+    resource_id: str
 
 
 @dataclass(frozen=True)
 class PollCheckpoint:
     checkpoint_id: str
     vault_id: str
+    since: datetime  # no backup of the checkpoint is older: lets one list call answer many checkpoints
 
 
 @dataclass(frozen=True)
@@ -224,8 +240,17 @@ class ReplicateBackup:
 
 
 Request = (
-    ShowVault | FindVault | CreateVault | AddResources | CreateCheckpoint | FindCheckpoint | PollCheckpoint
-    | ShowBackup | RestoreBackup | FindRestoreTask | ReplicateBackup
+    ShowVault
+    | FindVault
+    | CreateVault
+    | AddResources
+    | CreateCheckpoint
+    | FindCheckpoint
+    | PollCheckpoint
+    | ShowBackup
+    | RestoreBackup
+    | FindRestoreTask
+    | ReplicateBackup
 )
 
 
@@ -310,6 +335,7 @@ def terminal(failure: Failed, resources: tuple[ResourceResult, ...] = ()) -> Don
 def unexpected(state: MachineState, observation: object) -> Transition:
     """An observation that does not fit the phase is a bug; end the workflow rather than loop."""
     name = type(observation).__name__
-    done = Done(Outcome.FAILED, error_code="orchestrator.unexpected",
-                error_message=f"{name} in phase {state.phase}")
+    done = Done(
+        Outcome.FAILED, error_code="orchestrator.unexpected", error_message=f"{name} in phase {state.phase}"
+    )
     return Transition(state, (done,))

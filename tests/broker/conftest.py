@@ -11,6 +11,7 @@ import aio_pika
 import asyncpg
 import pytest
 from aio_pika.abc import AbstractRobustConnection
+from broker_helpers import PROJECT, REGION
 
 from orchestrator.broker import Topology, declare_topology, delete_topology
 from orchestrator.config import Names, ProjectCredentials, Settings
@@ -19,7 +20,6 @@ from orchestrator.store import Store, run_migrations
 ADMIN_DSN = os.environ.get("CBR_TEST_ADMIN_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
 AMQP_URL = os.environ.get("CBR_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
 RUN = uuid.uuid4().hex[:8]
-from broker_helpers import PROJECT, REGION
 
 
 def dsn_of(db: str) -> str:

@@ -1,4 +1,4 @@
-"""Intake through a real RabbitMQ: commands become workflows once; bad input is dead-lettered with a reason."""
+"""Intake through a real RabbitMQ: commands become workflows once; bad input is dead-lettered."""
 
 from __future__ import annotations
 
@@ -60,7 +60,9 @@ async def test_good_duplicate_and_bad_commands(
 
     await wait_for(both_created)
     wf = await store.workflow_by_command("c1")
-    assert wf is not None and wf.id == workflow_id_for("c1") and wf.status is WorkflowStatus.PENDING
+    assert wf is not None
+    assert wf.id == workflow_id_for("c1")
+    assert wf.status is WorkflowStatus.PENDING
     assert wf.input["vault"] == {"id": "vault-1", "name": None, "create": None}
 
     async def queue_empty() -> bool:

@@ -26,6 +26,7 @@ from huaweicloudsdkcbr.v1 import CbrClient
 from huaweicloudsdkcore.auth.credentials import BasicCredentials
 from huaweicloudsdkcore.exceptions import exceptions
 from huaweicloudsdkcore.http.http_config import HttpConfig
+from huaweicloudsdkcore.http.http_handler import HttpHandler
 
 from orchestrator.emulator.config import Tenant
 
@@ -90,6 +91,7 @@ DISK_PROVIDER = "d1603440-187d-4516-af25-121250c7cc97"
 
 # created_at & co.: "2020-02-05T10:38:34.209782"; a trailing Z is tolerated (operation logs).
 TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z?$")
+TIMESTAMP_FIELDS = frozenset({"created_at", "updated_at", "started_at", "ended_at", "expired_at"})
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 # Top-level response keys that a real answer may legitimately leave out.
@@ -195,6 +197,8 @@ def schema_problems(value: Any, type_name: str, path: str) -> list[str]:
         return []
     if type_name == "str":
         ok = isinstance(value, str)
+        if ok and path.rsplit(".", 1)[-1] in TIMESTAMP_FIELDS and not TIMESTAMP.match(value):
+            return [f"{path}: {value!r} is not a CBR timestamp like 2020-02-05T10:38:34.209782"]
     elif type_name == "int":
         ok = isinstance(value, int) and not isinstance(value, bool)
     elif type_name == "float":
@@ -284,12 +288,29 @@ class StrictResponseError(AssertionError):
 
 
 class RecordingCbrClient:
-    """Wraps a ``CbrClient``: every operation call is recorded and its answer strictly validated."""
+    """A ``CbrClient`` whose operation calls are recorded and whose answers are strictly validated.
 
-    def __init__(self, client: CbrClient, recorder: OperationRecorder, name: str) -> None:
-        self._client = client
+    Besides the body checks of :func:`response_problems`, every answer must carry ``X-Request-Id``
+    and every non-empty body must be declared as JSON.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        access_key: str,
+        secret_key: str,
+        project_id: str,
+        recorder: OperationRecorder,
+        name: str,
+    ) -> None:
         self._recorder = recorder
         self.name = name
+        self._last_response: Any = None
+        handler = HttpHandler().add_response_handler(self._remember)
+        self._client = make_client(base_url, access_key, secret_key, project_id, handler)
+
+    def _remember(self, **kwargs: Any) -> None:
+        self._last_response = kwargs.get("response")
 
     @property
     def sdk_client(self) -> CbrClient:
@@ -301,12 +322,14 @@ class RecordingCbrClient:
             raise AttributeError(f"{operation} is not a CBR operation")
 
         def call(request: Any) -> Any:
+            self._last_response = None
             try:
                 response = method(request)
             except exceptions.SdkException:
                 self._recorder.record_failure(operation)
                 raise
             problems = response_problems(operation, response)
+            problems += header_problems(self._last_response)
             if problems:
                 raw = (response.raw_content or b"")[:1500]
                 raise StrictResponseError(
@@ -323,6 +346,18 @@ class RecordingCbrClient:
         self._client.get_http_client().close()
 
 
+def header_problems(http_response: Any) -> list[str]:
+    if http_response is None:
+        return ["the SDK's response handler never saw the HTTP answer"]
+    problems = []
+    if not http_response.headers.get("X-Request-Id"):
+        problems.append("no X-Request-Id header on the answer")
+    content_type = http_response.headers.get("Content-Type", "")
+    if http_response.content and not content_type.startswith("application/json"):
+        problems.append(f"a non-empty body declared as Content-Type {content_type!r}, not application/json")
+    return problems
+
+
 def http_config() -> HttpConfig:
     config = HttpConfig.get_default_config()
     config.ignore_ssl_verification = True
@@ -331,14 +366,18 @@ def http_config() -> HttpConfig:
     return config
 
 
-def make_client(base_url: str, access_key: str, secret_key: str, project_id: str) -> CbrClient:
-    return (
+def make_client(
+    base_url: str, access_key: str, secret_key: str, project_id: str, handler: HttpHandler | None = None
+) -> CbrClient:
+    builder = (
         CbrClient.new_builder()
         .with_credentials(BasicCredentials(access_key, secret_key, project_id))
         .with_endpoints([base_url])
         .with_http_config(http_config())
-        .build()
     )
+    if handler is not None:
+        builder = builder.with_http_handler(handler)
+    return builder.build()
 
 
 # --------------------------------------------------------------------------------------------------
@@ -353,8 +392,11 @@ def describe_error(error: exceptions.ServiceResponseException) -> str:
     )
 
 
-def expect_error(call: Callable[[], Any], status: int, *codes: str) -> exceptions.ClientRequestException:
-    """Run ``call``; it must fail with a ``ClientRequestException`` of ``status`` and one of ``codes``."""
+def expect_error(call: Callable[[], Any], status: int, *codes: str) -> exceptions.ServiceResponseException:
+    """Run ``call``; it must fail with HTTP ``status`` and one of ``codes``.
+
+    4xx answers surface as the SDK's ``ClientRequestException``, 5xx as ``ServerResponseException``.
+    """
     error: exceptions.ServiceResponseException | None = None
     try:
         answer = call()
@@ -363,7 +405,8 @@ def expect_error(call: Callable[[], Any], status: int, *codes: str) -> exception
     if error is None:
         pytest.fail(f"expected HTTP {status} {codes}, but the call succeeded: {answer}")
     detail = describe_error(error)
-    assert isinstance(error, exceptions.ClientRequestException), f"expected a 4xx, got {detail}"
+    kind = exceptions.ClientRequestException if status < 500 else exceptions.ServerResponseException
+    assert isinstance(error, kind), f"expected {kind.__name__} (HTTP {status}), got {detail}"
     assert error.status_code == status, f"expected HTTP {status} {codes}, got {detail}"
     if codes:
         assert error.error_code in codes, f"expected error_code in {codes}, got {detail}"
@@ -460,7 +503,7 @@ def vault_body(
     *,
     object_type: str = "server",
     protect_type: str = "backup",
-    size: int = 100,
+    size: int = 5000,
     **extra: Any,
 ) -> cbr.VaultCreateReq:
     return cbr.VaultCreateReq(

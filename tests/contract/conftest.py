@@ -9,7 +9,9 @@ Tenants:
 
 from __future__ import annotations
 
+import json
 import logging
+import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -25,7 +27,6 @@ from cbr_contract_harness import (
     Pool,
     RecordingCbrClient,
     Waiter,
-    make_client,
     unique,
     vault_body,
 )
@@ -77,9 +78,7 @@ def _client(
     emulator: Any, recorder: OperationRecorder, tenant: Tenant, name: str
 ) -> Iterator[RecordingCbrClient]:
     client = RecordingCbrClient(
-        make_client(emulator.base_url, tenant.access_key, tenant.secret_key, tenant.project_id),
-        recorder,
-        name,
+        emulator.base_url, tenant.access_key, tenant.secret_key, tenant.project_id, recorder, name
     )
     yield client
     client.close()
@@ -100,11 +99,23 @@ def cbr_c(emulator: Any, recorder: OperationRecorder) -> Iterator[RecordingCbrCl
     yield from _client(emulator, recorder, TENANT_C, "C")
 
 
+def advance_clock(base_url: str, seconds: float) -> None:
+    """Move the emulator's clock forward through its admin API (the server runs on its own loop)."""
+    request = urllib.request.Request(
+        f"{base_url}/_emulator/clock/advance",
+        data=json.dumps({"seconds": seconds}).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=5) as answer:
+        assert answer.status == 200, answer.status
+
+
 @pytest.fixture(scope="session")
 def waiter(emulator: Any) -> Waiter:
     # Progression is instant, so a task is done at the next look; the clock still moves a little
     # between looks (a few seconds, so signatures stay well inside the gateway's 15-minute window).
-    return Waiter(lambda seconds: emulator.clock.advance(seconds), attempts=30, step_seconds=5)
+    return Waiter(lambda seconds: advance_clock(emulator.base_url, seconds), attempts=30, step_seconds=5)
 
 
 # --------------------------------------------------------------------------------------------------

@@ -164,16 +164,26 @@ def test_list_backups_filters(cbr_a: RecordingCbrClient, server_vault_a: Any, th
     other_vault_backups = {b.id for b in server_vault_a.backups}
     assert not listed(vault_id=vault.id) & other_vault_backups
 
-    created = [parse_timestamp(raw_json(cbr_a.show_backup(cbr.ShowBackupRequest(backup_id=b.id)))["backup"]["created_at"]) for b in backups]
+    created = [
+        parse_timestamp(
+            raw_json(cbr_a.show_backup(cbr.ShowBackupRequest(backup_id=b.id)))["backup"]["created_at"]
+        )
+        for b in backups
+    ]
     first, last = min(created), max(created)
     minute = dt.timedelta(minutes=1)
-    assert listed(vault_id=vault.id, start_time=as_query_time(first - minute), end_time=as_query_time(last + minute)) == ids
+    assert (
+        listed(
+            vault_id=vault.id, start_time=as_query_time(first - minute), end_time=as_query_time(last + minute)
+        )
+        == ids
+    )
     assert listed(vault_id=vault.id, end_time=as_query_time(first - minute)) == set()
     assert listed(vault_id=vault.id, start_time=as_query_time(last + minute)) == set()
 
 
 def test_list_backups_sorts(cbr_a: RecordingCbrClient, three_runs: Any) -> None:
-    vault, _, backups = three_runs
+    vault, _, _ = three_runs
 
     def order(sort: str) -> list[Any]:
         return cbr_a.list_backups(cbr.ListBackupsRequest(vault_id=vault.id, sort=sort)).backups
@@ -255,11 +265,11 @@ def test_show_metadata_describes_the_server(cbr_a: RecordingCbrClient, server_va
         assert all(isinstance(item, str) for item in getattr(metadata, field) or [])
 
 
-def test_restore_server_backup(
-    cbr_a: RecordingCbrClient, server_vault_a: Any, waiter: Waiter
-) -> None:
+def test_restore_server_backup(cbr_a: RecordingCbrClient, server_vault_a: Any, waiter: Waiter) -> None:
     backup = server_vault_a.backups[1]
-    mappings = [cbr.BackupRestoreServerMapping(backup_id=c.id, volume_id=c.resource_id) for c in backup.children]
+    mappings = [
+        cbr.BackupRestoreServerMapping(backup_id=c.id, volume_id=c.resource_id) for c in backup.children
+    ]
     answer = cbr_a.restore_backup(
         cbr.RestoreBackupRequest(
             backup_id=backup.id,
@@ -275,7 +285,9 @@ def test_restore_server_backup(
         logs = cbr_a.list_op_logs(
             cbr.ListOpLogsRequest(operation_type="restore", resource_id=backup.resource_id)
         ).operation_logs
-        mine = [log for log in logs if log.extra_info.restore and log.extra_info.restore.backup_id == backup.id]
+        mine = [
+            log for log in logs if log.extra_info.restore and log.extra_info.restore.backup_id == backup.id
+        ]
         return mine[0] if mine and mine[0].status == "success" else None
 
     log = waiter.until("the restore to finish", finished)
@@ -356,7 +368,9 @@ def test_unknown_ids(cbr_a: RecordingCbrClient, cbr_c: RecordingCbrClient, serve
         404,
         "BackupService.6217",
     )
-    expect_error(lambda: cbr_a.show_backup(cbr.ShowBackupRequest(backup_id=UNKNOWN_ID)), 404, "BackupService.6200")
+    expect_error(
+        lambda: cbr_a.show_backup(cbr.ShowBackupRequest(backup_id=UNKNOWN_ID)), 404, "BackupService.6200"
+    )
     expect_error(
         lambda: cbr_a.show_metadata(cbr.ShowMetadataRequest(backup_id=UNKNOWN_ID)), 404, "BackupService.6200"
     )
@@ -365,7 +379,9 @@ def test_unknown_ids(cbr_a: RecordingCbrClient, cbr_c: RecordingCbrClient, serve
     )
     # another tenant's backups and checkpoints do not exist for tenant C
     backup = server_vault_a.backups[0]
-    expect_error(lambda: cbr_c.show_backup(cbr.ShowBackupRequest(backup_id=backup.id)), 404, "BackupService.6200")
+    expect_error(
+        lambda: cbr_c.show_backup(cbr.ShowBackupRequest(backup_id=backup.id)), 404, "BackupService.6200"
+    )
     expect_error(
         lambda: cbr_c.show_checkpoint(cbr.ShowCheckpointRequest(checkpoint_id=backup.checkpoint_id)),
         404,
@@ -376,6 +392,10 @@ def test_unknown_ids(cbr_a: RecordingCbrClient, cbr_c: RecordingCbrClient, serve
 
 def test_bad_checkpoint_body_is_400_9900(cbr_a: RecordingCbrClient, server_vault_a: Any) -> None:
     body = {"checkpoint": {"parameters": {"name": "no vault id"}}}
-    expect_error(lambda: cbr_a.create_checkpoint(cbr.CreateCheckpointRequest(body=body)), 400, "BackupService.9900")
+    expect_error(
+        lambda: cbr_a.create_checkpoint(cbr.CreateCheckpointRequest(body=body)), 400, "BackupService.9900"
+    )
     body = {"checkpoint": {"vault_id": server_vault_a.vault.id, "parameters": {"incremental": "yes"}}}
-    expect_error(lambda: cbr_a.create_checkpoint(cbr.CreateCheckpointRequest(body=body)), 400, "BackupService.9900")
+    expect_error(
+        lambda: cbr_a.create_checkpoint(cbr.CreateCheckpointRequest(body=body)), 400, "BackupService.9900"
+    )

@@ -96,7 +96,10 @@ def test_list_op_logs_filters(cbr_a: RecordingCbrClient, run: Any) -> None:
     logs = cbr_a.list_op_logs(cbr.ListOpLogsRequest(vault_id=vault.id)).operation_logs
     created = [parse_timestamp(log.created_at) for log in logs]
     minute = dt.timedelta(minutes=1)
-    window = {"start_time": as_query_time(min(created) - minute), "end_time": as_query_time(max(created) + minute)}
+    window = {
+        "start_time": as_query_time(min(created) - minute),
+        "end_time": as_query_time(max(created) + minute),
+    }
     assert listed(vault_id=vault.id, **window) == both
     assert listed(vault_id=vault.id, end_time=as_query_time(min(created) - minute)) == set()
     assert listed(vault_id=vault.id, start_time=as_query_time(max(created) + minute)) == set()
@@ -104,7 +107,9 @@ def test_list_op_logs_filters(cbr_a: RecordingCbrClient, run: Any) -> None:
 
 def test_list_op_logs_pages(cbr_a: RecordingCbrClient, run: Any) -> None:
     vault, _, _, _ = run
-    reference = [log.id for log in cbr_a.list_op_logs(cbr.ListOpLogsRequest(vault_id=vault.id)).operation_logs]
+    reference = [
+        log.id for log in cbr_a.list_op_logs(cbr.ListOpLogsRequest(vault_id=vault.id)).operation_logs
+    ]
     first = cbr_a.list_op_logs(cbr.ListOpLogsRequest(vault_id=vault.id, limit=1, offset=0))
     second = cbr_a.list_op_logs(cbr.ListOpLogsRequest(vault_id=vault.id, limit=1, offset=1))
     beyond = cbr_a.list_op_logs(cbr.ListOpLogsRequest(vault_id=vault.id, limit=1, offset=2))
@@ -128,10 +133,14 @@ def test_show_op_log_matches_the_list(cbr_a: RecordingCbrClient, run: Any) -> No
 
 def test_unknown_op_log_is_404_6500(cbr_a: RecordingCbrClient, cbr_c: RecordingCbrClient, run: Any) -> None:
     expect_error(
-        lambda: cbr_a.show_op_log(cbr.ShowOpLogRequest(operation_log_id=UNKNOWN_ID)), 404, "BackupService.6500"
+        lambda: cbr_a.show_op_log(cbr.ShowOpLogRequest(operation_log_id=UNKNOWN_ID)),
+        404,
+        "BackupService.6500",
     )
     vault, _, _, _ = run
     some_log = cbr_a.list_op_logs(cbr.ListOpLogsRequest(vault_id=vault.id)).operation_logs[0]
     expect_error(
-        lambda: cbr_c.show_op_log(cbr.ShowOpLogRequest(operation_log_id=some_log.id)), 404, "BackupService.6500"
+        lambda: cbr_c.show_op_log(cbr.ShowOpLogRequest(operation_log_id=some_log.id)),
+        404,
+        "BackupService.6500",
     )

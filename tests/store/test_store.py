@@ -156,3 +156,20 @@ async def test_listener_wakes_on_outbox_insert_and_falls_back_to_timeout(store: 
         assert await waiter is True
     finally:
         await listener.close()
+
+
+async def test_status_views_find_by_workflow_or_command_id(store: Store) -> None:
+    from orchestrator.store import list_workflows, workflow_status
+
+    wid, _ = await store.create_workflow_if_absent(new("cmd-x"))
+    await store.claim_due("w", 30, 10)
+    await store.save_state("w", wid, {}, 30, steps=[step()], events=[event()])
+    by_command = await workflow_status(store.dsn, "cmd-x")
+    by_id = await workflow_status(store.dsn, str(wid))
+    assert by_command is not None
+    assert by_id is not None
+    assert by_command.workflow.id == by_id.workflow.id == wid
+    assert [s.step.operation for s in by_id.steps] == ["create_checkpoint"]
+    assert [e.event_id for e in by_id.events] == ["e1"]
+    assert await workflow_status(store.dsn, "nope") is None
+    assert [w.id for w in await list_workflows(store.dsn, WorkflowStatus.RUNNING)] == [wid]

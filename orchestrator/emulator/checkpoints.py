@@ -1,0 +1,364 @@
+"""Restore points: one backup run over (some of) a vault's resources, one backup per resource."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from orchestrator.emulator import operation_logs, retention
+from orchestrator.emulator.clock import stamp
+from orchestrator.emulator.context import Call, World
+from orchestrator.emulator.errors import CbrError
+from orchestrator.emulator.inventory import Disk, Server
+from orchestrator.emulator.state import (
+    BACKUP_BUSY,
+    Backup,
+    Checkpoint,
+    CheckpointResource,
+    OperationLog,
+    ProjectState,
+    SkippedResource,
+    Vault,
+    VaultResource,
+)
+from orchestrator.emulator.validation import VaultBackupReq
+
+INJECTED_FAILURE = (
+    "BackupService.9910",
+    "Unknown error. (Failure injected by the emulator's failure_probability.)",
+)
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """What one backup run is asked to do."""
+
+    resource_ids: list[str] | None = None  # None: every resource bound to the vault
+    name: str | None = None
+    description: str | None = None
+    incremental: bool = True
+    auto_trigger: bool = False
+    policy_id: str | None = None
+    retention_days: int = -1
+
+
+@dataclass
+class BackupJob:
+    world: World
+    project: ProjectState
+    checkpoint: Checkpoint
+    backup: Backup
+    log: OperationLog
+    may_fail: bool = True
+
+    @property
+    def size_gb(self) -> float:
+        return self.backup.size_mb / 1024
+
+    def begin(self, at: datetime) -> None:
+        self.backup.set_status("protecting", at)
+        operation_logs.begin(self.log, at)
+
+    def report(self, progress: int, at: datetime) -> None:
+        operation_logs.advance(self.log, progress, at)
+
+    def finish(self, at: datetime, failed: bool) -> None:
+        backup, key = self.backup, (self.backup.vault_id, self.backup.resource_id)
+        self.project.mark(backup.resource_id, "backup", -1)
+        if failed:
+            backup.set_status("error", at)
+            operation_logs.fail(self.log, at, *INJECTED_FAILURE)
+            self.project.failed_last.add(key)
+        else:
+            backup.set_status("available", at)
+            for item in (backup, *backup.children):
+                item.protected_at = at
+            operation_logs.succeed(self.log, at)
+            self.project.failed_last.discard(key)
+        _settle(self.project, self.checkpoint)
+        retention.sweep(self.world, self.project, backup.vault_id, at)
+
+
+def _settle(project: ProjectState, checkpoint: Checkpoint) -> None:
+    statuses = [project.backups[i].status for i in checkpoint.backup_ids if i in project.backups]
+    if any(status in BACKUP_BUSY for status in statuses):
+        return
+    checkpoint.status = "error" if statuses and all(s == "error" for s in statuses) else "available"
+
+
+# --- starting a run ------------------------------------------------------------------------------
+
+
+def check_vault_accepts_backup(project: ProjectState, vault: Vault) -> None:
+    if vault.status != "available" or vault.locked:
+        raise CbrError.of("6113")
+    if vault.protect_type == "replication":
+        raise CbrError.of("6124")
+    if not vault.auto_expand and project.vault_used_mb(vault.id) >= vault.size_gb * 1024:
+        raise CbrError.of("6114")
+
+
+def select_resources(project: ProjectState, vault: Vault, wanted: list[str] | None) -> list[VaultResource]:
+    if not wanted:
+        chosen = list(vault.resources.values())
+    else:
+        if len(set(wanted)) != len(wanted):
+            raise CbrError.of("6104")
+        missing = [rid for rid in wanted if rid not in vault.resources]
+        if missing:
+            raise CbrError.of("6135", f"Resources {', '.join(missing)} are not in vault {vault.id}.")
+        chosen = [vault.resources[rid] for rid in wanted]
+    if not chosen:
+        raise CbrError.of("0001")
+    return chosen
+
+
+def skip_reason(project: ProjectState, resource: VaultResource) -> SkippedResource | None:
+    if project.busy(resource.id, "backup"):
+        code, reason = "BackupService.6125", f"Resource {resource.id} is being backed up."
+    elif project.busy(resource.id, "restore"):
+        code, reason = "BackupService.2010", f"Resource {resource.id} is restoring."
+    else:
+        return None
+    return SkippedResource(resource.id, resource.type, resource.name, code, reason)
+
+
+def start_run(world: World, project: ProjectState, vault: Vault, run: RunRequest, at: datetime) -> Checkpoint:
+    """Validate, then create the checkpoint, its backups and their operation logs, and start them."""
+    check_vault_accepts_backup(project, vault)
+    chosen = select_resources(project, vault, run.resource_ids)
+    skipped = [s for s in (skip_reason(project, r) for r in chosen) if s is not None]
+    if len(skipped) == len(chosen):
+        busy = any(s.code.endswith("6125") for s in skipped)
+        raise CbrError.of("0002" if busy else "2010")
+    checkpoint = Checkpoint(
+        id=world.ids.new(),
+        project_id=project.project_id,
+        vault_id=vault.id,
+        vault_name=vault.name,
+        created_at=at,
+        name=run.name,
+        description=run.description,
+        retention_duration=run.retention_days,
+        auto_trigger=run.auto_trigger,
+        policy_id=run.policy_id,
+        skipped=skipped,
+    )
+    project.checkpoints[checkpoint.id] = checkpoint
+    skipped_ids = {s.id for s in skipped}
+    for resource in (r for r in chosen if r.id not in skipped_ids):
+        checkpoint.resources.append(
+            CheckpointResource(
+                resource.id, resource.name, resource.type, resource.size_gb, resource.extra_info
+            )
+        )
+        _start_backup(world, project, vault, checkpoint, resource, run, at)
+    return checkpoint
+
+
+def _start_backup(
+    world: World,
+    project: ProjectState,
+    vault: Vault,
+    checkpoint: Checkpoint,
+    resource: VaultResource,
+    run: RunRequest,
+    at: datetime,
+) -> None:
+    backup = _new_backup(world, project, vault, checkpoint, resource, run, at)
+    project.add_backup(backup)
+    project.mark(resource.id, "backup", +1)
+    checkpoint.backup_ids.append(backup.id)
+    log = operation_logs.open_log(
+        world,
+        project,
+        "backup",
+        at,
+        resource={"id": resource.id, "type": resource.type, "name": resource.name},
+        vault=vault,
+        provider_id=backup.provider_id,
+        details={"backup": _log_block(backup)},
+        checkpoint_id=checkpoint.id,
+        policy_id=run.policy_id,
+    )
+    retention.watch_expiry(world, project, backup)
+    world.runner.submit(BackupJob(world, project, checkpoint, backup, log), at)
+
+
+def _log_block(backup: Backup) -> dict[str, Any]:
+    return {
+        "backup_id": backup.id,
+        "backup_name": backup.name,
+        "incremental": "true" if backup.incremental else "false",
+        "app_consistency_status": "0",
+        "app_consistency_error_code": "0",
+        "app_consistency_error_message": "",
+    }
+
+
+def _backup_name(vault: Vault, checkpoint: Checkpoint, resource: VaultResource, run: RunRequest) -> str:
+    if run.name:
+        return run.name
+    prefix = (vault.backup_name_prefix or "autobk") if run.auto_trigger else "manualbk"
+    return f"{prefix}_{checkpoint.id[:4]}_{resource.name}"[:64]
+
+
+def _new_backup(
+    world: World,
+    project: ProjectState,
+    vault: Vault,
+    checkpoint: Checkpoint,
+    resource: VaultResource,
+    run: RunRequest,
+    at: datetime,
+) -> Backup:
+    found = project.inventory.find(resource.id)
+    earlier = any(
+        b.resource_id == resource.id and b.status == "available" for b in project.vault_backups(vault.id)
+    )
+    incremental = run.incremental and earlier
+    days = run.retention_days
+    backup = Backup(
+        id=world.ids.new(),
+        name=_backup_name(vault, checkpoint, resource, run),
+        description=run.description,
+        checkpoint_id=checkpoint.id,
+        vault_id=vault.id,
+        project_id=project.project_id,
+        region=project.region,
+        enterprise_project_id=vault.enterprise_project_id,
+        resource_id=resource.id,
+        resource_name=resource.name,
+        resource_type=resource.type,
+        resource_size=resource.size_gb,
+        resource_az=found.availability_zone if found else "",
+        created_at=at,
+        updated_at=at,
+        expired_at=at + timedelta(days=days) if days > 0 else None,
+        auto_trigger=run.auto_trigger,
+        incremental=incremental,
+        policy_id=run.policy_id,
+    )
+    if isinstance(found, Server):
+        excluded = set((resource.extra_info or {}).get("exclude_volumes") or [])
+        disks = [disk for disk in found.disks if disk.id not in excluded]
+        backup.children = [_child(world, backup, disk, at) for disk in disks]
+        backup.contain_system_disk = any(disk.bootable for disk in disks)
+        backup.resource_size = sum(disk.size_gb for disk in disks)
+    elif isinstance(found, Disk):
+        backup.system_disk = backup.bootable = found.bootable
+    backup.size_mb = _stored_mb(backup.resource_size, incremental)
+    for child in backup.children:
+        child.size_mb = _stored_mb(child.resource_size, incremental)
+    return backup
+
+
+def _stored_mb(size_gb: int, incremental: bool) -> int:
+    """Data a backup keeps: the whole resource when full, a twentieth of it when incremental."""
+    full = size_gb * 1024
+    return max(1, full // 20) if incremental else full
+
+
+def _child(world: World, parent: Backup, disk: Disk, at: datetime) -> Backup:
+    return Backup(
+        id=world.ids.new(),
+        name=parent.name,
+        description=parent.description,
+        checkpoint_id=parent.checkpoint_id,
+        vault_id=parent.vault_id,
+        project_id=parent.project_id,
+        region=parent.region,
+        enterprise_project_id=parent.enterprise_project_id,
+        resource_id=disk.id,
+        resource_name=disk.name,
+        resource_type=disk.type,
+        resource_size=disk.size_gb,
+        resource_az=disk.availability_zone,
+        created_at=at,
+        updated_at=at,
+        expired_at=parent.expired_at,
+        parent_id=parent.id,
+        auto_trigger=parent.auto_trigger,
+        incremental=parent.incremental,
+        system_disk=disk.bootable,
+        bootable=disk.bootable,
+    )
+
+
+# --- rendering and handlers ----------------------------------------------------------------------
+
+
+def render(project: ProjectState, checkpoint: Checkpoint) -> dict[str, Any]:
+    return {
+        "id": checkpoint.id,
+        "project_id": checkpoint.project_id,
+        "status": checkpoint.status,
+        "created_at": stamp(checkpoint.created_at),
+        "vault": {
+            "id": checkpoint.vault_id,
+            "name": checkpoint.vault_name,
+            "resources": [_render_resource(project, checkpoint, r) for r in checkpoint.resources],
+            "skipped_resources": [
+                {"id": s.id, "type": s.type, "name": s.name, "code": s.code, "reason": s.reason}
+                for s in checkpoint.skipped
+            ],
+        },
+        "extra_info": {
+            "name": checkpoint.name,
+            "description": checkpoint.description,
+            "retention_duration": checkpoint.retention_duration,
+        },
+    }
+
+
+def _render_resource(
+    project: ProjectState, checkpoint: Checkpoint, resource: CheckpointResource
+) -> dict[str, Any]:
+    mine = [
+        b
+        for b in project.vault_backups(checkpoint.vault_id)
+        if b.resource_id == resource.id and b.status == "available"
+    ]
+    return {
+        "id": resource.id,
+        "name": resource.name,
+        "type": resource.type,
+        "protect_status": project.protect_status(checkpoint.vault_id, resource.id),
+        "resource_size": str(resource.size_gb),
+        "backup_size": str(sum(b.size_mb for b in mine)),
+        "backup_count": str(len(mine)),
+        "extra_info": None if resource.extra_info is None else json.dumps(resource.extra_info),
+    }
+
+
+def create_checkpoint(call: Call) -> dict[str, Any]:
+    request = call.body(VaultBackupReq).checkpoint
+    vault = call.project.vaults.get(request.vault_id)
+    if vault is None:
+        raise CbrError.of("6105")
+    params = request.parameters
+    run = RunRequest()
+    if params is not None:
+        if params.policy_id is not None and params.policy_id not in call.project.policies:
+            raise CbrError.of("6000")
+        ids = list(params.resources or []) + [r.id for r in params.resource_details or []]
+        run = RunRequest(
+            resource_ids=ids or None,
+            name=params.name,
+            description=params.description,
+            incremental=params.incremental is not False,
+            auto_trigger=bool(params.auto_trigger),
+            policy_id=params.policy_id,
+            retention_days=params.retention_duration_days or -1,
+        )
+    checkpoint = start_run(call.world, call.project, vault, run, call.now)
+    return {"checkpoint": render(call.project, checkpoint)}
+
+
+def show_checkpoint(call: Call) -> dict[str, Any]:
+    checkpoint = call.project.checkpoints.get(call.path("checkpoint_id"))
+    if checkpoint is None:
+        raise CbrError.of("6217")
+    return {"checkpoint": render(call.project, checkpoint)}

@@ -1,0 +1,45 @@
+"""Read-only views for ``cbr-orchestrator status``: a list of workflows, or one with its history."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from orchestrator.store.models import OutboxEvent, StoredStep, Workflow, WorkflowStatus
+from orchestrator.store.store import Store
+
+
+@dataclass(frozen=True)
+class WorkflowDetail:
+    workflow: Workflow
+    steps: list[StoredStep]
+    events: list[OutboxEvent]
+
+
+async def list_workflows(dsn: str, status: WorkflowStatus | None = None, limit: int = 50) -> list[Workflow]:
+    """The newest workflows, optionally of one status."""
+    store = await Store.connect(dsn, max_size=2)
+    try:
+        return await store.list_workflows(status, limit)
+    finally:
+        await store.close()
+
+
+async def workflow_status(dsn: str, ref: str) -> WorkflowDetail | None:
+    """One workflow, by workflow id or command id, with its step history and events."""
+    store = await Store.connect(dsn, max_size=2)
+    try:
+        workflow = await _find(store, ref)
+        if workflow is None:
+            return None
+        return WorkflowDetail(workflow, await store.steps_of(workflow.id), await store.events_of(workflow.id))
+    finally:
+        await store.close()
+
+
+async def _find(store: Store, ref: str) -> Workflow | None:
+    try:
+        by_id = await store.get_workflow(uuid.UUID(ref))
+    except ValueError:
+        by_id = None
+    return by_id or await store.workflow_by_command(ref)

@@ -1,0 +1,122 @@
+"""A worker process: intake, engine and relay together, stopped gracefully by an event or a signal.
+
+Run several at once: they share the commands queue (competing consumers) and the workflows (leases).
+``drain=True`` ("drain then stop", for tests and the demo) stops once the commands queue is empty, no
+workflow is unfinished and every event is published.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import aio_pika
+from aio_pika.abc import AbstractRobustConnection
+
+from orchestrator.broker import Intake, Relay, Topology, declare_topology
+from orchestrator.config import Settings
+from orchestrator.engine import CbrActions, Engine
+from orchestrator.poller import CbrClients, Poller
+from orchestrator.store import Store
+
+log = logging.getLogger(__name__)
+
+DRAIN_CHECK_SECONDS = 0.2
+
+
+@dataclass
+class WorkerParts:
+    store: Store
+    connection: AbstractRobustConnection
+    topology: Topology
+    engine: Engine
+    relay: Relay
+    clients: CbrClients
+
+
+async def run_worker(
+    settings: Settings, stop_event: asyncio.Event, *, drain: bool = False, owner: str | None = None
+) -> None:
+    """Run until ``stop_event`` is set (or, with ``drain``, until there is nothing left to do)."""
+    parts = await _start(settings, owner)
+    tasks: list[asyncio.Task[None]] = []
+    try:
+        tasks = [
+            asyncio.create_task(parts.engine.run(stop_event), name="engine"),
+            asyncio.create_task(parts.relay.run(stop_event), name="relay"),
+        ]
+        if drain:
+            tasks.append(asyncio.create_task(_stop_when_drained(parts, settings, stop_event), name="drain"))
+        await _watch(tasks, stop_event)
+    finally:
+        stop_event.set()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await _close(parts)
+
+
+async def _start(settings: Settings, owner: str | None) -> WorkerParts:
+    store = await Store.connect(settings.database_url, max_size=max(4, settings.worker.concurrency // 4))
+    connection = await aio_pika.connect_robust(settings.amqp_url.get_secret_value())
+    consume_channel = await connection.channel()
+    await consume_channel.set_qos(prefetch_count=settings.worker.prefetch)
+    topology = await declare_topology(consume_channel, settings.names, settings.worker.delivery_limit)
+    publish_channel = await connection.channel(publisher_confirms=True)
+    events = await publish_channel.get_exchange(settings.names.events_exchange)
+    clients = CbrClients(settings)
+    engine = Engine(store, settings, CbrActions(clients, Poller(clients)), owner)
+    relay = Relay(store, publish_channel, events, poll_seconds=settings.worker.relay_poll_seconds)
+    await topology.commands.consume(Intake(store, settings, topology).handle)
+    log.info("worker %s started", engine.owner)
+    return WorkerParts(store, connection, topology, engine, relay, clients)
+
+
+async def _watch(tasks: list[asyncio.Task[None]], stop_event: asyncio.Event) -> None:
+    """Wait for all tasks; if one dies, stop the others (and re-raise its error)."""
+    done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+    failed = [t for t in done if not t.cancelled() and t.exception() is not None]
+    if failed:
+        stop_event.set()
+        await asyncio.wait(tasks)
+        raise failed[0].exception()  # type: ignore[misc]
+
+
+async def _stop_when_drained(parts: WorkerParts, settings: Settings, stop_event: asyncio.Event) -> None:
+    channel = await parts.connection.channel()
+    try:
+        while not stop_event.is_set():
+            await asyncio.sleep(DRAIN_CHECK_SECONDS)
+            queue = await channel.declare_queue(settings.names.commands_queue, passive=True)
+            if queue.declaration_result.message_count or parts.engine.busy:
+                continue
+            if await parts.store.unfinished_count() == 0 and await parts.store.unpublished_count() == 0:
+                stop_event.set()
+    finally:
+        await channel.close()
+
+
+async def _close(parts: WorkerParts) -> None:
+    with contextlib.suppress(Exception):
+        await parts.connection.close()
+    await parts.clients.close()
+    await parts.store.close()
+    log.info("worker %s stopped", parts.engine.owner)
+
+
+@contextlib.contextmanager
+def stop_on_signals(stop_event: asyncio.Event) -> Iterator[None]:
+    """SIGINT/SIGTERM set ``stop_event``; the previous handlers are restored on exit."""
+    loop = asyncio.get_running_loop()
+    sigs = (signal.SIGINT, signal.SIGTERM)
+    for sig in sigs:
+        loop.add_signal_handler(sig, stop_event.set)
+    try:
+        yield
+    finally:
+        for sig in sigs:
+            loop.remove_signal_handler(sig)

@@ -1,0 +1,63 @@
+"""Workflow kinds: each a pure state machine, looked up by the kind name stored with the workflow."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel
+
+from orchestrator.messages import BackupCommand, ReplicateCommand, RestoreCommand
+from orchestrator.workflows import backup, replicate, restore
+from orchestrator.workflows.base import Done, MachineState, Observation, Transition
+
+S = TypeVar("S", bound=MachineState)
+C = TypeVar("C", bound=BaseModel)
+
+
+@dataclass(frozen=True)
+class Kind(Generic[S, C]):
+    name: str
+    command_type: type[C]
+    state_type: type[S]
+    initial_state: Callable[[C, uuid.UUID], S]
+    transition: Callable[[S, Observation], Transition]
+    expire: Callable[[S], Done]
+
+    def load(self, workflow_id: uuid.UUID, input_: dict[str, Any], state: dict[str, Any]) -> S:
+        """The stored state, or the initial state built from the command on the first run."""
+        if state:
+            return self.state_type.model_validate(state)
+        return self.initial_state(self.command_type.model_validate(input_), workflow_id)
+
+
+KINDS: dict[str, Kind[Any, Any]] = {
+    "backup": Kind(
+        "backup", BackupCommand, backup.BackupState, backup.initial_state, backup.transition, backup.expire
+    ),
+    "restore": Kind(
+        "restore",
+        RestoreCommand,
+        restore.RestoreState,
+        restore.initial_state,
+        restore.transition,
+        restore.expire,
+    ),
+    "replicate": Kind(
+        "replicate",
+        ReplicateCommand,
+        replicate.ReplicateState,
+        replicate.initial_state,
+        replicate.transition,
+        replicate.expire,
+    ),
+}
+
+
+def kind_of(name: str) -> Kind[Any, Any]:
+    return KINDS[name]
+
+
+__all__ = ["KINDS", "Kind", "kind_of"]

@@ -1,0 +1,304 @@
+"""Backup: ensure the vault and the resources' association, create the checkpoint, poll it to the end.
+
+Phases: ``resolve_vault`` → (``create_vault``) → (``associate`` → (``verify_association``)) → ``checkpoint``
+→ ``poll``. The checkpoint call is not idempotent in CBR: the state records ``checkpoint_maybe_created``
+(persisted before the call) and a marker that goes into the checkpoint's description; after a crash or
+an unknown outcome the marker is looked up in the cloud before any second call.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from pydantic import Field
+
+from orchestrator.messages import BackupCommand, Outcome, ResourceResult
+from orchestrator.workflows.base import (
+    AddResources,
+    Call,
+    CheckpointCreated,
+    CheckpointLookup,
+    CheckpointStatus,
+    CreateCheckpoint,
+    CreateVault,
+    Done,
+    Failed,
+    FindCheckpoint,
+    FindVault,
+    MachineState,
+    Observation,
+    PollCheckpoint,
+    ResourcesAdded,
+    Resume,
+    ShowVault,
+    Skipped,
+    Sleep,
+    Transition,
+    VaultFound,
+    VaultMissing,
+    busy,
+    progress_actions,
+    unexpected,
+)
+
+FINAL_BACKUP_STATUSES = {"available": "succeeded", "error": "failed"}
+FINAL_CHECKPOINT_STATUSES = {"available", "error"}
+VAULT_NOT_FOUND = "BackupService.6105"
+ALREADY_BOUND = "BackupService.6103"
+
+
+class BackupState(MachineState):
+    command: BackupCommand
+    marker: str
+    vault_id: str | None = None
+    pending: list[str] = Field(default_factory=list)
+    to_associate: list[str] = Field(default_factory=list)
+    results: dict[str, ResourceResult] = Field(default_factory=dict)
+    checkpoint_maybe_created: bool = False
+    checkpoint_id: str | None = None
+    started_at: datetime | None = None
+
+
+def initial_state(command: BackupCommand, workflow_id: uuid.UUID) -> BackupState:
+    return BackupState(
+        phase="resolve_vault",
+        command=command,
+        marker=f"cbro-{workflow_id}",
+        pending=[r.id for r in command.resources],
+    )
+
+
+def transition(state: BackupState, obs: Observation) -> Transition:
+    """Pure: the given state is not modified; the new state is in the returned transition."""
+    state = state.model_copy(deep=True)
+    if isinstance(obs, Resume):
+        state.started_at = state.started_at or obs.now
+        return _resume(state)
+    if isinstance(obs, Failed):
+        return _failed(state, obs)
+    state.busy_retries = 0
+    if isinstance(obs, VaultFound) and state.phase in ("resolve_vault", "create_vault", "verify_association"):
+        return _vault_found(state, obs)
+    if isinstance(obs, VaultMissing) and state.phase == "resolve_vault":
+        return _vault_missing(state)
+    if isinstance(obs, ResourcesAdded) and state.phase == "associate":
+        return _to_checkpoint(state)
+    if isinstance(obs, CheckpointCreated) and state.phase == "checkpoint":
+        return _checkpoint_exists(state, obs.checkpoint_id, obs.skipped)
+    if isinstance(obs, CheckpointLookup) and state.phase == "checkpoint":
+        if obs.checkpoint_id is not None:
+            return _checkpoint_exists(state, obs.checkpoint_id, ())
+        state.checkpoint_maybe_created = False
+        return _to_checkpoint(state)
+    if isinstance(obs, CheckpointStatus) and state.phase == "poll":
+        return _polled(state, obs)
+    return unexpected(state, obs)
+
+
+def expire(state: BackupState) -> Done:
+    return _done(state, Outcome.EXPIRED, error=("orchestrator.deadline", "deadline passed before completion"))
+
+
+# ------------------------------------------------------------------ phases
+
+
+def _resume(state: BackupState) -> Transition:
+    cmd = state.command
+    if state.phase in ("resolve_vault", "create_vault"):
+        state.phase = "resolve_vault"  # a vault create with an unknown outcome is re-checked by name
+        req = ShowVault(cmd.vault.id) if cmd.vault.id else FindVault(cmd.vault.name or "")
+        return Transition(state, (Call(req),))
+    if state.phase == "associate":
+        return Transition(state, (Call(AddResources(_vault(state), _refs(state, state.to_associate))),))
+    if state.phase == "verify_association":
+        return Transition(state, (Call(ShowVault(_vault(state))),))
+    if state.phase == "checkpoint":
+        return _to_checkpoint(state)
+    if state.phase == "poll":
+        return Transition(
+            state, (Call(PollCheckpoint(state.checkpoint_id or "", _vault(state), _since(state))),)
+        )
+    return unexpected(state, Resume)
+
+
+def _vault_found(state: BackupState, obs: VaultFound) -> Transition:
+    state.vault_id = obs.vault_id
+    bound = set(obs.resource_ids)
+    missing = [rid for rid in state.pending if rid not in bound]
+    if state.phase == "verify_association":
+        for rid in missing:  # bound to another vault: CBR answered 6103 and it is not in ours
+            state.results[rid] = _result(
+                state, rid, "failed", code=ALREADY_BOUND, message="resource is associated with another vault"
+            )
+        state.pending = [rid for rid in state.pending if rid in bound]
+        return _to_checkpoint(state)
+    if missing:
+        state.phase = "associate"
+        state.to_associate = missing
+        return Transition(state, (Call(AddResources(obs.vault_id, _refs(state, missing))),))
+    return _to_checkpoint(state)
+
+
+def _vault_missing(state: BackupState) -> Transition:
+    spec = state.command.vault.create
+    if spec is None:
+        error = (VAULT_NOT_FOUND, f"vault {state.command.vault.name!r} not found")
+        return Transition(state, (_done(state, None, error=error),))
+    state.phase = "create_vault"
+    refs = tuple((r.id, r.type) for r in state.command.resources)
+    req = CreateVault(
+        state.command.vault.name or "",
+        spec.object_type,
+        spec.size_gb,
+        spec.consistent_level,
+        spec.description,
+        refs,
+    )
+    return Transition(state, (Call(req),))
+
+
+def _to_checkpoint(state: BackupState) -> Transition:
+    state.phase = "checkpoint"
+    if not state.pending:
+        return Transition(state, (_done(state, None),))
+    vault_id = _vault(state)
+    if state.checkpoint_maybe_created:
+        return Transition(state, (Call(FindCheckpoint(vault_id, state.marker, state.pending[0])),))
+    state.checkpoint_maybe_created = True  # persisted by the engine before the call goes out
+    cmd = state.command
+    description = f"{cmd.description} [{state.marker}]" if cmd.description else state.marker
+    req = CreateCheckpoint(
+        vault_id,
+        tuple(state.pending),
+        cmd.name or state.marker[:64],
+        description,
+        cmd.incremental,
+        state.marker,
+    )
+    return Transition(state, (Call(req),))
+
+
+def _checkpoint_exists(state: BackupState, checkpoint_id: str, skipped: tuple[Skipped, ...]) -> Transition:
+    state.checkpoint_id = checkpoint_id
+    state.checkpoint_maybe_created = True
+    for item in skipped:
+        if item.resource_id in state.pending:
+            state.results[item.resource_id] = _result(
+                state, item.resource_id, "skipped", code=item.code, message=item.reason
+            )
+    state.pending = [rid for rid in state.pending if rid not in state.results]
+    state.phase = "poll"
+    if not state.pending:
+        return Transition(state, (_done(state, None),))
+    return Transition(state, (Sleep("poll"),))
+
+
+def _polled(state: BackupState, obs: CheckpointStatus) -> Transition:
+    by_resource = {b.resource_id: b for b in obs.backups}
+    for rid in list(state.pending):
+        seen = by_resource.get(rid)
+        if seen is not None and seen.status in FINAL_BACKUP_STATUSES:
+            state.results[rid] = _result(
+                state,
+                rid,
+                FINAL_BACKUP_STATUSES[seen.status],
+                backup_id=seen.backup_id,
+                size=seen.size_gb,
+                code=None if seen.status == "available" else "BackupService.backup_error",
+                message=None if seen.status == "available" else "backup ended in error",
+            )
+            state.pending.remove(rid)
+        elif seen is None and obs.status in FINAL_CHECKPOINT_STATUSES:
+            state.results[rid] = _result(
+                state,
+                rid,
+                "failed",
+                code="BackupService.no_backup",
+                message=f"checkpoint ended {obs.status} without a backup of it",
+            )
+            state.pending.remove(rid)
+    if not state.pending:
+        return Transition(state, (_done(state, None),))
+    total = len(state.command.resources)
+    percent = 100 * (total - len(state.pending)) // total
+    return Transition(state, (*progress_actions(state, percent), Sleep("poll")))
+
+
+def _failed(state: BackupState, failure: Failed) -> Transition:
+    phase = state.phase
+    if failure.outcome_unknown and phase in ("checkpoint", "create_vault"):
+        return _resume(state)  # look in the cloud before calling again
+    if failure.kind == "retry_later":
+        if phase == "checkpoint" and not failure.outcome_unknown:
+            state.checkpoint_maybe_created = False  # CBR answered: nothing was created
+        return busy(state, failure)
+    if failure.kind == "already_done" and phase == "associate":
+        state.phase = "verify_association"
+        return Transition(state, (Call(ShowVault(_vault(state))),))
+    if failure.kind == "already_done" and phase == "create_vault":
+        return _resume(state)
+    return Transition(state, (_done(state, None, error=(failure.code, failure.message)),))
+
+
+# ------------------------------------------------------------------ helpers
+
+
+def _since(state: BackupState) -> datetime:
+    if state.started_at is None:
+        raise ValueError("no start time recorded")
+    return state.started_at
+
+
+def _vault(state: BackupState) -> str:
+    if state.vault_id is None:
+        raise ValueError(f"no vault id in phase {state.phase}")
+    return state.vault_id
+
+
+def _refs(state: BackupState, ids: list[str]) -> tuple[tuple[str, str], ...]:
+    wanted = set(ids)
+    return tuple((r.id, r.type) for r in state.command.resources if r.id in wanted)
+
+
+def _result(
+    state: BackupState,
+    rid: str,
+    status: str,
+    *,
+    backup_id: str | None = None,
+    size: int | None = None,
+    code: str | None = None,
+    message: str | None = None,
+) -> ResourceResult:
+    rtype = next((r.type for r in state.command.resources if r.id == rid), None)
+    return ResourceResult.model_validate(
+        {
+            "resource_id": rid,
+            "resource_type": rtype,
+            "status": status,
+            "backup_id": backup_id,
+            "size_gb": size,
+            "error_code": code,
+            "error_message": message,
+        }
+    )
+
+
+def _done(state: BackupState, outcome: Outcome | None, error: tuple[str, str] | None = None) -> Done:
+    """Final result: every resource reported; outcome from the per-resource results unless given."""
+    unfinished = error or ("orchestrator.unfinished", "workflow ended before this resource's backup")
+    results = dict(state.results)
+    for rid in state.pending:
+        results[rid] = _result(state, rid, "failed", code=unfinished[0], message=unfinished[1])
+    ordered = tuple(results[r.id] for r in state.command.resources)
+    if outcome is None:
+        ok = sum(r.status == "succeeded" for r in ordered)
+        outcome = (
+            Outcome.SUCCEEDED if ok == len(ordered) else Outcome.PARTIALLY_SUCCEEDED if ok else Outcome.FAILED
+        )
+    first_error = next((r for r in ordered if r.error_code), None)
+    if error is None and outcome is Outcome.FAILED and first_error is not None:
+        error = (first_error.error_code or "", first_error.error_message or "")
+    code, message = error if error else (None, None)
+    return Done(outcome, ordered, checkpoint_id=state.checkpoint_id, error_code=code, error_message=message)

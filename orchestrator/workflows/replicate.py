@@ -1,0 +1,173 @@
+"""Replicate: eligibility check → replicate call → poll the replication → record the destination backup.
+
+Phases: ``check`` → ``replicate`` → ``poll``. CBR keeps one replica per destination region, so a
+replication record towards the destination region found on the backup (ours from before a crash, or
+one already there) is adopted rather than asked for again.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from orchestrator.messages import Outcome, ReplicateCommand, ResourceResult
+from orchestrator.workflows.base import (
+    BackupDetails,
+    Call,
+    Done,
+    Failed,
+    MachineState,
+    Observation,
+    ReplicaSeen,
+    ReplicateBackup,
+    ReplicationStarted,
+    Resume,
+    ShowBackup,
+    Sleep,
+    Transition,
+    busy,
+    progress_actions,
+    unexpected,
+)
+
+SERVER = "OS::Nova::Server"
+WAIT_STATUSES = {"waiting_protect", "protecting", "waiting_restore", "restoring"}
+REPLICA_FAILED = {"fail", "skip"}
+
+
+class ReplicateState(MachineState):
+    command: ReplicateCommand
+    record_id: str | None = None
+    replicate_maybe_started: bool = False
+
+
+def initial_state(command: ReplicateCommand, workflow_id: uuid.UUID) -> ReplicateState:
+    del workflow_id
+    return ReplicateState(phase="check", command=command)
+
+
+def transition(state: ReplicateState, obs: Observation) -> Transition:
+    """Pure: the given state is not modified; the new state is in the returned transition."""
+    state = state.model_copy(deep=True)
+    if isinstance(obs, Resume):
+        if state.phase == "replicate" and not state.replicate_maybe_started:
+            return _request(state)
+        return Transition(state, (Call(ShowBackup(state.command.backup_id)),))
+    if isinstance(obs, Failed):
+        return _failed(state, obs)
+    state.busy_retries = 0
+    if isinstance(obs, BackupDetails):
+        return _details(state, obs)
+    if isinstance(obs, ReplicationStarted) and state.phase == "replicate":
+        state.record_id = obs.record_id
+        state.phase = "poll"
+        return Transition(state, (Sleep("poll"),))
+    return unexpected(state, obs)
+
+
+def expire(state: ReplicateState) -> Done:
+    return _done(state, Outcome.EXPIRED, None, "orchestrator.deadline", "deadline passed before completion")
+
+
+def _details(state: ReplicateState, obs: BackupDetails) -> Transition:
+    replica = _our_replica(state, obs.replicas)
+    if replica is not None:
+        return _replica(state, replica)
+    if state.phase == "poll":  # our record vanished: look again from the start
+        state.phase = "check"
+    refusal = _ineligible(obs)
+    if refusal is not None:
+        return Transition(state, (_done(state, Outcome.FAILED, None, *refusal),))
+    if obs.status in WAIT_STATUSES:
+        state.busy_retries += 1
+        return Transition(state, (Sleep("busy", state.busy_retries),))
+    if state.phase == "replicate" and state.replicate_maybe_started:
+        state.replicate_maybe_started = False  # looked: the cloud has no replication of ours
+    state.phase = "replicate"
+    return _request(state)
+
+
+def _ineligible(obs: BackupDetails) -> tuple[str, str] | None:
+    if obs.status not in WAIT_STATUSES and obs.status != "available":
+        return ("orchestrator.not_eligible", f"backup is {obs.status}, not available")
+    if obs.image_type not in (None, "backup"):
+        return ("orchestrator.not_eligible", f"a {obs.image_type} backup cannot be replicated")
+    if obs.resource_type == SERVER and obs.contains_system_disk is False:
+        return (
+            "orchestrator.not_eligible",
+            "only server backups that contain the system disk can be replicated",
+        )
+    return None
+
+
+def _our_replica(state: ReplicateState, replicas: tuple[ReplicaSeen, ...]) -> ReplicaSeen | None:
+    cmd = state.command
+    for replica in replicas:
+        if state.record_id is not None and replica.record_id == state.record_id:
+            return replica
+    towards = [r for r in replicas if r.destination_region == cmd.destination_region]
+    live = [r for r in towards if r.status not in REPLICA_FAILED]
+    return live[-1] if live else None
+
+
+def _replica(state: ReplicateState, replica: ReplicaSeen) -> Transition:
+    state.record_id = replica.record_id
+    state.phase = "poll"
+    if replica.status == "success":
+        return Transition(state, (_done(state, Outcome.SUCCEEDED, replica.destination_backup_id),))
+    if replica.status in REPLICA_FAILED:
+        return Transition(
+            state,
+            (
+                _done(
+                    state,
+                    Outcome.FAILED,
+                    None,
+                    replica.fail_code or f"replication.{replica.status}",
+                    replica.fail_reason or f"replication ended {replica.status}",
+                ),
+            ),
+        )
+    return Transition(state, (*progress_actions(state, replica.progress), Sleep("poll")))
+
+
+def _request(state: ReplicateState) -> Transition:
+    cmd = state.command
+    state.replicate_maybe_started = True  # persisted by the engine before the call goes out
+    req = ReplicateBackup(
+        cmd.backup_id, cmd.destination_region, cmd.destination_project_id, cmd.destination_vault_id
+    )
+    return Transition(state, (Call(req),))
+
+
+def _failed(state: ReplicateState, failure: Failed) -> Transition:
+    if failure.kind == "already_done" or (state.phase == "replicate" and failure.outcome_unknown):
+        return Transition(state, (Call(ShowBackup(state.command.backup_id)),))
+    if failure.kind == "retry_later":
+        if state.phase == "replicate":
+            state.replicate_maybe_started = False
+        return busy(state, failure)
+    return Transition(state, (_done(state, Outcome.FAILED, None, failure.code, failure.message),))
+
+
+def _done(
+    state: ReplicateState,
+    outcome: Outcome,
+    destination_backup_id: str | None,
+    code: str | None = None,
+    message: str | None = None,
+) -> Done:
+    status = "succeeded" if outcome is Outcome.SUCCEEDED else "failed"
+    result = ResourceResult(
+        resource_id=state.command.backup_id,
+        status=status,
+        backup_id=destination_backup_id,
+        error_code=code,
+        error_message=message,
+    )
+    return Done(
+        outcome,
+        (result,),
+        destination_backup_id=destination_backup_id,
+        error_code=code,
+        error_message=message,
+    )

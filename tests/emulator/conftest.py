@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from collections.abc import Iterator  # noqa: E402
+
+from emu_helpers import AWAY, BUILT, NEIGHBOUR, Api, build  # noqa: E402
+
+from orchestrator.emulator.service import Emulator  # noqa: E402
+
+
+@pytest.fixture
+def emulator() -> Emulator:
+    return build()
+
+
+@pytest.fixture
+def api(emulator: Emulator) -> Api:
+    return Api(emulator)
+
+
+@pytest.fixture
+def away(emulator: Emulator) -> Api:
+    """The same emulator seen from a project in another region."""
+    return Api(emulator, AWAY)
+
+
+@pytest.fixture
+def neighbour(emulator: Emulator) -> Api:
+    """The same emulator seen from another project of the same region."""
+    return Api(emulator, NEIGHBOUR)
+
+
+@pytest.fixture(autouse=True)
+def no_broken_timers() -> Iterator[None]:
+    """A timer that raised is logged and skipped by the emulator; in tests it is a failure."""
+    BUILT.clear()
+    yield
+    assert [e.world.scheduler.failures for e in BUILT] == [0] * len(BUILT)

@@ -1,0 +1,126 @@
+"""End-to-end fixtures: a fresh database, own RabbitMQ names, an emulator, and settings for them."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+
+import aio_pika
+import asyncpg
+import pytest
+from aio_pika.abc import AbstractRobustConnection
+
+from orchestrator.broker import declare_topology, delete_topology
+from orchestrator.config import Names, ProjectCredentials, Settings, WorkerSettings
+from orchestrator.emulator.config import DEFAULT_TENANT, EmulatorConfig, Progression
+from orchestrator.emulator.server import RunningEmulator, start_emulator
+from orchestrator.store import Store, run_migrations
+
+ADMIN_DSN = os.environ.get("CBR_TEST_ADMIN_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
+AMQP_URL = os.environ.get("CBR_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
+RUN = uuid.uuid4().hex[:8]
+
+
+def dsn_of(db: str) -> str:
+    return ADMIN_DSN.rsplit("/", 1)[0] + "/" + db
+
+
+async def _admin(sql: str) -> None:
+    conn = await asyncpg.connect(ADMIN_DSN)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(scope="session")
+def template_db() -> Iterator[str]:
+    name = f"cbro_tpl_engine_{RUN}"
+
+    async def setup() -> None:
+        await _admin(f'CREATE DATABASE "{name}"')
+        await run_migrations(dsn_of(name))
+
+    asyncio.run(setup())
+    yield name
+    asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture
+async def dsn(template_db: str) -> AsyncIterator[str]:
+    name = f"cbro_engine_{RUN}_{uuid.uuid4().hex[:8]}"
+    await _admin(f'CREATE DATABASE "{name}" TEMPLATE "{template_db}"')
+    yield dsn_of(name)
+    await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+async def store(dsn: str) -> AsyncIterator[Store]:
+    s = await Store.connect(dsn)
+    yield s
+    await s.close()
+
+
+@pytest.fixture
+def emulator_config() -> EmulatorConfig:
+    return EmulatorConfig(progression=Progression.instantly())
+
+
+@pytest.fixture
+async def emulator(emulator_config: EmulatorConfig) -> AsyncIterator[RunningEmulator]:
+    running = await start_emulator(emulator_config)
+    yield running
+    await running.close()
+
+
+@pytest.fixture
+def settings(dsn: str, emulator: RunningEmulator) -> Settings:
+    tenant = DEFAULT_TENANT
+    return Settings(
+        database_url=dsn,
+        amqp_url=AMQP_URL,  # type: ignore[arg-type]
+        names=Names(prefix=f"test.{RUN}.{uuid.uuid4().hex[:6]}"),
+        credentials=[
+            ProjectCredentials(
+                project_id=tenant.project_id,
+                region=tenant.region,  # type: ignore[arg-type]
+                access_key=tenant.access_key,
+                secret_key=tenant.secret_key,
+            )
+        ],
+        cbr_endpoints={tenant.region: emulator.base_url},
+        cbr_timeout_seconds=2.0,
+        worker=WorkerSettings(
+            lease_seconds=3,
+            heartbeat_seconds=0.5,
+            idle_poll_seconds=0.2,
+            status_poll_seconds=0.1,
+            backoff_base_seconds=0.1,
+            backoff_max_seconds=0.5,
+            relay_poll_seconds=0.5,
+        ),
+    )
+
+
+@pytest.fixture
+async def connection() -> AsyncIterator[AbstractRobustConnection]:
+    conn = await aio_pika.connect_robust(AMQP_URL)
+    yield conn
+    await conn.close()
+
+
+@pytest.fixture
+async def events_queue(
+    connection: AbstractRobustConnection, settings: Settings
+) -> AsyncIterator[aio_pika.abc.AbstractQueue]:
+    """The topology, plus an exclusive queue bound to every event; removed afterwards."""
+    channel = await connection.channel()
+    await declare_topology(channel, settings.names, settings.worker.delivery_limit)
+    queue = await channel.declare_queue(exclusive=True)
+    await queue.bind(settings.names.events_exchange, routing_key="#")
+    yield queue
+    cleanup = await connection.channel()
+    await delete_topology(cleanup, settings.names)
+    await cleanup.close()

@@ -1,0 +1,303 @@
+"""Backup state machine: every phase, every CBR outcome, no I/O."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+
+from orchestrator.messages import BackupCommand, Outcome
+from orchestrator.workflows.backup import BackupState, expire, initial_state, transition
+from orchestrator.workflows.base import (
+    AddResources,
+    BackupSeen,
+    Call,
+    CheckpointCreated,
+    CheckpointLookup,
+    CheckpointStatus,
+    CreateCheckpoint,
+    CreateVault,
+    Done,
+    Failed,
+    FindCheckpoint,
+    FindVault,
+    PollCheckpoint,
+    Progress,
+    ResourcesAdded,
+    Resume,
+    ShowVault,
+    Skipped,
+    Sleep,
+    Transition,
+    VaultFound,
+    VaultMissing,
+)
+
+PROJECT = "0a1b2c3d4e5f60718293a4b5c6d7e8f9"
+WID = uuid.UUID("11111111-2222-3333-4444-555555555555")
+NOW = Resume(datetime(2030, 1, 1, tzinfo=UTC))
+BUSY = Failed("retry_later", "BackupService.6125", "A backup task is in progress.", retry_after=3)
+UNKNOWN = Failed("retry_later", "timeout", "no answer", outcome_unknown=True)
+TERMINAL = Failed("terminal", "BackupService.6114", "vault capacity exceeded")
+
+
+def command(vault: dict[str, object] | None = None, n: int = 2, **over: object) -> BackupCommand:
+    return BackupCommand.model_validate(
+        {
+            "command_id": "c1",
+            "project_id": PROJECT,
+            "region": "r1",
+            "vault": vault or {"id": "v1"},
+            "resources": [{"id": f"s{i}"} for i in range(n)],
+            **over,
+        }
+    )
+
+
+def state(cmd: BackupCommand | None = None) -> BackupState:
+    return initial_state(cmd or command(), WID)
+
+
+def step(st: BackupState, obs: object) -> tuple[BackupState, Transition]:
+    """One transition, with the state round-tripped through JSON as the store does."""
+    result = transition(st, obs)  # type: ignore[arg-type]
+    reloaded = BackupState.model_validate_json(result.state.model_dump_json())
+    return reloaded, result
+
+
+def only_call(t: Transition) -> object:
+    [action] = t.actions
+    assert isinstance(action, Call)
+    return action.request
+
+
+def done(t: Transition) -> Done:
+    action = t.actions[-1]
+    assert isinstance(action, Done)
+    return action
+
+
+def to_poll(st: BackupState) -> BackupState:
+    st, _ = step(st, NOW)
+    st, t = step(st, VaultFound("v1", ("s0", "s1")))
+    assert isinstance(only_call(t), CreateCheckpoint)
+    st, t = step(st, CheckpointCreated("cp1"))
+    assert t.actions == (Sleep("poll"),)
+    return st
+
+
+def test_vault_by_id_all_bound_goes_straight_to_checkpoint_with_marker() -> None:
+    st, t = step(state(command(description="nightly")), NOW)
+    assert only_call(t) == ShowVault("v1")
+    st, t = step(st, VaultFound("v1", ("s0", "s1", "other")))
+    req = only_call(t)
+    assert isinstance(req, CreateCheckpoint)
+    assert req.resource_ids == ("s0", "s1")
+    assert req.marker == f"cbro-{WID}"
+    assert req.marker in req.description
+    assert "nightly" in req.description
+    assert st.checkpoint_maybe_created is True  # the intent is in the state the engine persists first
+
+
+def test_vault_by_name_created_when_missing_with_resources() -> None:
+    st, t = step(state(command({"name": "vn", "create": {"size_gb": 50}})), NOW)
+    assert only_call(t) == FindVault("vn")
+    st, t = step(st, VaultMissing())
+    req = only_call(t)
+    assert isinstance(req, CreateVault)
+    assert req.size_gb == 50
+    assert req.resources[0] == ("s0", "OS::Nova::Server")
+    st, t = step(st, VaultFound("v9", ("s0", "s1")))
+    assert isinstance(only_call(t), CreateCheckpoint)
+    assert st.vault_id == "v9"
+
+
+def test_vault_by_name_missing_without_spec_fails() -> None:
+    st, _ = step(state(command({"name": "vn"})), NOW)
+    _, t = step(st, VaultMissing())
+    result = done(t)
+    assert result.outcome is Outcome.FAILED
+    assert result.error_code == "BackupService.6105"
+    assert [r.status for r in result.resources] == ["failed", "failed"]
+
+
+@pytest.mark.parametrize("failure", [UNKNOWN, Failed("already_done", "x", "exists")])
+def test_vault_create_unknown_outcome_is_rechecked_by_name(failure: Failed) -> None:
+    st, _ = step(state(command({"name": "vn", "create": {}})), NOW)
+    st, _ = step(st, VaultMissing())
+    st, t = step(st, failure)
+    assert only_call(t) == FindVault("vn")
+
+
+def test_vault_create_crash_rechecks_by_name_on_resume() -> None:
+    st, _ = step(state(command({"name": "vn", "create": {}})), NOW)
+    st, _ = step(st, VaultMissing())
+    _, t = step(st, NOW)
+    assert only_call(t) == FindVault("vn")
+
+
+def test_missing_resources_are_associated_then_checkpointed() -> None:
+    st, _ = step(state(), NOW)
+    st, t = step(st, VaultFound("v1", ("s0",)))
+    assert only_call(t) == AddResources("v1", (("s1", "OS::Nova::Server"),))
+    _, again = step(st, NOW)  # resumed after a crash: same call (adding is idempotent via 6103)
+    assert only_call(again) == AddResources("v1", (("s1", "OS::Nova::Server"),))
+    st, t = step(st, ResourcesAdded())
+    assert isinstance(only_call(t), CreateCheckpoint)
+
+
+def test_resource_bound_elsewhere_fails_alone() -> None:
+    st, _ = step(state(), NOW)
+    st, _ = step(st, VaultFound("v1", ("s0",)))
+    st, t = step(st, Failed("already_done", "BackupService.6103", "bound"))
+    assert only_call(t) == ShowVault("v1")
+    st, t = step(st, VaultFound("v1", ("s0",)))
+    req = only_call(t)
+    assert isinstance(req, CreateCheckpoint)
+    assert req.resource_ids == ("s0",)
+    assert st.results["s1"].error_code == "BackupService.6103"
+
+
+def test_checkpoint_busy_waits_and_recreates_without_lookup() -> None:
+    st, _ = step(state(), NOW)
+    st, _ = step(st, VaultFound("v1", ("s0", "s1")))
+    st, t = step(st, BUSY)
+    assert t.actions == (Sleep("busy", 1, 3),)
+    assert st.checkpoint_maybe_created is False
+    st, t = step(st, BUSY)
+    assert t.actions == (Sleep("busy", 2, 3),)
+    st, t = step(st, NOW)
+    assert isinstance(only_call(t), CreateCheckpoint)
+
+
+def test_checkpoint_unknown_outcome_looks_for_the_marker_before_calling_again() -> None:
+    st, _ = step(state(), NOW)
+    st, _ = step(st, VaultFound("v1", ("s0", "s1")))
+    st, t = step(st, UNKNOWN)
+    assert only_call(t) == FindCheckpoint("v1", f"cbro-{WID}", "s0")
+    st2, t = step(st, CheckpointLookup("cp-found"))
+    assert t.actions == (Sleep("poll"),)
+    assert st2.checkpoint_id == "cp-found"
+    st3, t = step(st, CheckpointLookup(None))
+    assert isinstance(only_call(t), CreateCheckpoint)
+    assert st3.checkpoint_maybe_created
+
+
+def test_crash_after_checkpoint_call_resumes_with_a_lookup() -> None:
+    st, _ = step(state(), NOW)
+    st, _ = step(st, VaultFound("v1", ("s0", "s1")))  # intent persisted, then the worker dies
+    _, t = step(st, NOW)
+    assert only_call(t) == FindCheckpoint("v1", f"cbro-{WID}", "s0")
+
+
+def test_lookup_failing_busy_keeps_the_intent() -> None:
+    st, _ = step(state(), NOW)
+    st, _ = step(st, VaultFound("v1", ("s0", "s1")))
+    st, _ = step(st, UNKNOWN)
+    st, t = step(st, Failed("retry_later", "APIG.0308", "throttled", outcome_unknown=False))
+    assert isinstance(t.actions[0], Sleep)
+    # a busy answer to the *lookup* says nothing about the create: but the phase is still checkpoint,
+    # and a definite answer clears the flag only for the create call; we still look before creating.
+    _, t = step(st, NOW)
+    assert isinstance(only_call(t), (FindCheckpoint, CreateCheckpoint))
+
+
+def test_poll_until_all_final_with_progress_then_succeeded() -> None:
+    st = to_poll(state())
+    st, t = step(st, NOW)
+    assert only_call(t) == PollCheckpoint("cp1", "v1", NOW.now)
+    st, t = step(st, CheckpointStatus("protecting", (BackupSeen("s0", "b0", "protecting"),)))
+    assert t.actions == (Sleep("poll"),)
+    st, t = step(
+        st,
+        CheckpointStatus(
+            "protecting", (BackupSeen("s0", "b0", "available", 40), BackupSeen("s1", "b1", "protecting"))
+        ),
+    )
+    assert t.actions == (Progress(50), Sleep("poll"))
+    st, t = step(st, CheckpointStatus("protecting", (BackupSeen("s1", "b1", "protecting"),)))
+    assert t.actions == (Sleep("poll"),)  # no second event for the same quarter
+    _, t = step(st, CheckpointStatus("available", (BackupSeen("s1", "b1", "available", 20),)))
+    result = done(t)
+    assert result.outcome is Outcome.SUCCEEDED
+    assert result.checkpoint_id == "cp1"
+    assert [(r.resource_id, r.backup_id, r.size_gb) for r in result.resources] == [
+        ("s0", "b0", 40),
+        ("s1", "b1", 20),
+    ]
+
+
+def test_one_backup_in_error_is_partial() -> None:
+    st = to_poll(state())
+    _, t = step(
+        st,
+        CheckpointStatus(
+            "available", (BackupSeen("s0", "b0", "available", 1), BackupSeen("s1", "b1", "error"))
+        ),
+    )
+    result = done(t)
+    assert result.outcome is Outcome.PARTIALLY_SUCCEEDED
+    assert result.resources[1].status == "failed"
+
+
+def test_checkpoint_error_without_backups_fails() -> None:
+    st = to_poll(state())
+    _, t = step(st, CheckpointStatus("error", ()))
+    result = done(t)
+    assert result.outcome is Outcome.FAILED
+    assert result.error_code == "BackupService.no_backup"
+
+
+def test_skipped_resources_are_per_resource_outcomes() -> None:
+    st, _ = step(state(), NOW)
+    st, _ = step(st, VaultFound("v1", ("s0", "s1")))
+    st, t = step(st, CheckpointCreated("cp1", (Skipped("s1", "BackupService.0002", "being backed up"),)))
+    assert t.actions == (Sleep("poll"),)
+    _, t = step(st, CheckpointStatus("available", (BackupSeen("s0", "b0", "available", 5),)))
+    result = done(t)
+    assert result.outcome is Outcome.PARTIALLY_SUCCEEDED
+    assert result.resources[1].status == "skipped"
+    assert result.resources[1].error_code == "BackupService.0002"
+
+
+def test_all_skipped_fails_at_once() -> None:
+    st, _ = step(state(command(n=1)), NOW)
+    st, _ = step(st, VaultFound("v1", ("s0",)))
+    _, t = step(st, CheckpointCreated("cp1", (Skipped("s0", "c", "r"),)))
+    assert done(t).outcome is Outcome.FAILED
+
+
+@pytest.mark.parametrize("phase_obs", [(), (VaultFound("v1", ("s0", "s1")),)])
+def test_terminal_errors_end_with_the_cbr_code(phase_obs: tuple[object, ...]) -> None:
+    st, _ = step(state(), NOW)
+    for obs in phase_obs:
+        st, _ = step(st, obs)
+    _, t = step(st, TERMINAL)
+    result = done(t)
+    assert (result.outcome, result.error_code, result.error_message) == (
+        Outcome.FAILED,
+        "BackupService.6114",
+        "vault capacity exceeded",
+    )
+
+
+def test_busy_while_polling_backs_off_and_resets_after_success() -> None:
+    st = to_poll(state())
+    st, t = step(st, BUSY)
+    assert t.actions == (Sleep("busy", 1, 3),)
+    st, _ = step(st, CheckpointStatus("protecting", ()))
+    assert st.busy_retries == 0
+
+
+def test_expire_reports_unfinished_resources() -> None:
+    st = to_poll(state())
+    st, _ = step(st, CheckpointStatus("protecting", (BackupSeen("s0", "b0", "available", 1),)))
+    result = expire(st)
+    assert result.outcome is Outcome.EXPIRED
+    assert [r.status for r in result.resources] == ["succeeded", "failed"]
+
+
+def test_unexpected_observation_fails_instead_of_looping() -> None:
+    _, t = step(state(), CheckpointStatus("available", ()))
+    assert done(t).error_code == "orchestrator.unexpected"
