@@ -10,7 +10,9 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-app = typer.Typer(help="Orchestrate Huawei Cloud CBR backups; run a local CBR emulator.", no_args_is_help=True)
+app = typer.Typer(
+    help="Orchestrate Huawei Cloud CBR backups; run a local CBR emulator.", no_args_is_help=True
+)
 console = Console()
 
 

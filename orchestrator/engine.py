@@ -324,7 +324,7 @@ class Engine:
             return 1
         try:
             workflows = await self._store.claim_due(self.owner, self._worker.lease_seconds, free)
-        except (TimeoutError, OSError) as exc:
+        except Exception as exc:  # database restarting or unreachable: wait, then claim again
             log.warning("claim failed (%s); retrying", type(exc).__name__)
             return 0
         for wf in workflows:

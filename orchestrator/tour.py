@@ -92,7 +92,9 @@ class Tour:
         backup = await self.wait("backup", lambda: self._first_backup(filters), _backup_progress)
         if backup.status != "available":
             raise TourFailed(f"backup ended {backup.status}")
-        self.step(f"backup {backup.id} is available: {backup.resource_size} GB, {len(backup.children or [])} disks")
+        self.step(
+            f"backup {backup.id} is available: {backup.resource_size} GB, {len(backup.children or [])} disks"
+        )
         return backup
 
     async def _first_backup(self, filters: BackupFilter) -> Backup:
@@ -102,7 +104,9 @@ class Tour:
         return page.backups[0]
 
     async def restore(self, backup: Backup, server_id: str) -> None:
-        mappings = [RestoreMapping(backup_id=disk.id, volume_id=disk.resource_id) for disk in backup.children or []]
+        mappings = [
+            RestoreMapping(backup_id=disk.id, volume_id=disk.resource_id) for disk in backup.children or []
+        ]
         await self.source.restore_backup(
             backup.id, BackupRestore(server_id=server_id, mappings=mappings, power_on=True)
         )
@@ -148,8 +152,12 @@ class Tour:
         self, label: str, observe: Callable[[], Awaitable[T]], progress_of: Callable[[T], tuple[int, bool]]
     ) -> T:
         with Progress(
-            TextColumn(f"  {label}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"), TimeElapsedColumn(),
-            console=self.console, transient=True,
+            TextColumn(f"  {label}"),
+            BarColumn(),
+            TextColumn("{task.percentage:>3.0f}%"),
+            TimeElapsedColumn(),
+            console=self.console,
+            transient=True,
         ) as bar:
             task = bar.add_task(label, total=100)
             deadline = time.monotonic() + 120
@@ -194,9 +202,17 @@ async def run_tour(console: Console | None = None) -> None:
         )
         replica_auth = TokenAuth(identity, endpoints.iam_url(REPLICA_TENANT.region))
         async with (
-            CbrClient(region=DEFAULT_TENANT.region, project_id=DEFAULT_TENANT.project_id, auth=source_auth,
-                      endpoints=endpoints) as source,
-            CbrClient(region=REPLICA_TENANT.region, project_id=REPLICA_TENANT.project_id, auth=replica_auth,
-                      endpoints=endpoints) as replica,
+            CbrClient(
+                region=DEFAULT_TENANT.region,
+                project_id=DEFAULT_TENANT.project_id,
+                auth=source_auth,
+                endpoints=endpoints,
+            ) as source,
+            CbrClient(
+                region=REPLICA_TENANT.region,
+                project_id=REPLICA_TENANT.project_id,
+                auth=replica_auth,
+                endpoints=endpoints,
+            ) as replica,
         ):
             await Tour(source, replica, console).run()

@@ -8,6 +8,7 @@ queue's delivery limit dead-letters a message that keeps failing.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 
@@ -43,11 +44,24 @@ def new_workflow(command: AnyCommand) -> NewWorkflow:
     )
 
 
+STORE_RETRY_DELAYS = (0.5, 1.0, 2.0, 4.0, 8.0)
+
+
 class Intake:
-    def __init__(self, store: Store, settings: Settings, topology: Topology) -> None:
+    """``store_retry_delays``: waits between attempts to commit while the database is unavailable,
+    so that a database restart does not burn the message's delivery limit in a few milliseconds."""
+
+    def __init__(
+        self,
+        store: Store,
+        settings: Settings,
+        topology: Topology,
+        store_retry_delays: tuple[float, ...] = STORE_RETRY_DELAYS,
+    ) -> None:
         self._store = store
         self._settings = settings
         self._topology = topology
+        self._delays = store_retry_delays
 
     async def handle(self, message: AbstractIncomingMessage) -> None:
         async with message.process(requeue=True, ignore_processed=True):
@@ -56,10 +70,19 @@ class Intake:
             except InvalidCommand as exc:
                 await self._dead_letter(message, exc.reason)
                 return
-            wid, created = await self._store.create_workflow_if_absent(new_workflow(command))
+            wid, created = await self._commit(new_workflow(command))
             log.info(
                 "command %s → workflow %s (%s)", command.command_id, wid, "new" if created else "duplicate"
             )
+
+    async def _commit(self, new: NewWorkflow) -> tuple[uuid.UUID, bool]:
+        for delay in self._delays:
+            try:
+                return await self._store.create_workflow_if_absent(new)
+            except Exception as exc:  # typically the database restarting; the last try lets it raise
+                log.warning("cannot commit command %s yet (%s)", new.command_id, type(exc).__name__)
+                await asyncio.sleep(delay)
+        return await self._store.create_workflow_if_absent(new)
 
     def _accept(self, body: bytes) -> AnyCommand:
         if len(body) > MAX_COMMAND_BYTES:

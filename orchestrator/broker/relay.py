@@ -50,8 +50,8 @@ class Relay:
             while not stop.is_set():
                 try:
                     published = await self.publish_batch()
-                except (aio_pika.exceptions.AMQPError, OSError, ConnectionError) as exc:
-                    log.warning("relay: broker unavailable (%s); retrying", type(exc).__name__)
+                except Exception as exc:  # broker or database unavailable: the outbox keeps the events
+                    log.warning("relay: cannot publish now (%s); retrying", type(exc).__name__)
                     published = 0
                     await asyncio.sleep(self._poll_seconds)
                 if published < self._batch_size:

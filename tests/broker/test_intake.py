@@ -78,7 +78,7 @@ async def test_poison_message_is_dead_lettered_after_the_delivery_limit(
     store: Store, settings: Settings, topology: Topology, connection: AbstractRobustConnection
 ) -> None:
     await store.close()  # every insert now fails: the message is requeued until the limit
-    intake = Intake(store, settings, topology)
+    intake = Intake(store, settings, topology, store_retry_delays=())
     await topology.commands.consume(intake.handle)
     publisher = await connection.channel(publisher_confirms=True)
     await publish_raw(publisher, settings.names, [backup_body("poison")])

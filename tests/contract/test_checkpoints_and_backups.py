@@ -100,6 +100,10 @@ def test_create_checkpoint_answers_protecting_with_the_vault_and_parameters(
         assert backup.vault_id == vault.id
         assert backup.name == name
         assert backup.description == "checkpoint of the contract suite"
+        raw = raw_json(cbr_a.show_backup(cbr.ShowBackupRequest(backup_id=backup.id)))["backup"]
+        assert raw["expired_at"], "a backup made with retention_duration_days expires"
+        kept = parse_timestamp(raw["expired_at"]) - parse_timestamp(raw["created_at"])
+        assert abs(kept - dt.timedelta(days=30)) < dt.timedelta(minutes=5), kept
 
 
 def test_backup_fields(cbr_a: RecordingCbrClient, server_vault_a: Any) -> None:
@@ -126,6 +130,12 @@ def test_backup_fields(cbr_a: RecordingCbrClient, server_vault_a: Any) -> None:
     assert isinstance(backup.updated_at, dt.datetime)
     assert backup.extend_info is not None
     assert backup.extend_info.auto_trigger is False
+
+    vault = cbr_a.show_vault(cbr.ShowVaultRequest(vault_id=server_vault_a.vault.id)).vault
+    assert vault.billing.used > 0, "backups take up space in the vault (MB)"
+    assert all(r.backup_count >= 1 for r in vault.resources), [
+        (r.id, r.backup_count) for r in vault.resources
+    ]
 
     shown = cbr_a.show_backup(cbr.ShowBackupRequest(backup_id=backup.id)).backup
     listed = raw_json(cbr_a.list_backups(cbr.ListBackupsRequest(checkpoint_id=backup.checkpoint_id)))

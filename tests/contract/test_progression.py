@@ -13,11 +13,14 @@ from typing import Any
 
 import huaweicloudsdkcbr.v1.model as cbr
 import pytest
+from huaweicloudsdkcore.exceptions import exceptions
 from cbr_contract_harness import (
     TENANT_A,
     OperationRecorder,
     RecordingCbrClient,
     Waiter,
+    describe_error,
+    expect_error,
     unique,
     vault_body,
 )
@@ -86,6 +89,25 @@ def test_backup_run_progresses_with_the_clock(slow: tuple[RecordingCbrClient, An
         assert {log.status for log in logs} <= TASK_STATES, [log.status for log in logs]
         return shown, backups, logs
 
+    # a second run while the first is still busy: refused, or the resource is skipped
+    second = None
+    try:
+        second = client.create_checkpoint(
+            cbr.CreateCheckpointRequest(
+                body=cbr.VaultBackupReq(
+                    checkpoint=cbr.VaultBackup(vault_id=vault.id, parameters=cbr.CheckpointParam())
+                )
+            )
+        ).checkpoint
+    except exceptions.ClientRequestException as error:
+        assert (error.status_code, error.error_code) == (400, "BackupService.6125"), describe_error(error)
+    if second is not None:
+        skipped = second.vault.skipped_resources or []
+        assert [r.id for r in skipped] == [server.id], "the busy resource is skipped"
+        assert skipped[0].code
+        assert skipped[0].reason
+        assert server.id not in {r.id for r in second.vault.resources or []}
+
     # the clock has not moved: nothing can be finished
     shown, backups, logs = look()
     assert shown.status == "protecting"
@@ -134,6 +156,19 @@ def test_restore_and_delete_progress_with_the_clock(slow: tuple[RecordingCbrClie
     def available_backup() -> Any:
         backups = client.list_backups(cbr.ListBackupsRequest(vault_id=vault.id)).backups
         return backups[0] if backups and backups[0].status == "available" else None
+
+    busy = client.list_backups(cbr.ListBackupsRequest(vault_id=vault.id)).backups[0]
+    assert busy.status in {"waiting_protect", "protecting"}
+    expect_error(
+        lambda: client.restore_backup(
+            cbr.RestoreBackupRequest(
+                backup_id=busy.id, body=cbr.BackupRestoreReq(restore=cbr.BackupRestore(server_id=server.id))
+            )
+        ),
+        400,
+        "BackupService.2002",
+        "BackupService.2005",
+    )
 
     backup = waiter.until("the backup", available_backup)
     mappings = [

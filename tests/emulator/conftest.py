@@ -1,17 +1,16 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(Path(__file__).parent))  # the helper modules next to this file
 
-from collections.abc import Iterator  # noqa: E402
+from emu_helpers import AWAY, BUILT, NEIGHBOUR, Api, build
 
-from emu_helpers import AWAY, BUILT, NEIGHBOUR, Api, build  # noqa: E402
-
-from orchestrator.emulator.service import Emulator  # noqa: E402
+from orchestrator.emulator.service import Emulator
 
 
 @pytest.fixture

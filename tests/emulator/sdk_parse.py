@@ -40,9 +40,8 @@ def check_types(kind: str, value: Any, where: str) -> None:
         return
     if kind in PRIMITIVES:
         wanted = PRIMITIVES[kind]
-        assert isinstance(value, wanted) and not (kind != "bool" and isinstance(value, bool)), (
-            f"{where}: {value!r} is not {kind}"
-        )
+        assert isinstance(value, wanted), f"{where}: {value!r} is not {kind}"
+        assert kind == "bool" or not isinstance(value, bool), f"{where}: {value!r} is not {kind}"
         return
     if kind in ("datetime", "date"):
         assert isinstance(value, str), f"{where}: {value!r} is not a timestamp string"

@@ -37,7 +37,8 @@ def test_create_checkpoint_answers_protecting_with_the_resources_and_keeps_the_m
     sdk_parse("ShowCheckpointResponse", shown)
     assert shown["checkpoint"]["extra_info"]["name"] == "wf-1234"
     found = api.backups(name="wf-1234")
-    assert len(found) == 2 and {b["checkpoint_id"] for b in found} == {checkpoint["id"]}
+    assert len(found) == 2
+    assert {b["checkpoint_id"] for b in found} == {checkpoint["id"]}
     assert api.backups(name="wf-123") == []
 
 
@@ -47,11 +48,13 @@ def test_one_backup_per_resource_with_disk_level_children(api: Api) -> None:
     checkpoint = api.backup_run(vault["id"], auto_trigger=True)
     (backup,) = api.backups(checkpoint_id=checkpoint["id"])
     sdk_parse("ShowBackupResponse", {"backup": backup})
-    assert backup["resource_id"] == server.id and backup["resource_type"] == "OS::Nova::Server"
+    assert backup["resource_id"] == server.id
+    assert backup["resource_type"] == "OS::Nova::Server"
     assert backup["resource_size"] == server.size_gb
     assert backup["extend_info"]["contain_system_disk"] is True
     assert backup["extend_info"]["auto_trigger"] is True
-    assert backup["image_type"] == "backup" and backup["incremental"] is False
+    assert backup["image_type"] == "backup"
+    assert backup["incremental"] is False
     children = backup["children"]
     assert [c["resource_id"] for c in children] == [d.id for d in server.disks]
     assert [c["extend_info"]["system_disk"] for c in children] == [True, False]
@@ -68,7 +71,8 @@ def test_backup_operation_log_carries_the_backup_and_the_resource(api: Api) -> N
     (backup,) = api.backups(checkpoint_id=checkpoint["id"])
     (log,) = api.logs(resource_id=server.id)
     assert log == api.logs(vault_id=vault["id"])[0]
-    assert log["operation_type"] == "backup" and log["status"] == "waiting"
+    assert log["operation_type"] == "backup"
+    assert log["status"] == "waiting"
     assert log["checkpoint_id"] == checkpoint["id"]
     assert log["extra_info"]["backup"]["backup_id"] == backup["id"]
     assert log["extra_info"]["resource"] == {"id": server.id, "type": "OS::Nova::Server", "name": server.name}
@@ -90,7 +94,8 @@ def test_progression_follows_the_clock(api: Api) -> None:
     assert api.logs()[0]["status"] == "waiting"
     api.advance(1 + duration / 2)
     backup, log = api.backups()[0], api.logs()[0]
-    assert backup["status"] == "protecting" and log["status"] == "running"
+    assert backup["status"] == "protecting"
+    assert log["status"] == "running"
     assert 45 <= log["extra_info"]["common"]["progress"] <= 55
     assert (
         api.ok("show_checkpoint", path={"checkpoint_id": checkpoint["id"]})["checkpoint"]["status"]
@@ -98,7 +103,8 @@ def test_progression_follows_the_clock(api: Api) -> None:
     )
     api.advance(duration / 2)
     backup, log = api.backups()[0], api.logs()[0]
-    assert backup["status"] == "available" and log["status"] == "success"
+    assert backup["status"] == "available"
+    assert log["status"] == "success"
     assert log["extra_info"]["common"]["progress"] == 100
     assert backup["protected_at"] == stamp(START + timedelta(seconds=5 + duration))
     assert log["ended_at"] == backup["protected_at"]
@@ -133,7 +139,8 @@ def test_resources_already_being_backed_up_are_skipped(api: Api) -> None:
     api.backup_run(vault["id"], resources=[servers[0].id])
     second = api.backup_run(vault["id"])
     (skipped,) = second["vault"]["skipped_resources"]
-    assert skipped["id"] == servers[0].id and skipped["code"] == "BackupService.6125"
+    assert skipped["id"] == servers[0].id
+    assert skipped["code"] == "BackupService.6125"
     assert "being backed up" in skipped["reason"]
     assert [r["id"] for r in second["vault"]["resources"]] == [servers[1].id]
     assert len(api.backups(checkpoint_id=second["id"])) == 1
@@ -155,7 +162,8 @@ def test_create_checkpoint_refusals(api: Api) -> None:
     api.refused("create_checkpoint", "6000", body=body)
     replica = api.vault(name="replica", protect_type="replication")
     api.refused("create_checkpoint", "6124", body={"checkpoint": {"vault_id": replica["id"]}})
-    assert api.backups() == [] and api.logs() == []
+    assert api.backups() == []
+    assert api.logs() == []
 
 
 def test_failure_probability_makes_backups_fail_with_an_error_code() -> None:
@@ -254,7 +262,8 @@ def test_list_backups_filters(api: Api, many: dict[str, Any]) -> None:
     assert len(api.backups(resource_type="OS::Cinder::Volume")) == 1
     assert len(api.backups(resource_id=servers[1].id)) == 3
     assert len(api.backups(resource_name=servers[0].name)) == 4
-    assert len(api.backups(image_type="backup")) == 8 and api.backups(image_type="replication") == []
+    assert len(api.backups(image_type="backup")) == 8
+    assert api.backups(image_type="replication") == []
     az = api.backups(resource_id=servers[0].id)[0]["resource_az"]
     assert all(b["resource_az"] == az for b in api.backups(resource_az=az))
     both = api.ok("list_backups", query=[("status", "available"), ("status", "waiting_protect")])
@@ -303,7 +312,8 @@ def test_show_update_and_delete_a_backup(api: Api) -> None:
     settle(api)
     renamed = api.ok("update_backup", path=path, body={"backup": {"name": "renamed"}})
     sdk_parse("UpdateBackupResponse", renamed)
-    assert renamed["backup"]["name"] == "renamed" and api.backup(backup_id)["name"] == "renamed"
+    assert renamed["backup"]["name"] == "renamed"
+    assert api.backup(backup_id)["name"] == "renamed"
     response = api.send("delete_backup", path=path)
     assert (response.status, response.body) == (204, None)
     assert api.backup(backup_id)["status"] == "waiting_delete"

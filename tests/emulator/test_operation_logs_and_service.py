@@ -40,7 +40,8 @@ def test_list_op_logs_filters(api: Api) -> None:
         "backup",
     ]
     assert len(api.logs(operation_type="backup")) == 3
-    assert len(api.logs(status="success")) == 4 and len(api.logs(status="waiting")) == 1
+    assert len(api.logs(status="success")) == 4
+    assert len(api.logs(status="waiting")) == 1
     assert len(api.logs(resource_id=servers[0].id)) == 2
     assert len(api.logs(resource_name=servers[1].name)) == 1
     assert len(api.logs(vault_name="vault-1")) == 5
@@ -54,7 +55,8 @@ def test_list_op_logs_pages(api: Api) -> None:
     _history(api)
     every_id = [log["id"] for log in api.logs()]
     page = api.ok("list_op_logs", query=[("limit", "2"), ("offset", "2")])
-    assert page["count"] == 5 and [log["id"] for log in page["operation_logs"]] == every_id[2:4]
+    assert page["count"] == 5
+    assert [log["id"] for log in page["operation_logs"]] == every_id[2:4]
     assert api.ok("list_op_logs", query=[("offset", "5")])["operation_logs"] == []
 
 
@@ -65,14 +67,16 @@ def test_a_thousand_logs_fit_in_one_page() -> None:
         api.backup_run(vault["id"])
         api.advance(1)
     page = api.ok("list_op_logs", query=[("operation_type", "backup")])
-    assert page["count"] == 1250 and len(page["operation_logs"]) == 1000
+    assert page["count"] == 1250
+    assert len(page["operation_logs"]) == 1000
     assert len(api.ok("list_op_logs", query=[("offset", "1000")])["operation_logs"]) == 250
 
 
 def test_projects_see_only_their_own_objects(api: Api, neighbour: Api, away: Api) -> None:
     _history(api)
     for other in (neighbour, away):
-        assert other.logs() == [] and other.backups() == []
+        assert other.logs() == []
+        assert other.backups() == []
         other.refused("show_op_log", "6500", path={"operation_log_id": api.logs()[0]["id"]})
         other.refused("show_backup", "6200", path={"backup_id": api.backups()[0]["id"]})
 
@@ -82,10 +86,12 @@ def test_describe_summarises_every_project(api: Api) -> None:
     summary = api.emulator.describe()
     assert summary["clock"] == "2025-01-06T04:00:00.000000"
     (project,) = [p for p in summary["projects"] if p["project_id"] == HOME.project_id]
-    assert project["vaults"] == 1 and project["checkpoints"] == 3
+    assert project["vaults"] == 1
+    assert project["checkpoints"] == 3
     assert project["backups"] == {"available": 2, "waiting_delete": 1}
     assert project["operation_logs"] == {"success": 4, "waiting": 1}
-    assert summary["running_tasks"] == 1 and summary["timer_failures"] == 0
+    assert summary["running_tasks"] == 1
+    assert summary["timer_failures"] == 0
 
 
 def test_tenants_are_looked_up_by_project(api: Api) -> None:

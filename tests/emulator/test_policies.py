@@ -94,8 +94,10 @@ def test_refused_patterns(api: Api, patterns: Any) -> None:
 
 def test_policy_crud(api: Api) -> None:
     policy = _create(api, retention_duration_days=30)
-    assert policy["enabled"] is True and policy["operation_type"] == "backup"
-    assert policy["trigger"]["name"] == "default" and policy["trigger"]["type"] == "time"
+    assert policy["enabled"] is True
+    assert policy["operation_type"] == "backup"
+    assert policy["trigger"]["name"] == "default"
+    assert policy["trigger"]["type"] == "time"
     assert policy["trigger"]["properties"]["start_time"] == "2025-01-06 00:00:00"
     assert policy["operation_definition"] == {"retention_duration_days": 30}
     assert policy["associated_vaults"] is None
@@ -115,7 +117,8 @@ def test_policy_crud(api: Api) -> None:
     }
     updated = api.ok("update_policy", path=path, body=change)
     sdk_parse("UpdatePolicyResponse", updated)
-    assert updated["policy"]["name"] == "renamed" and updated["policy"]["enabled"] is False
+    assert updated["policy"]["name"] == "renamed"
+    assert updated["policy"]["enabled"] is False
     assert updated["policy"]["operation_definition"] == {"retention_duration_days": 30, "max_backups": 5}
     assert updated["policy"]["trigger"]["properties"]["pattern"] == ["FREQ=DAILY;BYHOUR=3;BYMINUTE=0"]
     bad = {"policy": {"trigger": {"properties": {"pattern": ["FREQ=YEARLY;BYHOUR=1;BYMINUTE=0"]}}}}
@@ -182,7 +185,8 @@ def test_retention_days_delete_old_automatic_backups(api: Api) -> None:
     assert automatic[0]["expired_at"] == "2025-01-13T06:00:00.000000"
     assert len(api.backups(name="manual")) == 1
     deletions = api.logs(operation_type="delete")
-    assert len(deletions) == 4 and {log["policy_id"] for log in deletions} == {policy["id"]}
+    assert len(deletions) == 4
+    assert {log["policy_id"] for log in deletions} == {policy["id"]}
 
 
 def test_max_backups_keeps_the_newest_automatic_backups_per_resource(api: Api) -> None:
@@ -274,7 +278,8 @@ def test_a_replication_policy_replicates_new_backups(api: Api, away: Api) -> Non
     api.backup_run(vault["id"])
     api.advance(DAY)
     (replica,) = away.backups()
-    assert replica["image_type"] == "replication" and replica["extend_info"]["auto_trigger"] is True
+    assert replica["image_type"] == "replication"
+    assert replica["extend_info"]["auto_trigger"] is True
     assert api.logs(operation_type="replication")[0]["policy_id"] == policy["id"]
     shown = api.ok("show_policy", path={"policy_id": policy["id"]})["policy"]
     assert shown["associated_vaults"] == [{"vault_id": vault["id"], "destination_vault_id": target["id"]}]

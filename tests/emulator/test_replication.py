@@ -49,9 +49,12 @@ def test_copy_backup_creates_a_replica_in_the_other_region(api: Api, away: Api) 
     assert away.backups() == []
     settle(api)
     (replica,) = away.backups()
-    assert replica["image_type"] == "replication" and replica["vault_id"] == target["id"]
-    assert replica["name"] == "copied" and replica["resource_id"] == backup["resource_id"]
-    assert replica["project_id"] == away.tenant.project_id and len(replica["children"]) == 2
+    assert replica["image_type"] == "replication"
+    assert replica["vault_id"] == target["id"]
+    assert replica["name"] == "copied"
+    assert replica["resource_id"] == backup["resource_id"]
+    assert replica["project_id"] == away.tenant.project_id
+    assert len(replica["children"]) == 2
     (log,) = api.logs(operation_type="replication")
     assert log["status"] == "success"
     assert log["extra_info"]["replication"]["destination_backup_id"] == replica["id"]
@@ -124,7 +127,8 @@ def test_only_available_server_backups_with_a_system_disk_replicate(api: Api, aw
         "copy_backup", "1003", 500, path={"backup_id": disk_backup["id"]}, body=_replicate(away, target)
     )
     (partial,) = api.backups(name="no-system-disk")
-    assert partial["extend_info"]["contain_system_disk"] is False and len(partial["children"]) == 1
+    assert partial["extend_info"]["contain_system_disk"] is False
+    assert len(partial["children"]) == 1
     api.refused("copy_backup", "1004", 500, path={"backup_id": partial["id"]}, body=_replicate(away, target))
 
 

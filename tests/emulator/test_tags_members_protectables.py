@@ -182,7 +182,8 @@ def test_list_and_show_protectables(api: Api) -> None:
     assert instances[0]["protectable"]["result"] is True
     assert instances[1]["protectable"]["vault"] is None
     assert [c["id"] for c in instances[0]["children"]] == [d.id for d in servers[0].disks]
-    assert instances[0]["size"] == servers[0].size_gb and instances[0]["type"] == "OS::Nova::Server"
+    assert instances[0]["size"] == servers[0].size_gb
+    assert instances[0]["type"] == "OS::Nova::Server"
     disks = api.ok(
         "list_protectable", path={"protectable_type": "disk"}, query=[("server_id", servers[2].id)]
     )
@@ -217,7 +218,8 @@ def test_inventory_is_deterministic_and_shaped_by_the_settings(api: Api, away: A
     assert len(api.standalone_disks()) == 4
     assert {s.id for s in away.servers()}.isdisjoint({s.id for s in api.servers()})
     bigger = Api(build(servers=3, disks=0, data_disks=3))
-    assert [len(s.disks) for s in bigger.servers()] == [4, 4, 4] and bigger.standalone_disks() == []
+    assert [len(s.disks) for s in bigger.servers()] == [4, 4, 4]
+    assert bigger.standalone_disks() == []
 
 
 def test_storage_usage(api: Api) -> None:
@@ -231,7 +233,8 @@ def test_storage_usage(api: Api) -> None:
     sdk_parse("ShowStorageUsageResponse", usage)
     rows = {row["resource_id"]: row for row in usage["storage_usage"]}
     assert usage["resource_count"] == 2
-    assert rows[servers[0].id]["backup_count"] == 2 and rows[servers[1].id]["backup_count"] == 1
+    assert rows[servers[0].id]["backup_count"] == 2
+    assert rows[servers[1].id]["backup_count"] == 1
     one = api.ok("show_storage_usage", query=[("resource_id", servers[1].id)])
     assert [r["resource_id"] for r in one["storage_usage"]] == [servers[1].id]
     assert api.ok("show_storage_usage", query=[("limit", "1")])["resource_count"] == 2
