@@ -76,6 +76,7 @@ from orchestrator.workflows.base import (
     ShowVault,
     Skipped,
     Sleep,
+    Unlock,
     VaultFound,
     VaultMissing,
 )
@@ -392,6 +393,8 @@ class Engine:
                     observation = Locked(
                         await self._store.lock_resource(wf.id, wf.project_id, wf.region, action.resource_id)
                     )
+                elif isinstance(action, Unlock):
+                    await self._store.unlock_resource(wf.id, wf.project_id, wf.region, action.resource_id)
                 elif isinstance(action, Call):
                     await self._store.save_state(
                         self.owner,

@@ -51,6 +51,6 @@ async def by_marker(
         if len(page.items) < page_size:
             return
         next_marker = marker_of(page.items[-1])
-        if False:
+        if next_marker == marker:
             return
         marker = next_marker

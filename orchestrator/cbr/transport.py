@@ -283,6 +283,7 @@ class Transport:
                 headers=dict(headers),
                 timeout=aiohttp.ClientTimeout(total=seconds),
                 allow_redirects=False,
+                raise_for_status=False,  # whatever the shared session says: errors are mapped here
             ) as response:
                 raw = await response.read()
                 return _Answer(response.status, response.headers, raw.decode("utf-8", errors="replace"))

@@ -179,8 +179,9 @@ def _candidates(call: Call) -> list[Backup]:
     own_type = query.choice("own_type", ("private", "shared", "all_granted")) or "private"
     member_status = query.choice("member_status", ("pending", "accepted", "rejected"))
     own = list(call.project.backups.values()) if own_type != "shared" else []
-    shared = [b for b, status in shared_with(call) if member_status in (None, status)]
-    return own + (shared if own_type != "private" else [])
+    if own_type == "private":
+        return own
+    return own + [b for b, status in shared_with(call) if member_status in (None, status)]
 
 
 def _backup_filter(call: Call) -> Callable[[Backup], bool]:
@@ -221,12 +222,12 @@ def _used_percent_filter(call: Call) -> Callable[[Backup], bool]:
         raise CbrError.of("9900", "Query parameter used_percent must be 1-100.")
     threshold = int(text)
     project = call.project
-
-    def full_enough(backup: Backup) -> bool:
-        vault = project.vaults.get(backup.vault_id)
-        return vault is not None and project.vault_used_mb(vault.id) * 100 >= threshold * vault.size_gb * 1024
-
-    return full_enough
+    full = {
+        vault.id
+        for vault in project.vaults.values()
+        if project.vault_used_mb(vault.id) * 100 >= threshold * vault.size_gb * 1024
+    }
+    return lambda backup: backup.vault_id in full
 
 
 def _sort(backups: list[Backup], order: list[tuple[str, bool]]) -> None:

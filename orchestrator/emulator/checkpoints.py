@@ -78,7 +78,15 @@ class BackupJob:
             operation_logs.succeed(self.log, at)
             self.project.failed_last.discard(key)
         _settle(self.project, self.checkpoint)
-        retention.sweep(self.world, self.project, backup.vault_id, at)
+        if self._retention_applies(at):
+            retention.sweep(self.world, self.project, backup.vault_id, at)
+
+    def _retention_applies(self, at: datetime) -> bool:
+        """A finished backup matters to retention only by count, or if it expired while running."""
+        vault = self.project.vaults.get(self.backup.vault_id)
+        policy = self.project.policies.get(vault.backup_policy_id or "") if vault else None
+        expired = self.backup.expired_at is not None and self.backup.expired_at <= at
+        return expired or (policy is not None and policy.max_backups > 0)
 
 
 def _settle(project: ProjectState, checkpoint: Checkpoint) -> None:
@@ -125,6 +133,19 @@ def skip_reason(project: ProjectState, resource: VaultResource) -> SkippedResour
     return SkippedResource(resource.id, resource.type, resource.name, code, reason)
 
 
+@dataclass(frozen=True)
+class _Run:
+    """One backup run under way: where it happens and what it was asked."""
+
+    world: World
+    project: ProjectState
+    vault: Vault
+    checkpoint: Checkpoint
+    request: RunRequest
+    at: datetime
+    backed_up: frozenset[str]  # resources with an earlier backup in the vault to build on
+
+
 def start_run(world: World, project: ProjectState, vault: Vault, run: RunRequest, at: datetime) -> Checkpoint:
     """Validate, then create the checkpoint, its backups and their operation logs, and start them."""
     check_vault_accepts_backup(project, vault)
@@ -147,6 +168,7 @@ def start_run(world: World, project: ProjectState, vault: Vault, run: RunRequest
         skipped=skipped,
     )
     project.checkpoints[checkpoint.id] = checkpoint
+    under_way = _Run(world, project, vault, checkpoint, run, at, frozenset(project.resource_stats(vault.id)))
     skipped_ids = {s.id for s in skipped}
     for resource in (r for r in chosen if r.id not in skipped_ids):
         checkpoint.resources.append(
@@ -154,37 +176,29 @@ def start_run(world: World, project: ProjectState, vault: Vault, run: RunRequest
                 resource.id, resource.name, resource.type, resource.size_gb, resource.extra_info
             )
         )
-        _start_backup(world, project, vault, checkpoint, resource, run, at)
+        _start_backup(under_way, resource)
     return checkpoint
 
 
-def _start_backup(
-    world: World,
-    project: ProjectState,
-    vault: Vault,
-    checkpoint: Checkpoint,
-    resource: VaultResource,
-    run: RunRequest,
-    at: datetime,
-) -> None:
-    backup = _new_backup(world, project, vault, checkpoint, resource, run, at)
-    project.add_backup(backup)
-    project.mark(resource.id, "backup", +1)
-    checkpoint.backup_ids.append(backup.id)
+def _start_backup(run: _Run, resource: VaultResource) -> None:
+    backup = _new_backup(run, resource)
+    run.project.add_backup(backup)
+    run.project.mark(resource.id, "backup", +1)
+    run.checkpoint.backup_ids.append(backup.id)
     log = operation_logs.open_log(
-        world,
-        project,
+        run.world,
+        run.project,
         "backup",
-        at,
+        run.at,
         resource={"id": resource.id, "type": resource.type, "name": resource.name},
-        vault=vault,
+        vault=run.vault,
         provider_id=backup.provider_id,
         details={"backup": _log_block(backup)},
-        checkpoint_id=checkpoint.id,
-        policy_id=run.policy_id,
+        checkpoint_id=run.checkpoint.id,
+        policy_id=run.request.policy_id,
     )
-    retention.watch_expiry(world, project, backup)
-    world.runner.submit(BackupJob(world, project, checkpoint, backup, log), at)
+    retention.watch_expiry(run.world, run.project, backup)
+    run.world.runner.submit(BackupJob(run.world, run.project, run.checkpoint, backup, log), run.at)
 
 
 def _log_block(backup: Backup) -> dict[str, Any]:
@@ -198,37 +212,26 @@ def _log_block(backup: Backup) -> dict[str, Any]:
     }
 
 
-def _backup_name(vault: Vault, checkpoint: Checkpoint, resource: VaultResource, run: RunRequest) -> str:
-    if run.name:
-        return run.name
-    prefix = (vault.backup_name_prefix or "autobk") if run.auto_trigger else "manualbk"
-    return f"{prefix}_{checkpoint.id[:4]}_{resource.name}"[:64]
+def _backup_name(run: _Run, resource: VaultResource) -> str:
+    if run.request.name:
+        return run.request.name
+    prefix = (run.vault.backup_name_prefix or "autobk") if run.request.auto_trigger else "manualbk"
+    return f"{prefix}_{run.checkpoint.id[:4]}_{resource.name}"[:64]
 
 
-def _new_backup(
-    world: World,
-    project: ProjectState,
-    vault: Vault,
-    checkpoint: Checkpoint,
-    resource: VaultResource,
-    run: RunRequest,
-    at: datetime,
-) -> Backup:
-    found = project.inventory.find(resource.id)
-    earlier = any(
-        b.resource_id == resource.id and b.status == "available" for b in project.vault_backups(vault.id)
-    )
-    incremental = run.incremental and earlier
-    days = run.retention_days
+def _new_backup(run: _Run, resource: VaultResource) -> Backup:
+    found = run.project.inventory.find(resource.id)
+    incremental = run.request.incremental and resource.id in run.backed_up
+    days, at = run.request.retention_days, run.at
     backup = Backup(
-        id=world.ids.new(),
-        name=_backup_name(vault, checkpoint, resource, run),
-        description=run.description,
-        checkpoint_id=checkpoint.id,
-        vault_id=vault.id,
-        project_id=project.project_id,
-        region=project.region,
-        enterprise_project_id=vault.enterprise_project_id,
+        id=run.world.ids.new(),
+        name=_backup_name(run, resource),
+        description=run.request.description,
+        checkpoint_id=run.checkpoint.id,
+        vault_id=run.vault.id,
+        project_id=run.project.project_id,
+        region=run.project.region,
+        enterprise_project_id=run.vault.enterprise_project_id,
         resource_id=resource.id,
         resource_name=resource.name,
         resource_type=resource.type,
@@ -237,14 +240,14 @@ def _new_backup(
         created_at=at,
         updated_at=at,
         expired_at=at + timedelta(days=days) if days > 0 else None,
-        auto_trigger=run.auto_trigger,
+        auto_trigger=run.request.auto_trigger,
         incremental=incremental,
-        policy_id=run.policy_id,
+        policy_id=run.request.policy_id,
     )
     if isinstance(found, Server):
         excluded = set((resource.extra_info or {}).get("exclude_volumes") or [])
         disks = [disk for disk in found.disks if disk.id not in excluded]
-        backup.children = [_child(world, backup, disk, at) for disk in disks]
+        backup.children = [_child(run.world, backup, disk, at) for disk in disks]
         backup.contain_system_disk = any(disk.bootable for disk in disks)
         backup.resource_size = sum(disk.size_gb for disk in disks)
     elif isinstance(found, Disk):
@@ -291,6 +294,7 @@ def _child(world: World, parent: Backup, disk: Disk, at: datetime) -> Backup:
 
 
 def render(project: ProjectState, checkpoint: Checkpoint) -> dict[str, Any]:
+    stats = project.resource_stats(checkpoint.vault_id)
     return {
         "id": checkpoint.id,
         "project_id": checkpoint.project_id,
@@ -299,7 +303,7 @@ def render(project: ProjectState, checkpoint: Checkpoint) -> dict[str, Any]:
         "vault": {
             "id": checkpoint.vault_id,
             "name": checkpoint.vault_name,
-            "resources": [_render_resource(project, checkpoint, r) for r in checkpoint.resources],
+            "resources": [_render_resource(project, checkpoint, r, stats) for r in checkpoint.resources],
             "skipped_resources": [
                 {"id": s.id, "type": s.type, "name": s.name, "code": s.code, "reason": s.reason}
                 for s in checkpoint.skipped
@@ -314,21 +318,20 @@ def render(project: ProjectState, checkpoint: Checkpoint) -> dict[str, Any]:
 
 
 def _render_resource(
-    project: ProjectState, checkpoint: Checkpoint, resource: CheckpointResource
+    project: ProjectState,
+    checkpoint: Checkpoint,
+    resource: CheckpointResource,
+    stats: dict[str, tuple[int, int]],
 ) -> dict[str, Any]:
-    mine = [
-        b
-        for b in project.vault_backups(checkpoint.vault_id)
-        if b.resource_id == resource.id and b.status == "available"
-    ]
+    count, size_mb = stats.get(resource.id, (0, 0))
     return {
         "id": resource.id,
         "name": resource.name,
         "type": resource.type,
         "protect_status": project.protect_status(checkpoint.vault_id, resource.id),
         "resource_size": str(resource.size_gb),
-        "backup_size": str(sum(b.size_mb for b in mine)),
-        "backup_count": str(len(mine)),
+        "backup_size": str(size_mb),
+        "backup_count": str(count),
         "extra_info": None if resource.extra_info is None else json.dumps(resource.extra_info),
     }
 

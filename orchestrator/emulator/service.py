@@ -4,6 +4,13 @@ The HTTP layer (``app.py``) authenticates a request, finds the SDK operation it 
 ``orchestrator/data/cbr-operations.json``), parses the JSON body and hands an :class:`OperationRequest`
 to :meth:`Emulator.handle`. The domain validates everything itself, answers with an
 :class:`OperationResponse` or raises :class:`~orchestrator.emulator.errors.CbrError`.
+
+The domain, one noun per module: ``clock`` (time), ``inventory`` (fake servers and disks), ``state``
+(the dataclasses), ``validation`` (bodies and queries), ``progression`` (timers and the task state
+machine), ``vaults``, ``checkpoints`` (backup runs), ``backups`` (queries, deletion, restore),
+``replication``, ``deletion``, ``retention``, ``operation_logs``, ``policies`` (RRULE schedules),
+``tags``, ``members``, ``protectables``; ``context`` holds the world and the per-call view of it and
+``dispatch`` maps SDK operation names to handlers.
 """
 
 from __future__ import annotations

@@ -329,6 +329,15 @@ class ProjectState:
     def vault_used_mb(self, vault_id: str) -> int:
         return sum(b.size_mb for b in self.vault_backups(vault_id) if b.status == "available")
 
+    def resource_stats(self, vault_id: str) -> dict[str, tuple[int, int]]:
+        """(count, stored MB) of the available backups of each resource in a vault, in one pass."""
+        stats: dict[str, tuple[int, int]] = {}
+        for backup in self.vault_backups(vault_id):
+            if backup.status == "available":
+                count, size = stats.get(backup.resource_id, (0, 0))
+                stats[backup.resource_id] = (count + 1, size + backup.size_mb)
+        return stats
+
     def protect_status(self, vault_id: str, resource_id: str) -> str:
         """``protect_status`` of a resource bound to a vault, mirroring what is happening to it."""
         if self.busy(resource_id, "restore"):

@@ -37,6 +37,7 @@ USER_ID = "e0a1b2c3d4e5f60718293a4b5c6d7e8f"
 
 def render(project: ProjectState, vault: Vault) -> dict[str, Any]:
     """A vault in the shape of the SDK's ``Vault`` model."""
+    stats = project.resource_stats(vault.id)
     return {
         "id": vault.id,
         "name": vault.name,
@@ -44,7 +45,7 @@ def render(project: ProjectState, vault: Vault) -> dict[str, Any]:
         "project_id": vault.project_id,
         "provider_id": vault.provider_id,
         "billing": _billing(project, vault),
-        "resources": [_resource(project, vault, r) for r in vault.resources.values()],
+        "resources": [_resource(project, vault, r, stats) for r in vault.resources.values()],
         "tags": [{"key": k, "value": v} for k, v in vault.tags.items()],
         "enterprise_project_id": vault.enterprise_project_id,
         "auto_bind": vault.auto_bind,
@@ -95,18 +96,18 @@ def _allocated_gb(used_mb: int) -> int:
     return -(-used_mb // 1024)
 
 
-def _resource(project: ProjectState, vault: Vault, resource: VaultResource) -> dict[str, Any]:
-    done = [
-        b for b in project.vault_backups(vault.id) if b.resource_id == resource.id and b.status == "available"
-    ]
+def _resource(
+    project: ProjectState, vault: Vault, resource: VaultResource, stats: dict[str, tuple[int, int]]
+) -> dict[str, Any]:
+    count, size_mb = stats.get(resource.id, (0, 0))
     return {
         "id": resource.id,
         "name": resource.name,
         "type": resource.type,
         "protect_status": project.protect_status(vault.id, resource.id),
         "size": resource.size_gb,
-        "backup_size": sum(b.size_mb for b in done),
-        "backup_count": len(done),
+        "backup_size": size_mb,
+        "backup_count": count,
         "auto_protect": resource.auto_protect,
         "extra_info": resource.extra_info,
     }

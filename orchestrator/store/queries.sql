@@ -70,6 +70,9 @@ ON CONFLICT (project_id, region, resource_id) DO NOTHING;
 -- name: resource_holder
 SELECT workflow_id FROM resource_locks WHERE project_id = $1 AND region = $2 AND resource_id = $3;
 
+-- name: unlock_resource
+DELETE FROM resource_locks WHERE project_id = $1 AND region = $2 AND resource_id = $3 AND workflow_id = $4;
+
 -- name: release_resources
 DELETE FROM resource_locks WHERE workflow_id = $1;
 

@@ -174,6 +174,11 @@ class Store:
             holder = await conn.fetchval(q("resource_holder"), project_id, region, resource_id)
             return bool(holder == workflow_id)
 
+    async def unlock_resource(
+        self, workflow_id: uuid.UUID, project_id: str, region: str, resource_id: str
+    ) -> None:
+        await self.pool.execute(q("unlock_resource"), project_id, region, resource_id, workflow_id)
+
     @staticmethod
     def _check_lease(result: object) -> None:
         if result is None:

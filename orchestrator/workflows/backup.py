@@ -26,6 +26,8 @@ from orchestrator.workflows.base import (
     Failed,
     FindCheckpoint,
     FindVault,
+    Lock,
+    Locked,
     MachineState,
     Observation,
     PollCheckpoint,
@@ -35,6 +37,7 @@ from orchestrator.workflows.base import (
     Skipped,
     Sleep,
     Transition,
+    Unlock,
     VaultFound,
     VaultMissing,
     busy,
@@ -58,6 +61,7 @@ class BackupState(MachineState):
     checkpoint_maybe_created: bool = False
     checkpoint_id: str | None = None
     started_at: datetime | None = None
+    vault_lock_held: bool = False
 
 
 def initial_state(command: BackupCommand, workflow_id: uuid.UUID) -> BackupState:
@@ -78,6 +82,12 @@ def transition(state: BackupState, obs: Observation) -> Transition:
     if isinstance(obs, Failed):
         return _failed(state, obs)
     state.busy_retries = 0
+    if isinstance(obs, Locked) and state.phase == "resolve_vault":
+        if not obs.acquired:
+            state.busy_retries += 1
+            return Transition(state, (Sleep("busy", state.busy_retries),))
+        state.vault_lock_held = True
+        return Transition(state, (Call(FindVault(state.command.vault.name or "")),))
     if isinstance(obs, VaultFound) and state.phase in ("resolve_vault", "create_vault", "verify_association"):
         return _vault_found(state, obs)
     if isinstance(obs, VaultMissing) and state.phase == "resolve_vault":
@@ -107,6 +117,8 @@ def _resume(state: BackupState) -> Transition:
     cmd = state.command
     if state.phase in ("resolve_vault", "create_vault"):
         state.phase = "resolve_vault"  # a vault create with an unknown outcome is re-checked by name
+        if cmd.vault.create is not None and not state.vault_lock_held:
+            return Transition(state, (Lock(_vault_lock(state)),))  # one find-or-create per name at a time
         req = ShowVault(cmd.vault.id) if cmd.vault.id else FindVault(cmd.vault.name or "")
         return Transition(state, (Call(req),))
     if state.phase == "associate":
@@ -123,6 +135,18 @@ def _resume(state: BackupState) -> Transition:
 
 
 def _vault_found(state: BackupState, obs: VaultFound) -> Transition:
+    after = _vault_known(state, obs)
+    if not state.vault_lock_held:
+        return after
+    state.vault_lock_held = False
+    return Transition(state, (Unlock(_vault_lock(state)), *after.actions))
+
+
+def _vault_lock(state: BackupState) -> str:
+    return f"vault-name:{state.command.vault.name}"
+
+
+def _vault_known(state: BackupState, obs: VaultFound) -> Transition:
     state.vault_id = obs.vault_id
     bound = set(obs.resource_ids)
     missing = [rid for rid in state.pending if rid not in bound]

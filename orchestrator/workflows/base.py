@@ -269,6 +269,13 @@ class Lock:
 
 
 @dataclass(frozen=True)
+class Unlock:
+    """Give back a lock taken with :class:`Lock` before the workflow ends (locks also end with it)."""
+
+    resource_id: str
+
+
+@dataclass(frozen=True)
 class Sleep:
     """Give the workflow back until later: ``busy`` means back off (with jitter), ``poll`` a status poll."""
 
@@ -292,7 +299,7 @@ class Done:
     error_message: str | None = None
 
 
-Action = Call | Lock | Sleep | Progress | Done
+Action = Call | Lock | Unlock | Sleep | Progress | Done
 
 
 @dataclass(frozen=True)

@@ -152,3 +152,18 @@ def test_sharing_errors(
         404,
         "BackupService.6200",
     )
+
+
+def test_sharing_is_limited_to_the_region(
+    cbr_a: RecordingCbrClient, cbr_b: RecordingCbrClient, shared_backup: Any
+) -> None:
+    """Backups are shared only with projects of the same region (REFERENCE §4.7, codes 6700–6708).
+
+    Tenant B's project lives in region 2: a share to it could never be accepted (B cannot even see
+    the backup), so the service refuses it as an invalid project for sharing.
+    """
+    expect_error(lambda: _add(cbr_a, shared_backup.id, TENANT_B.project_id), 400, "BackupService.6704")
+    members = cbr_a.show_members_detail(
+        cbr.ShowMembersDetailRequest(backup_id=shared_backup.id, dest_project_id=TENANT_B.project_id)
+    )
+    assert members.members == []

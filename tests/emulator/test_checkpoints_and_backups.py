@@ -460,3 +460,20 @@ def test_restore_a_disk(api: Api) -> None:
     api.refused("restore_backup", "2005", path=path, body={"restore": {"volume_id": big.id}})
     settle(api)
     assert api.logs(operation_type="restore")[0]["extra_info"]["restore"]["target_resource_id"] == big.id
+
+
+def test_unknown_checkpoint_is_6217(api: Api) -> None:
+    api.refused("show_checkpoint", "6217", 404, path={"checkpoint_id": "missing"})
+
+
+def test_a_resource_being_restored_is_skipped_by_a_backup_run(api: Api) -> None:
+    servers = api.servers()[:2]
+    vault = api.vault(resources=servers)
+    api.backup_run(vault["id"], resources=[servers[0].id], name="first")
+    settle(api)
+    (backup,) = api.backups()
+    body = {"restore": {"server_id": servers[0].id, "mappings": _mappings(backup)}}
+    api.ok("restore_backup", path={"backup_id": backup["id"]}, body=body)
+    checkpoint = api.backup_run(vault["id"])
+    (skipped,) = checkpoint["vault"]["skipped_resources"]
+    assert (skipped["id"], skipped["code"]) == (servers[0].id, "BackupService.2010")

@@ -30,7 +30,7 @@ def backup_command(
             "command_id": command_id,
             "project_id": PROJECT,
             "region": REGION,
-            "vault": {"name": vault, "create": {"size_gb": 1000}},
+            "vault": {"name": vault, "create": {"size_gb": 100_000}},
             "resources": [{"id": s} for s in server_ids],
             **over,
         }

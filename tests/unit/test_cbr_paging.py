@@ -60,6 +60,7 @@ async def test_marker_walk_stops_when_the_server_ignores_the_marker() -> None:
     async def fetch(marker: str | None) -> Page[str]:
         nonlocal calls
         calls += 1
+        assert calls <= 5, "the walk does not stop"
         return Page(ITEMS[:4])
 
     items = [item async for item in by_marker(fetch, lambda item: item, 4)]

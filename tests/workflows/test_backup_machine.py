@@ -22,6 +22,8 @@ from orchestrator.workflows.base import (
     Failed,
     FindCheckpoint,
     FindVault,
+    Lock,
+    Locked,
     PollCheckpoint,
     Progress,
     ResourcesAdded,
@@ -30,6 +32,7 @@ from orchestrator.workflows.base import (
     Skipped,
     Sleep,
     Transition,
+    Unlock,
     VaultFound,
     VaultMissing,
 )
@@ -102,6 +105,8 @@ def test_vault_by_id_all_bound_goes_straight_to_checkpoint_with_marker() -> None
 
 def test_vault_by_name_created_when_missing_with_resources() -> None:
     st, t = step(state(command({"name": "vn", "create": {"size_gb": 50}})), NOW)
+    assert t.actions == (Lock("vault-name:vn"),)
+    st, t = step(st, Locked(True))
     assert only_call(t) == FindVault("vn")
     st, t = step(st, VaultMissing())
     req = only_call(t)
@@ -109,7 +114,8 @@ def test_vault_by_name_created_when_missing_with_resources() -> None:
     assert req.size_gb == 50
     assert req.resources[0] == ("s0", "OS::Nova::Server")
     st, t = step(st, VaultFound("v9", ("s0", "s1")))
-    assert isinstance(only_call(t), CreateCheckpoint)
+    assert t.actions[0] == Unlock("vault-name:vn")
+    assert isinstance(only_call(Transition(st, t.actions[1:])), CreateCheckpoint)
     assert st.vault_id == "v9"
 
 
@@ -125,6 +131,7 @@ def test_vault_by_name_missing_without_spec_fails() -> None:
 @pytest.mark.parametrize("failure", [UNKNOWN, Failed("already_done", "x", "exists")])
 def test_vault_create_unknown_outcome_is_rechecked_by_name(failure: Failed) -> None:
     st, _ = step(state(command({"name": "vn", "create": {}})), NOW)
+    st, _ = step(st, Locked(True))
     st, _ = step(st, VaultMissing())
     st, t = step(st, failure)
     assert only_call(t) == FindVault("vn")
@@ -132,8 +139,9 @@ def test_vault_create_unknown_outcome_is_rechecked_by_name(failure: Failed) -> N
 
 def test_vault_create_crash_rechecks_by_name_on_resume() -> None:
     st, _ = step(state(command({"name": "vn", "create": {}})), NOW)
+    st, _ = step(st, Locked(True))
     st, _ = step(st, VaultMissing())
-    _, t = step(st, NOW)
+    _, t = step(st, NOW)  # still holds the name lock: straight to the lookup
     assert only_call(t) == FindVault("vn")
 
 
@@ -301,3 +309,17 @@ def test_expire_reports_unfinished_resources() -> None:
 def test_unexpected_observation_fails_instead_of_looping() -> None:
     _, t = step(state(), CheckpointStatus("available", ()))
     assert done(t).error_code == "orchestrator.unexpected"
+
+
+def test_find_or_create_vault_is_serialised_by_name_and_unlocked_after() -> None:
+    st, _ = step(state(command({"name": "vn", "create": {}})), NOW)
+    busy_st, t = step(st, Locked(False))
+    assert t.actions == (Sleep("busy", 1),)
+    st, _ = step(st, Locked(True))
+    st, _ = step(st, VaultMissing())
+    st, t = step(st, VaultFound("v9", ("s0", "s1")))
+    assert t.actions[0] == Unlock("vault-name:vn")
+    assert isinstance(t.actions[1], Call)
+    assert not st.vault_lock_held
+    _, t = step(busy_st, NOW)
+    assert t.actions == (Lock("vault-name:vn"),)
