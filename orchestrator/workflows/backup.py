@@ -117,8 +117,6 @@ def _resume(state: BackupState) -> Transition:
     cmd = state.command
     if state.phase in ("resolve_vault", "create_vault"):
         state.phase = "resolve_vault"  # a vault create with an unknown outcome is re-checked by name
-        if cmd.vault.create is not None and not state.vault_lock_held:
-            return Transition(state, (Lock(_vault_lock(state)),))  # one find-or-create per name at a time
         req = ShowVault(cmd.vault.id) if cmd.vault.id else FindVault(cmd.vault.name or "")
         return Transition(state, (Call(req),))
     if state.phase == "associate":
@@ -169,6 +167,8 @@ def _vault_missing(state: BackupState) -> Transition:
     if spec is None:
         error = (VAULT_NOT_FOUND, f"vault {state.command.vault.name!r} not found")
         return Transition(state, (_done(state, None, error=error),))
+    if not state.vault_lock_held:  # missing: take the name lock, then look again before creating
+        return Transition(state, (Lock(_vault_lock(state)),))
     state.phase = "create_vault"
     refs = tuple((r.id, r.type) for r in state.command.resources)
     req = CreateVault(

@@ -30,7 +30,7 @@ from huaweicloudsdkcore.http.http_handler import HttpHandler
 
 from orchestrator.emulator.config import Tenant
 
-# The operations this suite promises to cover (see test_operation_coverage.py).
+# The operations this suite promises to cover (see test_contract_operation_coverage.py).
 EXPECTED_OPERATIONS: frozenset[str] = frozenset(
     {
         # vaults

@@ -33,7 +33,7 @@ from cbr_contract_harness import (
 
 from orchestrator.emulator.config import EmulatorConfig, Inventory, Progression, Tenant
 
-COVERAGE_TEST = "test_operation_coverage.py::test_suite_exercises_every_promised_operation"
+COVERAGE_TEST = "test_contract_operation_coverage.py::test_suite_exercises_every_promised_operation"
 
 # The SDK logs connection problems through a logger without handlers, which ends up on stderr.
 for _name in ("HuaweiCloud-SDK-CbrClient", "HuaweiCloud-SDK-CbrAsyncClient", "HuaweiCloud-SDK-Client"):

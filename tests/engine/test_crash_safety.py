@@ -18,8 +18,10 @@ from orchestrator.emulator.server import RunningEmulator
 from orchestrator.engine import CRASH_ENV
 from orchestrator.store import Store, WorkflowStatus
 
-WORKER = "import asyncio, orchestrator.config as c, orchestrator.worker as w; " \
-         "asyncio.run(w.run_worker(c.Settings(), asyncio.Event(), drain=True))"
+WORKER = (
+    "import asyncio, orchestrator.config as c, orchestrator.worker as w; "
+    "asyncio.run(w.run_worker(c.Settings(), asyncio.Event(), drain=True))"
+)
 
 
 def worker_env(settings: Settings, crash_at: str) -> dict[str, str]:
@@ -40,12 +42,19 @@ def worker_env(settings: Settings, crash_at: str) -> dict[str, str]:
 
 
 async def test_worker_killed_after_checkpoint_call_is_resumed_with_one_checkpoint(
-    settings: Settings, store: Store, emulator: RunningEmulator, emulator_config: EmulatorConfig,
-    connection: AbstractRobustConnection, events_queue: aio_pika.abc.AbstractQueue,
+    settings: Settings,
+    store: Store,
+    emulator: RunningEmulator,
+    emulator_config: EmulatorConfig,
+    connection: AbstractRobustConnection,
+    events_queue: aio_pika.abc.AbstractQueue,
 ) -> None:
     await publish(connection, settings, backup_command("crash-1", servers(emulator_config, 2)))
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-c", WORKER, env=worker_env(settings, "after_cbr_create"),
+        sys.executable,
+        "-c",
+        WORKER,
+        env=worker_env(settings, "after_cbr_create"),
     )
     assert await asyncio.wait_for(proc.wait(), 30) == -9  # SIGKILLed itself right after the call
     assert emulator.counters.requests_of("create_checkpoint") == 1
@@ -67,13 +76,25 @@ async def test_worker_killed_after_checkpoint_call_is_resumed_with_one_checkpoin
 
 
 async def test_execute_then_time_out_gives_no_duplicate_checkpoint(
-    settings: Settings, store: Store, emulator: RunningEmulator, emulator_config: EmulatorConfig,
-    connection: AbstractRobustConnection, events_queue: aio_pika.abc.AbstractQueue,
+    settings: Settings,
+    store: Store,
+    emulator: RunningEmulator,
+    emulator_config: EmulatorConfig,
+    connection: AbstractRobustConnection,
+    events_queue: aio_pika.abc.AbstractQueue,
 ) -> None:
-    emulator.faults.replace(FaultPlan(rules=[FaultRule(
-        operation="create_checkpoint", timeout_probability=1.0, hang_seconds=settings.cbr_timeout_seconds + 1,
-        max_faults=1,
-    )]))
+    emulator.faults.replace(
+        FaultPlan(
+            rules=[
+                FaultRule(
+                    operation="create_checkpoint",
+                    timeout_probability=1.0,
+                    hang_seconds=settings.cbr_timeout_seconds + 1,
+                    max_faults=1,
+                )
+            ]
+        )
+    )
     await publish(connection, settings, backup_command("lost-answer", servers(emulator_config, 1)))
     await drain_worker(settings)
     wf = await store.workflow_by_command("lost-answer")

@@ -59,7 +59,14 @@ async def test_backup_succeeds_with_final_state_event_and_steps(store: Store, se
     assert [e.body["data"]["outcome"] for e in events] == ["succeeded"]
     assert events[0].event_id == events[0].body["id"]
     ops = [s.step.operation for s in await store.steps_of(wf.id)]
-    assert ops == ["FindVault", "CreateVault", "CreateCheckpoint", "PollCheckpoint", "PollCheckpoint"]
+    assert ops == [
+        "FindVault",
+        "FindVault",
+        "CreateVault",
+        "CreateCheckpoint",
+        "PollCheckpoint",
+        "PollCheckpoint",
+    ]
 
 
 async def test_busy_answers_are_waited_out(store: Store, settings: Settings) -> None:
@@ -101,7 +108,8 @@ async def test_lost_checkpoint_answer_never_creates_a_second_checkpoint(
     assert len(cloud.checkpoints) == 1
     assert cloud.calls["CreateCheckpoint"] == 1
     assert cloud.calls["FindCheckpoint"] == 1
-    assert [s.step.outcome.value for s in await store.steps_of(wf.id)][2] == "unknown"
+    recorded = [(s.step.operation, s.step.outcome.value) for s in await store.steps_of(wf.id)]
+    assert ("CreateCheckpoint", "unknown") in recorded
 
 
 async def test_deadline_expires_an_unfinished_workflow(store: Store, settings: Settings) -> None:

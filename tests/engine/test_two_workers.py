@@ -16,8 +16,12 @@ from orchestrator.store import Store, WorkflowStatus
 
 
 async def test_two_workers_share_a_batch_without_duplicate_calls(
-    settings: Settings, store: Store, emulator: RunningEmulator, emulator_config: EmulatorConfig,
-    connection: AbstractRobustConnection, events_queue: aio_pika.abc.AbstractQueue,
+    settings: Settings,
+    store: Store,
+    emulator: RunningEmulator,
+    emulator_config: EmulatorConfig,
+    connection: AbstractRobustConnection,
+    events_queue: aio_pika.abc.AbstractQueue,
 ) -> None:
     ids = servers(emulator_config, 12)
     commands = [backup_command(f"pair-{i}", [sid], vault="shared") for i, sid in enumerate(ids)]
@@ -46,6 +50,8 @@ async def test_coalescer_answers_concurrent_polls_with_one_batch() -> None:
         return {q: q * 10 for q in queries}
 
     coalescer: Coalescer[str, int, int] = Coalescer(batch, window=0.02)
-    answers = await asyncio.gather(*(coalescer.ask("vault-a", q) for q in (1, 2, 3, 2)), coalescer.ask("b", 9))
+    answers = await asyncio.gather(
+        *(coalescer.ask("vault-a", q) for q in (1, 2, 3, 2)), coalescer.ask("b", 9)
+    )
     assert answers == [10, 20, 30, 20, 90]
     assert sorted(batches) == [[1, 2, 3], [9]]

@@ -105,7 +105,9 @@ def test_vault_by_id_all_bound_goes_straight_to_checkpoint_with_marker() -> None
 
 def test_vault_by_name_created_when_missing_with_resources() -> None:
     st, t = step(state(command({"name": "vn", "create": {"size_gb": 50}})), NOW)
-    assert t.actions == (Lock("vault-name:vn"),)
+    assert only_call(t) == FindVault("vn")
+    st, t = step(st, VaultMissing())
+    assert t.actions == (Lock("vault-name:vn"),)  # double-checked: look again under the name lock
     st, t = step(st, Locked(True))
     assert only_call(t) == FindVault("vn")
     st, t = step(st, VaultMissing())
@@ -131,6 +133,7 @@ def test_vault_by_name_missing_without_spec_fails() -> None:
 @pytest.mark.parametrize("failure", [UNKNOWN, Failed("already_done", "x", "exists")])
 def test_vault_create_unknown_outcome_is_rechecked_by_name(failure: Failed) -> None:
     st, _ = step(state(command({"name": "vn", "create": {}})), NOW)
+    st, _ = step(st, VaultMissing())
     st, _ = step(st, Locked(True))
     st, _ = step(st, VaultMissing())
     st, t = step(st, failure)
@@ -139,6 +142,7 @@ def test_vault_create_unknown_outcome_is_rechecked_by_name(failure: Failed) -> N
 
 def test_vault_create_crash_rechecks_by_name_on_resume() -> None:
     st, _ = step(state(command({"name": "vn", "create": {}})), NOW)
+    st, _ = step(st, VaultMissing())
     st, _ = step(st, Locked(True))
     st, _ = step(st, VaultMissing())
     _, t = step(st, NOW)  # still holds the name lock: straight to the lookup
@@ -313,6 +317,7 @@ def test_unexpected_observation_fails_instead_of_looping() -> None:
 
 def test_find_or_create_vault_is_serialised_by_name_and_unlocked_after() -> None:
     st, _ = step(state(command({"name": "vn", "create": {}})), NOW)
+    st, _ = step(st, VaultMissing())
     busy_st, t = step(st, Locked(False))
     assert t.actions == (Sleep("busy", 1),)
     st, _ = step(st, Locked(True))
@@ -322,4 +327,4 @@ def test_find_or_create_vault_is_serialised_by_name_and_unlocked_after() -> None
     assert isinstance(t.actions[1], Call)
     assert not st.vault_lock_held
     _, t = step(busy_st, NOW)
-    assert t.actions == (Lock("vault-name:vn"),)
+    assert only_call(t) == FindVault("vn")  # after waiting: the other workflow has probably created it
