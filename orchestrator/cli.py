@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
+
+if TYPE_CHECKING:
+    from orchestrator.config import Settings
 
 app = typer.Typer(
     help="Orchestrate Huawei Cloud CBR backups; run a local CBR emulator.", no_args_is_help=True
@@ -59,10 +64,105 @@ def tour() -> None:
 
 @app.command()
 def demo() -> None:
-    """The main job: a demonstration against the in-process emulator."""
-    from orchestrator.tour import run_tour
+    """The main job: backup, restore and replication workflows through RabbitMQ on the emulator."""
+    from orchestrator.demo import DemoFailed, run_demo
 
-    asyncio.run(run_tour(console))
+    try:
+        asyncio.run(run_demo(console))
+    except (DemoFailed, TimeoutError) as exc:
+        console.print(f"[bold red]✗ demo failed[/]: {exc or 'a workflow did not finish in time'}")
+        raise typer.Exit(1) from exc
+
+
+def _settings() -> Settings:
+    from orchestrator.config import Settings
+
+    try:
+        return Settings()
+    except ValueError as exc:
+        raise typer.BadParameter(f"configuration: {exc}") from exc
+
+
+@app.command()
+def migrate() -> None:
+    """Apply the SQL migrations not applied yet (safe to run twice, and by two processes at once)."""
+    from orchestrator.store import run_migrations
+
+    applied = asyncio.run(run_migrations(_settings().database_url))
+    console.print(f"applied migrations: {applied}" if applied else "database is up to date")
+
+
+@app.command()
+def worker() -> None:
+    """Run intake, engine and event relay in one process until SIGINT/SIGTERM; run several at once."""
+    from orchestrator.worker import run_worker, stop_on_signals
+
+    settings = _settings()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        with stop_on_signals(stop):
+            await run_worker(settings, stop)
+
+    asyncio.run(run())
+
+
+@app.command()
+def submit(
+    file: Annotated[Path | None, typer.Argument(help="JSON file with one command, or '-' for stdin.")] = None,
+    command_json: Annotated[str | None, typer.Option("--json", help="The command as a JSON string.")] = None,
+) -> None:
+    """Publish one command (see `cbr-orchestrator schema`) to the commands queue."""
+    from orchestrator.broker import submit as publish
+    from orchestrator.messages import InvalidCommand, parse_command
+
+    if (file is None) == (command_json is None):
+        raise typer.BadParameter("give a FILE or --json, not both")
+    if command_json is not None:
+        raw = command_json.encode()
+    else:
+        raw = sys.stdin.buffer.read() if str(file) == "-" else Path(str(file)).read_bytes()
+    try:
+        command = parse_command(raw)
+    except InvalidCommand as exc:
+        console.print(f"[red]command refused[/]: {exc.reason}")
+        raise typer.Exit(2) from exc
+    asyncio.run(publish(_settings(), command))
+    console.print(f"submitted {command.kind} command {command.command_id}")
+
+
+@app.command()
+def status(
+    ref: Annotated[str | None, typer.Argument(help="A workflow id or command id: show it in detail.")] = None,
+    state: Annotated[str | None, typer.Option("--status", help="Only workflows in this status.")] = None,
+    limit: Annotated[int, typer.Option(help="How many workflows to list.")] = 50,
+) -> None:
+    """List workflows, or show one workflow with its step history and events."""
+    from orchestrator.store import WorkflowStatus, list_workflows, workflow_status
+    from orchestrator.views import workflow_detail, workflows_table
+
+    dsn = _settings().database_url
+    if ref is not None:
+        detail = asyncio.run(workflow_status(dsn, ref))
+        if detail is None:
+            console.print(f"[red]no workflow with id or command id {ref!r}[/]")
+            raise typer.Exit(1)
+        console.print(workflow_detail(detail))
+        return
+    try:
+        wanted = WorkflowStatus(state) if state else None
+    except ValueError as exc:
+        raise typer.BadParameter(f"unknown status {state!r}", param_hint="--status") from exc
+    console.print(workflows_table(asyncio.run(list_workflows(dsn, wanted, limit))))
+
+
+@app.command()
+def schema() -> None:
+    """Print the JSON Schema of every command and of the event envelope."""
+    from orchestrator.messages import json_schemas
+
+    console.print_json(json.dumps(json_schemas()))
 
 
 def main() -> None:

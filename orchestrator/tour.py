@@ -180,6 +180,16 @@ def _task_progress(task: OperationLog) -> tuple[int, bool]:
     return int(task.progress or 0), task.status in FINAL_TASK_STATES
 
 
+def aksk_client(base_url: str, tenant: Tenant) -> CbrClient:
+    """Our client for one emulator tenant, signing with its AK/SK."""
+    return CbrClient(
+        region=tenant.region,
+        project_id=tenant.project_id,
+        auth=AkSkAuth(Credentials(tenant.access_key, tenant.secret_key)),
+        endpoints=Endpoints.single(base_url),
+    )
+
+
 def tour_config() -> EmulatorConfig:
     return EmulatorConfig(
         tenants=[DEFAULT_TENANT, REPLICA_TENANT],
@@ -193,7 +203,6 @@ async def run_tour(console: Console | None = None) -> None:
     async with await start_emulator(tour_config()) as running:
         console.print(f"[bold]CBR emulator[/] listening on {running.base_url}")
         endpoints = Endpoints.single(running.base_url)
-        source_auth = AkSkAuth(Credentials(DEFAULT_TENANT.access_key, DEFAULT_TENANT.secret_key))
         identity = PasswordIdentity(
             user_name=REPLICA_TENANT.user_name,
             password=REPLICA_TENANT.password,
@@ -202,12 +211,7 @@ async def run_tour(console: Console | None = None) -> None:
         )
         replica_auth = TokenAuth(identity, endpoints.iam_url(REPLICA_TENANT.region))
         async with (
-            CbrClient(
-                region=DEFAULT_TENANT.region,
-                project_id=DEFAULT_TENANT.project_id,
-                auth=source_auth,
-                endpoints=endpoints,
-            ) as source,
+            aksk_client(running.base_url, DEFAULT_TENANT) as source,
             CbrClient(
                 region=REPLICA_TENANT.region,
                 project_id=REPLICA_TENANT.project_id,

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 import aio_pika
 
+from orchestrator.broker.topology import declare_topology
 from orchestrator.config import Names, Settings
 from orchestrator.messages import AnyCommand
 
@@ -30,11 +31,15 @@ async def publish_raw(channel: aio_pika.abc.AbstractChannel, names: Names, bodie
 
 
 async def submit(settings: Settings, *commands: AnyCommand) -> None:
-    """Publish commands to the commands queue with publisher confirms (pipelined)."""
+    """Publish commands to the commands queue with publisher confirms (pipelined).
 
+    The topology is declared first (idempotently), so a command sent before any worker started waits
+    in its queue instead of being dropped as unroutable.
+    """
     connection = await aio_pika.connect_robust(settings.amqp_url.get_secret_value())
     async with connection:
         channel = await connection.channel(publisher_confirms=True)
+        await declare_topology(channel, settings.names, settings.worker.delivery_limit)
         await asyncio.gather(
             *(
                 channel.default_exchange.publish(

@@ -1,0 +1,232 @@
+"""The main job's demonstration: commands through RabbitMQ, workflows in PostgreSQL, CBR on the emulator.
+
+It starts the emulator in-process (two tenants in two regions), migrates a demo database, starts a
+worker, submits a backup of several servers, then a restore and a cross-region replication of one of
+the backups, and prints every event as it arrives. It exits 0 when all three workflows succeeded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+import aio_pika
+import asyncpg
+from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection
+from rich.console import Console
+
+from orchestrator.broker import declare_topology, delete_topology, submit
+from orchestrator.cbr.bodies import BillingCreate, VaultCreate
+from orchestrator.cbr.client import CbrClient
+from orchestrator.config import Names, ProjectCredentials, Settings, WorkerSettings
+from orchestrator.emulator.config import DEFAULT_TENANT, Tenant
+from orchestrator.emulator.server import RunningEmulator, start_emulator
+from orchestrator.messages import AnyCommand, BackupCommand, ReplicateCommand, RestoreCommand, WorkflowEvent
+from orchestrator.store import run_migrations
+from orchestrator.tour import REPLICA_TENANT, aksk_client, tour_config
+from orchestrator.worker import run_worker
+
+DEMO_DATABASE = "cbr_orchestrator_demo"
+SERVER_COUNT = 4
+WAIT_SECONDS = 120
+
+
+class DemoFailed(Exception):
+    """A workflow of the demo did not succeed, or did not finish in time."""
+
+
+@dataclass
+class EventLog:
+    """Final events by command id, printed as they arrive; duplicates (same event id) are dropped."""
+
+    console: Console
+    finals: dict[str, WorkflowEvent] = field(default_factory=dict)
+    seen: set[str] = field(default_factory=set)
+    arrived: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def on_message(self, message: AbstractIncomingMessage) -> None:
+        async with message.process():
+            event = WorkflowEvent.model_validate_json(message.body)
+            if event.id in self.seen:
+                return
+            self.seen.add(event.id)
+            self.show(event)
+            if event.data.outcome.value != "progress":
+                self.finals[event.data.command_id] = event
+                self.arrived.set()
+
+    def show(self, event: WorkflowEvent) -> None:
+        data = event.data
+        detail = f"{data.progress}%" if data.progress is not None else ""
+        if data.resources:
+            done = sum(r.status == "succeeded" for r in data.resources)
+            detail += f" {done}/{len(data.resources)} resources {data.kind} ok"
+        if data.destination_backup_id:
+            detail += f" replica {data.destination_backup_id}"
+        if data.error_code:
+            detail += f" [red]{data.error_code}: {data.error_message}[/]"
+        self.console.print(f"  [magenta]event[/] {event.type:<40} {data.command_id:<14} {detail}")
+
+    async def final(self, command_id: str) -> WorkflowEvent:
+        async with asyncio.timeout(WAIT_SECONDS):
+            while command_id not in self.finals:
+                self.arrived.clear()
+                await self.arrived.wait()
+        return self.finals[command_id]
+
+
+def demo_settings(base_url: str, database_url: str) -> Settings:
+    tenants = (DEFAULT_TENANT, REPLICA_TENANT)
+    return Settings(
+        database_url=database_url,
+        names=Names(prefix=f"cbr-demo-{uuid.uuid4().hex[:8]}"),
+        credentials=[_credentials(tenant) for tenant in tenants],
+        cbr_endpoints={tenant.region: base_url for tenant in tenants},
+        worker=WorkerSettings(status_poll_seconds=0.5, idle_poll_seconds=0.2, relay_poll_seconds=0.5),
+    )
+
+
+def _credentials(tenant: Tenant) -> ProjectCredentials:
+    return ProjectCredentials.model_validate(
+        {
+            "project_id": tenant.project_id,
+            "region": tenant.region,
+            "access_key": tenant.access_key,
+            "secret_key": tenant.secret_key,
+        }
+    )
+
+
+async def ensure_database(server_dsn: str, name: str) -> str:
+    """Create the demo database when missing; return its DSN."""
+    conn = await asyncpg.connect(f"{server_dsn}/postgres")
+    try:
+        if not await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
+            with contextlib.suppress(asyncpg.DuplicateDatabaseError):
+                await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    return f"{server_dsn}/{name}"
+
+
+@contextlib.asynccontextmanager
+async def event_subscription(settings: Settings, log: EventLog) -> AsyncIterator[AbstractRobustConnection]:
+    connection = await aio_pika.connect_robust(settings.amqp_url.get_secret_value())
+    try:
+        channel = await connection.channel()
+        await declare_topology(channel, settings.names, settings.worker.delivery_limit)
+        queue = await channel.declare_queue(exclusive=True)
+        await queue.bind(settings.names.events_exchange, routing_key="#")
+        await queue.consume(log.on_message)
+        yield connection
+        await delete_topology(await connection.channel(), settings.names)
+    finally:
+        await connection.close()
+
+
+@dataclass
+class Demo:
+    settings: Settings
+    running: RunningEmulator
+    log: EventLog
+    console: Console
+
+    async def run(self) -> None:
+        async with aksk_client(self.running.base_url, DEFAULT_TENANT) as source:
+            servers = [s.id for s in await source.list_protectables("server", limit=SERVER_COUNT)]
+            backup = await self.backup(servers)
+            first = backup.data.resources[0]
+            if first.backup_id is None:
+                raise DemoFailed("the backup event carries no backup id")
+            disks = (await source.show_backup(first.backup_id)).children or []
+        async with aksk_client(self.running.base_url, REPLICA_TENANT) as replica:
+            vault_id = await self.replication_vault(replica)
+        restore = RestoreCommand.model_validate(
+            {
+                **self.target(DEFAULT_TENANT, "demo-restore"),
+                "backup_id": first.backup_id,
+                "server_id": first.resource_id,
+                "mappings": [{"backup_id": d.id, "volume_id": d.resource_id} for d in disks],
+            }
+        )
+        replicate = ReplicateCommand.model_validate(
+            {
+                **self.target(DEFAULT_TENANT, "demo-replicate"),
+                "backup_id": first.backup_id,
+                "destination_region": REPLICA_TENANT.region,
+                "destination_project_id": REPLICA_TENANT.project_id,
+                "destination_vault_id": vault_id,
+            }
+        )
+        self.step("submitting a restore of the first server and a replication of its backup to eu-west-0")
+        await asyncio.gather(self.run_command(restore), self.run_command(replicate))
+
+    async def backup(self, servers: list[str]) -> WorkflowEvent:
+        command = BackupCommand.model_validate(
+            {
+                **self.target(DEFAULT_TENANT, "demo-backup"),
+                "vault": {"name": "demo-vault", "create": {"size_gb": 2000}},
+                "resources": [{"id": server} for server in servers],
+                "name": "demo-backup",
+            }
+        )
+        self.step(
+            f"submitting a backup of {len(servers)} servers into vault 'demo-vault' (created on demand)"
+        )
+        return await self.run_command(command)
+
+    async def replication_vault(self, replica: CbrClient) -> str:
+        vault = await replica.create_vault(
+            VaultCreate(
+                name="demo-replicas",
+                billing=BillingCreate(object_type="server", protect_type="replication", size=2000),
+            )
+        )
+        self.step(f"created replication vault {vault.id} in {replica.region}")
+        return vault.id
+
+    async def run_command(self, command: AnyCommand) -> WorkflowEvent:
+        await submit(self.settings, command)
+        event = await self.log.final(command.command_id)
+        if event.data.outcome.value != "succeeded":
+            raise DemoFailed(
+                f"{command.command_id} ended {event.data.outcome.value}: {event.data.error_message}"
+            )
+        return event
+
+    @staticmethod
+    def target(tenant: Tenant, name: str) -> dict[str, str]:
+        return {
+            "command_id": f"{name}-{uuid.uuid4().hex[:6]}",
+            "project_id": tenant.project_id,
+            "region": tenant.region,
+        }
+
+    def step(self, text: str) -> None:
+        self.console.print(f"[bold cyan]→[/] {text}")
+
+
+async def run_demo(console: Console, server_dsn: str = "postgresql://postgres@127.0.0.1:5432") -> None:
+    database_url = await ensure_database(server_dsn, DEMO_DATABASE)
+    applied = await run_migrations(database_url)
+    console.print(f"[bold]database[/] {DEMO_DATABASE}: migrations applied now: {applied or 'none'}")
+    async with await start_emulator(tour_config()) as running:
+        console.print(f"[bold]CBR emulator[/] listening on {running.base_url}")
+        settings = demo_settings(running.base_url, database_url)
+        log = EventLog(console)
+        stop = asyncio.Event()
+        async with event_subscription(settings, log):
+            worker = asyncio.create_task(run_worker(settings, stop), name="worker")
+            try:
+                await Demo(settings, running, log, console).run()
+            finally:
+                stop.set()
+                await worker
+        calls = running.counters.snapshot()["requests"]["total"]
+    console.print(
+        f"[bold green]✓ demo complete[/]: 3 workflows succeeded, {calls} CBR calls, "
+        f"{len(log.seen)} distinct events"
+    )
