@@ -167,3 +167,29 @@ def test_sharing_is_limited_to_the_region(
         cbr.ShowMembersDetailRequest(backup_id=shared_backup.id, dest_project_id=TENANT_B.project_id)
     )
     assert members.members == []
+
+
+def test_receiver_can_reject(
+    cbr_a: RecordingCbrClient,
+    cbr_c: RecordingCbrClient,
+    pool_a: Pool,
+    new_vault: Callable[..., Any],
+    back_up: Callable[..., Any],
+) -> None:
+    server = pool_a.server()
+    vault = new_vault(cbr_a, [server])
+    _, (backup,) = back_up(cbr_a, vault.id, [server.id])
+    _add(cbr_a, backup.id, TENANT_C.project_id)
+    rejected = cbr_c.update_member_status(
+        cbr.UpdateMemberStatusRequest(
+            backup_id=backup.id, member_id=TENANT_C.project_id, body=cbr.UpdateMember(status="rejected")
+        )
+    ).member
+    assert (rejected.status, rejected.dest_project_id) == ("rejected", TENANT_C.project_id)
+    assert not rejected.vault_id
+    seen_by_owner = cbr_a.show_member_detail(
+        cbr.ShowMemberDetailRequest(backup_id=backup.id, member_id=TENANT_C.project_id)
+    ).member
+    assert seen_by_owner.status == "rejected"
+    shared = cbr_c.list_backups(cbr.ListBackupsRequest(own_type="shared", member_status="accepted")).backups
+    assert backup.id not in {b.id for b in shared}

@@ -169,6 +169,16 @@ def test_copy_checkpoint_replicates_the_vaults_backups(
     assert {b.resource_id for b in copies} == {s.id for s in servers}
     assert all(b.image_type == "replication" for b in copies)
 
+    # each queued backup carries the replication record the answer named, pointing at its replica
+    record_of = {b.backup_id: b.replication_record_id for b in answer.backups}
+    replica_of = {b.resource_id: b.id for b in copies}
+    listed = cbr_a.list_backups(cbr.ListBackupsRequest(vault_id=vault.id, show_replication=True)).backups
+    for source in listed:
+        (record,) = [r for r in source.replication_records or [] if r.id == record_of[source.id]]
+        assert record.status == "success"
+        assert record.destination_backup_id == replica_of[source.resource_id]
+        assert record.destination_vault_id == replica_vault_b.id
+
 
 def test_replication_errors(
     cbr_a: RecordingCbrClient,

@@ -211,9 +211,9 @@ async def test_replicate_to_another_region(
     destinations = {region.name: region.replication_destinations for region in capabilities.regions}
     assert remote_tenant.region in destinations.get(DEFAULT_TENANT.region, [])
 
-    [server] = await free_servers(source, 1)
-    vault = await backup_vault(source, "replicated-vault", [server])
-    [backup] = await backed_up(emulator, source, vault, "replicate-001")
+    servers = await free_servers(source, 2)
+    vault = await backup_vault(source, "replicated-vault", servers)
+    backup, other = await backed_up(emulator, source, vault, "replicate-001")
     target = await replication_vault(remote, "replica-vault")
 
     request = BackupReplicate(
@@ -230,7 +230,7 @@ async def test_replicate_to_another_region(
         lambda page: bool(page.backups) and page.backups[0].status == "available",
     )
     assert len(replicas.backups) == 1
-    shown = await source.list_backups(BackupFilter(checkpoint_id=backup.checkpoint_id, show_replication=True))
+    shown = await source.list_backups(BackupFilter(resource_id=backup.resource_id, show_replication=True))
     assert [record.status for record in shown.backups[0].replication_records] == ["success"]
 
     with pytest.raises(CbrApiError) as again:
@@ -245,6 +245,12 @@ async def test_replicate_to_another_region(
     )
     queued = await source.replicate_checkpoint(whole_vault)
     assert queued.vault_id == vault.id
+    assert [item.backup_id for item in queued.backups] == [other.id]  # the replicated one is left out
+    await settle(
+        emulator,
+        lambda: remote.list_backups(BackupFilter(vault_id=target.id, status="available")),
+        lambda page: len(page.backups) == 2,
+    )
 
 
 async def test_policies(client: CbrClient) -> None:
@@ -296,18 +302,18 @@ async def test_vault_tags(client: CbrClient) -> None:
     await client.create_vault_tag(vault.id, "owner", "team-a")
     await client.create_vault_tag(vault.id, "owner", "team-b")  # overwrites
     await client.batch_update_vault_tags(
-        vault.id, "create", [TagChange(key="env", value="prod"), TagChange(key="cost center", value="42")]
+        vault.id, "create", [TagChange(key="env", value="prod"), TagChange(key="cost-center", value="42")]
     )
     tags = await client.show_vault_tags(vault.id)
     assert {tag.key: tag.value for tag in tags.tags} == {
         "owner": "team-b",
         "env": "prod",
-        "cost center": "42",
+        "cost-center": "42",
     }
     project_tags = {tag.key: tag.values for tag in await client.show_project_tags()}
     assert project_tags["owner"] == ["team-b"]
 
-    await client.delete_vault_tag(vault.id, "cost center")
+    await client.delete_vault_tag(vault.id, "cost-center")
     await client.batch_update_vault_tags(vault.id, "delete", [TagChange(key="env"), TagChange(key="absent")])
     assert [tag.key for tag in (await client.show_vault_tags(vault.id)).tags] == ["owner"]
     with pytest.raises(CbrApiError) as gone:

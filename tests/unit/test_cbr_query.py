@@ -1,6 +1,8 @@
 """Query pairs, paths and endpoints are built exactly as the SDK builds them."""
 
+import json
 from datetime import UTC, datetime, timedelta, timezone
+from importlib import resources
 
 import pytest
 
@@ -136,3 +138,21 @@ def test_host_and_prefix() -> None:
     assert host_of("https://cbr.eu-west-101.myhuaweicloud.com") == "cbr.eu-west-101.myhuaweicloud.com"
     assert path_prefix_of("http://gateway/cbr/") == "/cbr"
     assert path_prefix_of("http://gateway") == ""
+
+
+@pytest.mark.parametrize(
+    ("operation", "filter_type", "paging"),
+    [
+        ("list_backups", BackupFilter, {"limit", "offset", "marker"}),
+        ("list_op_logs", OperationLogFilter, {"limit", "offset"}),
+        ("list_vault", VaultFilter, {"limit", "offset"}),
+        ("list_protectable", ProtectableFilter, {"limit", "offset", "marker"}),
+        ("show_members_detail", MemberFilter, {"limit", "offset", "marker"}),
+    ],
+)
+def test_filters_cover_every_query_parameter_of_the_sdk(
+    operation: str, filter_type: type, paging: set[str]
+) -> None:
+    text = resources.files("orchestrator.data").joinpath("cbr-operations.json").read_text("utf-8")
+    [entry] = [item for item in json.loads(text)["operations"] if item["operation"] == operation]
+    assert set(filter_type.model_fields) | paging == {param["name"] for param in entry["query_params"]}

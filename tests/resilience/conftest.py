@@ -1,0 +1,95 @@
+"""Fixtures for restart tests: private PostgreSQL and RabbitMQ instances, an emulator, fresh databases.
+
+The private services are module-scoped (one cold start per module) and always removed, even when a test
+fails. They are never skipped: a missing binary is an error, so a broken machine shows up as a failure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+
+import asyncpg
+import pytest
+from private_services import PrivatePostgres, PrivateRabbit
+from resilience_helpers import emulator_config_for
+
+from orchestrator.emulator.config import EmulatorConfig
+from orchestrator.emulator.server import RunningEmulator, start_emulator
+from orchestrator.store import run_migrations
+
+SHARED_ADMIN_DSN = os.environ.get("CBR_TEST_ADMIN_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
+SHARED_AMQP_URL = os.environ.get("CBR_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
+RUN = uuid.uuid4().hex[:8]
+COMMANDS = 30
+
+
+@pytest.fixture(scope="module")
+def private_rabbit() -> Iterator[PrivateRabbit]:
+    rabbit = PrivateRabbit()
+    try:
+        rabbit.start()
+        yield rabbit
+    finally:
+        rabbit.close()
+
+
+@pytest.fixture(scope="module")
+def private_postgres() -> Iterator[PrivatePostgres]:
+    postgres = PrivatePostgres()
+    try:
+        postgres.start()
+        yield postgres
+    finally:
+        postgres.close()
+
+
+async def _admin(admin_dsn: str, sql: str) -> None:
+    conn = await asyncpg.connect(admin_dsn, timeout=10)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+async def _fresh_database(admin_dsn: str) -> AsyncIterator[str]:
+    name = f"cbro_resilience_{RUN}_{uuid.uuid4().hex[:8]}"
+    base = admin_dsn.rsplit("/", 1)[0]
+    await _admin(admin_dsn, f'CREATE DATABASE "{name}"')
+    try:
+        await run_migrations(f"{base}/{name}")
+        yield f"{base}/{name}"
+    finally:
+        await _admin(admin_dsn, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+async def shared_dsn() -> AsyncIterator[str]:
+    """A fresh, migrated database on the machine's shared PostgreSQL (which nobody restarts)."""
+    async for dsn in _fresh_database(SHARED_ADMIN_DSN):
+        yield dsn
+
+
+@pytest.fixture
+async def private_dsn(private_postgres: PrivatePostgres) -> AsyncIterator[str]:
+    """A fresh, migrated database on the private PostgreSQL (which the test may restart)."""
+    if not private_postgres.is_ready():  # an earlier test left it down: bring it back first
+        await asyncio.to_thread(private_postgres.start)
+    async for dsn in _fresh_database(private_postgres.admin_dsn):
+        yield dsn
+
+
+@pytest.fixture
+def emulator_config() -> EmulatorConfig:
+    return emulator_config_for(COMMANDS)
+
+
+@pytest.fixture
+async def emulator(emulator_config: EmulatorConfig) -> AsyncIterator[RunningEmulator]:
+    running = await start_emulator(emulator_config)
+    try:
+        yield running
+    finally:
+        await running.close()
