@@ -65,6 +65,7 @@ from orchestrator.workflows.base import (
     MachineState,
     Observation,
     PollCheckpoint,
+    PollReplication,
     Progress,
     ReplicateBackup,
     ReplicationStarted,
@@ -73,6 +74,7 @@ from orchestrator.workflows.base import (
     RestoreBackup,
     Resume,
     ShowBackup,
+    ShowCheckpoint,
     ShowVault,
     Skipped,
     Sleep,
@@ -168,8 +170,12 @@ class CbrActions:
             return await self._find_checkpoint(project, region, req)
         if isinstance(req, PollCheckpoint):
             return await self._poller.checkpoint(project, region, req.vault_id, req.checkpoint_id, req.since)
+        if isinstance(req, ShowCheckpoint):
+            return await self._poller.show_checkpoint(project, region, req.checkpoint_id)
         if isinstance(req, ShowBackup):
             return await self._poller.backup_details(project, region, req.backup_id)
+        if isinstance(req, PollReplication):
+            return await self._poller.replication(project, region, req)
         if isinstance(req, RestoreBackup):
             await client.restore_backup(req.backup_id, _restore_body(req))
             return Accepted()

@@ -1,8 +1,9 @@
 """Status polling, in one place: requests made in the same short window are answered together.
 
 Checkpoint polls of one vault share one ``list_backups`` listing (every backup of the vault created since
-the oldest of them); restore-task polls of one project share one ``list_op_logs`` listing. A single
-request costs one call; a thousand concurrent polls of one vault cost one listing, paged.
+the oldest of them); restore-task polls of one project share one ``list_op_logs`` listing, and so do
+replication polls (their tasks, with ``show_backup`` only for a replication the tasks cannot tell about).
+A single request costs one call; a thousand concurrent polls of one vault cost one listing, paged.
 Also here: :class:`CbrClients`, one CBR client per project and region, built from the settings.
 """
 
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Hashable
+from collections.abc import Awaitable, Callable, Hashable, Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Generic, TypeVar
 
@@ -26,7 +27,9 @@ from orchestrator.config import ProjectCredentials, Settings
 from orchestrator.workflows.base import (
     BackupDetails,
     BackupSeen,
+    CheckpointShown,
     CheckpointStatus,
+    PollReplication,
     ReplicaSeen,
     TaskMissing,
     TaskSeen,
@@ -37,6 +40,8 @@ Q = TypeVar("Q", bound=Hashable)
 R = TypeVar("R")
 
 FINAL_BACKUP = {"available", "error"}
+# replication task status -> replication record status; other task statuses are read from the backup
+REPLICA_STATUS_OF_TASK = {"waiting": "waiting_replicate", "running": "replicating", "success": "success"}
 CLOCK_SLACK = timedelta(minutes=5)  # our clock and the cloud's may disagree a little
 
 
@@ -90,9 +95,15 @@ class CbrClients:
 
 
 class Coalescer(Generic[K, Q, R]):
-    """Collect queries per key for ``window`` seconds, then answer them all with one batch call."""
+    """Collect queries per key for ``window`` seconds, then answer them all with one batch call.
 
-    def __init__(self, batch: Callable[[K, list[Q]], Awaitable[dict[Q, R]]], window: float) -> None:
+    The batch answers every query; an answer that is an exception is raised to that query's askers
+    only (an exception raised by the batch itself reaches every asker).
+    """
+
+    def __init__(
+        self, batch: Callable[[K, list[Q]], Awaitable[Mapping[Q, R | Exception]]], window: float
+    ) -> None:
         self._batch = batch
         self._window = window
         self._waiting: dict[K, dict[Q, list[asyncio.Future[R]]]] = {}
@@ -123,14 +134,19 @@ class Coalescer(Generic[K, Q, R]):
                         f.set_exception(exc)
             return
         for query, futures in group.items():
+            answer = answers[query]
             for f in futures:
-                if not f.done():
-                    f.set_result(answers[query])
+                if f.done():
+                    continue
+                if isinstance(answer, Exception):
+                    f.set_exception(answer)
+                else:
+                    f.set_result(answer)
 
 
 CheckpointKey = tuple[str, str, str]  # project, region, vault
 CheckpointQuery = tuple[str, datetime]  # checkpoint id, created not before
-RestoreKey = tuple[str, str]
+ProjectKey = tuple[str, str]  # project, region
 RestoreQuery = tuple[str, str, datetime]  # backup id, target id, since
 
 
@@ -140,8 +156,11 @@ class Poller:
         self._checkpoints: Coalescer[CheckpointKey, CheckpointQuery, CheckpointStatus] = Coalescer(
             self._poll_checkpoints, window
         )
-        self._restores: Coalescer[RestoreKey, RestoreQuery, TaskSeen | TaskMissing] = Coalescer(
+        self._restores: Coalescer[ProjectKey, RestoreQuery, TaskSeen | TaskMissing] = Coalescer(
             self._poll_restores, window
+        )
+        self._replications: Coalescer[ProjectKey, PollReplication, ReplicaSeen | BackupDetails] = Coalescer(
+            self._poll_replications, window
         )
         self.list_calls = 0
 
@@ -155,9 +174,18 @@ class Poller:
     ) -> TaskSeen | TaskMissing:
         return await self._restores.ask((project, region), (backup_id, target_id, since))
 
+    async def replication(
+        self, project: str, region: str, poll: PollReplication
+    ) -> ReplicaSeen | BackupDetails:
+        return await self._replications.ask((project, region), poll)
+
     async def backup_details(self, project: str, region: str, backup_id: str) -> BackupDetails:
         backup = await self._clients.get(project, region).show_backup(backup_id)
         return _details(backup)
+
+    async def show_checkpoint(self, project: str, region: str, checkpoint_id: str) -> CheckpointShown:
+        checkpoint = await self._clients.get(project, region).show_checkpoint(checkpoint_id)
+        return CheckpointShown(checkpoint.status)
 
     # ------------------------------------------------------------------ batches
 
@@ -179,16 +207,45 @@ class Poller:
         return {q: _checkpoint_status(by_checkpoint.get(q[0], [])) for q in queries}
 
     async def _poll_restores(
-        self, key: RestoreKey, queries: list[RestoreQuery]
+        self, key: ProjectKey, queries: list[RestoreQuery]
     ) -> dict[RestoreQuery, TaskSeen | TaskMissing]:
+        logs = await self._operation_logs(key, "restore", (since for _, _, since in queries))
+        return {q: _restore_task(logs, q) for q in queries}
+
+    async def _poll_replications(
+        self, key: ProjectKey, queries: list[PollReplication]
+    ) -> dict[PollReplication, ReplicaSeen | BackupDetails | Exception]:
+        """One task listing for all; each replication it cannot tell about is read from its backup."""
+        logs = await self._operation_logs(key, "replication", (q.since for q in queries))
+        answers: dict[PollReplication, ReplicaSeen | BackupDetails | Exception] = {}
+        stragglers: list[PollReplication] = []
+        for query in queries:
+            seen = _replica_from_tasks(logs, query)
+            if seen is None:
+                stragglers.append(query)
+            else:
+                answers[query] = seen
+        read = await asyncio.gather(
+            *(self.backup_details(*key, q.backup_id) for q in stragglers), return_exceptions=True
+        )
+        for query, details in zip(stragglers, read, strict=True):
+            if isinstance(details, BaseException) and not isinstance(details, Exception):
+                raise details  # cancellation and the like are not an answer
+            answers[query] = details
+        return answers
+
+    async def _operation_logs(
+        self, key: ProjectKey, operation_type: str, since: Iterable[datetime]
+    ) -> list[OperationLog]:
+        """The project's tasks of ``operation_type`` created since the oldest ``since``, newest first."""
         project, region = key
-        oldest = min(since for _, _, since in queries) - CLOCK_SLACK
+        oldest = min(since) - CLOCK_SLACK
         filters = OperationLogFilter(
-            operation_type="restore", start_time=oldest.strftime("%Y-%m-%dT%H:%M:%SZ")
+            operation_type=operation_type, start_time=oldest.strftime("%Y-%m-%dT%H:%M:%SZ")
         )
         self.list_calls += 1
         logs = [log async for log in self._clients.get(project, region).iter_operation_logs(filters)]
-        return {q: _restore_task(logs, q) for q in queries}
+        return sorted(logs, key=lambda item: item.created_at or "", reverse=True)
 
 
 def _checkpoint_status(backups: list[Backup]) -> CheckpointStatus:
@@ -204,7 +261,7 @@ def _checkpoint_status(backups: list[Backup]) -> CheckpointStatus:
 
 def _restore_task(logs: list[OperationLog], query: RestoreQuery) -> TaskSeen | TaskMissing:
     backup_id, target_id, _ = query
-    for log in sorted(logs, key=lambda item: item.created_at or "", reverse=True):
+    for log in logs:
         info = log.extra_info.restore if log.extra_info else None
         resource = log.extra_info.resource if log.extra_info else None
         target = (info.target_resource_id if info else None) or (resource.id if resource else None)
@@ -217,6 +274,31 @@ def _restore_task(logs: list[OperationLog], query: RestoreQuery) -> TaskSeen | T
                 error.message if error and error.message else None,
             )
     return TaskMissing()
+
+
+def _replica_from_tasks(logs: list[OperationLog], poll: PollReplication) -> ReplicaSeen | None:
+    """The newest replication task of the backup towards the region, if it is waiting, running or done.
+
+    None when there is no such task, or it ended otherwise: the backup's replication records say why
+    (with their fail code), and which record is ours.
+    """
+    for log in logs:
+        info = log.extra_info.replication if log.extra_info else None
+        if info is None or info.source_backup_id != poll.backup_id:
+            continue
+        if info.destination_region != poll.destination_region:
+            continue
+        status = REPLICA_STATUS_OF_TASK.get(log.status)
+        if status is None or (status == "success" and not info.destination_backup_id):
+            return None
+        return ReplicaSeen(
+            record_id=poll.record_id or "",
+            destination_region=poll.destination_region,
+            status=status,
+            destination_backup_id=info.destination_backup_id,
+            progress=log.progress,
+        )
+    return None
 
 
 def _details(backup: Backup) -> BackupDetails:

@@ -51,6 +51,10 @@ class World:
     def is_tenant(self, region: str, project_id: str) -> bool:
         return any(t.region == region and t.project_id == project_id for t in self.config.tenants)
 
+    def lives_elsewhere(self, region: str, project_id: str) -> bool:
+        """Whether ``project_id`` is a known tenant's project in a region other than ``region``."""
+        return any(t.project_id == project_id and t.region != region for t in self.config.tenants)
+
     def regions(self) -> list[str]:
         return sorted({tenant.region for tenant in self.config.tenants})
 

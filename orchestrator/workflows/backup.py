@@ -4,6 +4,10 @@ Phases: ``resolve_vault`` → (``create_vault``) → (``associate`` → (``verif
 → ``poll``. The checkpoint call is not idempotent in CBR: the state records ``checkpoint_maybe_created``
 (persisted before the call) and a marker that goes into the checkpoint's description; after a crash or
 an unknown outcome the marker is looked up in the cloud before any second call.
+
+Polling reads the checkpoint's backups. A checkpoint can end (``error``) before any backup of it is
+listed; so while a pending resource has no backup listed, every ``SHOW_CHECKPOINT_EVERY``-th poll also
+reads the checkpoint itself, and once that says it ended, the listing decides each resource with it.
 """
 
 from __future__ import annotations
@@ -16,9 +20,11 @@ from pydantic import Field
 from orchestrator.messages import BackupCommand, Outcome, ResourceResult
 from orchestrator.workflows.base import (
     AddResources,
+    BackupSeen,
     Call,
     CheckpointCreated,
     CheckpointLookup,
+    CheckpointShown,
     CheckpointStatus,
     CreateCheckpoint,
     CreateVault,
@@ -33,6 +39,7 @@ from orchestrator.workflows.base import (
     PollCheckpoint,
     ResourcesAdded,
     Resume,
+    ShowCheckpoint,
     ShowVault,
     Skipped,
     Sleep,
@@ -49,6 +56,8 @@ FINAL_BACKUP_STATUSES = {"available": "succeeded", "error": "failed"}
 FINAL_CHECKPOINT_STATUSES = {"available", "error"}
 VAULT_NOT_FOUND = "BackupService.6105"
 ALREADY_BOUND = "BackupService.6103"
+NO_BACKUP = "BackupService.no_backup"
+SHOW_CHECKPOINT_EVERY = 2  # polls listing no backup of a pending resource, per show_checkpoint
 
 
 class BackupState(MachineState):
@@ -60,6 +69,8 @@ class BackupState(MachineState):
     results: dict[str, ResourceResult] = Field(default_factory=dict)
     checkpoint_maybe_created: bool = False
     checkpoint_id: str | None = None
+    checkpoint_status: str | None = None  # the checkpoint's own status, as last shown
+    polls_missing_backups: int = 0
     started_at: datetime | None = None
     vault_lock_held: bool = False
 
@@ -103,6 +114,8 @@ def transition(state: BackupState, obs: Observation) -> Transition:
         return _to_checkpoint(state)
     if isinstance(obs, CheckpointStatus) and state.phase == "poll":
         return _polled(state, obs)
+    if isinstance(obs, CheckpointShown) and state.phase == "poll":
+        return _checkpoint_shown(state, obs)
     return unexpected(state, obs)
 
 
@@ -126,9 +139,7 @@ def _resume(state: BackupState) -> Transition:
     if state.phase == "checkpoint":
         return _to_checkpoint(state)
     if state.phase == "poll":
-        return Transition(
-            state, (Call(PollCheckpoint(state.checkpoint_id or "", _vault(state), _since(state))),)
-        )
+        return Transition(state, (Call(_poll(state)),))
     return unexpected(state, Resume)
 
 
@@ -220,33 +231,55 @@ def _checkpoint_exists(state: BackupState, checkpoint_id: str, skipped: tuple[Sk
 
 def _polled(state: BackupState, obs: CheckpointStatus) -> Transition:
     by_resource = {b.resource_id: b for b in obs.backups}
+    ended = obs.status if obs.status in FINAL_CHECKPOINT_STATUSES else state.checkpoint_status
     for rid in list(state.pending):
         seen = by_resource.get(rid)
         if seen is not None and seen.status in FINAL_BACKUP_STATUSES:
-            state.results[rid] = _result(
-                state,
-                rid,
-                FINAL_BACKUP_STATUSES[seen.status],
-                backup_id=seen.backup_id,
-                size=seen.size_gb,
-                code=None if seen.status == "available" else "BackupService.backup_error",
-                message=None if seen.status == "available" else "backup ended in error",
-            )
-            state.pending.remove(rid)
-        elif seen is None and obs.status in FINAL_CHECKPOINT_STATUSES:
-            state.results[rid] = _result(
-                state,
-                rid,
-                "failed",
-                code="BackupService.no_backup",
-                message=f"checkpoint ended {obs.status} without a backup of it",
-            )
-            state.pending.remove(rid)
+            _record_backup(state, seen)
+        elif seen is None and ended in FINAL_CHECKPOINT_STATUSES:
+            _record_no_backup(state, rid, f"checkpoint ended {ended} without a backup of it")
     if not state.pending:
         return Transition(state, (_done(state, None),))
     total = len(state.command.resources)
-    percent = 100 * (total - len(state.pending)) // total
-    return Transition(state, (*progress_actions(state, percent), Sleep("poll")))
+    progress = progress_actions(state, 100 * (total - len(state.pending)) // total)
+    if _time_to_show_checkpoint(state, by_resource):
+        return Transition(state, (*progress, Call(ShowCheckpoint(state.checkpoint_id or ""))))
+    return Transition(state, (*progress, Sleep("poll")))
+
+
+def _record_backup(state: BackupState, seen: BackupSeen) -> None:
+    ok = seen.status == "available"
+    state.results[seen.resource_id] = _result(
+        state,
+        seen.resource_id,
+        FINAL_BACKUP_STATUSES[seen.status],
+        backup_id=seen.backup_id,
+        size=seen.size_gb,
+        code=None if ok else "BackupService.backup_error",
+        message=None if ok else "backup ended in error",
+    )
+    state.pending.remove(seen.resource_id)
+
+
+def _record_no_backup(state: BackupState, rid: str, message: str) -> None:
+    state.results[rid] = _result(state, rid, "failed", code=NO_BACKUP, message=message)
+    state.pending.remove(rid)
+
+
+def _time_to_show_checkpoint(state: BackupState, listed: dict[str, BackupSeen]) -> bool:
+    """Count the polls listing no backup of some pending resource; every n-th, read the checkpoint."""
+    if all(rid in listed for rid in state.pending):
+        return False
+    state.polls_missing_backups += 1
+    return state.polls_missing_backups % SHOW_CHECKPOINT_EVERY == 0
+
+
+def _checkpoint_shown(state: BackupState, obs: CheckpointShown) -> Transition:
+    """Still running: poll on. Ended: list its backups once more and decide each resource with it."""
+    if obs.status not in FINAL_CHECKPOINT_STATUSES:
+        return Transition(state, (Sleep("poll"),))
+    state.checkpoint_status = obs.status
+    return Transition(state, (Call(_poll(state)),))
 
 
 def _failed(state: BackupState, failure: Failed) -> Transition:
@@ -266,6 +299,10 @@ def _failed(state: BackupState, failure: Failed) -> Transition:
 
 
 # ------------------------------------------------------------------ helpers
+
+
+def _poll(state: BackupState) -> PollCheckpoint:
+    return PollCheckpoint(state.checkpoint_id or "", _vault(state), _since(state))
 
 
 def _since(state: BackupState) -> datetime:

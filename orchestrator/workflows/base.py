@@ -93,6 +93,13 @@ class CheckpointStatus:
 
 
 @dataclass(frozen=True)
+class CheckpointShown:
+    """The checkpoint itself, as ``show_checkpoint`` answers: the authority when no backup is listed."""
+
+    status: str  # CBR checkpoint status: protecting, available, error, ...
+
+
+@dataclass(frozen=True)
 class ReplicaSeen:
     record_id: str
     destination_region: str
@@ -146,6 +153,8 @@ Observation = (
     | CheckpointCreated
     | CheckpointLookup
     | CheckpointStatus
+    | CheckpointShown
+    | ReplicaSeen
     | BackupDetails
     | Accepted
     | ReplicationStarted
@@ -211,8 +220,29 @@ class PollCheckpoint:
 
 
 @dataclass(frozen=True)
+class ShowCheckpoint:
+    """Read the checkpoint's own status (its backups may never be listed if it failed early)."""
+
+    checkpoint_id: str
+
+
+@dataclass(frozen=True)
 class ShowBackup:
     backup_id: str
+
+
+@dataclass(frozen=True)
+class PollReplication:
+    """How is the replication of ``backup_id`` towards ``destination_region`` (recorded as ``record_id``)?
+
+    Answered with :class:`ReplicaSeen` from the project's replication tasks (one list call answers many
+    workflows), or with :class:`BackupDetails` when the task list cannot tell.
+    """
+
+    backup_id: str
+    record_id: str | None
+    destination_region: str
+    since: datetime  # no replication of ours is older
 
 
 @dataclass(frozen=True)
@@ -247,7 +277,9 @@ Request = (
     | CreateCheckpoint
     | FindCheckpoint
     | PollCheckpoint
+    | ShowCheckpoint
     | ShowBackup
+    | PollReplication
     | RestoreBackup
     | FindRestoreTask
     | ReplicateBackup

@@ -2,12 +2,15 @@
 
 Phases: ``check`` → ``replicate`` → ``poll``. CBR keeps one replica per destination region, so a
 replication record towards the destination region found on the backup (ours from before a crash, or
-one already there) is adopted rather than asked for again.
+one already there) is adopted rather than asked for again. Polling asks for the replication
+(:class:`PollReplication`), which the poller answers for many workflows from one list of replication
+tasks (:class:`ReplicaSeen`) or, when the list cannot tell, from the backup (:class:`BackupDetails`).
 """
 
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 from orchestrator.messages import Outcome, ReplicateCommand, ResourceResult
 from orchestrator.workflows.base import (
@@ -17,6 +20,7 @@ from orchestrator.workflows.base import (
     Failed,
     MachineState,
     Observation,
+    PollReplication,
     ReplicaSeen,
     ReplicateBackup,
     ReplicationStarted,
@@ -38,6 +42,7 @@ class ReplicateState(MachineState):
     command: ReplicateCommand
     record_id: str | None = None
     replicate_maybe_started: bool = False
+    started_at: datetime | None = None
 
 
 def initial_state(command: ReplicateCommand, workflow_id: uuid.UUID) -> ReplicateState:
@@ -49,14 +54,15 @@ def transition(state: ReplicateState, obs: Observation) -> Transition:
     """Pure: the given state is not modified; the new state is in the returned transition."""
     state = state.model_copy(deep=True)
     if isinstance(obs, Resume):
-        if state.phase == "replicate" and not state.replicate_maybe_started:
-            return _request(state)
-        return Transition(state, (Call(ShowBackup(state.command.backup_id)),))
+        state.started_at = state.started_at or obs.now
+        return _resume(state)
     if isinstance(obs, Failed):
         return _failed(state, obs)
     state.busy_retries = 0
     if isinstance(obs, BackupDetails):
         return _details(state, obs)
+    if isinstance(obs, ReplicaSeen) and state.phase == "poll":
+        return _replica(state, obs)
     if isinstance(obs, ReplicationStarted) and state.phase == "replicate":
         state.record_id = obs.record_id
         state.phase = "poll"
@@ -66,6 +72,22 @@ def transition(state: ReplicateState, obs: Observation) -> Transition:
 
 def expire(state: ReplicateState) -> Done:
     return _done(state, Outcome.EXPIRED, None, "orchestrator.deadline", "deadline passed before completion")
+
+
+def _resume(state: ReplicateState) -> Transition:
+    if state.phase == "replicate" and not state.replicate_maybe_started:
+        return _request(state)
+    if state.phase == "poll":
+        cmd = state.command
+        poll = PollReplication(cmd.backup_id, state.record_id, cmd.destination_region, _since(state))
+        return Transition(state, (Call(poll),))
+    return Transition(state, (Call(ShowBackup(state.command.backup_id)),))
+
+
+def _since(state: ReplicateState) -> datetime:
+    if state.started_at is None:
+        raise ValueError("no start time recorded")
+    return state.started_at
 
 
 def _details(state: ReplicateState, obs: BackupDetails) -> Transition:
@@ -110,7 +132,7 @@ def _our_replica(state: ReplicateState, replicas: tuple[ReplicaSeen, ...]) -> Re
 
 
 def _replica(state: ReplicateState, replica: ReplicaSeen) -> Transition:
-    state.record_id = replica.record_id
+    state.record_id = replica.record_id or state.record_id
     state.phase = "poll"
     if replica.status == "success":
         return Transition(state, (_done(state, Outcome.SUCCEEDED, replica.destination_backup_id),))

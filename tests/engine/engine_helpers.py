@@ -3,19 +3,31 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import os
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import aio_pika
 
+from orchestrator.broker import new_workflow
 from orchestrator.config import Settings
-from orchestrator.emulator.config import DEFAULT_TENANT, EmulatorConfig
+from orchestrator.emulator.config import DEFAULT_TENANT, EmulatorConfig, Progression
 from orchestrator.emulator.inventory import build_inventory
+from orchestrator.emulator.server import RunningEmulator
+from orchestrator.emulator.state import ProjectState
+from orchestrator.engine import CRASH_ENV, CbrActions, Engine
 from orchestrator.messages import AnyCommand, BackupCommand
+from orchestrator.poller import CbrClients, Poller
+from orchestrator.store import Store
 from orchestrator.worker import run_worker
 
 PROJECT = DEFAULT_TENANT.project_id
 REGION = DEFAULT_TENANT.region
+ENGINE_PROCESS = Path(__file__).with_name("engine_process.py")
 
 
 def servers(config: EmulatorConfig, n: int) -> list[str]:
@@ -79,4 +91,109 @@ def client_for(base_url: str, tenant: Any) -> Any:
         project_id=tenant.project_id,
         auth=AkSkAuth(Credentials(tenant.access_key, tenant.secret_key)),
         endpoints=Endpoints.single(base_url),
+    )
+
+
+# ------------------------------------------------------------------ engines without the broker
+
+
+def tuned(settings: Settings, **worker: Any) -> Settings:
+    """The settings with some worker settings changed."""
+    return settings.model_copy(update={"worker": settings.worker.model_copy(update=worker)})
+
+
+async def submit(store: Store, *commands: AnyCommand) -> None:
+    """Commit workflows as intake does, without the queue."""
+    for command in commands:
+        await store.create_workflow_if_absent(new_workflow(command))
+
+
+async def eventually(predicate: Callable[[], Awaitable[bool]], seconds: float, step: float = 0.05) -> None:
+    """Poll ``predicate`` (the database has no event to wait on here) until true or ``seconds`` pass."""
+    for _ in range(int(seconds / step)):
+        if await predicate():
+            return
+        await asyncio.sleep(step)
+    raise AssertionError("condition not met in time")
+
+
+@contextlib.asynccontextmanager
+async def running_engines(store: Store, settings: Settings, *owners: str) -> AsyncIterator[list[Engine]]:
+    """Engines with their own CBR clients (as separate workers have them), running until the block ends."""
+    clients = [CbrClients(settings) for _ in owners]
+    engines = [
+        Engine(store, settings, CbrActions(own, Poller(own)), owner)
+        for own, owner in zip(clients, owners, strict=True)
+    ]
+    stop = asyncio.Event()
+    tasks = [asyncio.create_task(e.run(stop)) for e in engines]
+    try:
+        yield engines
+    finally:
+        stop.set()
+        await asyncio.gather(*tasks)
+        for c in clients:
+            await c.close()
+
+
+async def run_until_done(store: Store, settings: Settings, *owners: str, seconds: float = 20) -> None:
+    """Run an engine per owner until no workflow is unfinished."""
+
+    async def all_finished() -> bool:
+        return await store.unfinished_count() == 0
+
+    async with running_engines(store, settings, *owners):
+        await eventually(all_finished, seconds)
+
+
+def engine_env(settings: Settings, crash_at: str | None = None) -> dict[str, str]:
+    """The settings as a separate process reads them: environment variables only."""
+    creds = [c.model_dump(mode="json") for c in settings.credentials]
+    for raw, cred in zip(creds, settings.credentials, strict=True):
+        raw["secret_key"] = cred.secret_key.get_secret_value() if cred.secret_key else None
+    env = {
+        **os.environ,
+        "CBR_ORCH_DATABASE_URL": settings.database_url,
+        "CBR_ORCH_AMQP_URL": settings.amqp_url.get_secret_value(),
+        "CBR_ORCH_NAMES__PREFIX": settings.names.prefix,
+        "CBR_ORCH_CREDENTIALS": json.dumps(creds),
+        "CBR_ORCH_CBR_ENDPOINTS": json.dumps(settings.cbr_endpoints),
+        "CBR_ORCH_CBR_TIMEOUT_SECONDS": str(settings.cbr_timeout_seconds),
+        "CBR_ORCH_WORKER": settings.worker.model_dump_json(),
+    }
+    if crash_at is not None:
+        env[CRASH_ENV] = crash_at
+    return env
+
+
+async def run_engine_process(settings: Settings, owner: str, crash_at: str, seconds: float = 30) -> int:
+    """Run an engine in its own process until it kills itself at ``crash_at``; its exit code."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, str(ENGINE_PROCESS), owner, env=engine_env(settings, crash_at)
+    )
+    try:
+        return await asyncio.wait_for(proc.wait(), seconds)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+
+
+# ------------------------------------------------------------------ looking inside the emulator
+
+
+def emulator_project(running: RunningEmulator, project: str = PROJECT, region: str = REGION) -> ProjectState:
+    return running.emulator.world.project(region, project)
+
+
+def checkpoint_count(running: RunningEmulator, project: str = PROJECT) -> int:
+    """Checkpoints the emulator holds for ``project``, from its own summary."""
+    summary = running.emulator.describe()["projects"]
+    return sum(p["checkpoints"] for p in summary if p["project_id"] == project)
+
+
+def slow_tasks(running: RunningEmulator, seconds: float = 60, failure_probability: float = 0.0) -> None:
+    """From now on tasks take ``seconds`` of the emulator's clock (move it with ``running.clock``)."""
+    running.emulator.set_progression(
+        Progression(base_seconds=seconds, waiting_seconds=0, failure_probability=failure_probability)
     )

@@ -3,42 +3,22 @@
 from __future__ import annotations
 
 import asyncio
-import json
-import os
 import sys
 
 import aio_pika
 from aio_pika.abc import AbstractRobustConnection
-from engine_helpers import backup_command, collect, drain_worker, publish, servers
+from engine_helpers import backup_command, collect, drain_worker, engine_env, publish, servers
 
 from orchestrator.config import Settings
 from orchestrator.emulator.config import EmulatorConfig
 from orchestrator.emulator.faults import FaultPlan, FaultRule
 from orchestrator.emulator.server import RunningEmulator
-from orchestrator.engine import CRASH_ENV
 from orchestrator.store import Store, WorkflowStatus
 
 WORKER = (
     "import asyncio, orchestrator.config as c, orchestrator.worker as w; "
     "asyncio.run(w.run_worker(c.Settings(), asyncio.Event(), drain=True))"
 )
-
-
-def worker_env(settings: Settings, crash_at: str) -> dict[str, str]:
-    """The settings as a separate worker process reads them: environment variables only."""
-    creds = [c.model_dump(mode="json") for c in settings.credentials]
-    for raw, cred in zip(creds, settings.credentials, strict=True):
-        raw["secret_key"] = cred.secret_key.get_secret_value() if cred.secret_key else None
-    return {
-        **os.environ,
-        CRASH_ENV: crash_at,
-        "CBR_ORCH_DATABASE_URL": settings.database_url,
-        "CBR_ORCH_AMQP_URL": settings.amqp_url.get_secret_value(),
-        "CBR_ORCH_NAMES__PREFIX": settings.names.prefix,
-        "CBR_ORCH_CREDENTIALS": json.dumps(creds),
-        "CBR_ORCH_CBR_ENDPOINTS": json.dumps(settings.cbr_endpoints),
-        "CBR_ORCH_WORKER": settings.worker.model_dump_json(),
-    }
 
 
 async def test_worker_killed_after_checkpoint_call_is_resumed_with_one_checkpoint(
@@ -54,7 +34,7 @@ async def test_worker_killed_after_checkpoint_call_is_resumed_with_one_checkpoin
         sys.executable,
         "-c",
         WORKER,
-        env=worker_env(settings, "after_cbr_create"),
+        env=engine_env(settings, "after_cbr_create"),
     )
     assert await asyncio.wait_for(proc.wait(), 30) == -9  # SIGKILLed itself right after the call
     assert emulator.counters.requests_of("create_checkpoint") == 1

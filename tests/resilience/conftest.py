@@ -7,23 +7,19 @@ fails. They are never skipped: a missing binary is an error, so a broken machine
 from __future__ import annotations
 
 import asyncio
-import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 
 import asyncpg
 import pytest
 from private_services import PrivatePostgres, PrivateRabbit
-from resilience_helpers import emulator_config_for
+from resilience_helpers import COMMANDS, SHARED_ADMIN_DSN, emulator_config_for
 
 from orchestrator.emulator.config import EmulatorConfig
 from orchestrator.emulator.server import RunningEmulator, start_emulator
 from orchestrator.store import run_migrations
 
-SHARED_ADMIN_DSN = os.environ.get("CBR_TEST_ADMIN_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
-SHARED_AMQP_URL = os.environ.get("CBR_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
 RUN = uuid.uuid4().hex[:8]
-COMMANDS = 30
 
 
 @pytest.fixture(scope="module")

@@ -63,10 +63,18 @@ def port_open(port: int, host: str = "127.0.0.1") -> bool:
         return s.connect_ex((host, port)) == 0
 
 
-def _run(args: list[str], timeout: float, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def _run(
+    args: list[str], timeout: float, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     try:
         return subprocess.run(
-            args, env=env, capture_output=True, text=True, timeout=timeout, check=False, stdin=subprocess.DEVNULL
+            args,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+            stdin=subprocess.DEVNULL,
         )
     except subprocess.TimeoutExpired as exc:
         raise ServiceError(f"{' '.join(args)} did not finish in {timeout} s") from exc
@@ -171,7 +179,9 @@ class PrivatePostgres:
     def start(self, timeout: float = 30) -> None:
         done = self._ctl("-l", str(self.log), "-w", "-t", str(int(timeout)), "start", timeout=timeout + 5)
         if done.returncode != 0:
-            raise ServiceError(f"pg_ctl start failed ({done.returncode}): {done.stderr.strip()}\n{_tail(self.log)}")
+            raise ServiceError(
+                f"pg_ctl start failed ({done.returncode}): {done.stderr.strip()}\n{_tail(self.log)}"
+            )
         _wait_until(f"PostgreSQL on port {self.port}", self.is_ready, timeout)
         self.started += 1
 

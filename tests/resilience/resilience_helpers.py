@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import time
 import uuid
 from collections import Counter
@@ -34,6 +35,9 @@ from orchestrator.worker import run_worker
 
 log = logging.getLogger("tests.resilience")
 
+SHARED_ADMIN_DSN = os.environ.get("CBR_TEST_ADMIN_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
+SHARED_AMQP_URL = os.environ.get("CBR_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
+COMMANDS = 30
 PROJECT = DEFAULT_TENANT.project_id
 REGION = DEFAULT_TENANT.region
 RECONNECT_SECONDS = 0.5  # how soon robust AMQP connections (worker, producer, consumer) retry
@@ -107,9 +111,7 @@ class Producer:
     resends: int = 0
     errors: Counter[str] = field(default_factory=Counter)
 
-    async def run(
-        self, url: str, names: Names, commands: list[BackupCommand], interval: float
-    ) -> None:
+    async def run(self, url: str, names: Names, commands: list[BackupCommand], interval: float) -> None:
         connection = await aio_pika.connect_robust(with_reconnect(url))
         try:
             channel = await connection.channel(publisher_confirms=True)
@@ -146,9 +148,7 @@ class Consumer:
         self.connection = await aio_pika.connect_robust(with_reconnect(url))
         channel = await self.connection.channel()
         await channel.set_qos(prefetch_count=100)
-        queue = await channel.declare_queue(
-            queue_name, durable=True, arguments={"x-queue-type": "quorum"}
-        )
+        queue = await channel.declare_queue(queue_name, durable=True, arguments={"x-queue-type": "quorum"})
         await queue.bind(names.events_exchange, routing_key="#")
         await queue.consume(self._on_message)
 
@@ -165,14 +165,14 @@ class Consumer:
     def distinct_finals(self) -> int:
         return len({e["id"] for e in self.finals})
 
-    async def wait_for(self, distinct: int, timeout: float, alive: Callable[[], None]) -> None:
-        deadline = time.monotonic() + timeout
+    async def wait_for(self, distinct: int, seconds: float, alive: Callable[[], None]) -> None:
+        deadline = time.monotonic() + seconds
         while self.distinct_finals() < distinct:
             alive()
             left = deadline - time.monotonic()
             if left <= 0:
                 raise AssertionError(
-                    f"only {self.distinct_finals()} of {distinct} final events arrived in {timeout} s"
+                    f"only {self.distinct_finals()} of {distinct} final events arrived in {seconds} s"
                 )
             self._changed.clear()
             with contextlib.suppress(TimeoutError):
@@ -184,13 +184,29 @@ class Consumer:
                 await self.connection.close()
 
 
+@dataclass(frozen=True)
+class Restart:
+    """A named, awaitable restart of one service (blocking work runs in a thread)."""
+
+    name: str
+    action: Callable[[], Awaitable[None]]
+
+
+@dataclass
+class AtRestart:
+    """Where the run stood when a restart began, and how long the restart took."""
+
+    name: str
+    sent: int
+    finals: int
+    unfinished: int
+    seconds: float = 0.0
+
+
 @dataclass
 class Figures:
     commands: int
-    sent_before_restart: int
-    finals_before_restart: int
-    unfinished_at_restart: int
-    restart_seconds: float
+    restarts: list[AtRestart]
     resends: int
     workflows: int
     succeeded: int
@@ -207,11 +223,23 @@ class Figures:
     wall_seconds: float
 
     def line(self) -> str:
-        return " ".join(f"{k}={v}" for k, v in self.__dict__.items())
+        def show(value: Any) -> str:
+            if isinstance(value, list):
+                return "[" + "; ".join(show(v) for v in value) + "]"
+            if isinstance(value, AtRestart):
+                return " ".join(f"{k}={v}" for k, v in value.__dict__.items())
+            return str(value)
+
+        return " ".join(f"{k}={show(v)}" for k, v in self.__dict__.items())
 
 
 class Run:
-    """One batch through one worker, with ``restart`` called once a third of the commands are sent."""
+    """One batch of backup commands through one worker, with services restarted while it is under way.
+
+    By default the producer sends the commands at a steady pace while the worker runs until told to stop;
+    with ``drain`` every command is queued first and the worker (``run_worker(drain=True)``, the demo's
+    mode) must stop by itself once all is done, restarts or not.
+    """
 
     def __init__(
         self,
@@ -222,26 +250,35 @@ class Run:
         commands: int,
         tag: str,
         interval: float = 0.15,
+        drain: bool = False,
     ) -> None:
         self.settings = settings
         self.emulator = emulator
         self.commands = backup_commands(emulator_config, commands, tag)
         self.interval = interval
+        self.drain = drain
         self.url = settings.amqp_url.get_secret_value()
         self.events_queue = f"{settings.names.prefix}.test-events"
         self.producer = Producer()
         self.consumer = Consumer()
         self.stop = asyncio.Event()
         self.worker: asyncio.Task[None] | None = None
-        self.figures: dict[str, Any] = {}
+        self.restarts: list[AtRestart] = []
+        self.wall_seconds = 0.0
+        self._started = 0.0
 
     async def __aenter__(self) -> Run:
+        self._started = time.monotonic()
         connection = await aio_pika.connect_robust(self.url)
         async with connection:
             channel = await connection.channel()
             await declare_topology(channel, self.settings.names, self.settings.worker.delivery_limit)
         await self.consumer.start(self.url, self.settings.names, self.events_queue)
-        self.worker = asyncio.create_task(run_worker(self.settings, self.stop, owner="resilient"))
+        if self.drain:
+            await self.producer.run(self.url, self.settings.names, self.commands, 0.0)
+        self.worker = asyncio.create_task(
+            run_worker(self.settings, self.stop, drain=self.drain, owner="resilient")
+        )
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -267,38 +304,55 @@ class Run:
             error = None if self.worker.cancelled() else self.worker.exception()
             raise AssertionError(f"the worker stopped during the run: {error!r}") from error
 
-    async def execute(
-        self, restart: Callable[[], Awaitable[None]], unfinished: Callable[[], Awaitable[int]]
-    ) -> None:
-        """Send the batch; restart the service in the middle; wait for every final event."""
-        started = time.monotonic()
-        sending = asyncio.create_task(
-            self.producer.run(self.url, self.settings.names, self.commands, self.interval)
-        )
+    async def execute(self, restarts: list[Restart], unfinished: Callable[[], Awaitable[int]]) -> None:
+        """Send the batch; restart the services one after the other mid-run; wait for every final event.
+
+        Restart ``i`` begins once ``i + 1`` thirds of the commands are sent (when sending at a pace) and
+        at least one more final event has arrived since the previous restart.
+        """
+        n = len(self.commands)
+        sending = None
+        if not self.drain:
+            sending = asyncio.create_task(
+                self.producer.run(self.url, self.settings.names, self.commands, self.interval)
+            )
         try:
-            third = len(self.commands) // 3
-            deadline = time.monotonic() + 20
-            while self.producer.sent < third or self.consumer.distinct_finals() < 1:
-                self.worker_alive()
-                assert time.monotonic() < deadline, (
-                    f"run did not get going: sent={self.producer.sent} events={len(self.consumer.events)}"
-                )
-                await asyncio.sleep(0.05)
-            self.figures["sent_before_restart"] = self.producer.sent
-            self.figures["finals_before_restart"] = self.consumer.distinct_finals()
-            self.figures["unfinished_at_restart"] = await unfinished()
-            t0 = time.monotonic()
-            await restart()
-            self.figures["restart_seconds"] = round(time.monotonic() - t0, 2)
-            await asyncio.wait_for(asyncio.shield(sending), 30)
-            await self.consumer.wait_for(len(self.commands), 40, self.worker_alive)
+            finals = 0
+            for i, restart in enumerate(restarts):
+                deadline = time.monotonic() + 20
+                while (
+                    self.producer.sent < (i + 1) * n // (len(restarts) + 2)
+                    or self.consumer.distinct_finals() <= finals
+                ):
+                    self.worker_alive()
+                    assert time.monotonic() < deadline, (
+                        f"no progress before {restart.name}: sent={self.producer.sent}"
+                        f" events={len(self.consumer.events)}"
+                    )
+                    await asyncio.sleep(0.05)
+                finals = self.consumer.distinct_finals()
+                at = AtRestart(restart.name, self.producer.sent, finals, await unfinished())
+                t0 = time.monotonic()
+                await restart.action()
+                at.seconds = round(time.monotonic() - t0, 2)
+                self.restarts.append(at)
+            if sending is not None:
+                await asyncio.wait_for(asyncio.shield(sending), 30)
+            if self.drain:
+                assert self.worker is not None
+                await asyncio.wait_for(asyncio.shield(self.worker), 40)  # stops by itself, no error
+                await self.consumer.wait_for(n, 10, lambda: None)
+            else:
+                await self.consumer.wait_for(n, 40, self.worker_alive)
         finally:
-            if not sending.done():
+            if sending is not None and not sending.done():
                 sending.cancel()
-            await asyncio.gather(sending, return_exceptions=True)
-        self.figures["wall_seconds"] = round(time.monotonic() - started, 2)
+            if sending is not None:
+                await asyncio.gather(sending, return_exceptions=True)
+        self.wall_seconds = round(time.monotonic() - self._started, 2)
         await asyncio.sleep(0.5)  # late duplicates (redeliveries) are counted too
-        self.worker_alive()
+        if not self.drain:
+            self.worker_alive()
 
     async def audit(self, redelivered_commands: int) -> Figures:
         """Check the run from every side; return its figures (the assertions say what failed)."""
@@ -318,8 +372,11 @@ class Run:
 
         assert self.producer.sent == n
         assert sorted(wf.command_id for wf in workflows) == sorted(wanted), "one workflow per command"
-        not_ok = [(wf.command_id, wf.status.value, wf.error_message) for wf in workflows
-                  if wf.status is not WorkflowStatus.SUCCEEDED]
+        not_ok = [
+            (wf.command_id, wf.status.value, wf.error_message)
+            for wf in workflows
+            if wf.status is not WorkflowStatus.SUCCEEDED
+        ]
         assert not_ok == [], "every workflow succeeded"
         assert unpublished == 0, "the outbox is empty"
 
@@ -332,9 +389,7 @@ class Run:
             assert event["data"]["command_id"] == outbox[event_id]
 
         project = self.emulator.emulator.world.project(REGION, PROJECT)
-        per_server = Counter(
-            b.resource_id for vault in project.by_vault.values() for b in vault.values()
-        )
+        per_server = Counter(b.resource_id for vault in project.by_vault.values() for b in vault.values())
         checkpoint_ids = {wf.result["checkpoint_id"] for wf in workflows if wf.result}
         assert len(project.checkpoints) == n, "exactly one checkpoint per command in the emulator"
         assert checkpoint_ids == set(project.checkpoints), "each workflow recorded its own checkpoint"
@@ -346,10 +401,7 @@ class Run:
         ids = [e["id"] for e in self.consumer.events]
         return Figures(
             commands=n,
-            sent_before_restart=self.figures["sent_before_restart"],
-            finals_before_restart=self.figures["finals_before_restart"],
-            unfinished_at_restart=self.figures["unfinished_at_restart"],
-            restart_seconds=self.figures["restart_seconds"],
+            restarts=self.restarts,
             resends=self.producer.resends,
             workflows=len(workflows),
             succeeded=sum(wf.status is WorkflowStatus.SUCCEEDED for wf in workflows),
@@ -363,7 +415,7 @@ class Run:
             backups_per_server_max=max(per_server.values()),
             dead_letters=dead,
             redelivered_commands=redelivered_commands,
-            wall_seconds=self.figures["wall_seconds"],
+            wall_seconds=self.wall_seconds,
         )
 
     async def _dead_letters(self) -> int:

@@ -14,9 +14,8 @@ import asyncio
 import logging
 
 import pytest
-from conftest import COMMANDS, SHARED_AMQP_URL
 from private_services import PrivatePostgres, PrivateRabbit
-from resilience_helpers import Run, make_settings
+from resilience_helpers import COMMANDS, SHARED_AMQP_URL, Run, make_settings
 
 from orchestrator.emulator.config import EmulatorConfig
 from orchestrator.emulator.server import RunningEmulator

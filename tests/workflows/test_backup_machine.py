@@ -15,6 +15,7 @@ from orchestrator.workflows.base import (
     Call,
     CheckpointCreated,
     CheckpointLookup,
+    CheckpointShown,
     CheckpointStatus,
     CreateCheckpoint,
     CreateVault,
@@ -28,6 +29,7 @@ from orchestrator.workflows.base import (
     Progress,
     ResourcesAdded,
     Resume,
+    ShowCheckpoint,
     ShowVault,
     Skipped,
     Sleep,
@@ -259,6 +261,69 @@ def test_checkpoint_error_without_backups_fails() -> None:
     result = done(t)
     assert result.outcome is Outcome.FAILED
     assert result.error_code == "BackupService.no_backup"
+
+
+NOTHING_LISTED = CheckpointStatus("protecting", ())
+
+
+def test_checkpoint_listing_no_backup_is_shown_every_second_poll() -> None:
+    st = to_poll(state())
+    st, t = step(st, NOTHING_LISTED)
+    assert t.actions == (Sleep("poll"),)  # the first poll may just be early
+    st, t = step(st, NOTHING_LISTED)
+    assert only_call(t) == ShowCheckpoint("cp1")
+    st, t = step(st, CheckpointShown("protecting"))
+    assert t.actions == (Sleep("poll"),)
+    st, t = step(st, NOTHING_LISTED)
+    assert t.actions == (Sleep("poll"),)
+    _, t = step(st, NOTHING_LISTED)
+    assert only_call(t) == ShowCheckpoint("cp1")
+
+
+def test_checkpoint_shown_in_error_without_backups_fails_with_its_status() -> None:
+    st = to_poll(state())
+    st, _ = step(st, NOTHING_LISTED)
+    st, _ = step(st, NOTHING_LISTED)
+    st, t = step(st, CheckpointShown("error"))
+    assert only_call(t) == PollCheckpoint("cp1", "v1", NOW.now)  # list once more, then decide
+    _, t = step(st, NOTHING_LISTED)
+    result = done(t)
+    assert result.outcome is Outcome.FAILED
+    assert result.error_code == "BackupService.no_backup"
+    assert result.error_message == "checkpoint ended error without a backup of it"
+    assert [(r.status, r.error_code) for r in result.resources] == [("failed", "BackupService.no_backup")] * 2
+
+
+def test_checkpoint_shown_ended_keeps_waiting_for_backups_still_listed_as_running() -> None:
+    st = to_poll(state())
+    one_listed = CheckpointStatus("protecting", (BackupSeen("s0", "b0", "protecting"),))
+    st, _ = step(st, one_listed)
+    st, t = step(st, one_listed)
+    assert only_call(t) == ShowCheckpoint("cp1")
+    st, _ = step(st, CheckpointShown("available"))
+    st, t = step(st, one_listed)  # s1 has no backup: failed; s0's listing lags behind: poll on
+    assert t.actions == (Progress(50), Sleep("poll"))
+    assert st.pending == ["s0"]
+    assert st.results["s1"].error_code == "BackupService.no_backup"
+    _, t = step(st, CheckpointStatus("protecting", (BackupSeen("s0", "b0", "available", 7),)))
+    result = done(t)
+    assert result.outcome is Outcome.PARTIALLY_SUCCEEDED
+    assert [(r.resource_id, r.status) for r in result.resources] == [("s0", "succeeded"), ("s1", "failed")]
+
+
+def test_show_checkpoint_failures_are_waited_out_or_end_the_workflow() -> None:
+    st = to_poll(state())
+    st, _ = step(st, NOTHING_LISTED)
+    st, _ = step(st, NOTHING_LISTED)
+    _, t = step(st, BUSY)
+    assert t.actions == (Sleep("busy", 1, 3),)
+    _, t = step(st, Failed("terminal", "BackupService.6217", "checkpoint not found"))
+    assert done(t).error_code == "BackupService.6217"
+
+
+def test_checkpoint_shown_outside_the_poll_phase_is_unexpected() -> None:
+    _, t = step(state(), CheckpointShown("error"))
+    assert done(t).error_code == "orchestrator.unexpected"
 
 
 def test_skipped_resources_are_per_resource_outcomes() -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -20,6 +20,7 @@ from orchestrator.workflows.base import (
     FindRestoreTask,
     Lock,
     Locked,
+    PollReplication,
     Progress,
     ReplicaSeen,
     ReplicateBackup,
@@ -200,13 +201,37 @@ def replicate_requested() -> rep.ReplicateState:
 def test_replicate_happy_path_records_destination_backup() -> None:
     st, t = pstep(replicate_requested(), ReplicationStarted("rec1"))
     assert t.actions == (Sleep("poll"),)
-    st, t = pstep(st, NOW)
-    assert call(t) == ShowBackup("b1")
-    st, t = pstep(st, details(replicas=(ReplicaSeen("rec1", "r2", "replicating", progress=80),)))
+    st, t = pstep(st, Resume(T0 + timedelta(seconds=30)))
+    assert call(t) == PollReplication("b1", "rec1", "r2", since=T0)  # since the first run, not this one
+    st, t = pstep(st, ReplicaSeen("rec1", "r2", "replicating", progress=80))
     assert t.actions == (Progress(75), Sleep("poll"))
-    _, t = pstep(st, details(replicas=(ReplicaSeen("rec1", "r2", "success", "db1"),)))
+    _, t = pstep(st, ReplicaSeen("rec1", "r2", "success", "db1"))
     result = final(t)
     assert (result.outcome, result.destination_backup_id) == (Outcome.SUCCEEDED, "db1")
+
+
+def test_replicate_poll_answered_from_the_backup_when_the_tasks_cannot_tell() -> None:
+    st, _ = pstep(replicate_requested(), ReplicationStarted("rec1"))
+    st, t = pstep(st, NOW)
+    assert isinstance(call(t), PollReplication)
+    st, t = pstep(st, details(replicas=(ReplicaSeen("rec1", "r2", "replicating", progress=30),)))
+    assert t.actions == (Progress(25), Sleep("poll"))
+    _, t = pstep(st, details(replicas=(ReplicaSeen("rec1", "r2", "success", "db1"),)))
+    assert final(t).destination_backup_id == "db1"
+
+
+def test_replicate_poll_keeps_the_record_id_when_the_task_list_has_none() -> None:
+    st, _ = pstep(replicate_requested(), ReplicationStarted("rec1"))
+    st, _ = pstep(st, ReplicaSeen("", "r2", "waiting_replicate"))
+    assert st.record_id == "rec1"
+    _, t = pstep(st, NOW)
+    assert call(t) == PollReplication("b1", "rec1", "r2", since=T0)
+
+
+def test_replicate_task_answer_outside_the_poll_phase_is_unexpected() -> None:
+    st, _ = pstep(replicate_state(), NOW)
+    _, t = pstep(st, ReplicaSeen("rec1", "r2", "success", "db1"))
+    assert final(t).error_code == "orchestrator.unexpected"
 
 
 @pytest.mark.parametrize(
