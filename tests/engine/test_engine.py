@@ -1,65 +1,92 @@
-"""The engine against an in-memory cloud: retries, unknown outcomes, deadlines, leases, several workers."""
+"""The engine against the emulator over HTTP: retries, unknown outcomes, deadlines, leases, several engines.
+
+Every CBR call goes through the real client and ``CbrActions``; the precise situations come from the
+emulator's fault rules, its clock and its task speed. Workflows are committed straight into the store
+(no broker), and engines run until none is unfinished.
+"""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable
+import signal
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from engine_helpers import backup_command
-from fake_cloud import FakeCloud, busy, lost, terminal
+from engine_helpers import (
+    backup_command,
+    checkpoint_count,
+    emulator_project,
+    eventually,
+    run_engine_process,
+    run_until_done,
+    running_engines,
+    servers,
+    slow_tasks,
+    submit,
+    tuned,
+)
 
-from orchestrator.broker import new_workflow
 from orchestrator.config import Settings
-from orchestrator.engine import Engine, RetryPolicy
-from orchestrator.messages import BackupCommand
-from orchestrator.store import Store, WorkflowStatus
+from orchestrator.emulator.config import EmulatorConfig, Inventory, Progression
+from orchestrator.emulator.faults import FaultPlan, FaultRule
+from orchestrator.emulator.server import RunningEmulator
+from orchestrator.engine import RetryPolicy
+from orchestrator.store import Store, Workflow, WorkflowStatus
 from orchestrator.workflows.base import Sleep
 
-
-async def submit(store: Store, *commands: BackupCommand) -> None:
-    for command in commands:
-        await store.create_workflow_if_absent(new_workflow(command))
+BUSY = {"error_probability": 1.0, "error_status": 400, "error_code": "BackupService.6125"}
 
 
-async def _all_finished(store: Store) -> bool:
-    return await store.unfinished_count() == 0
+@pytest.fixture
+def emulator_config() -> EmulatorConfig:
+    """A clock that moves only when a test moves it; tasks end at once unless a test slows them."""
+    return EmulatorConfig(
+        manual_clock=True, progression=Progression.instantly(), inventory=Inventory(servers=30)
+    )
 
 
-async def eventually(predicate: Callable[[], Awaitable[bool]], seconds: float, step: float = 0.05) -> None:
-    """Poll ``predicate`` (the database has no event to wait on here) until true or ``seconds`` pass."""
-    for _ in range(int(seconds / step)):
-        if await predicate():
-            return
-        await asyncio.sleep(step)
-    raise AssertionError("condition not met in time")
-
-
-async def run_until_done(store: Store, *engines: Engine, seconds: float = 20) -> None:
-    stop = asyncio.Event()
-    tasks = [asyncio.create_task(e.run(stop)) for e in engines]
-    try:
-        await eventually(lambda: _all_finished(store), seconds)
-    finally:
-        stop.set()
-        await asyncio.gather(*tasks)
-
-
-async def test_backup_succeeds_with_final_state_event_and_steps(store: Store, settings: Settings) -> None:
-    cloud = FakeCloud(polls_until_done=2)
-    await submit(store, backup_command("c1", ["s1", "s2"], description="d"))
-    await run_until_done(store, Engine(store, settings, cloud))
-    wf = await store.workflow_by_command("c1")
+async def finished(store: Store, command_id: str) -> Workflow:
+    wf = await store.workflow_by_command(command_id)
     assert wf is not None
+    return wf
+
+
+async def operations(store: Store, wf: Workflow) -> list[str]:
+    return [s.step.operation for s in await store.steps_of(wf.id)]
+
+
+async def outcomes(store: Store, wf: Workflow) -> list[tuple[str, str]]:
+    return [(s.step.operation, s.step.outcome.value) for s in await store.steps_of(wf.id)]
+
+
+async def test_backup_succeeds_with_final_state_event_and_steps(
+    store: Store, settings: Settings, emulator: RunningEmulator, emulator_config: EmulatorConfig
+) -> None:
+    ids = servers(emulator_config, 2)
+    slow_tasks(emulator, seconds=60)
+    await submit(store, backup_command("c1", ids, description="d"))
+
+    async def polled_once() -> bool:
+        wf = await finished(store, "c1")
+        return "PollCheckpoint" in await operations(store, wf)
+
+    async with running_engines(store, tuned(settings, status_poll_seconds=1.0), "solo"):
+        await eventually(polled_once, 10)
+        emulator.clock.advance(120)  # the backups end before the next poll, a second away
+        await eventually(lambda: _all_finished(store), 10)
+
+    wf = await finished(store, "c1")
     assert wf.status is WorkflowStatus.SUCCEEDED
     assert wf.result is not None
-    assert [r["backup_id"] for r in wf.result["resources"]] == ["cp2-s1", "cp2-s2"]
+    project = emulator_project(emulator)
+    checkpoint = project.checkpoints[wf.result["checkpoint_id"]]
+    backup_of = {project.backups[b].resource_id: b for b in checkpoint.backup_ids}
+    assert [r["backup_id"] for r in wf.result["resources"]] == [backup_of[s] for s in ids]
+    assert all(r["size_gb"] for r in wf.result["resources"])
     events = await store.events_of(wf.id)
     assert [e.body["data"]["outcome"] for e in events] == ["succeeded"]
     assert events[0].event_id == events[0].body["id"]
-    ops = [s.step.operation for s in await store.steps_of(wf.id)]
-    assert ops == [
+    steps = await store.steps_of(wf.id)
+    assert [s.step.operation for s in steps] == [
         "FindVault",
         "FindVault",
         "CreateVault",
@@ -67,128 +94,173 @@ async def test_backup_succeeds_with_final_state_event_and_steps(store: Store, se
         "PollCheckpoint",
         "PollCheckpoint",
     ]
+    assert [s.step.response["status"] for s in steps[-2:] if s.step.response] == ["protecting", "available"]
 
 
-async def test_busy_answers_are_waited_out(store: Store, settings: Settings) -> None:
-    cloud = FakeCloud(
-        faults={"CreateCheckpoint": [busy("create_checkpoint")] * 3, "PollCheckpoint": [busy("list_backups")]}
+async def _all_finished(store: Store) -> bool:
+    return await store.unfinished_count() == 0
+
+
+async def test_busy_answers_are_waited_out(
+    store: Store, settings: Settings, emulator: RunningEmulator, emulator_config: EmulatorConfig
+) -> None:
+    emulator.faults.replace(
+        FaultPlan(
+            rules=[
+                FaultRule(operation="create_checkpoint", max_faults=3, **BUSY),
+                FaultRule(operation="list_backups", max_faults=1, **BUSY),
+            ]
+        )
     )
-    await submit(store, backup_command("c1", ["s1"]))
-    await run_until_done(store, Engine(store, settings, cloud))
-    wf = await store.workflow_by_command("c1")
-    assert wf is not None
+    await submit(store, backup_command("c1", servers(emulator_config, 1)))
+    await run_until_done(store, settings, "solo")
+    wf = await finished(store, "c1")
     assert wf.status is WorkflowStatus.SUCCEEDED
     assert wf.attempts >= 5  # claimed again after every back-off
-    outcomes = [s.step.outcome.value for s in await store.steps_of(wf.id)]
-    assert outcomes.count("retry_later") == 4
-    assert len(cloud.checkpoints) == 1
+    recorded = await outcomes(store, wf)
+    assert [op for op, outcome in recorded if outcome == "retry_later"] == ["CreateCheckpoint"] * 3 + [
+        "PollCheckpoint"
+    ]
+    assert emulator.counters.snapshot()["faults"]["total"] == 4
+    assert emulator.counters.requests_of("create_checkpoint") == 4  # three refused, one executed
+    assert checkpoint_count(emulator) == 1
 
 
-async def test_terminal_error_fails_with_the_cbr_code(store: Store, settings: Settings) -> None:
-    cloud = FakeCloud(faults={"CreateCheckpoint": [terminal("create_checkpoint")]})
-    await submit(store, backup_command("c1", ["s1"]))
-    await run_until_done(store, Engine(store, settings, cloud))
-    wf = await store.workflow_by_command("c1")
-    assert wf is not None
+async def test_terminal_error_fails_with_the_cbr_code(
+    store: Store, settings: Settings, emulator: RunningEmulator, emulator_config: EmulatorConfig
+) -> None:
+    emulator.faults.replace(
+        FaultPlan(
+            rules=[
+                FaultRule(
+                    operation="create_checkpoint",
+                    error_probability=1.0,
+                    error_status=400,
+                    error_code="BackupService.6114",
+                    error_message="vault capacity exceeded",
+                )
+            ]
+        )
+    )
+    await submit(store, backup_command("c1", servers(emulator_config, 1)))
+    await run_until_done(store, settings, "solo")
+    wf = await finished(store, "c1")
     assert wf.status is WorkflowStatus.FAILED
     assert (wf.error_code, wf.error_message) == ("BackupService.6114", "vault capacity exceeded")
     [event] = await store.events_of(wf.id)
     assert event.body["data"]["error_code"] == "BackupService.6114"
+    assert emulator.counters.requests_of("create_checkpoint") == 1  # never repeated
+    assert checkpoint_count(emulator) == 0
+
+
+async def test_unknown_vault_fails_with_the_cbr_code(
+    store: Store, settings: Settings, emulator: RunningEmulator, emulator_config: EmulatorConfig
+) -> None:
+    missing = "00000000-0000-4000-8000-000000000000"
+    command = backup_command("c1", servers(emulator_config, 1)).model_copy(
+        update={"vault": backup_command("x", []).vault.model_copy(update={"id": missing, "name": None})}
+    )
+    await submit(store, command)
+    await run_until_done(store, settings, "solo")
+    wf = await finished(store, "c1")
+    assert wf.status is WorkflowStatus.FAILED
+    assert wf.error_code == "BackupService.6105"
+    assert await outcomes(store, wf) == [("ShowVault", "terminal")]
+    [event] = await store.events_of(wf.id)
+    assert event.body["data"]["error_code"] == "BackupService.6105"
+    assert emulator.counters.requests_of("create_checkpoint") == 0
 
 
 async def test_lost_checkpoint_answer_never_creates_a_second_checkpoint(
-    store: Store, settings: Settings
+    store: Store, settings: Settings, emulator: RunningEmulator, emulator_config: EmulatorConfig
 ) -> None:
-    cloud = FakeCloud(faults={"CreateCheckpoint": [lost("create_checkpoint")]})
-    await submit(store, backup_command("c1", ["s1"]))
-    await run_until_done(store, Engine(store, settings, cloud))
-    wf = await store.workflow_by_command("c1")
-    assert wf is not None
+    quick = settings.model_copy(update={"cbr_timeout_seconds": 0.5})
+    emulator.faults.replace(
+        FaultPlan(
+            rules=[
+                FaultRule(
+                    operation="create_checkpoint", timeout_probability=1.0, hang_seconds=1.5, max_faults=1
+                )
+            ]
+        )
+    )
+    await submit(store, backup_command("c1", servers(emulator_config, 1)))
+    await run_until_done(store, quick, "solo")
+    wf = await finished(store, "c1")
     assert wf.status is WorkflowStatus.SUCCEEDED
-    assert len(cloud.checkpoints) == 1
-    assert cloud.calls["CreateCheckpoint"] == 1
-    assert cloud.calls["FindCheckpoint"] == 1
-    recorded = [(s.step.operation, s.step.outcome.value) for s in await store.steps_of(wf.id)]
+    assert checkpoint_count(emulator) == 1
+    assert emulator.counters.requests_of("create_checkpoint") == 1
+    assert emulator.counters.snapshot()["responses"].get("no_response") == 1  # the answer was lost
+    recorded = await outcomes(store, wf)
     assert ("CreateCheckpoint", "unknown") in recorded
+    assert [op for op, _ in recorded].count("FindCheckpoint") == 1
+    assert wf.result is not None
+    assert wf.result["checkpoint_id"] in emulator_project(emulator).checkpoints
 
 
-async def test_deadline_expires_an_unfinished_workflow(store: Store, settings: Settings) -> None:
-    cloud = FakeCloud(polls_until_done=10_000)
+async def test_deadline_expires_an_unfinished_workflow(
+    store: Store, settings: Settings, emulator: RunningEmulator, emulator_config: EmulatorConfig
+) -> None:
+    slow_tasks(emulator, seconds=3600)  # and the clock never moves: the backup never ends
     deadline = datetime.now(UTC) + timedelta(seconds=0.6)
-    await submit(store, backup_command("c1", ["s1"], deadline=deadline.isoformat()))
-    await run_until_done(store, Engine(store, settings, cloud))
-    wf = await store.workflow_by_command("c1")
-    assert wf is not None
+    await submit(store, backup_command("c1", servers(emulator_config, 1), deadline=deadline.isoformat()))
+    await run_until_done(store, settings, "solo")
+    wf = await finished(store, "c1")
     assert wf.status is WorkflowStatus.EXPIRED
     assert wf.finished_at is not None
     assert wf.finished_at - deadline < timedelta(seconds=2)
+    assert "PollCheckpoint" in await operations(store, wf)  # it was under way, not refused
     [event] = await store.events_of(wf.id)
     assert event.routing_key == "workflow.backup.expired"
 
 
-async def test_two_engines_share_a_batch_without_duplicate_calls(store: Store, settings: Settings) -> None:
-    cloud = FakeCloud(latency=0.01)
-    await submit(store, *(backup_command(f"c{i}", [f"s{i}"], vault=f"v{i}") for i in range(30)))
-    small = settings.model_copy(update={"worker": settings.worker.model_copy(update={"concurrency": 4})})
-    one, two = Engine(store, small, cloud, "one"), Engine(store, small, cloud, "two")
-    await run_until_done(store, one, two)
-    assert cloud.calls["CreateCheckpoint"] == 30
-    assert cloud.calls["CreateVault"] == 30
-    counts = await store.count_by_status()
-    assert counts == {WorkflowStatus.SUCCEEDED: 30}
+async def test_two_engines_share_a_batch_without_duplicate_calls(
+    store: Store, settings: Settings, emulator: RunningEmulator, emulator_config: EmulatorConfig
+) -> None:
+    ids = servers(emulator_config, 30)
+    await submit(store, *(backup_command(f"c{i}", [sid], vault=f"v{i}") for i, sid in enumerate(ids)))
+    await run_until_done(store, tuned(settings, concurrency=4), "one", "two", seconds=40)
+    assert emulator.counters.requests_of("create_checkpoint") == 30
+    assert emulator.counters.requests_of("create_vault") == 30
+    assert checkpoint_count(emulator) == 30
+    assert await store.count_by_status() == {WorkflowStatus.SUCCEEDED: 30}
     workers = {s.worker for wf in await store.list_workflows(limit=100) for s in await store.steps_of(wf.id)}
     assert workers == {"one", "two"}
 
 
-async def test_dead_workers_workflow_is_taken_over_after_its_lease(store: Store, settings: Settings) -> None:
-    cloud = FakeCloud()
-    await submit(store, backup_command("c1", ["s1"]))
+async def test_dead_workers_workflow_is_taken_over_after_its_lease(
+    store: Store, settings: Settings, emulator: RunningEmulator, emulator_config: EmulatorConfig
+) -> None:
+    await submit(store, backup_command("c1", servers(emulator_config, 1)))
     [claimed] = await store.claim_due("dead-worker", 0.5, 10)  # claims, then dies without a trace
-    engine = Engine(store, settings, cloud, "alive")
-    await run_until_done(store, engine)
+    await run_until_done(store, settings, "alive")
     wf = await store.get_workflow(claimed.id)
     assert wf is not None
     assert wf.status is WorkflowStatus.SUCCEEDED
     assert {s.worker for s in await store.steps_of(wf.id)} == {"alive"}
+    assert checkpoint_count(emulator) == 1
 
 
 async def test_crash_between_checkpoint_call_and_commit_is_reconciled(
-    store: Store, settings: Settings
+    store: Store, settings: Settings, emulator: RunningEmulator, emulator_config: EmulatorConfig
 ) -> None:
-    """The first engine's create reaches the cloud, then the engine dies before recording the answer."""
-    cloud = FakeCloud()
-    await submit(store, backup_command("c1", ["s1"]))
+    """An engine process's checkpoint call reaches the cloud, then the process dies before recording it."""
+    await submit(store, backup_command("c1", servers(emulator_config, 1)))
+    doomed = tuned(settings, lease_seconds=1.0)
+    assert await run_engine_process(doomed, "doomed", crash_at="after_cbr_create") == -signal.SIGKILL
+    assert checkpoint_count(emulator) == 1
+    wf = await finished(store, "c1")
+    assert wf.status is WorkflowStatus.RUNNING
+    assert wf.state["checkpoint_maybe_created"] is True and wf.state["checkpoint_id"] is None
 
-    class Dies(FakeCloud):
-        async def dispatch(self, project: str, region: str, req):  # type: ignore[no-untyped-def, override]
-            observation = await cloud.dispatch(project, region, req)
-            if type(req).__name__ == "CreateCheckpoint":
-                raise asyncio.CancelledError  # the process is gone: nothing after this point runs
-            return observation
-
-    doomed = Engine(
-        store,
-        settings.model_copy(update={"worker": settings.worker.model_copy(update={"lease_seconds": 0.5})}),
-        Dies(),
-        "doomed",
-    )
-    stop = asyncio.Event()
-    task = asyncio.create_task(doomed.run(stop))
-    await eventually(lambda: _has_checkpoint(cloud), 10)
-    stop.set()
-    task.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await task
-    await run_until_done(store, Engine(store, settings, cloud, "survivor"))
-    wf = await store.workflow_by_command("c1")
-    assert wf is not None
+    await run_until_done(store, settings, "survivor")
+    wf = await finished(store, "c1")
     assert wf.status is WorkflowStatus.SUCCEEDED
-    assert len(cloud.checkpoints) == 1
-    assert cloud.calls["FindCheckpoint"] == 1
-
-
-async def _has_checkpoint(cloud: FakeCloud) -> bool:
-    return bool(cloud.checkpoints)
+    assert checkpoint_count(emulator) == 1
+    assert emulator.counters.requests_of("create_checkpoint") == 1
+    ops = await operations(store, wf)
+    assert ops.count("FindCheckpoint") == 1
+    assert "CreateCheckpoint" not in ops  # the dead engine never recorded it; nobody repeated it
 
 
 def test_retry_policy_backs_off_with_jitter_and_honours_retry_after() -> None:

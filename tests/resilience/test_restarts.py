@@ -15,7 +15,7 @@ import logging
 
 import pytest
 from private_services import PrivatePostgres, PrivateRabbit
-from resilience_helpers import COMMANDS, SHARED_AMQP_URL, Run, make_settings
+from resilience_helpers import COMMANDS, SHARED_AMQP_URL, Figures, Restart, Run, make_settings
 
 from orchestrator.emulator.config import EmulatorConfig
 from orchestrator.emulator.server import RunningEmulator
@@ -39,6 +39,14 @@ async def unfinished_in(dsn: str) -> int:
         await store.close()
 
 
+def assert_mid_run(figures: Figures, restarts: int) -> None:
+    """Each restart fell on a run under way: workflows unfinished (and, when paced, commands unsent)."""
+    assert len(figures.restarts) == restarts
+    for at in figures.restarts:
+        assert at.unfinished > 0, f"{at.name} came after the work was done"
+        assert 0 < at.finals < figures.commands
+
+
 @pytest.mark.parametrize("hard", [False, True], ids=["rabbitmqctl-stop", "sigkill"])
 async def test_rabbitmq_restart_mid_run_loses_no_command_and_no_event(
     hard: bool,
@@ -53,17 +61,19 @@ async def test_rabbitmq_restart_mid_run_loses_no_command_and_no_event(
         await asyncio.to_thread(private_rabbit.start)
     settings = make_settings(shared_dsn, private_rabbit.url, emulator)
     starts = private_rabbit.started
-
-    async def restart() -> None:
-        await asyncio.to_thread(private_rabbit.restart, hard)
+    restart = Restart(
+        "rabbitmq-sigkill" if hard else "rabbitmq-stop",
+        lambda: asyncio.to_thread(private_rabbit.restart, hard),
+    )
 
     async with Run(settings, emulator, emulator_config, commands=COMMANDS, tag="rmq") as run:
-        await run.execute(restart, lambda: unfinished_in(shared_dsn))
+        await run.execute([restart], lambda: unfinished_in(shared_dsn))
         figures = await run.audit(redelivered_commands(caplog))
 
-    print(f"\nRabbitMQ {'SIGKILL' if hard else 'stop'} + start: {figures.line()}")
+    print(f"\n{figures.line()}")
     assert private_rabbit.started == starts + 1, "the broker was restarted once, during the run"
-    assert figures.unfinished_at_restart > 0 and figures.sent_before_restart < COMMANDS
+    assert_mid_run(figures, 1)
+    assert figures.restarts[0].sent < COMMANDS, "commands were still being sent"
 
 
 async def test_postgresql_restart_mid_run_loses_no_command_and_no_event(
@@ -76,15 +86,46 @@ async def test_postgresql_restart_mid_run_loses_no_command_and_no_event(
     caplog.set_level(logging.INFO, logger="orchestrator")
     settings = make_settings(private_dsn, SHARED_AMQP_URL, emulator)
     starts = private_postgres.started
-
-    async def restart() -> None:
-        # an immediate stop is a crash for every client; stay down for a while, then recover
-        await asyncio.to_thread(private_postgres.restart, 2.0)
+    # an immediate stop is a crash for every client; the database stays down for 2 s, then recovers
+    restart = Restart("postgresql-immediate", lambda: asyncio.to_thread(private_postgres.restart, 2.0))
 
     async with Run(settings, emulator, emulator_config, commands=COMMANDS, tag="pg") as run:
-        await run.execute(restart, lambda: unfinished_in(private_dsn))
+        await run.execute([restart], lambda: unfinished_in(private_dsn))
         figures = await run.audit(redelivered_commands(caplog))
 
-    print(f"\nPostgreSQL stop -m immediate + start: {figures.line()}")
+    print(f"\n{figures.line()}")
     assert private_postgres.started == starts + 1
-    assert figures.unfinished_at_restart > 0 and figures.sent_before_restart < COMMANDS
+    assert_mid_run(figures, 1)
+    assert figures.restarts[0].sent < COMMANDS, "commands were still being sent"
+
+
+async def test_draining_worker_survives_both_restarts_and_stops_when_done(
+    private_rabbit: PrivateRabbit,
+    private_postgres: PrivatePostgres,
+    private_dsn: str,
+    emulator: RunningEmulator,
+    emulator_config: EmulatorConfig,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The demo's mode: the whole batch is queued first, and the worker stops by itself when it is done.
+
+    Its "is there anything left?" check must neither crash nor answer wrongly while a service is away.
+    """
+    caplog.set_level(logging.INFO, logger="orchestrator")
+    if private_rabbit.pid is None:
+        await asyncio.to_thread(private_rabbit.start)
+    settings = make_settings(private_dsn, private_rabbit.url, emulator)
+    settings = settings.model_copy(  # a few workflows at a time, so that the batch runs in waves
+        update={"worker": settings.worker.model_copy(update={"concurrency": 8})}
+    )
+    restarts = [
+        Restart("postgresql-immediate", lambda: asyncio.to_thread(private_postgres.restart, 1.0)),
+        Restart("rabbitmq-sigkill", lambda: asyncio.to_thread(private_rabbit.restart, True)),
+    ]
+
+    async with Run(settings, emulator, emulator_config, commands=COMMANDS, tag="drain", drain=True) as run:
+        await run.execute(restarts, lambda: unfinished_in(private_dsn))
+        figures = await run.audit(redelivered_commands(caplog))
+
+    print(f"\n{figures.line()}")
+    assert_mid_run(figures, 2)
