@@ -5,6 +5,7 @@ An advisory lock serialises concurrent ``migrate`` runs; each migration and its 
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,7 +13,8 @@ from pathlib import Path
 import asyncpg
 
 MIGRATIONS_LOCK = 0x6362_726F  # "cbro": the advisory-lock key held while migrating
-DEFAULT_SQL_DIR = Path(__file__).resolve().parents[2] / "sql"
+# The repository's sql/ folder; an installed copy (e.g. the container image) names it in CBR_ORCH_SQL_DIR.
+DEFAULT_SQL_DIR = Path(os.environ.get("CBR_ORCH_SQL_DIR", Path(__file__).resolve().parents[2] / "sql"))
 _NAME = re.compile(r"^(\d{3,})_([\w-]+)\.sql$")
 
 

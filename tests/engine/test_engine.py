@@ -30,6 +30,7 @@ from orchestrator.emulator.config import EmulatorConfig, Inventory, Progression
 from orchestrator.emulator.faults import FaultPlan, FaultRule
 from orchestrator.emulator.server import RunningEmulator
 from orchestrator.engine import RetryPolicy
+from orchestrator.messages import BackupCommand
 from orchestrator.store import Store, Workflow, WorkflowStatus
 from orchestrator.workflows.base import Sleep
 
@@ -48,6 +49,10 @@ async def finished(store: Store, command_id: str) -> Workflow:
     wf = await store.workflow_by_command(command_id)
     assert wf is not None
     return wf
+
+
+async def all_finished(store: Store) -> bool:
+    return await store.unfinished_count() == 0
 
 
 async def operations(store: Store, wf: Workflow) -> list[str]:
@@ -72,7 +77,7 @@ async def test_backup_succeeds_with_final_state_event_and_steps(
     async with running_engines(store, tuned(settings, status_poll_seconds=1.0), "solo"):
         await eventually(polled_once, 10)
         emulator.clock.advance(120)  # the backups end before the next poll, a second away
-        await eventually(lambda: _all_finished(store), 10)
+        await eventually(lambda: all_finished(store), 10)
 
     wf = await finished(store, "c1")
     assert wf.status is WorkflowStatus.SUCCEEDED
@@ -95,10 +100,6 @@ async def test_backup_succeeds_with_final_state_event_and_steps(
         "PollCheckpoint",
     ]
     assert [s.step.response["status"] for s in steps[-2:] if s.step.response] == ["protecting", "available"]
-
-
-async def _all_finished(store: Store) -> bool:
-    return await store.unfinished_count() == 0
 
 
 async def test_busy_answers_are_waited_out(
@@ -156,11 +157,9 @@ async def test_terminal_error_fails_with_the_cbr_code(
 async def test_unknown_vault_fails_with_the_cbr_code(
     store: Store, settings: Settings, emulator: RunningEmulator, emulator_config: EmulatorConfig
 ) -> None:
-    missing = "00000000-0000-4000-8000-000000000000"
-    command = backup_command("c1", servers(emulator_config, 1)).model_copy(
-        update={"vault": backup_command("x", []).vault.model_copy(update={"id": missing, "name": None})}
-    )
-    await submit(store, command)
+    by_name = backup_command("c1", servers(emulator_config, 1)).model_dump(mode="json")
+    missing = {"id": "00000000-0000-4000-8000-000000000000"}
+    await submit(store, BackupCommand.model_validate({**by_name, "vault": missing}))
     await run_until_done(store, settings, "solo")
     wf = await finished(store, "c1")
     assert wf.status is WorkflowStatus.FAILED
