@@ -43,7 +43,7 @@ def add_member(call: Call) -> dict[str, Any]:
         if not PROJECT_ID.fullmatch(project_id) or project_id == call.project.project_id:
             raise CbrError.of("6704", f"{project_id} cannot receive a shared backup.")
         if call.world.lives_elsewhere(call.project.region, project_id):
-            raise CbrError.of("6704", f"{project_id} is in another region; backups are shared within a region.")
+            raise CbrError.of("6704", f"{project_id} is in another region; shares stay within a region.")
         if project_id in backup.members:
             raise CbrError.of("6714", f"The backup is already shared with {project_id}.")
     if len(backup.members) + len(wanted) > MAX_MEMBERS:
