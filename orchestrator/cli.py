@@ -165,5 +165,29 @@ def schema() -> None:
     console.print_json(json.dumps(json_schemas()))
 
 
+@app.command()
+def soak(
+    commands: Annotated[int, typer.Option(min=1, help="Single-server backup commands to send.")] = 1000,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes to run.")] = 2,
+    json_out: Annotated[
+        Path | None, typer.Option(help="Also write the figures as JSON to this file.")
+    ] = None,
+    wait_seconds: Annotated[float, typer.Option(help="Seconds to wait for all final events.")] = 600.0,
+) -> None:
+    """Measure N backups through the queue with W worker processes against an in-process emulator."""
+    from orchestrator.soak import figures_table, run_soak
+
+    figures = asyncio.run(run_soak(commands, workers, wait_seconds))
+    console.print(figures_table(figures))
+    if json_out is not None:
+        json_out.write_text(json.dumps(figures.to_json(), indent=1) + "\n", "utf-8")
+    if not figures.ok:
+        raise typer.Exit(1)
+
+
 def main() -> None:
     app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,305 @@
+"""``cbr-orchestrator soak``: N single-server backups through the queue, W worker processes, the emulator.
+
+Everything is created for the run and removed afterwards: a database, RabbitMQ names with their own
+prefix, an in-process emulator with instant progression. Workers are real ``cbr-orchestrator worker``
+processes configured through environment variables only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import aio_pika
+import asyncpg
+from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection
+from rich.table import Table
+
+from orchestrator.broker import command_message, declare_topology, delete_topology
+from orchestrator.config import Names, ProjectCredentials, Settings, WorkerSettings
+from orchestrator.emulator.config import DEFAULT_TENANT, EmulatorConfig, Inventory, Progression
+from orchestrator.emulator.inventory import build_inventory
+from orchestrator.emulator.server import RunningEmulator, start_emulator
+from orchestrator.messages import BackupCommand
+from orchestrator.store import Store, run_migrations
+
+ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
+AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/"
+WORKER_TUNING = WorkerSettings(
+    concurrency=64, prefetch=300, status_poll_seconds=1.0, idle_poll_seconds=0.5, relay_poll_seconds=1.0
+)
+
+
+@dataclass
+class SoakFigures:
+    commands: int
+    workers: int
+    workflows: dict[str, int] = field(default_factory=dict)
+    events_total: int = 0
+    events_distinct: int = 0
+    final_events: int = 0
+    final_events_distinct: int = 0
+    checkpoints: int = 0
+    cbr_calls_total: int = 0
+    cbr_calls_by_operation: dict[str, int] = field(default_factory=dict)
+    worker_exit_codes: list[int | None] = field(default_factory=list)
+    timed_out: bool = False
+    wall_seconds: float = 0.0
+
+    @property
+    def workflows_total(self) -> int:
+        return sum(self.workflows.values())
+
+    @property
+    def cbr_calls_per_workflow(self) -> float:
+        return self.cbr_calls_total / self.commands if self.commands else 0.0
+
+    @property
+    def commands_per_second(self) -> float:
+        return self.commands / self.wall_seconds if self.wall_seconds else 0.0
+
+    @property
+    def ok(self) -> bool:
+        n = self.commands
+        return (
+            self.workflows_total == n
+            and self.workflows.get("succeeded", 0) == n
+            and self.final_events_distinct == n
+            and self.checkpoints == n
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            **asdict(self),
+            "workflows_total": self.workflows_total,
+            "cbr_calls_per_workflow": round(self.cbr_calls_per_workflow, 2),
+            "commands_per_second": round(self.commands_per_second, 2),
+            "ok": self.ok,
+        }
+
+
+def _dsn_of(db: str) -> str:
+    return ADMIN_DSN.rsplit("/", 1)[0] + "/" + db
+
+
+async def _admin(sql: str) -> None:
+    conn = await asyncpg.connect(ADMIN_DSN)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+@contextlib.asynccontextmanager
+async def _database(run: str) -> AsyncIterator[str]:
+    name = f"cbro_soak_{run}"
+    await _admin(f'CREATE DATABASE "{name}"')
+    try:
+        await run_migrations(_dsn_of(name))
+        yield _dsn_of(name)
+    finally:
+        await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _settings(dsn: str, run: str, em: RunningEmulator) -> Settings:
+    t = DEFAULT_TENANT
+    cred = ProjectCredentials.model_validate(
+        {
+            "project_id": t.project_id,
+            "region": t.region,
+            "access_key": t.access_key,
+            "secret_key": t.secret_key,
+        }
+    )
+    return Settings(
+        database_url=dsn,
+        names=Names(prefix=f"soak.{run}"),
+        credentials=[cred],
+        cbr_endpoints={t.region: em.base_url},
+        worker=WORKER_TUNING,
+    )
+
+
+def worker_env(settings: Settings) -> dict[str, str]:
+    """The settings as a worker process reads them: environment variables only."""
+    creds = []
+    for cred in settings.credentials:
+        raw = cred.model_dump(mode="json", exclude_none=True)
+        if cred.secret_key is not None:
+            raw["secret_key"] = cred.secret_key.get_secret_value()
+        creds.append(raw)
+    env = {
+        **os.environ,
+        "CBR_ORCH_DATABASE_URL": settings.database_url,
+        "CBR_ORCH_AMQP_URL": settings.amqp_url.get_secret_value(),
+        "CBR_ORCH_NAMES__PREFIX": settings.names.prefix,
+        "CBR_ORCH_CREDENTIALS": json.dumps(creds),
+        "CBR_ORCH_CBR_ENDPOINTS": json.dumps(settings.cbr_endpoints),
+    }
+    for key, value in settings.worker.model_dump().items():
+        env[f"CBR_ORCH_WORKER__{key.upper()}"] = str(value)
+    return env
+
+
+def backup_commands(server_ids: list[str]) -> list[BackupCommand]:
+    t = DEFAULT_TENANT
+    return [
+        BackupCommand.model_validate(
+            {
+                "command_id": f"soak-{i}",
+                "project_id": t.project_id,
+                "region": t.region,
+                "vault": {"name": f"soak-{i // 250}", "create": {"size_gb": 1_000_000}},
+                "resources": [{"id": s}],
+            }
+        )
+        for i, s in enumerate(server_ids)
+    ]
+
+
+class EventTally:
+    """Counts events; ``done`` is set once ``expected`` distinct final events have arrived."""
+
+    def __init__(self, expected: int) -> None:
+        self.expected = expected
+        self.total = 0
+        self.ids: set[str] = set()
+        self.finals = 0
+        self.final_ids: set[str] = set()
+        self.done = asyncio.Event()
+
+    async def on_message(self, message: AbstractIncomingMessage) -> None:
+        async with message.process():
+            event = json.loads(message.body)
+        self.total += 1
+        self.ids.add(str(event["id"]))
+        if event["data"]["outcome"] != "progress":
+            self.finals += 1
+            self.final_ids.add(str(event["id"]))
+            if len(self.final_ids) >= self.expected:
+                self.done.set()
+
+
+async def _publish_all(
+    connection: AbstractRobustConnection, queue: str, commands: list[BackupCommand]
+) -> None:
+    channel = await connection.channel(publisher_confirms=True)
+    try:
+        await asyncio.gather(
+            *(channel.default_exchange.publish(command_message(c), routing_key=queue) for c in commands)
+        )
+    finally:
+        await channel.close()
+
+
+async def _start_workers(settings: Settings, count: int) -> list[asyncio.subprocess.Process]:
+    env = worker_env(settings)
+    return [
+        await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "orchestrator.cli",
+            "worker",
+            env=env,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
+        )
+        for _ in range(count)
+    ]
+
+
+async def _stop_workers(procs: list[asyncio.subprocess.Process], grace: float = 30.0) -> list[int | None]:
+    for proc in procs:
+        if proc.returncode is None:
+            proc.terminate()
+    codes: list[int | None] = []
+    for proc in procs:
+        try:
+            codes.append(await asyncio.wait_for(proc.wait(), grace))
+        except TimeoutError:
+            proc.kill()
+            codes.append(await proc.wait())
+    return codes
+
+
+async def _count_workflows(dsn: str) -> dict[str, int]:
+    store = await Store.connect(dsn, max_size=2)
+    try:
+        return {status.value: n for status, n in (await store.count_by_status()).items()}
+    finally:
+        await store.close()
+
+
+async def run_soak(commands: int = 1000, workers: int = 2, wait_seconds: float = 600.0) -> SoakFigures:
+    """Run one soak and return its figures; everything it created is removed again."""
+    run = uuid.uuid4().hex[:8]
+    figures = SoakFigures(commands=commands, workers=workers)
+    inventory = Inventory(servers=commands, disks=0, data_disks_per_server=0)
+    config = EmulatorConfig(progression=Progression.instantly(), inventory=inventory)
+    server_ids = list(build_inventory(inventory, DEFAULT_TENANT.region, DEFAULT_TENANT.project_id).servers)
+    async with _database(run) as dsn:
+        em = await start_emulator(config)
+        try:
+            settings = _settings(dsn, run, em)
+            connection = await aio_pika.connect_robust(AMQP_URL)
+            try:
+                channel = await connection.channel()
+                await declare_topology(channel, settings.names, settings.worker.delivery_limit)
+                try:
+                    tally = EventTally(commands)
+                    events = await channel.declare_queue(exclusive=True)
+                    await events.bind(settings.names.events_exchange, routing_key="#")
+                    await events.consume(tally.on_message)
+                    started = time.monotonic()
+                    await _publish_all(connection, settings.names.commands_queue, backup_commands(server_ids))
+                    procs = await _start_workers(settings, workers)
+                    try:
+                        await asyncio.wait_for(tally.done.wait(), wait_seconds)
+                    except TimeoutError:
+                        figures.timed_out = True
+                    figures.wall_seconds = round(time.monotonic() - started, 2)
+                    figures.worker_exit_codes = await _stop_workers(procs)
+                    figures.events_total, figures.events_distinct = tally.total, len(tally.ids)
+                    figures.final_events, figures.final_events_distinct = tally.finals, len(tally.final_ids)
+                finally:
+                    await delete_topology(channel, settings.names)
+            finally:
+                await connection.close()
+            figures.workflows = await _count_workflows(dsn)
+            figures.checkpoints = em.counters.requests_of("create_checkpoint")
+            requests = em.counters.snapshot()["requests"]
+            figures.cbr_calls_total = requests["total"]
+            figures.cbr_calls_by_operation = dict(requests["by_operation"])
+        finally:
+            await em.close()
+    return figures
+
+
+def figures_table(f: SoakFigures) -> Table:
+    table = Table(title=f"soak: {f.commands} backup commands, {f.workers} workers", show_header=False)
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    statuses = ", ".join(f"{k} {v}" for k, v in sorted(f.workflows.items())) or "none"
+    rows = [
+        ("commands sent", str(f.commands)),
+        ("workflows created", f"{f.workflows_total} ({statuses})"),
+        ("events received (total / distinct)", f"{f.events_total} / {f.events_distinct}"),
+        ("final events (total / distinct)", f"{f.final_events} / {f.final_events_distinct}"),
+        ("checkpoints created", str(f.checkpoints)),
+        ("CBR calls (total / per workflow)", f"{f.cbr_calls_total} / {f.cbr_calls_per_workflow:.2f}"),
+        ("worker exit codes", " ".join(str(c) for c in f.worker_exit_codes)),
+        ("wall time", f"{f.wall_seconds:.2f} s" + (" (timed out)" if f.timed_out else "")),
+        ("commands/s", f"{f.commands_per_second:.1f}"),
+        ("verdict", "[green]ok[/]" if f.ok else "[red]FAILED[/]"),
+    ]
+    for name, value in rows:
+        table.add_row(name, value)
+    return table
