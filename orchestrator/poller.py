@@ -217,21 +217,26 @@ class Poller:
     ) -> dict[PollReplication, ReplicaSeen | BackupDetails | Exception]:
         """One task listing for all; each replication it cannot tell about is read from its backup."""
         logs = await self._operation_logs(key, "replication", (q.since for q in queries))
-        answers: dict[PollReplication, ReplicaSeen | BackupDetails | Exception] = {}
-        stragglers: list[PollReplication] = []
-        for query in queries:
-            seen = _replica_from_tasks(logs, query)
-            if seen is None:
-                stragglers.append(query)
-            else:
-                answers[query] = seen
+        from_tasks = {q: _replica_from_tasks(logs, q) for q in queries}
+        answers: dict[PollReplication, ReplicaSeen | BackupDetails | Exception] = {
+            q: seen for q, seen in from_tasks.items() if seen is not None
+        }
+        stragglers = [q for q, seen in from_tasks.items() if seen is None]
+        answers.update(await self._read_backups(key, stragglers))
+        return answers
+
+    async def _read_backups(
+        self, key: ProjectKey, polls: list[PollReplication]
+    ) -> dict[PollReplication, BackupDetails | Exception]:
+        """Each poll's backup, read concurrently; a failed read is the answer of its poll alone."""
         read = await asyncio.gather(
-            *(self.backup_details(*key, q.backup_id) for q in stragglers), return_exceptions=True
+            *(self.backup_details(*key, p.backup_id) for p in polls), return_exceptions=True
         )
-        for query, details in zip(stragglers, read, strict=True):
+        answers: dict[PollReplication, BackupDetails | Exception] = {}
+        for poll, details in zip(polls, read, strict=True):
             if isinstance(details, BaseException) and not isinstance(details, Exception):
                 raise details  # cancellation and the like are not an answer
-            answers[query] = details
+            answers[poll] = details
         return answers
 
     async def _operation_logs(

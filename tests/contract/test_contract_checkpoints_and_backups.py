@@ -409,3 +409,21 @@ def test_bad_checkpoint_body_is_400_9900(cbr_a: RecordingCbrClient, server_vault
     expect_error(
         lambda: cbr_a.create_checkpoint(cbr.CreateCheckpointRequest(body=body)), 400, "BackupService.9900"
     )
+
+
+def test_non_ascii_names_round_trip_through_query_filters(
+    cbr_a: RecordingCbrClient, pool_a: Pool, new_vault: Callable[..., Any], back_up: Callable[..., Any]
+) -> None:
+    """CJK names are legal; the SDK percent-encodes them in the query (and signs the encoded form)."""
+    server = pool_a.server()
+    vault_name = unique("日次-保管库")
+    vault = new_vault(cbr_a, [server], name=vault_name)
+    assert vault.name == vault_name
+    backup_name = unique("备份_日次")
+    _, (backup,) = back_up(cbr_a, vault.id, [server.id], name=backup_name)
+    assert backup.name == backup_name
+
+    assert [b.id for b in cbr_a.list_backups(cbr.ListBackupsRequest(name=backup_name)).backups] == [backup.id]
+    assert [v.id for v in cbr_a.list_vault(cbr.ListVaultRequest(name=vault_name)).vaults] == [vault.id]
+    logs = cbr_a.list_op_logs(cbr.ListOpLogsRequest(vault_name=vault_name)).operation_logs
+    assert [log.extra_info.backup.backup_id for log in logs] == [backup.id]

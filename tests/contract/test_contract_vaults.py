@@ -172,7 +172,11 @@ def test_update_vault_changes_what_was_asked(
 
 
 def test_add_and_remove_vault_resources(
-    cbr_a: RecordingCbrClient, pool_a: Pool, new_vault: Callable[..., Any]
+    cbr_a: RecordingCbrClient,
+    pool_a: Pool,
+    new_vault: Callable[..., Any],
+    back_up: Callable[..., Any],
+    waiter: Waiter,
 ) -> None:
     vault = new_vault(cbr_a, [])
     assert vault.resources == []
@@ -196,6 +200,7 @@ def test_add_and_remove_vault_resources(
         (second.id, SERVER, second.name),
     }
 
+    _, backups = back_up(cbr_a, vault.id, [first.id, second.id])
     removed = cbr_a.remove_vault_resource(
         cbr.RemoveVaultResourceRequest(
             vault_id=vault.id, body=cbr.VaultRemoveResourceReq(resource_ids=[first.id])
@@ -204,6 +209,20 @@ def test_add_and_remove_vault_resources(
     assert removed.remove_resource_ids == [first.id]
     shown = cbr_a.show_vault(cbr.ShowVaultRequest(vault_id=vault.id)).vault
     assert [r.id for r in shown.resources] == [second.id]
+
+    # removing a resource deletes its backups in that vault, as a remove_resource task
+    waiter.until_gone(
+        "the removed resource's backup to disappear",
+        lambda: cbr_a.show_backup(cbr.ShowBackupRequest(backup_id=backups[0].id)),
+        404,
+        "BackupService.6200",
+    )
+    left = cbr_a.list_backups(cbr.ListBackupsRequest(vault_id=vault.id)).backups
+    assert [b.id for b in left] == [backups[1].id]
+    logs = cbr_a.list_op_logs(cbr.ListOpLogsRequest(operation_type="remove_resource", vault_id=vault.id))
+    (log,) = logs.operation_logs
+    assert log.status == "success"
+    assert [r.id for r in log.extra_info.remove_resources.resources] == [first.id]
 
     expect_error(
         lambda: cbr_a.remove_vault_resource(
@@ -322,6 +341,15 @@ def test_delete_vault_removes_it_and_its_backups(
         "BackupService.6200",
     )
     assert cbr_a.list_backups(cbr.ListBackupsRequest(vault_id=vault.id)).backups == []
+
+    def cleanup_log() -> Any:
+        logs = cbr_a.list_op_logs(cbr.ListOpLogsRequest(operation_type="vault_delete", vault_id=vault.id))
+        done = [log for log in logs.operation_logs if log.status == "success"]
+        return done[0] if done else None
+
+    log = waiter.until("the vault_delete operation log", cleanup_log)
+    assert log.extra_info.vault_delete.total_count == 1
+    assert log.extra_info.vault_delete.fail_count == 0
     # the server is free again
     again = cbr_a.create_vault(cbr.CreateVaultRequest(body=vault_body(unique("contract-reuse"), [server])))
     assert [r.id for r in again.vault.resources] == [server.id]

@@ -15,7 +15,7 @@ import aio_pika
 
 from orchestrator.broker import new_workflow
 from orchestrator.config import Settings
-from orchestrator.emulator.config import DEFAULT_TENANT, EmulatorConfig, Progression
+from orchestrator.emulator.config import DEFAULT_TENANT, EmulatorConfig, Progression, Tenant
 from orchestrator.emulator.inventory import build_inventory
 from orchestrator.emulator.server import RunningEmulator
 from orchestrator.emulator.state import ProjectState
@@ -27,6 +27,9 @@ from orchestrator.worker import run_worker
 
 PROJECT = DEFAULT_TENANT.project_id
 REGION = DEFAULT_TENANT.region
+DEST = Tenant(  # a project in another region, to replicate into
+    access_key="DESTACCESSKEY0000000", secret_key="dest-secret", project_id="f" * 32, region="eu-west-0"
+)
 ENGINE_PROCESS = Path(__file__).with_name("engine_process.py")
 
 
@@ -118,11 +121,13 @@ async def eventually(predicate: Callable[[], Awaitable[bool]], seconds: float, s
 
 
 @contextlib.asynccontextmanager
-async def running_engines(store: Store, settings: Settings, *owners: str) -> AsyncIterator[list[Engine]]:
+async def running_engines(
+    store: Store, settings: Settings, *owners: str, poll_window: float = 0.05
+) -> AsyncIterator[list[Engine]]:
     """Engines with their own CBR clients (as separate workers have them), running until the block ends."""
     clients = [CbrClients(settings) for _ in owners]
     engines = [
-        Engine(store, settings, CbrActions(own, Poller(own)), owner)
+        Engine(store, settings, CbrActions(own, Poller(own, window=poll_window)), owner)
         for own, owner in zip(clients, owners, strict=True)
     ]
     stop = asyncio.Event()
@@ -136,13 +141,15 @@ async def running_engines(store: Store, settings: Settings, *owners: str) -> Asy
             await c.close()
 
 
-async def run_until_done(store: Store, settings: Settings, *owners: str, seconds: float = 20) -> None:
+async def run_until_done(
+    store: Store, settings: Settings, *owners: str, seconds: float = 20, poll_window: float = 0.05
+) -> None:
     """Run an engine per owner until no workflow is unfinished."""
 
     async def all_finished() -> bool:
         return await store.unfinished_count() == 0
 
-    async with running_engines(store, settings, *owners):
+    async with running_engines(store, settings, *owners, poll_window=poll_window):
         await eventually(all_finished, seconds)
 
 

@@ -45,7 +45,7 @@ def emulator_config() -> EmulatorConfig:
     )
 
 
-async def finished(store: Store, command_id: str) -> Workflow:
+async def workflow_of(store: Store, command_id: str) -> Workflow:
     wf = await store.workflow_by_command(command_id)
     assert wf is not None
     return wf
@@ -71,7 +71,7 @@ async def test_backup_succeeds_with_final_state_event_and_steps(
     await submit(store, backup_command("c1", ids, description="d"))
 
     async def polled_once() -> bool:
-        wf = await finished(store, "c1")
+        wf = await workflow_of(store, "c1")
         return "PollCheckpoint" in await operations(store, wf)
 
     async with running_engines(store, tuned(settings, status_poll_seconds=1.0), "solo"):
@@ -79,7 +79,7 @@ async def test_backup_succeeds_with_final_state_event_and_steps(
         emulator.clock.advance(120)  # the backups end before the next poll, a second away
         await eventually(lambda: all_finished(store), 10)
 
-    wf = await finished(store, "c1")
+    wf = await workflow_of(store, "c1")
     assert wf.status is WorkflowStatus.SUCCEEDED
     assert wf.result is not None
     project = emulator_project(emulator)
@@ -115,7 +115,7 @@ async def test_busy_answers_are_waited_out(
     )
     await submit(store, backup_command("c1", servers(emulator_config, 1)))
     await run_until_done(store, settings, "solo")
-    wf = await finished(store, "c1")
+    wf = await workflow_of(store, "c1")
     assert wf.status is WorkflowStatus.SUCCEEDED
     assert wf.attempts >= 5  # claimed again after every back-off
     recorded = await outcomes(store, wf)
@@ -145,7 +145,7 @@ async def test_terminal_error_fails_with_the_cbr_code(
     )
     await submit(store, backup_command("c1", servers(emulator_config, 1)))
     await run_until_done(store, settings, "solo")
-    wf = await finished(store, "c1")
+    wf = await workflow_of(store, "c1")
     assert wf.status is WorkflowStatus.FAILED
     assert (wf.error_code, wf.error_message) == ("BackupService.6114", "vault capacity exceeded")
     [event] = await store.events_of(wf.id)
@@ -161,7 +161,7 @@ async def test_unknown_vault_fails_with_the_cbr_code(
     missing = {"id": "00000000-0000-4000-8000-000000000000"}
     await submit(store, BackupCommand.model_validate({**by_name, "vault": missing}))
     await run_until_done(store, settings, "solo")
-    wf = await finished(store, "c1")
+    wf = await workflow_of(store, "c1")
     assert wf.status is WorkflowStatus.FAILED
     assert wf.error_code == "BackupService.6105"
     assert await outcomes(store, wf) == [("ShowVault", "terminal")]
@@ -185,11 +185,11 @@ async def test_lost_checkpoint_answer_never_creates_a_second_checkpoint(
     )
     await submit(store, backup_command("c1", servers(emulator_config, 1)))
     await run_until_done(store, quick, "solo")
-    wf = await finished(store, "c1")
+    wf = await workflow_of(store, "c1")
     assert wf.status is WorkflowStatus.SUCCEEDED
     assert checkpoint_count(emulator) == 1
     assert emulator.counters.requests_of("create_checkpoint") == 1
-    assert emulator.counters.snapshot()["responses"].get("no_response") == 1  # the answer was lost
+    assert emulator.counters.snapshot()["faults"]["by_kind"] == {"timeout": 1}  # executed, answer lost
     recorded = await outcomes(store, wf)
     assert ("CreateCheckpoint", "unknown") in recorded
     assert [op for op, _ in recorded].count("FindCheckpoint") == 1
@@ -204,7 +204,7 @@ async def test_deadline_expires_an_unfinished_workflow(
     deadline = datetime.now(UTC) + timedelta(seconds=0.6)
     await submit(store, backup_command("c1", servers(emulator_config, 1), deadline=deadline.isoformat()))
     await run_until_done(store, settings, "solo")
-    wf = await finished(store, "c1")
+    wf = await workflow_of(store, "c1")
     assert wf.status is WorkflowStatus.EXPIRED
     assert wf.finished_at is not None
     assert wf.finished_at - deadline < timedelta(seconds=2)
@@ -248,12 +248,12 @@ async def test_crash_between_checkpoint_call_and_commit_is_reconciled(
     doomed = tuned(settings, lease_seconds=1.0)
     assert await run_engine_process(doomed, "doomed", crash_at="after_cbr_create") == -signal.SIGKILL
     assert checkpoint_count(emulator) == 1
-    wf = await finished(store, "c1")
+    wf = await workflow_of(store, "c1")
     assert wf.status is WorkflowStatus.RUNNING
     assert wf.state["checkpoint_maybe_created"] is True and wf.state["checkpoint_id"] is None
 
     await run_until_done(store, settings, "survivor")
-    wf = await finished(store, "c1")
+    wf = await workflow_of(store, "c1")
     assert wf.status is WorkflowStatus.SUCCEEDED
     assert checkpoint_count(emulator) == 1
     assert emulator.counters.requests_of("create_checkpoint") == 1

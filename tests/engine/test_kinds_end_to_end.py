@@ -6,6 +6,7 @@ import aio_pika
 import pytest
 from aio_pika.abc import AbstractRobustConnection
 from engine_helpers import (
+    DEST,
     PROJECT,
     REGION,
     backup_command,
@@ -19,14 +20,10 @@ from engine_helpers import (
 from orchestrator.broker import REASON_HEADER
 from orchestrator.cbr.bodies import BillingCreate, VaultCreate
 from orchestrator.config import Settings
-from orchestrator.emulator.config import DEFAULT_TENANT, EmulatorConfig, Progression, Tenant
+from orchestrator.emulator.config import DEFAULT_TENANT, EmulatorConfig, Progression
 from orchestrator.emulator.server import RunningEmulator
 from orchestrator.messages import ReplicateCommand, RestoreCommand
 from orchestrator.store import Store, WorkflowStatus
-
-DEST = Tenant(
-    access_key="DESTACCESSKEY0000000", secret_key="dest-secret", project_id="f" * 32, region="eu-west-0"
-)
 
 
 @pytest.fixture
