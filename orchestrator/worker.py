@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import aio_pika
-from aio_pika.abc import AbstractRobustConnection
+from aio_pika.abc import AbstractRobustChannel, AbstractRobustConnection
 
 from orchestrator.broker import Intake, Relay, Topology, declare_topology
 from orchestrator.config import Settings
@@ -87,17 +87,31 @@ async def _watch(tasks: list[asyncio.Task[None]], stop_event: asyncio.Event) -> 
 
 
 async def _stop_when_drained(parts: WorkerParts, settings: Settings, stop_event: asyncio.Event) -> None:
+    """Set ``stop_event`` once nothing is left. A check that fails (the broker or the database away for a
+    moment) is not an answer: it is tried again, and the worker goes on meanwhile."""
     channel = await parts.connection.channel()
     try:
         while not stop_event.is_set():
             await asyncio.sleep(DRAIN_CHECK_SECONDS)
-            queue = await channel.declare_queue(settings.names.commands_queue, passive=True)
-            if queue.declaration_result.message_count or parts.engine.busy:
+            try:
+                drained = await _drained(parts, settings, channel)
+            except Exception as exc:
+                log.warning("drain check failed (%s); retrying", type(exc).__name__)
                 continue
-            if await parts.store.unfinished_count() == 0 and await parts.store.unpublished_count() == 0:
+            if drained:
                 stop_event.set()
     finally:
-        await channel.close()
+        with contextlib.suppress(Exception):
+            await channel.close()
+
+
+async def _drained(parts: WorkerParts, settings: Settings, channel: AbstractRobustChannel) -> bool:
+    # robust=False: a robust channel caches a passive declaration and returns the cached queue (with its
+    # first message count, forever) on the next one; this asks the broker every time
+    queue = await channel.declare_queue(settings.names.commands_queue, passive=True, robust=False)
+    if queue.declaration_result.message_count or parts.engine.busy:
+        return False
+    return await parts.store.unfinished_count() == 0 and await parts.store.unpublished_count() == 0
 
 
 async def _close(parts: WorkerParts) -> None:

@@ -13,13 +13,28 @@ from collections.abc import AsyncIterator, Iterator
 import asyncpg
 import pytest
 from private_services import PrivatePostgres, PrivateRabbit
-from resilience_helpers import COMMANDS, SHARED_ADMIN_DSN, emulator_config_for
+from resilience_helpers import COMMANDS, REPORT, SHARED_ADMIN_DSN, emulator_config_for
 
 from orchestrator.emulator.config import EmulatorConfig
 from orchestrator.emulator.server import RunningEmulator, start_emulator
 from orchestrator.store import run_migrations
 
 RUN = uuid.uuid4().hex[:8]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "resilience: restarts private PostgreSQL/RabbitMQ instances mid-run; always runs (never skipped),"
+        " deselect locally with -m 'not resilience'",
+    )
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if REPORT:
+        terminalreporter.section("resilience figures")
+        for line in REPORT:
+            terminalreporter.write_line(line)
 
 
 @pytest.fixture(scope="module")
@@ -30,6 +45,14 @@ def private_rabbit() -> Iterator[PrivateRabbit]:
         yield rabbit
     finally:
         rabbit.close()
+
+
+@pytest.fixture
+async def rabbit(private_rabbit: PrivateRabbit) -> PrivateRabbit:
+    """The private broker, running (started again if an earlier test left it down)."""
+    if private_rabbit.pid is None:
+        await asyncio.to_thread(private_rabbit.start)
+    return private_rabbit
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +73,8 @@ async def _admin(admin_dsn: str, sql: str) -> None:
         await conn.close()
 
 
-async def _fresh_database(admin_dsn: str) -> AsyncIterator[str]:
+async def _fresh_database(admin_dsn: str, *, throwaway: bool) -> AsyncIterator[str]:
+    """Create and migrate a database; drop it afterwards (on a throw-away cluster, best effort)."""
     name = f"cbro_resilience_{RUN}_{uuid.uuid4().hex[:8]}"
     base = admin_dsn.rsplit("/", 1)[0]
     await _admin(admin_dsn, f'CREATE DATABASE "{name}"')
@@ -58,13 +82,17 @@ async def _fresh_database(admin_dsn: str) -> AsyncIterator[str]:
         await run_migrations(f"{base}/{name}")
         yield f"{base}/{name}"
     finally:
-        await _admin(admin_dsn, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        try:
+            await _admin(admin_dsn, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        except (OSError, asyncpg.PostgresError):
+            if not throwaway:  # the private cluster may be down after a failure; it goes anyway
+                raise
 
 
 @pytest.fixture
 async def shared_dsn() -> AsyncIterator[str]:
     """A fresh, migrated database on the machine's shared PostgreSQL (which nobody restarts)."""
-    async for dsn in _fresh_database(SHARED_ADMIN_DSN):
+    async for dsn in _fresh_database(SHARED_ADMIN_DSN, throwaway=False):
         yield dsn
 
 
@@ -73,7 +101,7 @@ async def private_dsn(private_postgres: PrivatePostgres) -> AsyncIterator[str]:
     """A fresh, migrated database on the private PostgreSQL (which the test may restart)."""
     if not private_postgres.is_ready():  # an earlier test left it down: bring it back first
         await asyncio.to_thread(private_postgres.start)
-    async for dsn in _fresh_database(private_postgres.admin_dsn):
+    async for dsn in _fresh_database(private_postgres.admin_dsn, throwaway=True):
         yield dsn
 
 

@@ -96,7 +96,63 @@ def _tail(path: Path, lines: int = 30) -> str:
         return f"(no log at {path})"
 
 
+OWNER_FILE = "owner.pid"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def _kill_if_ours(pid_file: Path, mark: str, group: bool = False) -> None:
+    """SIGKILL the process named in ``pid_file`` only if its command line still names ``mark``
+    (our data directory or node name), so that a recycled pid is never hit."""
+    try:
+        pid = int(pid_file.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return
+    if mark not in _cmdline(pid):
+        return
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        if group:
+            os.killpg(pid, signal.SIGKILL)
+        else:
+            os.kill(pid, signal.SIGKILL)
+
+
+def reap_orphans(prefix: str, kill: Callable[[Path], None]) -> None:
+    """Remove what an earlier run left behind when it was killed before its clean-up could run:
+    instances whose owning test process is gone."""
+    for root in Path(tempfile.gettempdir()).glob(f"{prefix}*"):
+        try:
+            owner = int((root / OWNER_FILE).read_text())
+        except (OSError, ValueError):
+            continue
+        if _alive(owner):
+            continue
+        kill(root)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def _own(root: Path) -> None:
+    (root / OWNER_FILE).write_text(str(os.getpid()))
+
+
 # ---------------------------------------------------------------------------------------------- PostgreSQL
+
+PG_PREFIX = "cbro-pg-"
 
 
 def postgres_bin_dir() -> Path:
@@ -119,7 +175,9 @@ class PrivatePostgres:
             self._owner = pwd.getpwnam(PG_USER)
         except KeyError as exc:
             raise ServiceError(f"user {PG_USER!r} missing (it comes with the postgresql package)") from exc
-        self.root = Path(tempfile.mkdtemp(prefix=f"cbro-pg-{uuid.uuid4().hex[:6]}-"))
+        reap_orphans(PG_PREFIX, lambda root: _kill_if_ours(root / "data" / "postmaster.pid", str(root)))
+        self.root = Path(tempfile.mkdtemp(prefix=f"{PG_PREFIX}{uuid.uuid4().hex[:6]}-"))
+        _own(self.root)
         os.chown(self.root, self._owner.pw_uid, self._owner.pw_gid)
         self.data = self.root / "data"
         self.log = self.root / "postgres.log"
@@ -211,22 +269,28 @@ class PrivatePostgres:
         with contextlib.suppress(Exception):
             if self._postmaster_pid() is not None:
                 self._ctl("-m", "immediate", "-w", "-t", "10", "stop", timeout=15)
-        pid = self._postmaster_pid()
-        if pid is not None:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.kill(pid, signal.SIGKILL)
+        _kill_if_ours(self.data / "postmaster.pid", str(self.root))
         shutil.rmtree(self.root, ignore_errors=True)
 
 
 # ---------------------------------------------------------------------------------------------- RabbitMQ
 
+RABBIT_PREFIX = "cbro-rmq-"
+
+
+def _kill_orphan_rabbit(root: Path) -> None:
+    # the broker's command line names its home directory, inside root; its parent script and
+    # erl_child_setup end with it
+    _kill_if_ours(root / "rabbit.pid", str(root))
+
 
 class PrivateRabbit:
     """A single RabbitMQ node of our own, run in the foreground as a child process.
 
-    The child is ``rabbitmq-server``, which ``exec``s ``erl`` and so becomes ``beam.smp``: its pid is the
-    broker's, so ``kill()`` is a real SIGKILL of the broker. ``stop()`` is the graceful ``rabbitmqctl stop``.
-    Data (mnesia, quorum logs) lives in the temporary directory and survives both.
+    The child is the ``rabbitmq-server`` script, leader of a new process group that holds the broker
+    (``beam.smp``) and its helpers: ``kill()`` SIGKILLs that whole group, the broker included, with no
+    chance to clean up. ``stop()`` is the graceful ``rabbitmqctl stop``. Data (mnesia, quorum logs) lives
+    in the temporary directory and survives both.
     """
 
     def __init__(self) -> None:
@@ -235,9 +299,11 @@ class PrivateRabbit:
                 raise ServiceError(f"{RABBIT_BIN / tool} not found (the rabbitmq-server package)")
         if shutil.which("erl") is None:
             raise ServiceError("erl not found (the erlang packages that rabbitmq-server depends on)")
+        reap_orphans(RABBIT_PREFIX, _kill_orphan_rabbit)
         suffix = uuid.uuid4().hex[:8]
         self.node = f"rabbit-test-{suffix}@localhost"
-        self.root = Path(tempfile.mkdtemp(prefix=f"cbro-rmq-{suffix}-"))
+        self.root = Path(tempfile.mkdtemp(prefix=f"{RABBIT_PREFIX}{suffix}-"))
+        _own(self.root)
         self.port = free_port()
         self.dist_port = free_port({self.port})
         self.log = self.root / "server.log"
@@ -322,7 +388,7 @@ class PrivateRabbit:
         self._wait_exit(timeout)
 
     def kill(self) -> None:
-        """SIGKILL the broker (and its process group: erl_child_setup)."""
+        """SIGKILL the broker's process group: the script, ``beam.smp`` and ``erl_child_setup``."""
         if self._proc is None:
             return
         with contextlib.suppress(ProcessLookupError, PermissionError):

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import logging
 import os
 import time
 import uuid
@@ -22,22 +21,24 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import aio_pika
+import asyncpg
 from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection
+from pydantic import SecretStr
 
-from orchestrator.broker import command_message, declare_topology, delete_topology
+from orchestrator.broker import command_message, declare_topology, delete_topology, new_workflow
 from orchestrator.config import Names, ProjectCredentials, Settings, WorkerSettings
 from orchestrator.emulator.config import DEFAULT_TENANT, EmulatorConfig, Inventory, Progression
 from orchestrator.emulator.inventory import build_inventory
 from orchestrator.emulator.server import RunningEmulator
 from orchestrator.messages import BackupCommand
 from orchestrator.store import Store, WorkflowStatus
+from orchestrator.store.queries import q
 from orchestrator.worker import run_worker
-
-log = logging.getLogger("tests.resilience")
 
 SHARED_ADMIN_DSN = os.environ.get("CBR_TEST_ADMIN_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
 SHARED_AMQP_URL = os.environ.get("CBR_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
 COMMANDS = 30
+REPORT: list[str] = []  # one line of figures per test, printed in pytest's terminal summary
 PROJECT = DEFAULT_TENANT.project_id
 REGION = DEFAULT_TENANT.region
 RECONNECT_SECONDS = 0.5  # how soon robust AMQP connections (worker, producer, consumer) retry
@@ -53,6 +54,8 @@ def emulator_config_for(commands: int) -> EmulatorConfig:
 
 
 def with_reconnect(url: str) -> str:
+    if "reconnect_interval=" in url:
+        return url
     sep = "&" if "?" in url else "?"
     return f"{url}{sep}reconnect_interval={RECONNECT_SECONDS}"
 
@@ -61,14 +64,14 @@ def make_settings(dsn: str, amqp_url: str, emulator: RunningEmulator) -> Setting
     tenant = DEFAULT_TENANT
     return Settings(
         database_url=dsn,
-        amqp_url=with_reconnect(amqp_url),  # type: ignore[arg-type]
+        amqp_url=SecretStr(with_reconnect(amqp_url)),
         names=Names(prefix=f"test.resilience.{uuid.uuid4().hex[:10]}"),
         credentials=[
             ProjectCredentials(
                 project_id=tenant.project_id,
                 region=tenant.region,
                 access_key=tenant.access_key,
-                secret_key=tenant.secret_key,  # type: ignore[arg-type]
+                secret_key=SecretStr(tenant.secret_key),
             )
         ],
         cbr_endpoints={tenant.region: emulator.base_url},
@@ -101,6 +104,63 @@ def backup_commands(config: EmulatorConfig, n: int, tag: str) -> list[BackupComm
         )
         for i in range(n)
     ]
+
+
+class HeldCommand:
+    """Keeps one command's intake in progress for as long as the test wants.
+
+    An open transaction inserts a workflow row with the command's id, so the intake's insert-if-absent waits
+    on it: the command's message is delivered and unacked, the worker mid-way through taking it in. A
+    restart then falls exactly there; :meth:`release` rolls the row back and lets the intake go on.
+    """
+
+    def __init__(self, dsn: str, command: BackupCommand) -> None:
+        self.dsn = dsn
+        self.command = command
+        self._conn: asyncpg.Connection | None = None
+        self._tx: Any = None
+
+    async def __aenter__(self) -> HeldCommand:
+        conn: asyncpg.Connection = await asyncpg.connect(self.dsn, timeout=10)
+        await conn.set_type_codec("jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+        self._conn, self._tx = conn, conn.transaction()
+        await self._tx.start()
+        new = new_workflow(self.command)
+        await conn.execute(
+            q("insert_workflow"),
+            new.id,
+            new.command_id,
+            new.kind,
+            new.project_id,
+            new.region,
+            new.input,
+            new.state,
+            new.deadline,
+            new.reply_to,
+            new.correlation_id,
+        )
+        return self
+
+    async def waited_on(self, seconds: float = 15) -> None:
+        """Return once another session (the intake) waits for our row."""
+        assert self._conn is not None
+        deadline = time.monotonic() + seconds
+        while not await self._conn.fetchval(
+            "SELECT count(*) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
+        ):
+            assert time.monotonic() < deadline, f"the intake never reached {self.command.command_id}"
+            await asyncio.sleep(0.05)
+
+    async def release(self) -> None:
+        if self._conn is not None:
+            with contextlib.suppress(Exception):
+                await self._tx.rollback()
+            await self._conn.close()
+            self._conn = None
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.release()
 
 
 @dataclass
@@ -221,6 +281,12 @@ class Figures:
     dead_letters: int
     redelivered_commands: int
     wall_seconds: float
+
+    def report(self, test: str) -> str:
+        """Record the figures for the terminal summary; return them as one line."""
+        line = f"{test}: {self.line()}"
+        REPORT.append(line)
+        return line
 
     def line(self) -> str:
         def show(value: Any) -> str:
@@ -363,9 +429,9 @@ class Run:
             workflows = await store.list_workflows(limit=10 * n)
             outbox: dict[str, str] = {}
             for wf in workflows:
-                for event in await store.events_of(wf.id):
-                    if event.body["data"]["outcome"] != "progress":
-                        outbox[event.event_id] = wf.command_id
+                for stored in await store.events_of(wf.id):
+                    if stored.body["data"]["outcome"] != "progress":
+                        outbox[stored.event_id] = wf.command_id
             unpublished = await store.unpublished_count()
         finally:
             await store.close()

@@ -15,11 +15,21 @@ import logging
 
 import pytest
 from private_services import PrivatePostgres, PrivateRabbit
-from resilience_helpers import COMMANDS, SHARED_AMQP_URL, Figures, Restart, Run, make_settings
+from resilience_helpers import (
+    COMMANDS,
+    SHARED_AMQP_URL,
+    Figures,
+    HeldCommand,
+    Restart,
+    Run,
+    make_settings,
+)
 
 from orchestrator.emulator.config import EmulatorConfig
 from orchestrator.emulator.server import RunningEmulator
 from orchestrator.store import Store
+
+pytestmark = pytest.mark.resilience
 
 
 def redelivered_commands(caplog: pytest.LogCaptureFixture) -> int:
@@ -50,28 +60,33 @@ def assert_mid_run(figures: Figures, restarts: int) -> None:
 @pytest.mark.parametrize("hard", [False, True], ids=["rabbitmqctl-stop", "sigkill"])
 async def test_rabbitmq_restart_mid_run_loses_no_command_and_no_event(
     hard: bool,
-    private_rabbit: PrivateRabbit,
+    rabbit: PrivateRabbit,
     shared_dsn: str,
     emulator: RunningEmulator,
     emulator_config: EmulatorConfig,
     caplog: pytest.LogCaptureFixture,
+    request: pytest.FixtureRequest,
 ) -> None:
+    """Beside workflows polling CBR and events on their way, the restart catches one command mid-intake:
+    delivered, being committed, not yet acked."""
     caplog.set_level(logging.INFO, logger="orchestrator")
-    if private_rabbit.pid is None:  # an earlier test left it down
-        await asyncio.to_thread(private_rabbit.start)
-    settings = make_settings(shared_dsn, private_rabbit.url, emulator)
-    starts = private_rabbit.started
-    restart = Restart(
-        "rabbitmq-sigkill" if hard else "rabbitmq-stop",
-        lambda: asyncio.to_thread(private_rabbit.restart, hard),
-    )
+    settings = make_settings(shared_dsn, rabbit.url, emulator)
+    starts = rabbit.started
+    run = Run(settings, emulator, emulator_config, commands=COMMANDS, tag="rmq")
+    held = HeldCommand(shared_dsn, run.commands[COMMANDS // 3 - 1])  # the last one sent before the restart
 
-    async with Run(settings, emulator, emulator_config, commands=COMMANDS, tag="rmq") as run:
-        await run.execute([restart], lambda: unfinished_in(shared_dsn))
+    async def restart() -> None:
+        await held.waited_on()
+        await asyncio.to_thread(rabbit.restart, hard)
+        await held.release()
+
+    name = "rabbitmq-sigkill" if hard else "rabbitmq-stop"
+    async with held, run:
+        await run.execute([Restart(name, restart)], lambda: unfinished_in(shared_dsn))
         figures = await run.audit(redelivered_commands(caplog))
 
-    print(f"\n{figures.line()}")
-    assert private_rabbit.started == starts + 1, "the broker was restarted once, during the run"
+    print(figures.report(request.node.name))
+    assert rabbit.started == starts + 1, "the broker was restarted once, during the run"
     assert_mid_run(figures, 1)
     assert figures.restarts[0].sent < COMMANDS, "commands were still being sent"
 
@@ -82,6 +97,7 @@ async def test_postgresql_restart_mid_run_loses_no_command_and_no_event(
     emulator: RunningEmulator,
     emulator_config: EmulatorConfig,
     caplog: pytest.LogCaptureFixture,
+    request: pytest.FixtureRequest,
 ) -> None:
     caplog.set_level(logging.INFO, logger="orchestrator")
     settings = make_settings(private_dsn, SHARED_AMQP_URL, emulator)
@@ -93,39 +109,38 @@ async def test_postgresql_restart_mid_run_loses_no_command_and_no_event(
         await run.execute([restart], lambda: unfinished_in(private_dsn))
         figures = await run.audit(redelivered_commands(caplog))
 
-    print(f"\n{figures.line()}")
+    print(figures.report(request.node.name))
     assert private_postgres.started == starts + 1
     assert_mid_run(figures, 1)
     assert figures.restarts[0].sent < COMMANDS, "commands were still being sent"
 
 
 async def test_draining_worker_survives_both_restarts_and_stops_when_done(
-    private_rabbit: PrivateRabbit,
+    rabbit: PrivateRabbit,
     private_postgres: PrivatePostgres,
     private_dsn: str,
     emulator: RunningEmulator,
     emulator_config: EmulatorConfig,
     caplog: pytest.LogCaptureFixture,
+    request: pytest.FixtureRequest,
 ) -> None:
     """The demo's mode: the whole batch is queued first, and the worker stops by itself when it is done.
 
     Its "is there anything left?" check must neither crash nor answer wrongly while a service is away.
     """
     caplog.set_level(logging.INFO, logger="orchestrator")
-    if private_rabbit.pid is None:
-        await asyncio.to_thread(private_rabbit.start)
-    settings = make_settings(private_dsn, private_rabbit.url, emulator)
+    settings = make_settings(private_dsn, rabbit.url, emulator)
     settings = settings.model_copy(  # a few workflows at a time, so that the batch runs in waves
         update={"worker": settings.worker.model_copy(update={"concurrency": 8})}
     )
     restarts = [
         Restart("postgresql-immediate", lambda: asyncio.to_thread(private_postgres.restart, 1.0)),
-        Restart("rabbitmq-sigkill", lambda: asyncio.to_thread(private_rabbit.restart, True)),
+        Restart("rabbitmq-sigkill", lambda: asyncio.to_thread(rabbit.restart, True)),
     ]
 
     async with Run(settings, emulator, emulator_config, commands=COMMANDS, tag="drain", drain=True) as run:
         await run.execute(restarts, lambda: unfinished_in(private_dsn))
         figures = await run.audit(redelivered_commands(caplog))
 
-    print(f"\n{figures.line()}")
+    print(figures.report(request.node.name))
     assert_mid_run(figures, 2)
