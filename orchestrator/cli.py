@@ -6,6 +6,7 @@ import asyncio
 import json
 import logging
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -36,9 +37,17 @@ def emulator(
     servers: Annotated[int | None, typer.Option(help="Servers in each project's inventory.")] = None,
     disks: Annotated[int | None, typer.Option(help="Standalone disks in each project's inventory.")] = None,
     seed: Annotated[int | None, typer.Option(help="Seed of the generated inventory.")] = None,
+    backup_capacity: Annotated[
+        int | None, typer.Option(help="Backup tasks running at once per project; more wait (default: none).")
+    ] = None,
+    rate_limit: Annotated[
+        float | None, typer.Option(help="Requests per second per project; more get 429 (default: no limit).")
+    ] = None,
+    burst: Annotated[int, typer.Option(help="Requests a project may send at once under --rate-limit.")] = 10,
 ) -> None:
     """Run the CBR emulator until interrupted."""
     from orchestrator.emulator.faults import load_fault_plan
+    from orchestrator.emulator.rate_limit import RateLimit
     from orchestrator.emulator.server import config_from_options, serve
     from orchestrator.emulator.speeds import Speed
 
@@ -46,7 +55,17 @@ def emulator(
         raise typer.BadParameter("speed must be instant, fast or realistic", param_hint="--speed")
     chosen: Speed = speed  # type: ignore[assignment]
     try:
-        config = config_from_options(tenants_file, tenant or (), chosen, servers, disks, seed)
+        limit = RateLimit(requests_per_second=rate_limit, burst=burst)
+        config = config_from_options(
+            tenants_file,
+            tenant or (),
+            chosen,
+            servers,
+            disks,
+            seed,
+            backup_capacity=backup_capacity,
+            rate_limit=limit,
+        )
         faults = load_fault_plan(faults_file) if faults_file else None
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from exc
@@ -112,6 +131,9 @@ def worker() -> None:
 def submit(
     file: Annotated[Path | None, typer.Argument(help="JSON file with one command, or '-' for stdin.")] = None,
     command_json: Annotated[str | None, typer.Option("--json", help="The command as a JSON string.")] = None,
+    wait: Annotated[
+        bool, typer.Option("--wait", help="Follow the workflow to its end with a live progress bar.")
+    ] = False,
 ) -> None:
     """Publish one command (see `cbr-orchestrator schema`) to the commands queue."""
     from orchestrator.broker import submit as publish
@@ -128,8 +150,27 @@ def submit(
     except InvalidCommand as exc:
         console.print(f"[red]command refused[/]: {exc.reason}")
         raise typer.Exit(2) from exc
-    asyncio.run(publish(_settings(), command))
+    settings = _settings()
+    asyncio.run(publish(settings, command))
     console.print(f"submitted {command.kind} command {command.command_id}")
+    if wait:
+        _wait_and_summarise(settings.database_url, command.command_id)
+
+
+WAIT_EXIT_CODES = {"succeeded": 0, "partially_succeeded": 3}
+
+
+def _wait_and_summarise(dsn: str, command_id: str) -> None:
+    """Exit 0 when the workflow succeeded, 3 when partially, 1 otherwise."""
+    from orchestrator.fleet.watch import wait_for_workflow
+    from orchestrator.store import workflow_status
+    from orchestrator.views import workflow_detail
+
+    final = asyncio.run(wait_for_workflow(dsn, command_id, console))
+    detail = asyncio.run(workflow_status(dsn, str(final.id)))
+    if detail is not None:
+        console.print(workflow_detail(detail))
+    raise typer.Exit(WAIT_EXIT_CODES.get(final.status.value, 1))
 
 
 @app.command()
@@ -183,6 +224,56 @@ def soak(
         json_out.write_text(json.dumps(figures.to_json(), indent=1) + "\n", "utf-8")
     if not figures.ok:
         raise typer.Exit(1)
+
+
+@app.command()
+def bench(
+    scenario: Annotated[
+        str, typer.Option(help="a: queue throughput; b: fleet under limits; c: SDK baseline vs b; all.")
+    ] = "all",
+    servers: Annotated[int | None, typer.Option(min=1, help="Servers in the fleet (default 10000).")] = None,
+    concurrency: Annotated[
+        int | None, typer.Option(min=1, help="Emulator backups at once per project (default 200).")
+    ] = None,
+    rps: Annotated[float | None, typer.Option(help="Emulator requests/s per project (default 20).")] = None,
+    task_seconds: Annotated[
+        float | None, typer.Option(help="Duration of every emulated backup (default 3 s).")
+    ] = None,
+    quick: Annotated[bool, typer.Option(help="The small version CI runs (600 servers, 500 commands).")] = (
+        False
+    ),
+    json_out: Annotated[
+        Path | None, typer.Option(help="JSON file of the results (default bench-results/bench-<time>.json).")
+    ] = None,
+) -> None:
+    """Benchmark against an emulator in its own process; print a table and the issue's targets, write JSON."""
+    from orchestrator.bench import (
+        SCENARIOS,
+        BenchOptions,
+        default_json_path,
+        figures_table,
+        run_bench,
+        targets_table,
+        write_json,
+    )
+
+    chosen = SCENARIOS if scenario == "all" else (scenario,)
+    if any(s not in SCENARIOS for s in chosen):
+        raise typer.BadParameter("scenario must be a, b, c or all", param_hint="--scenario")
+    options = BenchOptions(scenarios=chosen)
+    options = options.quick() if quick else options
+    options = replace(
+        options,
+        servers=servers or options.servers,
+        concurrency=concurrency or options.concurrency,
+        rps=rps or options.rps,
+        task_seconds=task_seconds or options.task_seconds,
+    )
+    results = asyncio.run(run_bench(options))
+    console.print(figures_table(results))
+    console.print(targets_table(results))
+    path = write_json(results, json_out or default_json_path())
+    console.print(f"results written to {path}")
 
 
 def main() -> None:

@@ -91,6 +91,42 @@ class WorkerSettings(BaseModel):
     progress_every_seconds: float = Field(default=60.0, gt=0)
 
 
+class RateLimitSettings(BaseModel):
+    """The CBR call limiter of each (region, project), shared by every worker through PostgreSQL.
+
+    A new shared bucket starts at ``rate`` calls/s with ``burst`` permits; a 429 / ``APIG.0308`` multiplies
+    the rate by ``decrease_factor`` (at most once per ``decrease_cooldown_seconds``, never below
+    ``min_rate``) and blocks everyone for its ``Retry-After`` (``default_block_seconds`` without one);
+    each ``quiet_seconds`` without throttling adds ``increase_step`` up to ``max_rate``. A process leases
+    about ``lease_window_seconds`` worth of permits at a time (1 to ``max_lease``); while PostgreSQL is
+    unreachable it runs alone at ``fallback_rate`` and asks again every ``db_retry_seconds``.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    enabled: bool = True
+    rate: float = Field(default=200.0, gt=0)
+    burst: int = Field(default=100, ge=1)
+    min_rate: float = Field(default=0.5, gt=0)
+    max_rate: float = Field(default=1000.0, gt=0)
+    decrease_factor: float = Field(default=0.5, gt=0, lt=1)
+    increase_step: float = Field(default=5.0, ge=0)
+    quiet_seconds: float = Field(default=2.0, ge=0)
+    decrease_cooldown_seconds: float = Field(default=1.0, ge=0)
+    default_block_seconds: float = Field(default=1.0, ge=0)
+    lease_window_seconds: float = Field(default=0.1, gt=0)
+    max_lease: int = Field(default=50, ge=1)
+    fallback_rate: float = Field(default=1.0, gt=0)
+    db_retry_seconds: float = Field(default=5.0, gt=0)
+    db_timeout_seconds: float = Field(default=2.0, gt=0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> RateLimitSettings:
+        if self.min_rate > self.max_rate:
+            raise ValueError("min_rate must not exceed max_rate")
+        return self
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="CBR_ORCH_", env_nested_delimiter="__", extra="ignore", hide_input_in_errors=True
@@ -100,6 +136,7 @@ class Settings(BaseSettings):
     amqp_url: SecretStr = SecretStr("amqp://guest:guest@127.0.0.1:5672/")
     names: Names = Field(default_factory=Names)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
+    rate_limit: RateLimitSettings = Field(default_factory=RateLimitSettings)
     credentials: list[ProjectCredentials] = Field(default_factory=list)
     secrets_file: Path | None = None
     cbr_endpoints: dict[str, str] = Field(

@@ -30,8 +30,11 @@ from orchestrator.cbr.bodies import (
     VaultCreate,
 )
 from orchestrator.cbr.errors import CbrApiError
+from orchestrator.cbr.models import Vault
 from orchestrator.cbr.query import BackupFilter, VaultFilter
 from orchestrator.config import Settings, WorkerSettings
+from orchestrator.fleet.actions import perform_store_action
+from orchestrator.fleet.selection import protectables_page
 from orchestrator.messages import Outcome, Timings, WorkflowEventData, make_event
 from orchestrator.poller import CbrClients, Poller
 from orchestrator.store import (
@@ -46,6 +49,7 @@ from orchestrator.store import (
     Workflow,
     WorkflowStatus,
 )
+from orchestrator.vault_directory import VaultDirectory
 from orchestrator.workflows import kind_of
 from orchestrator.workflows.base import (
     Accepted,
@@ -53,6 +57,8 @@ from orchestrator.workflows.base import (
     Call,
     CheckpointCreated,
     CheckpointLookup,
+    CheckpointShown,
+    CheckpointStatus,
     CreateCheckpoint,
     CreateVault,
     Done,
@@ -60,6 +66,7 @@ from orchestrator.workflows.base import (
     FindCheckpoint,
     FindRestoreTask,
     FindVault,
+    ListProtectables,
     Lock,
     Locked,
     MachineState,
@@ -78,6 +85,7 @@ from orchestrator.workflows.base import (
     ShowVault,
     Skipped,
     Sleep,
+    StoreAction,
     Unlock,
     VaultFound,
     VaultMissing,
@@ -86,6 +94,21 @@ from orchestrator.workflows.base import (
 log = logging.getLogger(__name__)
 
 MAX_ACTIONS_PER_RUN = 50
+# requests that change nothing in the cloud: no state needs to be on disk before them (their steps are
+# written with the next save); every other request is preceded by a save of the state announcing it
+READ_ONLY = (
+    FindVault,
+    ShowVault,
+    FindCheckpoint,
+    PollCheckpoint,
+    ShowCheckpoint,
+    ShowBackup,
+    PollReplication,
+    FindRestoreTask,
+    ListProtectables,
+)
+# observations after which a "poll" sleep waits for the project's next checkpoint-poll tick
+CHECKPOINT_SEEN = (CheckpointCreated, CheckpointLookup, CheckpointStatus, CheckpointShown)
 CRASH_ENV = "CBR_ORCH_CRASH_AT"  # test hook: SIGKILL this process at a named point
 FINAL_STATUS = {
     Outcome.SUCCEEDED: WorkflowStatus.SUCCEEDED,
@@ -130,13 +153,17 @@ class Actions(Protocol):
 
     async def perform(self, wf: Workflow, request: Request) -> tuple[Observation, Step]: ...
 
+    def poll_delay(self, project: str, region: str) -> float | None:
+        """Seconds until the project's checkpoints should be polled again (None: the configured poll)."""
+
 
 class CbrActions:
     """Performs one :class:`Request` for one workflow and turns the answer into an observation."""
 
-    def __init__(self, clients: CbrClients, poller: Poller) -> None:
+    def __init__(self, clients: CbrClients, poller: Poller, vaults: VaultDirectory | None = None) -> None:
         self._clients = clients
         self._poller = poller
+        self._vaults = vaults or VaultDirectory()
 
     async def perform(self, wf: Workflow, request: Request) -> tuple[Observation, Step]:
         started = _now()
@@ -149,20 +176,20 @@ class CbrActions:
         return observation, _step(request, StepOutcome.OK, started, response=_summary(observation))
 
     async def dispatch(self, project: str, region: str, req: Request) -> Observation:
+        if isinstance(req, ListProtectables):  # a fleet may list other projects than its own
+            return await protectables_page(self._clients.get(req.project_id, req.region), req)
         client = self._clients.get(project, region)
         if isinstance(req, ShowVault):
             vault = await client.show_vault(req.vault_id)
-            return VaultFound(vault.id, tuple(vault.resource_ids()))
+            return self._learned(project, region, vault)
         if isinstance(req, FindVault):
-            page = await client.list_vaults(VaultFilter(name=req.name), limit=1000)
-            found = [v for v in page.vaults if v.name == req.name]
-            return VaultFound(found[0].id, tuple(found[0].resource_ids())) if found else VaultMissing()
+            return await self._find_vault(project, region, req.name)
         if isinstance(req, CreateVault):
-            vault = await client.create_vault(_vault_create(req))
-            return VaultFound(vault.id, tuple(vault.resource_ids()))
+            return self._learned(project, region, await client.create_vault(_vault_create(req)))
         if isinstance(req, AddResources):
             refs = [ResourceRef(id=rid, type=rtype) for rid, rtype in req.resources]
             await client.add_vault_resources(req.vault_id, refs)
+            self._vaults.bound(project, region, req.vault_id, (rid for rid, _ in req.resources))
             return ResourcesAdded()
         if isinstance(req, CreateCheckpoint):
             return await self._create_checkpoint(project, region, req)
@@ -190,6 +217,23 @@ class CbrActions:
             answer = await client.replicate_backup(req.backup_id, body)
             return ReplicationStarted(answer.replication_record_id)
         raise TypeError(f"unknown request {type(req).__name__}")
+
+    async def _find_vault(self, project: str, region: str, name: str) -> VaultFound | VaultMissing:
+        known = self._vaults.find(project, region, name)
+        if known is not None:
+            return VaultFound(*known)
+        page = await self._clients.get(project, region).list_vaults(VaultFilter(name=name), limit=1000)
+        found = [v for v in page.vaults if v.name == name]
+        return self._learned(project, region, found[0]) if found else VaultMissing()
+
+    def poll_delay(self, project: str, region: str) -> float | None:
+        return self._poller.poll_delay(project, region)
+
+    def _learned(self, project: str, region: str, vault: Vault) -> VaultFound:
+        resources = tuple(vault.resource_ids())
+        if vault.name:
+            self._vaults.learn(project, region, vault.name, vault.id, resources)
+        return VaultFound(vault.id, resources)
 
     async def _create_checkpoint(self, project: str, region: str, req: CreateCheckpoint) -> Observation:
         params = CheckpointParameters(
@@ -266,7 +310,8 @@ def outbox_event(wf: Workflow, done: Done | Progress, finished_at: datetime | No
     """The CloudEvent for a final result or a progress report, with its stable id."""
     extra: dict[str, Any]
     if isinstance(done, Progress):
-        outcome, name, extra = Outcome.PROGRESS, f"progress-{done.percent}", {"progress": done.percent}
+        outcome, name = Outcome.PROGRESS, f"progress-{done.percent}"
+        extra = {"progress": done.percent, "fleet": done.fleet}
     else:
         outcome, name = done.outcome, "final"
         extra = {
@@ -275,6 +320,7 @@ def outbox_event(wf: Workflow, done: Done | Progress, finished_at: datetime | No
             "destination_backup_id": done.destination_backup_id,
             "error_code": done.error_code,
             "error_message": done.error_message,
+            "fleet": done.fleet,
         }
     duration = (finished_at - wf.created_at).total_seconds() if finished_at else None
     data = WorkflowEventData(
@@ -393,7 +439,7 @@ class Engine:
                     await self._finish(wf, state, action, steps, events)
                     return
                 elif isinstance(action, Sleep):
-                    await self._sleep(wf, state, action, steps, events)
+                    await self._sleep(wf, state, action, steps, events, observation)
                     return
                 elif isinstance(action, Lock):
                     observation = Locked(
@@ -401,24 +447,36 @@ class Engine:
                     )
                 elif isinstance(action, Unlock):
                     await self._store.unlock_resource(wf.id, wf.project_id, wf.region, action.resource_id)
+                elif isinstance(action, StoreAction):  # admission, a fleet's children
+                    observation = await perform_store_action(self._store, wf, action)
                 elif isinstance(action, Call):
-                    await self._store.save_state(
-                        self.owner,
-                        wf.id,
-                        state.model_dump(mode="json"),
-                        self._worker.lease_seconds,
-                        steps,
-                        events,
-                    )
-                    steps, events = [], []
+                    if not isinstance(action.request, READ_ONLY):  # the intent is on disk before the call
+                        await self._store.save_state(
+                            self.owner,
+                            wf.id,
+                            state.model_dump(mode="json"),
+                            self._worker.lease_seconds,
+                            steps,
+                            events,
+                        )
+                        steps, events = [], []
                     observation, step = await self._actions.perform(wf, action.request)
                     steps.append(step)
         await self._sleep(wf, state, Sleep("busy", 1), steps, events)  # a machine that never settles
 
     async def _sleep(
-        self, wf: Workflow, state: MachineState, sleep: Sleep, steps: list[Step], events: list[OutboxEvent]
+        self,
+        wf: Workflow,
+        state: MachineState,
+        sleep: Sleep,
+        steps: list[Step],
+        events: list[OutboxEvent],
+        after: Observation | None = None,
     ) -> None:
-        run_at = _now() + timedelta(seconds=self._policy.delay(sleep))
+        delay = self._policy.delay(sleep)
+        if sleep.reason == "poll" and isinstance(after, CHECKPOINT_SEEN):  # poll at the project's tick
+            delay = self._actions.poll_delay(wf.project_id, wf.region) or delay
+        run_at = _now() + timedelta(seconds=delay)
         if wf.deadline is not None:
             run_at = min(run_at, wf.deadline)
         await self._store.release_until(
@@ -438,6 +496,7 @@ class Engine:
             "resources": [r.model_dump(mode="json") for r in done.resources],
             "checkpoint_id": done.checkpoint_id,
             "destination_backup_id": done.destination_backup_id,
+            "fleet": done.fleet.model_dump(mode="json") if done.fleet else None,
         }
         finish = Finish(FINAL_STATUS[done.outcome], result, done.error_code, done.error_message)
         event = outbox_event(wf, done, finished_at)

@@ -88,6 +88,20 @@ class ResourceRef(_Strict):
     type: ResourceType = "OS::Nova::Server"
 
 
+class Admission(_Strict):
+    """Limits a backup waits for before it starts (a fleet sets them on its children)."""
+
+    project_concurrency: int | None = Field(
+        default=None, ge=1, le=10_000, description="Backups of this kind running at once in the project."
+    )
+    vault_concurrency: int | None = Field(
+        default=None, ge=1, le=256, description="Backups of this kind running at once in the vault."
+    )
+    start_by: datetime | None = Field(
+        default=None, description="Not started by then: the backup ends 'expired', its resources skipped."
+    )
+
+
 class BackupCommand(_CommandBase):
     kind: Literal["backup"] = "backup"
     vault: VaultRef
@@ -95,6 +109,7 @@ class BackupCommand(_CommandBase):
     incremental: bool = True
     name: str | None = Field(default=None, min_length=1, max_length=64)
     description: str | None = Field(default=None, max_length=128)
+    admission: Admission | None = None
 
     @model_validator(mode="after")
     def _distinct_resources(self) -> BackupCommand:
@@ -138,9 +153,87 @@ class ReplicateCommand(_CommandBase):
     destination_vault_id: Id
 
 
-Command = Annotated[BackupCommand | RestoreCommand | ReplicateCommand, Field(discriminator="kind")]
-_COMMAND_ADAPTER: TypeAdapter[BackupCommand | RestoreCommand | ReplicateCommand] = TypeAdapter(Command)
-AnyCommand = BackupCommand | RestoreCommand | ReplicateCommand
+MAX_FLEET_RESOURCES = 100_000
+VAULT_CAPACITY = 256  # resources a CBR vault (and so a checkpoint) holds at most
+
+
+class ProjectRegion(_Strict):
+    project_id: ProjectId
+    region: Region
+
+
+class ProtectableSelector(_Strict):
+    """Every protectable resource of the given types in the given projects (default: the command's)."""
+
+    types: list[Literal["server", "disk", "turbo"]] = Field(min_length=1, max_length=3)
+    projects: list[ProjectRegion] = Field(default_factory=list, max_length=100)
+
+
+class FleetSelector(_Strict):
+    """Exactly one of: an explicit list, protectables by type, or all resources of given vaults."""
+
+    resources: list[ResourceRef] | None = Field(default=None, min_length=1, max_length=MAX_FLEET_RESOURCES)
+    protectables: ProtectableSelector | None = None
+    vaults: list[Id] | None = Field(default=None, min_length=1, max_length=1000)
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> FleetSelector:
+        given = [x for x in (self.resources, self.protectables, self.vaults) if x is not None]
+        if len(given) != 1:
+            raise ValueError("give exactly one of resources, protectables or vaults")
+        if self.resources is not None and len({r.id for r in self.resources}) != len(self.resources):
+            raise ValueError("resources must be distinct")
+        return self
+
+
+class AutoVaults(_Strict):
+    """Vaults created as needed (by name) so that none holds more than 256 resources."""
+
+    name_prefix: str = Field(default="fleet", min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_-]+$")
+    size_gb: int = Field(default=10_240, ge=10, le=10_485_760)
+    consistent_level: Literal["crash_consistent", "app_consistent"] = "crash_consistent"
+
+
+class FleetBackupCommand(_CommandBase):
+    """Back up a fleet: one parent workflow; a child backup (one checkpoint) per vault and ≤256 resources."""
+
+    kind: Literal["fleet_backup"] = "fleet_backup"
+    select: FleetSelector
+    vaults: list[Id] | None = Field(
+        default=None, min_length=1, max_length=1000, description="Target vaults; default: auto-packed."
+    )
+    auto_vaults: AutoVaults = Field(default_factory=AutoVaults)
+    incremental: bool = True
+    name: str | None = Field(default=None, min_length=1, max_length=64)
+    project_concurrency: int = Field(
+        default=20, ge=1, le=10_000, description="Child backups at once per project."
+    )
+    vault_concurrency: int = Field(default=1, ge=1, le=256, description="Child backups at once per vault.")
+    window_seconds: int | None = Field(
+        default=None, ge=1, le=604_800, description="Work not started this long after it began expires."
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> FleetBackupCommand:
+        if self.deadline is not None:
+            raise ValueError("a fleet has no deadline; use window_seconds")
+        if self.vaults is not None and self.select.vaults is not None:
+            raise ValueError("vaults selected by id are their own targets; do not give target vaults")
+        wanted = self.select.protectables.projects if self.select.protectables else []
+        if self.vaults is not None and any(
+            (p.project_id, p.region) != (self.project_id, self.region) for p in wanted
+        ):
+            raise ValueError("target vaults belong to the command's project; select protectables there only")
+        return self
+
+
+Command = Annotated[
+    BackupCommand | RestoreCommand | ReplicateCommand | FleetBackupCommand, Field(discriminator="kind")
+]
+_COMMAND_ADAPTER: TypeAdapter[BackupCommand | RestoreCommand | ReplicateCommand | FleetBackupCommand] = (
+    TypeAdapter(Command)
+)
+AnyCommand = BackupCommand | RestoreCommand | ReplicateCommand | FleetBackupCommand
 
 
 def parse_command(body: bytes) -> AnyCommand:
@@ -196,10 +289,37 @@ class Timings(_Strict):
     duration_seconds: float | None = None
 
 
+class FleetCounts(_Strict):
+    """Resources of a fleet by state, and its children (one per vault and checkpoint)."""
+
+    total: int = 0
+    waiting: int = 0  # in children not admitted yet (caps, locks) or not yet created
+    running: int = 0
+    succeeded: int = 0
+    failed: int = 0
+    skipped: int = 0
+    bytes_protected: int = 0
+    children: int = 0
+    children_final: int = 0
+
+    @property
+    def final(self) -> int:
+        return self.succeeded + self.failed + self.skipped
+
+
+class FleetReport(_Strict):
+    counts: FleetCounts
+    rate_per_minute: float | None = Field(default=None, description="Resources finished per minute so far.")
+    eta_seconds: float | None = Field(default=None, description="Estimated time left at that rate.")
+    backups: list[tuple[str, str]] = Field(
+        default_factory=list, description="(resource id, backup id) of every succeeded resource, compactly."
+    )
+
+
 class WorkflowEventData(_Strict):
     workflow_id: uuid.UUID
     command_id: str
-    kind: Literal["backup", "restore", "replicate"]
+    kind: Literal["backup", "restore", "replicate", "fleet_backup"]
     outcome: Outcome
     project_id: str
     region: str
@@ -209,6 +329,9 @@ class WorkflowEventData(_Strict):
     progress: int | None = Field(default=None, ge=0, le=100)
     error_code: str | None = None
     error_message: str | None = None
+    fleet: FleetReport | None = Field(
+        default=None, description="Fleet backups: counts, rate and, when final, the succeeded backups."
+    )
     timings: Timings
 
 
@@ -250,6 +373,7 @@ def json_schemas() -> dict[str, dict[str, Any]]:
         "backup": BackupCommand.model_json_schema(),
         "restore": RestoreCommand.model_json_schema(),
         "replicate": ReplicateCommand.model_json_schema(),
+        "fleet_backup": FleetBackupCommand.model_json_schema(),
         "command": _COMMAND_ADAPTER.json_schema(),
         "event": WorkflowEvent.model_json_schema(),
     }

@@ -1,15 +1,20 @@
 """Status polling, in one place: requests made in the same short window are answered together.
 
-Checkpoint polls of one vault share one ``list_backups`` listing (every backup of the vault created since
-the oldest of them); restore-task polls of one project share one ``list_op_logs`` listing, and so do
-replication polls (their tasks, with ``show_backup`` only for a replication the tasks cannot tell about).
-A single request costs one call; a thousand concurrent polls of one vault cost one listing, paged.
+Checkpoint polls of one project share one ``list_op_logs`` listing of its backup tasks (paged at 1,000,
+from the oldest poll's start): a checkpoint whose tasks are all still running is answered from them; for
+the vaults of checkpoints whose tasks have all ended, one ``list_backups`` per vault (paged at 1,000)
+gives the backups' sizes; only a checkpoint with no task listed at all is read on its own (by checkpoint
+id). Restore-task polls of one project share one ``list_op_logs`` listing, and so do replication polls
+(their tasks, with ``show_backup`` only for a replication the tasks cannot tell about).
+Polls of a project are also steered to the same moments — its *tick* — by :meth:`Poller.poll_delay`,
+sooner when tasks should be ending, rarely when none are (:class:`~orchestrator.tick.TickPolicy`).
 Also here: :class:`CbrClients`, one CBR client per project and region, built from the settings.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Hashable, Iterable, Mapping
 from datetime import datetime, timedelta
@@ -24,6 +29,8 @@ from orchestrator.cbr.models import Backup, OperationLog
 from orchestrator.cbr.query import BackupFilter, OperationLogFilter
 from orchestrator.cbr.signing import Credentials
 from orchestrator.config import ProjectCredentials, Settings
+from orchestrator.ratelimit import RateLimiters
+from orchestrator.tick import TickPolicy, expected_remaining
 from orchestrator.workflows.base import (
     BackupDetails,
     BackupSeen,
@@ -40,6 +47,8 @@ Q = TypeVar("Q", bound=Hashable)
 R = TypeVar("R")
 
 FINAL_BACKUP = {"available", "error"}
+ENDED_TASK = {"success": "available", "failed": "error", "timeout": "error", "skipped": "error"}
+RUNNING_TASK_AS_BACKUP = "protecting"
 # replication task status -> replication record status; other task statuses are read from the backup
 REPLICA_STATUS_OF_TASK = {"waiting": "waiting_replicate", "running": "replicating", "success": "success"}
 CLOCK_SLACK = timedelta(minutes=5)  # our clock and the cloud's may disagree a little
@@ -48,12 +57,19 @@ CLOCK_SLACK = timedelta(minutes=5)  # our clock and the cloud's may disagree a l
 class CbrClients:
     """One :class:`CbrClient` per (project, region), sharing one HTTP session."""
 
-    def __init__(self, settings: Settings, endpoints: Endpoints | None = None) -> None:
+    def __init__(
+        self, settings: Settings, endpoints: Endpoints | None = None, limiters: RateLimiters | None = None
+    ) -> None:
         self._settings = settings
+        self._limiters = limiters  # one shared rate limiter per (project, region); none: unlimited
         overrides = settings.cbr_endpoints
         self._endpoints = endpoints or Endpoints(cbr_overrides=overrides, iam_overrides=overrides)
         self._session: aiohttp.ClientSession | None = None
         self._clients: dict[tuple[str, str], CbrClient] = {}
+
+    @property
+    def settings(self) -> Settings:
+        return self._settings
 
     def get(self, project_id: str, region: str) -> CbrClient:
         key = (project_id, region)
@@ -68,6 +84,7 @@ class CbrClients:
                 endpoints=self._endpoints,
                 session=self._session,
                 timeout=self._settings.cbr_timeout_seconds,
+                observer=self._limiters.for_project(project_id, region) if self._limiters else None,
             )
         return self._clients[key]
 
@@ -144,18 +161,19 @@ class Coalescer(Generic[K, Q, R]):
                     f.set_result(answer)
 
 
-CheckpointKey = tuple[str, str, str]  # project, region, vault
-CheckpointQuery = tuple[str, datetime]  # checkpoint id, created not before
 ProjectKey = tuple[str, str]  # project, region
+CheckpointQuery = tuple[str, str, datetime]  # vault id, checkpoint id, created not before
 RestoreQuery = tuple[str, str, datetime]  # backup id, target id, since
 
 
 class Poller:
-    def __init__(self, clients: CbrClients, window: float = 0.05) -> None:
+    def __init__(self, clients: CbrClients, window: float = 0.05, ticks: TickPolicy | None = None) -> None:
         self._clients = clients
-        self._checkpoints: Coalescer[CheckpointKey, CheckpointQuery, CheckpointStatus] = Coalescer(
+        self._checkpoints: Coalescer[ProjectKey, CheckpointQuery, CheckpointStatus] = Coalescer(
             self._poll_checkpoints, window
         )
+        self._ticks: dict[ProjectKey, ProjectTick] = {}
+        self._tick_policy = ticks or TickPolicy.around(clients.settings.worker.status_poll_seconds)
         self._restores: Coalescer[ProjectKey, RestoreQuery, TaskSeen | TaskMissing] = Coalescer(
             self._poll_restores, window
         )
@@ -167,7 +185,12 @@ class Poller:
     async def checkpoint(
         self, project: str, region: str, vault_id: str, checkpoint_id: str, since: datetime
     ) -> CheckpointStatus:
-        return await self._checkpoints.ask((project, region, vault_id), (checkpoint_id, since))
+        return await self._checkpoints.ask((project, region), (vault_id, checkpoint_id, since))
+
+    def poll_delay(self, project: str, region: str) -> float:
+        """Seconds until the project's next tick: when a checkpoint poll should next run."""
+        tick = self._ticks.get((project, region))
+        return tick.due_in(time.monotonic()) if tick else self._tick_policy.min_seconds
 
     async def restore_task(
         self, project: str, region: str, backup_id: str, target_id: str, since: datetime
@@ -190,21 +213,59 @@ class Poller:
     # ------------------------------------------------------------------ batches
 
     async def _poll_checkpoints(
-        self, key: CheckpointKey, queries: list[CheckpointQuery]
+        self, key: ProjectKey, queries: list[CheckpointQuery]
     ) -> dict[CheckpointQuery, CheckpointStatus]:
-        project, region, vault_id = key
-        client = self._clients.get(project, region)
+        """One task listing for all; vault backup listings for the ended; a read per unlisted checkpoint."""
+        logs = await self._operation_logs(key, "backup", (since for _, _, since in queries))
+        tasks: dict[str, list[OperationLog]] = defaultdict(list)
+        for log in logs:
+            if log.checkpoint_id:
+                tasks[log.checkpoint_id].append(log)
+        self._tick(key).listed([t for _, c, _ in queries for t in tasks.get(c, [])], self._tick_policy)
+        ended = [q for q in queries if tasks.get(q[1]) and all(t.status in ENDED_TASK for t in tasks[q[1]])]
+        unlisted = [q for q in queries if not tasks.get(q[1])]
+        backups = await self._backups_of_vaults(key, ended)
+        backups.update(await self._backups_of_checkpoints(key, unlisted))
+        return {q: _checkpoint_answer(backups.get(q[1]), tasks.get(q[1], [])) for q in queries}
+
+    async def _backups_of_vaults(
+        self, key: ProjectKey, queries: list[CheckpointQuery]
+    ) -> dict[str, list[Backup]]:
+        """The backups of the queried checkpoints, by checkpoint: one listing per vault, paged at 1,000."""
+        oldest: dict[str, datetime] = {}
+        for vault_id, _, since in queries:
+            oldest[vault_id] = min(since, oldest.get(vault_id, since))
+        wanted = {checkpoint for _, checkpoint, _ in queries}
+        found: dict[str, list[Backup]] = {checkpoint: [] for checkpoint in wanted}
+        for vault_id, since in oldest.items():
+            filters = BackupFilter(vault_id=vault_id, start_time=_stamp(since - CLOCK_SLACK))
+            for backup in await self._list_backups(key, filters):
+                if backup.checkpoint_id in wanted:
+                    found[backup.checkpoint_id].append(backup)
+        return found
+
+    async def _backups_of_checkpoints(
+        self, key: ProjectKey, queries: list[CheckpointQuery]
+    ) -> dict[str, list[Backup]]:
+        """Stragglers (no task listed): each checkpoint's backups, read on its own."""
+        lists = await asyncio.gather(
+            *(self._list_backups(key, BackupFilter(checkpoint_id=c)) for _, c, _ in queries)
+        )
+        return {c: found for (_, c, _), found in zip(queries, lists, strict=True)}
+
+    async def _list_backups(self, key: ProjectKey, filters: BackupFilter) -> list[Backup]:
         self.list_calls += 1
-        if len(queries) == 1:
-            filters = BackupFilter(checkpoint_id=queries[0][0])
-        else:
-            oldest = min(since for _, since in queries) - CLOCK_SLACK
-            filters = BackupFilter(vault_id=vault_id, start_time=oldest.strftime("%Y-%m-%dT%H:%M:%SZ"))
-        by_checkpoint: dict[str, list[Backup]] = defaultdict(list)
-        async for backup in client.iter_backups(filters, page_size=1000, by_marker_paging=False):
-            if backup.checkpoint_id and backup.parent_id is None:
-                by_checkpoint[backup.checkpoint_id].append(backup)
-        return {q: _checkpoint_status(by_checkpoint.get(q[0], [])) for q in queries}
+        client = self._clients.get(*key)
+        return [
+            b
+            async for b in client.iter_backups(filters, page_size=1000, by_marker_paging=False)
+            if b.checkpoint_id and b.parent_id is None
+        ]
+
+    def _tick(self, key: ProjectKey) -> ProjectTick:
+        if key not in self._ticks:
+            self._ticks[key] = ProjectTick()
+        return self._ticks[key]
 
     async def _poll_restores(
         self, key: ProjectKey, queries: list[RestoreQuery]
@@ -245,12 +306,60 @@ class Poller:
         """The project's tasks of ``operation_type`` created since the oldest ``since``, newest first."""
         project, region = key
         oldest = min(since) - CLOCK_SLACK
-        filters = OperationLogFilter(
-            operation_type=operation_type, start_time=oldest.strftime("%Y-%m-%dT%H:%M:%SZ")
-        )
+        filters = OperationLogFilter(operation_type=operation_type, start_time=_stamp(oldest))
         self.list_calls += 1
-        logs = [log async for log in self._clients.get(project, region).iter_operation_logs(filters)]
+        client = self._clients.get(project, region)
+        logs = [log async for log in client.iter_operation_logs(filters, page_size=1000)]
         return sorted(logs, key=lambda item: item.created_at or "", reverse=True)
+
+
+class ProjectTick:
+    """A project's next checkpoint-poll moment (monotonic clock), set after each task listing."""
+
+    def __init__(self) -> None:
+        self.delay: float | None = None
+        self.next_at = 0.0
+
+    def listed(self, tasks: list[OperationLog], policy: TickPolicy, now: float | None = None) -> None:
+        ended = sum(t.status in ENDED_TASK for t in tasks)
+        due_in = [expected_remaining(t.progress, _elapsed(t)) for t in tasks if t.status not in ENDED_TASK]
+        self.delay = policy.next_delay(self.delay, due_in, ended)
+        self.next_at = (time.monotonic() if now is None else now) + self.delay
+
+    def due_in(self, now: float) -> float:
+        return max(0.0, self.next_at - now)
+
+
+def _elapsed(task: OperationLog) -> float | None:
+    """Seconds the task ran until its last update, on the cloud's own clock."""
+    try:
+        started = datetime.fromisoformat((task.started_at or "").replace("Z", "+00:00"))
+        updated = datetime.fromisoformat((task.updated_at or "").replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return (updated - started).total_seconds()
+
+
+def _stamp(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _checkpoint_answer(backups: list[Backup] | None, tasks: list[OperationLog]) -> CheckpointStatus:
+    """From the backups when they were read (the truth once tasks ended: a backup may be gone), else from
+    the running tasks (backups in progress)."""
+    if backups is not None:
+        return _checkpoint_status(backups)
+    seen = tuple(
+        BackupSeen(
+            (t.extra_info.resource.id if t.extra_info and t.extra_info.resource else None) or "",
+            (t.extra_info.backup.backup_id if t.extra_info and t.extra_info.backup else None) or "",
+            ENDED_TASK.get(t.status, RUNNING_TASK_AS_BACKUP),
+            None,
+        )
+        for t in tasks
+    )
+    final = bool(seen) and all(b.status in FINAL_BACKUP for b in seen)
+    return CheckpointStatus("available" if final else "protecting", seen)
 
 
 def _checkpoint_status(backups: list[Backup]) -> CheckpointStatus:

@@ -3,6 +3,9 @@
 Everything is created for the run and removed afterwards: a database, RabbitMQ names with their own
 prefix, an in-process emulator with instant progression. Workers are real ``cbr-orchestrator worker``
 processes configured through environment variables only.
+
+:func:`run_through_queue` is the machinery on its own (any commands, any CBR endpoint, which events to
+wait for); ``cbr-orchestrator bench`` uses it with an emulator in its own process.
 """
 
 from __future__ import annotations
@@ -14,25 +17,26 @@ import os
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import aio_pika
 import asyncpg
-from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection
+from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractRobustConnection
 from rich.table import Table
 
 from orchestrator.broker import command_message, declare_topology, delete_topology
 from orchestrator.config import Names, ProjectCredentials, Settings, WorkerSettings
 from orchestrator.emulator.config import DEFAULT_TENANT, EmulatorConfig, Inventory, Progression
 from orchestrator.emulator.inventory import build_inventory
-from orchestrator.emulator.server import RunningEmulator, start_emulator
-from orchestrator.messages import BackupCommand
+from orchestrator.emulator.server import start_emulator
+from orchestrator.messages import BackupCommand, Command
 from orchestrator.store import Store, run_migrations
 
 ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
 AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/"
+WORKERS_START_SECONDS = 60.0
 WORKER_TUNING = WorkerSettings(
     concurrency=64, prefetch=300, status_poll_seconds=1.0, idle_poll_seconds=0.5, relay_poll_seconds=1.0
 )
@@ -99,8 +103,7 @@ async def _admin(sql: str) -> None:
 
 
 @contextlib.asynccontextmanager
-async def _database(run: str) -> AsyncIterator[str]:
-    name = f"cbro_soak_{run}"
+async def _database(name: str) -> AsyncIterator[str]:
     await _admin(f'CREATE DATABASE "{name}"')
     try:
         await run_migrations(_dsn_of(name))
@@ -109,7 +112,7 @@ async def _database(run: str) -> AsyncIterator[str]:
         await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def _settings(dsn: str, run: str, em: RunningEmulator) -> Settings:
+def _settings(dsn: str, prefix: str, base_url: str, tuning: WorkerSettings) -> Settings:
     t = DEFAULT_TENANT
     cred = ProjectCredentials.model_validate(
         {
@@ -121,10 +124,10 @@ def _settings(dsn: str, run: str, em: RunningEmulator) -> Settings:
     )
     return Settings(
         database_url=dsn,
-        names=Names(prefix=f"soak.{run}"),
+        names=Names(prefix=prefix),
         credentials=[cred],
-        cbr_endpoints={t.region: em.base_url},
-        worker=WORKER_TUNING,
+        cbr_endpoints={t.region: base_url},
+        worker=tuning,
     )
 
 
@@ -165,15 +168,28 @@ def backup_commands(server_ids: list[str]) -> list[BackupCommand]:
     ]
 
 
-class EventTally:
-    """Counts events; ``done`` is set once ``expected`` distinct final events have arrived."""
+EventFilter = Callable[[dict[str, Any]], bool]
 
-    def __init__(self, expected: int) -> None:
+
+def any_final(event: dict[str, Any]) -> bool:
+    return str(event["data"]["outcome"]) != "progress"
+
+
+class EventTally:
+    """Counts events; ``done`` is set once ``expected`` distinct events passing ``counted`` have arrived.
+
+    Those events are kept (``kept``) with the monotonic time the last of them arrived (``last_at``).
+    """
+
+    def __init__(self, expected: int, counted: EventFilter = any_final) -> None:
         self.expected = expected
+        self.counted = counted
         self.total = 0
         self.ids: set[str] = set()
         self.finals = 0
         self.final_ids: set[str] = set()
+        self.kept: dict[str, dict[str, Any]] = {}
+        self.last_at = 0.0
         self.done = asyncio.Event()
 
     async def on_message(self, message: AbstractIncomingMessage) -> None:
@@ -181,15 +197,18 @@ class EventTally:
             event = json.loads(message.body)
         self.total += 1
         self.ids.add(str(event["id"]))
-        if event["data"]["outcome"] != "progress":
+        if any_final(event):
             self.finals += 1
             self.final_ids.add(str(event["id"]))
-            if len(self.final_ids) >= self.expected:
+        if self.counted(event):
+            self.kept[str(event["id"])] = event
+            self.last_at = time.monotonic()
+            if len(self.kept) >= self.expected:
                 self.done.set()
 
 
 async def _publish_all(
-    connection: AbstractRobustConnection, queue: str, commands: list[BackupCommand]
+    connection: AbstractRobustConnection, queue: str, commands: Sequence[Command]
 ) -> None:
     channel = await connection.channel(publisher_confirms=True)
     try:
@@ -216,6 +235,28 @@ async def _start_workers(settings: Settings, count: int) -> list[asyncio.subproc
     ]
 
 
+async def _await_consumers(channel: AbstractChannel, queue: str, count: int) -> None:
+    """Wait until ``count`` consumers listen on ``queue`` (the workers are up and consuming)."""
+    underlay = await channel.get_underlay_channel()  # aio-pika's queues keep their first declaration
+    while True:
+        declared = await underlay.queue_declare(queue, passive=True)
+        if (declared.consumer_count or 0) >= count:
+            return
+        await asyncio.sleep(0.1)
+
+
+def peak_rss_kib(pid: int) -> int | None:
+    """The peak resident set size (``VmHWM``) of a live process, from /proc; None when unknown."""
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError):
+        return None
+    return None
+
+
 async def _stop_workers(procs: list[asyncio.subprocess.Process], grace: float = 30.0) -> list[int | None]:
     for proc in procs:
         if proc.returncode is None:
@@ -238,48 +279,111 @@ async def _count_workflows(dsn: str) -> dict[str, int]:
         await store.close()
 
 
+@dataclass
+class QueueRun:
+    """What one run of commands through the queue to real worker processes produced.
+
+    Times are seconds from the first publish: ``published_after`` when every command was confirmed,
+    ``counted_after`` when the last counted event arrived (or the wait ended).
+    """
+
+    tally: EventTally
+    workflows: dict[str, int]
+    worker_exit_codes: list[int | None]
+    worker_peak_rss_kib: list[int | None]
+    timed_out: bool
+    published_after: float
+    counted_after: float
+
+
+@dataclass(frozen=True)
+class QueuePlan:
+    """How to run: the commands, how many workers (started before or after publishing), which events count."""
+
+    commands: Sequence[Command]
+    workers: int
+    base_url: str
+    expected: int
+    counted: EventFilter = any_final
+    tuning: WorkerSettings = WORKER_TUNING
+    workers_first: bool = False
+    wait_seconds: float = 600.0
+    label: str = "soak"
+
+
+async def run_through_queue(plan: QueuePlan) -> QueueRun:
+    """Publish ``plan.commands``, run ``plan.workers`` worker processes against the CBR endpoint at
+    ``plan.base_url`` until ``plan.expected`` counted events arrived; a fresh database and fresh
+    RabbitMQ names for the run, removed afterwards."""
+    run = uuid.uuid4().hex[:8]
+    async with _database(f"cbro_{plan.label}_{run}") as dsn:
+        settings = _settings(dsn, f"{plan.label}.{run}", plan.base_url, plan.tuning)
+        connection = await aio_pika.connect_robust(AMQP_URL)
+        try:
+            channel = await connection.channel()
+            await declare_topology(channel, settings.names, settings.worker.delivery_limit)
+            try:
+                result = await _run_with_topology(plan, settings, connection, channel)
+            finally:
+                await delete_topology(channel, settings.names)
+        finally:
+            await connection.close()
+        result.workflows = await _count_workflows(dsn)
+    return result
+
+
+async def _run_with_topology(
+    plan: QueuePlan, settings: Settings, connection: AbstractRobustConnection, channel: AbstractChannel
+) -> QueueRun:
+    tally = EventTally(plan.expected, plan.counted)
+    events = await channel.declare_queue(exclusive=True)
+    await events.bind(settings.names.events_exchange, routing_key="#")
+    await events.consume(tally.on_message)
+    procs: list[asyncio.subprocess.Process] = []
+    try:
+        if plan.workers_first:
+            procs = await _start_workers(settings, plan.workers)
+            await asyncio.wait_for(
+                _await_consumers(channel, settings.names.commands_queue, plan.workers), WORKERS_START_SECONDS
+            )
+        started = time.monotonic()
+        await _publish_all(connection, settings.names.commands_queue, plan.commands)
+        published_after = time.monotonic() - started
+        if not plan.workers_first:
+            procs = await _start_workers(settings, plan.workers)
+        timed_out = False
+        try:
+            await asyncio.wait_for(tally.done.wait(), plan.wait_seconds)
+        except TimeoutError:
+            timed_out = True
+        counted_after = (tally.last_at if tally.done.is_set() else time.monotonic()) - started
+        peaks = [peak_rss_kib(p.pid) for p in procs]
+    finally:
+        codes = await _stop_workers(procs)
+    return QueueRun(tally, {}, codes, peaks, timed_out, published_after, counted_after)
+
+
 async def run_soak(commands: int = 1000, workers: int = 2, wait_seconds: float = 600.0) -> SoakFigures:
     """Run one soak and return its figures; everything it created is removed again."""
-    run = uuid.uuid4().hex[:8]
     figures = SoakFigures(commands=commands, workers=workers)
     inventory = Inventory(servers=commands, disks=0, data_disks_per_server=0)
     config = EmulatorConfig(progression=Progression.instantly(), inventory=inventory)
     server_ids = list(build_inventory(inventory, DEFAULT_TENANT.region, DEFAULT_TENANT.project_id).servers)
-    async with _database(run) as dsn:
-        em = await start_emulator(config)
-        try:
-            settings = _settings(dsn, run, em)
-            connection = await aio_pika.connect_robust(AMQP_URL)
-            try:
-                channel = await connection.channel()
-                await declare_topology(channel, settings.names, settings.worker.delivery_limit)
-                try:
-                    tally = EventTally(commands)
-                    events = await channel.declare_queue(exclusive=True)
-                    await events.bind(settings.names.events_exchange, routing_key="#")
-                    await events.consume(tally.on_message)
-                    started = time.monotonic()
-                    await _publish_all(connection, settings.names.commands_queue, backup_commands(server_ids))
-                    procs = await _start_workers(settings, workers)
-                    try:
-                        await asyncio.wait_for(tally.done.wait(), wait_seconds)
-                    except TimeoutError:
-                        figures.timed_out = True
-                    figures.wall_seconds = round(time.monotonic() - started, 2)
-                    figures.worker_exit_codes = await _stop_workers(procs)
-                    figures.events_total, figures.events_distinct = tally.total, len(tally.ids)
-                    figures.final_events, figures.final_events_distinct = tally.finals, len(tally.final_ids)
-                finally:
-                    await delete_topology(channel, settings.names)
-            finally:
-                await connection.close()
-            figures.workflows = await _count_workflows(dsn)
-            figures.checkpoints = em.counters.requests_of("create_checkpoint")
-            requests = em.counters.snapshot()["requests"]
-            figures.cbr_calls_total = requests["total"]
-            figures.cbr_calls_by_operation = dict(requests["by_operation"])
-        finally:
-            await em.close()
+    async with await start_emulator(config) as em:
+        commands_ = backup_commands(server_ids)
+        plan = QueuePlan(commands_, workers, em.base_url, commands, wait_seconds=wait_seconds)
+        run = await run_through_queue(plan)
+        figures.checkpoints = em.counters.requests_of("create_checkpoint")
+        requests = em.counters.snapshot()["requests"]
+    figures.timed_out = run.timed_out
+    figures.wall_seconds = round(run.counted_after, 2)
+    figures.worker_exit_codes = run.worker_exit_codes
+    tally = run.tally
+    figures.events_total, figures.events_distinct = tally.total, len(tally.ids)
+    figures.final_events, figures.final_events_distinct = tally.finals, len(tally.final_ids)
+    figures.workflows = run.workflows
+    figures.cbr_calls_total = requests["total"]
+    figures.cbr_calls_by_operation = dict(requests["by_operation"])
     return figures
 
 

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from rich.console import Group, RenderableType
 from rich.table import Table
 
+from orchestrator.fleet.report import GIB, duration, progress_line, report_of
+from orchestrator.messages import FleetReport
 from orchestrator.store import Workflow, WorkflowDetail
+
+FAILURES_SHOWN = 50  # failed or skipped resources listed in a fleet's detail
 
 STATUS_STYLE = {
     "succeeded": "green",
@@ -37,6 +41,7 @@ def workflows_table(workflows: list[Workflow]) -> Table:
         "project / region",
         "attempts",
         "updated",
+        "progress",
         "error",
     ):
         table.add_column(column)
@@ -49,6 +54,7 @@ def workflows_table(workflows: list[Workflow]) -> Table:
             f"{wf.project_id[:8]} / {wf.region}",
             str(wf.attempts),
             _when(wf.updated_at),
+            _progress(wf),
             wf.error_code or "",
         )
     return table
@@ -85,4 +91,68 @@ def workflow_detail(detail: WorkflowDetail) -> RenderableType:
         events.add_column(column)
     for event in detail.events:
         events.add_row(event.event_id, event.routing_key)
-    return Group(summary, steps, events)
+    report = fleet_report(wf)
+    if report is None:
+        return Group(summary, steps, events)
+    return Group(summary, fleet_panel(report, detail), steps, events)
+
+
+def fleet_report(wf: Workflow) -> FleetReport | None:
+    return report_of(wf.kind, wf.state, wf.result, datetime.now(UTC))
+
+
+def _progress(wf: Workflow) -> str:
+    report = fleet_report(wf)
+    return progress_line(report) if report is not None else ""
+
+
+def fleet_panel(report: FleetReport, detail: WorkflowDetail) -> RenderableType:
+    """Counts by state, bytes, rate and time left; the children; the failed and skipped resources."""
+    c = report.counts
+    counts = Table(title="fleet")
+    for column in (
+        "total",
+        "waiting",
+        "running",
+        "succeeded",
+        "failed",
+        "skipped",
+        "protected",
+        "rate",
+        "ETA",
+    ):
+        counts.add_column(column)
+    counts.add_row(
+        str(c.total),
+        str(c.waiting),
+        str(c.running),
+        f"[green]{c.succeeded}[/]",
+        f"[red]{c.failed}[/]",
+        f"[yellow]{c.skipped}[/]",
+        f"{c.bytes_protected / GIB:.1f} GiB",
+        f"{report.rate_per_minute:.1f}/min" if report.rate_per_minute is not None else "",
+        duration(report.eta_seconds) if report.eta_seconds is not None and c.final < c.total else "",
+    )
+    children = Table(title=f"{len(detail.children)} child backups (one checkpoint each)")
+    for column in ("child", "status", "resources", "vault", "error"):
+        children.add_column(column)
+    for child in detail.children:
+        vault = child.input.get("vault", {})
+        children.add_row(
+            child.command_id.rsplit(".", 1)[-1],
+            _status(child.status.value),
+            str(len(child.input.get("resources", []))),
+            vault.get("id") or vault.get("name") or "",
+            child.error_code or "",
+        )
+    return Group(counts, children, _failures(detail.workflow))
+
+
+def _failures(wf: Workflow) -> RenderableType:
+    problems = (wf.result or {}).get("resources", [])
+    table = Table(title=f"{len(problems)} failed or skipped resources (first {FAILURES_SHOWN})")
+    for column in ("resource", "status", "code", "message"):
+        table.add_column(column)
+    for r in problems[:FAILURES_SHOWN]:
+        table.add_row(r["resource_id"], r["status"], r.get("error_code") or "", r.get("error_message") or "")
+    return table

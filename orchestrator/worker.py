@@ -21,6 +21,7 @@ from orchestrator.broker import Intake, Relay, Topology, declare_topology
 from orchestrator.config import Settings
 from orchestrator.engine import CbrActions, Engine
 from orchestrator.poller import CbrClients, Poller
+from orchestrator.ratelimit import RateLimiters
 from orchestrator.store import Store
 
 log = logging.getLogger(__name__)
@@ -36,6 +37,7 @@ class WorkerParts:
     engine: Engine
     relay: Relay
     clients: CbrClients
+    limiters: RateLimiters | None = None
 
 
 async def run_worker(
@@ -68,12 +70,17 @@ async def _start(settings: Settings, owner: str | None) -> WorkerParts:
     topology = await declare_topology(consume_channel, settings.names, settings.worker.delivery_limit)
     publish_channel = await connection.channel(publisher_confirms=True)
     events = await publish_channel.get_exchange(settings.names.events_exchange)
-    clients = CbrClients(settings)
+    limiters = (
+        await RateLimiters.open(settings.database_url, settings.rate_limit)
+        if settings.rate_limit.enabled
+        else None
+    )
+    clients = CbrClients(settings, limiters=limiters)
     engine = Engine(store, settings, CbrActions(clients, Poller(clients)), owner)
     relay = Relay(store, publish_channel, events, poll_seconds=settings.worker.relay_poll_seconds)
     await topology.commands.consume(Intake(store, settings, topology).handle)
     log.info("worker %s started", engine.owner)
-    return WorkerParts(store, connection, topology, engine, relay, clients)
+    return WorkerParts(store, connection, topology, engine, relay, clients, limiters)
 
 
 async def _watch(tasks: list[asyncio.Task[None]], stop_event: asyncio.Event) -> None:
@@ -118,6 +125,8 @@ async def _close(parts: WorkerParts) -> None:
     with contextlib.suppress(Exception):
         await parts.connection.close()
     await parts.clients.close()
+    if parts.limiters is not None:
+        await parts.limiters.close()
     await parts.store.close()
     log.info("worker %s stopped", parts.engine.owner)
 

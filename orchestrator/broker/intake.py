@@ -23,6 +23,7 @@ from orchestrator.store import NewWorkflow, Store
 log = logging.getLogger(__name__)
 
 MAX_COMMAND_BYTES = 64 * 1024
+MAX_FLEET_COMMAND_BYTES = 8 * 1024 * 1024  # a fleet may list up to 100,000 resource ids
 WORKFLOW_NAMESPACE = uuid.UUID("6f1c0b8e-8f4e-4a57-9a43-2f1d2c6b7c10")
 
 
@@ -42,6 +43,30 @@ def new_workflow(command: AnyCommand) -> NewWorkflow:
         reply_to=command.reply_to,
         correlation_id=command.correlation_id,
     )
+
+
+def _parse_within_size(body: bytes) -> AnyCommand:
+    """Commands are small; only a fleet (up to 100,000 resource ids) may be larger."""
+    too_large = InvalidCommand(f"too large: {len(body)} bytes, at most {MAX_COMMAND_BYTES}")
+    if len(body) <= MAX_COMMAND_BYTES:
+        return parse_command(body)
+    if len(body) > MAX_FLEET_COMMAND_BYTES:
+        raise too_large
+    try:
+        command = parse_command(body)
+    except InvalidCommand:
+        raise too_large from None
+    if command.kind != "fleet_backup":
+        raise too_large
+    return command
+
+
+def _projects_of(command: AnyCommand) -> list[tuple[str, str]]:
+    """Every (project, region) the command's workflows call CBR in."""
+    projects = [(command.project_id, command.region)]
+    if command.kind == "fleet_backup" and command.select.protectables is not None:
+        projects += [(p.project_id, p.region) for p in command.select.protectables.projects]
+    return projects
 
 
 STORE_RETRY_DELAYS = (0.5, 1.0, 2.0, 4.0, 8.0)
@@ -85,14 +110,12 @@ class Intake:
         return await self._store.create_workflow_if_absent(new)
 
     def _accept(self, body: bytes) -> AnyCommand:
-        if len(body) > MAX_COMMAND_BYTES:
-            raise InvalidCommand(f"too large: {len(body)} bytes, at most {MAX_COMMAND_BYTES}")
-        command = parse_command(body)
-        if not self._settings.has_credentials(command.project_id, command.region):
-            raise InvalidCommand(
-                f"refused: no credentials configured for project {command.project_id}"
-                f" in region {command.region}"
-            )
+        command = _parse_within_size(body)
+        for project_id, region in _projects_of(command):
+            if not self._settings.has_credentials(project_id, region):
+                raise InvalidCommand(
+                    f"refused: no credentials configured for project {project_id} in region {region}"
+                )
         return command
 
     async def _dead_letter(self, message: AbstractIncomingMessage, reason: str) -> None:

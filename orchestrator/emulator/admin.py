@@ -13,12 +13,16 @@ GET      /_emulator/faults              → ``{"seed", "rules": [rule + "fired"]
 PUT      /_emulator/faults              ``FaultPlan`` (replaces all rules, reseeds) → same as GET
 DELETE   /_emulator/faults              → same as GET, with no rules
 GET      /_emulator/counters            → counters (see ``counters.py``)
-POST     /_emulator/counters            (no body) resets; → the counters as they were just before
+POST     /_emulator/counters            (no body) resets, with the peak running counts; → the counters
+                                        as they were just before
 POST     /_emulator/clock/advance       ``{"seconds": N}`` (N ≥ 0) → ``{"now", "manual"}``; a manual
                                         clock moves by N, a real one gains an offset of N
 PUT      /_emulator/progression         ``{"speed": "instant"|"fast"|"realistic"}`` or the fields
                                         of ``Progression`` → ``{"progression": {...}}``
 GET/PUT  /_emulator/rate-limit          ``{"requests_per_second": float|null, "burst": int}``
+GET/PUT  /_emulator/capacity            ``{"backup_capacity": int|null}``: backup tasks running at once
+                                        per project (null: no limit); → the same, plus the running,
+                                        waiting and peak counts of every project
 =======  =============================  ==========================================================
 """
 
@@ -46,6 +50,12 @@ class Advance(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     seconds: float = Field(ge=0, le=10 * 365 * 86_400)
+
+
+class Capacity(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    backup_capacity: int | None = Field(ge=1)
 
 
 class SpeedChoice(BaseModel):
@@ -132,6 +142,7 @@ async def reset_counters(request: web.Request) -> web.Response:
     counters = request.app[COUNTERS]
     before = counters.snapshot()
     counters.reset()
+    request.app[DOMAIN].reset_peaks()
     return web.json_response(before)
 
 
@@ -168,6 +179,24 @@ async def put_rate_limit(request: web.Request) -> web.Response:
     return web.json_response(limiter.limit.model_dump())
 
 
+def _capacity_body(request: web.Request) -> dict[str, Any]:
+    described = request.app[DOMAIN].describe()
+    tasks = {
+        f"{project['region']}/{project['project_id']}": project["backup_tasks"]
+        for project in described.get("projects", [])
+    }
+    return {"backup_capacity": described.get("backup_capacity"), "backup_tasks": tasks}
+
+
+async def get_capacity(request: web.Request) -> web.Response:
+    return web.json_response(_capacity_body(request))
+
+
+async def put_capacity(request: web.Request) -> web.Response:
+    request.app[DOMAIN].set_backup_capacity((await _parse(request, Capacity)).backup_capacity)
+    return web.json_response(_capacity_body(request))
+
+
 def admin_routes() -> list[web.RouteDef]:
     prefix = "/_emulator"
     return [
@@ -182,4 +211,6 @@ def admin_routes() -> list[web.RouteDef]:
         web.put(f"{prefix}/progression", put_progression),
         web.get(f"{prefix}/rate-limit", get_rate_limit, allow_head=False),
         web.put(f"{prefix}/rate-limit", put_rate_limit),
+        web.get(f"{prefix}/capacity", get_capacity, allow_head=False),
+        web.put(f"{prefix}/capacity", put_capacity),
     ]

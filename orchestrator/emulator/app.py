@@ -125,9 +125,9 @@ def _tenant(request: web.Request, identity: Identity, match: RouteMatch) -> Tena
 
 
 def _throttle(request: web.Request, tenant: Tenant) -> None:
-    wait = request.app[RATE_LIMITER].check(tenant.project_id)
+    wait = request.app[RATE_LIMITER].check((tenant.region, tenant.project_id))
     if wait is not None:
-        request.app[COUNTERS].record_throttled("rate_limit")
+        request.app[COUNTERS].record_throttled("rate_limit", tenant.project_id)
         raise GatewayError.throttled(wait)
 
 
@@ -137,11 +137,11 @@ async def _pause(request: web.Request, seconds: float) -> None:
         await asyncio.wait_for(request.app[CLOSING].wait(), seconds)
 
 
-async def _before_execution(request: web.Request, decision: FaultDecision) -> None:
+async def _before_execution(request: web.Request, tenant: Tenant, decision: FaultDecision) -> None:
     if decision.latency > 0:
         await _pause(request, decision.latency)
     if decision.throttle_after is not None:
-        request.app[COUNTERS].record_throttled("fault")
+        request.app[COUNTERS].record_throttled("fault", tenant.project_id)
         raise GatewayError.throttled(decision.throttle_after)
     if decision.error is not None:
         raise decision.error
@@ -207,7 +207,7 @@ async def dispatch_cbr(request: web.Request) -> web.StreamResponse:
         check_content_type(request)
     body = parse_json(raw)
     decision = _faults(request, tenant, match.operation)
-    await _before_execution(request, decision)
+    await _before_execution(request, tenant, decision)
     query = parse_raw_query(request.raw_path.partition("?")[2])
     operation = OperationRequest(
         tenant.region, tenant.project_id, match.operation, match.path_params(), query, body
@@ -279,7 +279,7 @@ def assemble(
         tenants=tenants,
         settings=HttpSettings(max_body_bytes=config.max_body_bytes),
         faults=faults or Faults(),
-        rate_limiter=RateLimiter(rate_limit),
+        rate_limiter=RateLimiter(rate_limit or config.rate_limit),
         counters=Counters(),
         iam=iam,
         authenticator=Authenticator(tenants, iam, wall_time, skew),

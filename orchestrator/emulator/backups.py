@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -178,10 +178,25 @@ def _candidates(call: Call) -> list[Backup]:
     query = call.query
     own_type = query.choice("own_type", ("private", "shared", "all_granted")) or "private"
     member_status = query.choice("member_status", ("pending", "accepted", "rejected"))
-    own = list(call.project.backups.values()) if own_type != "shared" else []
+    own = list(_own_candidates(call)) if own_type != "shared" else []
     if own_type == "private":
         return own
     return own + [b for b, status in shared_with(call) if member_status in (None, status)]
+
+
+def _own_candidates(call: Call) -> Iterable[Backup]:
+    """A superset of the caller's backups the filters can match, found through the narrowest index."""
+    project, query = call.project, call.query
+    parent_id, checkpoint_id = query.text("parent_id"), query.text("checkpoint_id")
+    vault_id = query.text("vault_id")
+    if parent_id:
+        parent = project.backups.get(parent_id)
+        return parent.children if parent else ()
+    if checkpoint_id:
+        return project.by_checkpoint.get(checkpoint_id, {}).values()
+    if vault_id:
+        return project.by_vault.get(vault_id, {}).values()
+    return project.backups.values()
 
 
 def _backup_filter(call: Call) -> Callable[[Backup], bool]:
@@ -347,7 +362,7 @@ class RestoreJob:
 
     def begin(self, at: datetime) -> None:
         self.backup.set_status("restoring", at)
-        operation_logs.begin(self.log, at)
+        operation_logs.begin(self.project, self.log, at)
 
     def report(self, progress: int, at: datetime) -> None:
         operation_logs.advance(self.log, progress, at)
@@ -356,7 +371,7 @@ class RestoreJob:
         self.backup.set_status("available", at)
         for target in self.target_ids:
             self.project.mark(target, "restore", -1)
-        operation_logs.succeed(self.log, at)
+        operation_logs.succeed(self.project, self.log, at)
 
 
 def restore_backup(call: Call) -> None:

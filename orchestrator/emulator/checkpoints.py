@@ -59,7 +59,7 @@ class BackupJob:
 
     def begin(self, at: datetime) -> None:
         self.backup.set_status("protecting", at)
-        operation_logs.begin(self.log, at)
+        operation_logs.begin(self.project, self.log, at)
 
     def report(self, progress: int, at: datetime) -> None:
         operation_logs.advance(self.log, progress, at)
@@ -69,15 +69,17 @@ class BackupJob:
         self.project.mark(backup.resource_id, "backup", -1)
         if failed:
             backup.set_status("error", at)
-            operation_logs.fail(self.log, at, *INJECTED_FAILURE)
+            operation_logs.fail(self.project, self.log, at, *INJECTED_FAILURE)
             self.project.failed_last.add(key)
         else:
             backup.set_status("available", at)
             for item in (backup, *backup.children):
                 item.protected_at = at
-            operation_logs.succeed(self.log, at)
+            operation_logs.succeed(self.project, self.log, at)
             self.project.failed_last.discard(key)
-        _settle(self.project, self.checkpoint)
+        self.checkpoint.unfinished -= 1
+        if self.checkpoint.unfinished == 0:
+            _settle(self.project, self.checkpoint)
         if self._retention_applies(at):
             retention.sweep(self.world, self.project, backup.vault_id, at)
 
@@ -185,6 +187,7 @@ def _start_backup(run: _Run, resource: VaultResource) -> None:
     run.project.add_backup(backup)
     run.project.mark(resource.id, "backup", +1)
     run.checkpoint.backup_ids.append(backup.id)
+    run.checkpoint.unfinished += 1
     log = operation_logs.open_log(
         run.world,
         run.project,
@@ -198,7 +201,8 @@ def _start_backup(run: _Run, resource: VaultResource) -> None:
         policy_id=run.request.policy_id,
     )
     retention.watch_expiry(run.world, run.project, backup)
-    run.world.runner.submit(BackupJob(run.world, run.project, run.checkpoint, backup, log), run.at)
+    job = BackupJob(run.world, run.project, run.checkpoint, backup, log)
+    run.world.runner.submit(job, run.at, pool=run.world.backup_pool(run.project))
 
 
 def _log_block(backup: Backup) -> dict[str, Any]:

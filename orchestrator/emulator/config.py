@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from orchestrator.emulator.rate_limit import RateLimit
+
 DEFAULT_REGION = "eu-west-101"
 DEFAULT_ACCESS_KEY = "EMULATORACCESSKEY000"
 DEFAULT_SECRET_KEY = "emulator-secret-key-for-local-use-only"
@@ -84,3 +86,7 @@ class EmulatorConfig(BaseModel):
     clock_skew_minutes: float = 15.0
     manual_clock: bool = False
     token_ttl_seconds: float = Field(default=86_400.0, gt=0)  # IAM token validity, on the emulator clock
+    # backup tasks that run at once in each project; further ones wait in ``waiting`` (None: no limit)
+    backup_capacity: int | None = Field(default=None, ge=1)
+    # requests per second per project and region (429 APIG.0308 beyond it); None: no limit
+    rate_limit: RateLimit = Field(default_factory=RateLimit)

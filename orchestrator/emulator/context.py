@@ -33,12 +33,18 @@ class World:
         self.ids = IdSource(config.inventory.seed)
         self.rng = random.Random(f"failures:{config.inventory.seed}")
         self.scheduler = Scheduler()
-        self.runner = TaskRunner(self.scheduler, self.rng, lambda: self.config.progression)
+        self.runner = TaskRunner(
+            self.scheduler, self.rng, lambda: self.config.progression, lambda: self.config.backup_capacity
+        )
         self.projects: dict[tuple[str, str], ProjectState] = {}
 
     @property
     def progression(self) -> Progression:
         return self.config.progression
+
+    def backup_pool(self, project: ProjectState) -> tuple[str, str]:
+        """The capacity pool a project's backup tasks count against: the project in its region."""
+        return (project.region, project.project_id)
 
     def project(self, region: str, project_id: str) -> ProjectState:
         """The state of one project in one region, created (with its inventory) on first use."""

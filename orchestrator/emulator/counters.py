@@ -1,8 +1,9 @@
 """Request counters of the emulator's CBR API, readable and resettable through the admin API.
 
 Counted: every authenticated CBR request per (operation, region, project); every CBR response by
-HTTP status; 429 answers by cause (``rate_limit`` or injected ``fault``); injected faults by kind
-(``error``, ``throttle``, ``latency``, ``timeout``) and by operation; authentication failures.
+HTTP status; 429 answers by cause (``rate_limit`` or injected ``fault``), in all and per project;
+injected faults by kind (``error``, ``throttle``, ``latency``, ``timeout``) and by operation;
+authentication failures.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ class Counters:
         self._requests: Counter[tuple[str, str, str]] = Counter()
         self._statuses: Counter[str] = Counter()
         self._throttled: Counter[str] = Counter()
+        self._throttled_by_project: Counter[tuple[str, str]] = Counter()  # (project id, cause)
         self._faults: Counter[str] = Counter()
         self._faults_by_operation: Counter[str] = Counter()
         self._auth_failures = 0
@@ -30,8 +32,20 @@ class Counters:
         """``"200"``, ``"404"`` … or ``"no_response"`` (execute-then-time-out)."""
         self._statuses[status] += 1
 
-    def record_throttled(self, cause: str) -> None:
+    def record_throttled(self, cause: str, project_id: str) -> None:
         self._throttled[cause] += 1
+        self._throttled_by_project[(project_id, cause)] += 1
+
+    def throttled_of(self, project_id: str) -> int:
+        return sum(n for (project, _), n in self._throttled_by_project.items() if project == project_id)
+
+    def _throttled_per_project(self) -> dict[str, dict[str, int]]:
+        grouped: dict[str, dict[str, int]] = {}
+        for (project, cause), count in sorted(self._throttled_by_project.items()):
+            causes = grouped.setdefault(project, {"total": 0})
+            causes["total"] += count
+            causes[cause] = count
+        return grouped
 
     def record_faults(self, operation: str, kinds: list[str]) -> None:
         for kind in kinds:
@@ -65,6 +79,7 @@ class Counters:
             },
             "responses": dict(sorted(self._statuses.items())),
             "throttled": {"total": sum(self._throttled.values()), **dict(sorted(self._throttled.items()))},
+            "throttled_by_project": self._throttled_per_project(),
             "faults": {
                 "total": sum(self._faults.values()),
                 "by_kind": dict(sorted(self._faults.items())),

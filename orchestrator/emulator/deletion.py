@@ -19,7 +19,7 @@ class DeleteJob:
     may_fail: bool = False
 
     def begin(self, at: datetime) -> None:
-        operation_logs.begin(self.log, at)
+        operation_logs.begin(self.project, self.log, at)
         for backup in self.backups:
             backup.set_status("deleting", at)
 
@@ -29,7 +29,7 @@ class DeleteJob:
     def finish(self, at: datetime, failed: bool) -> None:
         for backup in self.backups:
             self.project.drop_backup(backup)
-        operation_logs.succeed(self.log, at)
+        operation_logs.succeed(self.project, self.log, at)
 
 
 def delete_backups(

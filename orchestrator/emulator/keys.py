@@ -32,6 +32,10 @@ class Domain(Protocol):
 
     def set_progression(self, progression: Progression) -> None: ...
 
+    def set_backup_capacity(self, capacity: int | None) -> None: ...
+
+    def reset_peaks(self) -> None: ...
+
 
 class EmulatorClock(Protocol):
     @property

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from operator import attrgetter
 from typing import Any
 
 from orchestrator.emulator.clock import stamp, stamp_optional
@@ -55,12 +56,12 @@ def open_log(
         enterprise_project_id=vault.enterprise_project_id if vault else "0",
         details=details,
     )
-    project.op_logs[log.id] = log
+    project.add_log(log)
     return log
 
 
-def begin(log: OperationLog, at: datetime) -> None:
-    log.status = "running"
+def begin(project: ProjectState, log: OperationLog, at: datetime) -> None:
+    project.set_log_status(log, "running")
     log.started_at = at
     log.updated_at = at
 
@@ -71,14 +72,19 @@ def advance(log: OperationLog, progress: int, at: datetime) -> None:
         log.updated_at = at
 
 
-def succeed(log: OperationLog, at: datetime) -> None:
-    log.status = "success"
+def succeed(project: ProjectState, log: OperationLog, at: datetime) -> None:
+    project.set_log_status(log, "success")
     log.progress = 100
     log.updated_at = log.ended_at = at
 
 
-def fail(log: OperationLog, at: datetime, code: str, message: str) -> None:
-    log.status = "failed"
+def skip(project: ProjectState, log: OperationLog, at: datetime, code: str, message: str) -> None:
+    project.set_log_status(log, "skipped")
+    log.error_code, log.error_message, log.ended_at = code, message, at
+
+
+def fail(project: ProjectState, log: OperationLog, at: datetime, code: str, message: str) -> None:
+    project.set_log_status(log, "failed")
     log.error_code = code
     log.error_message = message
     log.updated_at = log.ended_at = at
@@ -130,16 +136,18 @@ def list_op_logs(call: Call) -> dict[str, Any]:
     }
     resource_id, resource_name = query.text("resource_id"), query.text("resource_name")
     start, end = query.time("start_time"), query.time("end_time")
+    given = [(key, value) for key, value in wanted.items() if value is not None]
     found = [
         log
-        for log in call.project.op_logs.values()
-        if all(value is None or getattr(log, key) == value for key, value in wanted.items())
+        for log in call.project.logs_matching(wanted)
+        if all(getattr(log, key) == value for key, value in given)
         and (resource_id is None or log.resource.get("id") == resource_id)
         and (resource_name is None or log.resource.get("name") == resource_name)
         and (start is None or log.created_at >= start)
         and (end is None or log.created_at <= end)
     ]
-    found.sort(key=lambda log: log.created_at, reverse=True)
+    found.sort(key=attrgetter("sequence"))  # newest first; equal times in creation order
+    found.sort(key=attrgetter("created_at"), reverse=True)
     page = found[offset : offset + limit]
     return {
         "operation_logs": [render(log) for log in page],

@@ -182,7 +182,7 @@ def _skipped(
         details={},
         policy_id=policy.id,
     )
-    log.status, log.error_code, log.error_message, log.ended_at = "skipped", code, message, at
+    operation_logs.skip(project, log, at, code, message)
 
 
 def _run_replication(world: World, project: ProjectState, policy: Policy, vault: Vault, at: datetime) -> None:

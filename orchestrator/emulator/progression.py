@@ -1,8 +1,10 @@
 """Asynchronous work on the emulator's clock: a timer queue and the task state machine.
 
-A task waits (``waiting_seconds``), then runs for ``base_seconds + size_gb / gb_per_second``, then ends;
-``instant`` progression ends it at the next tick. Every transition happens at its own scheduled time,
-in time order, so a clock that jumps forward replays the same history a slowly moving one would have.
+A task waits (``waiting_seconds``, then, for a project's backups under a capacity, for a free slot in
+FIFO order), then runs ``base_seconds + size_gb / gb_per_second`` (:func:`task_seconds`) from its start,
+then ends; ``instant`` progression ends it at the next tick. Every transition happens at its own
+scheduled time, in time order, so a clock that jumps forward replays the same history a slowly moving
+one would have.
 """
 
 from __future__ import annotations
@@ -11,10 +13,11 @@ import heapq
 import itertools
 import logging
 import random
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections import deque
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Literal, Protocol
 
 from orchestrator.emulator.config import Progression
 
@@ -65,15 +68,39 @@ class Timeline:
         done = (now - self.starts_at) / (self.ends_at - self.starts_at)
         return min(99, int(done * 100))
 
+    def share_done(self, now: datetime) -> float:
+        """The exact share of the work behind the task at ``now`` (0.0–1.0)."""
+        if now >= self.ends_at:
+            return 1.0
+        if now <= self.starts_at:
+            return 0.0
+        return (now - self.starts_at) / (self.ends_at - self.starts_at)
 
-def plan(progression: Progression, queued_at: datetime, size_gb: float, share_done: float = 0.0) -> Timeline:
-    """When a task queued at ``queued_at`` starts and ends; ``share_done`` of it is already behind it."""
+
+def task_seconds(size_gb: float, progression: Progression) -> float:
+    """How long a task runs once started: ``base_seconds + size_gb / gb_per_second`` (0 when instant).
+
+    The time spent in ``waiting`` comes on top: ``waiting_seconds`` after submission, then, for backups
+    under a per-project capacity, until a slot is free (see :class:`TaskRunner`).
+    """
+    if progression.instant:
+        return 0.0
+    return progression.base_seconds + size_gb / progression.gb_per_second
+
+
+def plan(progression: Progression, queued_at: datetime, size_gb: float) -> Timeline:
+    """When a task queued at ``queued_at`` starts and ends, given a free slot the moment it is ready."""
     if progression.instant:
         return Timeline(queued_at, queued_at, queued_at)
-    waiting = 0.0 if share_done > 0 else progression.waiting_seconds
-    running = (progression.base_seconds + size_gb / progression.gb_per_second) * (1.0 - share_done)
-    starts_at = queued_at + timedelta(seconds=waiting)
-    return Timeline(queued_at, starts_at, starts_at + timedelta(seconds=running))
+    starts_at = queued_at + timedelta(seconds=progression.waiting_seconds)
+    return Timeline(queued_at, starts_at, starts_at + timedelta(seconds=task_seconds(size_gb, progression)))
+
+
+def resumed(timeline: Timeline, progression: Progression, size_gb: float, now: datetime) -> Timeline:
+    """A running task re-timed at ``now`` under ``progression``: its progress goes on from where it is."""
+    done = timeline.share_done(now)
+    total = timedelta(seconds=task_seconds(size_gb, progression))
+    return Timeline(timeline.queued_at, now - total * done, now + total * (1.0 - done))
 
 
 class Job(Protocol):
@@ -92,63 +119,153 @@ class Job(Protocol):
     def finish(self, at: datetime, failed: bool) -> None: ...
 
 
-@dataclass
+Phase = Literal["waiting", "queued", "running"]  # queued: ready, waiting for a slot of its pool
+
+
+@dataclass(eq=False)
 class _Entry:
     job: Job
+    pool: Hashable | None
     timeline: Timeline
     generation: int = 0
-    started: bool = False
+    phase: Phase = "waiting"
+
+
+@dataclass
+class PoolStats:
+    """The jobs of one capacity pool (a project's backups): running, waiting, the most ever running."""
+
+    running: int = 0
+    waiting: int = 0
+    peak_running: int = 0
+    queue: deque[_Entry] = field(default_factory=deque)  # ready jobs waiting for a free slot, FIFO
+
+    def describe(self) -> dict[str, int]:
+        return {"running": self.running, "waiting": self.waiting, "peak_running": self.peak_running}
 
 
 class TaskRunner:
-    """Moves jobs through waiting → running → done on the scheduler's timeline."""
+    """Moves jobs through waiting → running → done on the scheduler's timeline.
+
+    A job waits ``waiting_seconds`` after submission, then is *ready*. A job of a pool (the backups of
+    one project) starts only while fewer than ``capacity()`` jobs of its pool run; otherwise it joins
+    the pool's FIFO queue and starts the moment a slot frees. It then runs :func:`task_seconds`,
+    counted from its start. A job without a pool starts as soon as it is ready. The work done is per
+    job that changes state, never per job in existence; ``refresh`` walks the running jobs only.
+    """
 
     def __init__(
-        self, scheduler: Scheduler, rng: random.Random, progression: Callable[[], Progression]
+        self,
+        scheduler: Scheduler,
+        rng: random.Random,
+        progression: Callable[[], Progression],
+        capacity: Callable[[], int | None] = lambda: None,
     ) -> None:
         self._scheduler = scheduler
         self._rng = rng
         self._progression = progression
+        self._capacity = capacity
         self._active: dict[int, _Entry] = {}
+        self._running: dict[int, _Entry] = {}
+        self._pools: dict[Hashable, PoolStats] = {}
 
     def __len__(self) -> int:
         return len(self._active)
 
-    def submit(self, job: Job, at: datetime) -> None:
-        entry = _Entry(job, plan(self._progression(), at, job.size_gb))
+    @property
+    def running(self) -> int:
+        return len(self._running)
+
+    def pool(self, key: Hashable) -> PoolStats:
+        """The counts of one pool (all zero for a pool never used)."""
+        return self._pools.get(key) or PoolStats()
+
+    def reset_peaks(self) -> None:
+        """Count the peak of every pool again from what runs now."""
+        for stats in self._pools.values():
+            stats.peak_running = stats.running
+
+    def submit(self, job: Job, at: datetime, pool: Hashable | None = None) -> None:
+        """Queue ``job`` at ``at``; ``pool`` names the capacity it counts against (None: unlimited)."""
+        entry = _Entry(job, pool, plan(self._progression(), at, job.size_gb))
         self._active[id(entry)] = entry
-        self._arm(entry)
+        if pool is not None:
+            self._pools.setdefault(pool, PoolStats()).waiting += 1
+        self._arm_ready(entry)
 
     def refresh(self, now: datetime) -> None:
         """Bring the progress of every running job up to ``now``."""
-        for entry in self._active.values():
-            if entry.started:
-                entry.job.report(entry.timeline.progress(now), now)
+        for entry in self._running.values():
+            entry.job.report(entry.timeline.progress(now), now)
 
     def replan(self, now: datetime) -> None:
-        """Re-time unfinished jobs after the progression changed, keeping the share already done."""
-        for entry in self._active.values():
-            done = entry.timeline.progress(now) / 100 if entry.started else 0.0
-            entry.timeline = plan(self._progression(), now, entry.job.size_gb, done)
-            entry.generation += 1
-            self._arm(entry)
+        """Re-time unfinished jobs after the progression changed, keeping the share already done.
 
-    def _arm(self, entry: _Entry) -> None:
+        Running jobs go on from their share done; jobs in their ``waiting_seconds`` wait anew from
+        ``now``; jobs queued for a slot stay in the queue.
+        """
+        progression = self._progression()
+        for entry in self._active.values():
+            if entry.phase == "queued":
+                continue
+            entry.generation += 1
+            if entry.phase == "running":
+                entry.timeline = resumed(entry.timeline, progression, entry.job.size_gb, now)
+                self._arm_end(entry)
+            else:
+                entry.timeline = plan(progression, now, entry.job.size_gb)
+                self._arm_ready(entry)
+
+    def fill(self, now: datetime) -> None:
+        """Start queued jobs of every pool while slots are free (after the capacity grew)."""
+        for key in self._pools:
+            self._fill(key, now)
+
+    def _arm_ready(self, entry: _Entry) -> None:
         generation = entry.generation
-        if not entry.started:
-            self._scheduler.at(entry.timeline.starts_at, lambda at: self._begin(entry, generation, at))
+        self._scheduler.at(entry.timeline.starts_at, lambda at: self._ready(entry, generation, at))
+
+    def _arm_end(self, entry: _Entry) -> None:
+        generation = entry.generation
         self._scheduler.at(entry.timeline.ends_at, lambda at: self._end(entry, generation, at))
 
-    def _begin(self, entry: _Entry, generation: int, at: datetime) -> None:
-        if generation == entry.generation and not entry.started:
-            entry.started = True
-            entry.job.begin(at)
+    def _ready(self, entry: _Entry, generation: int, at: datetime) -> None:
+        if generation != entry.generation or entry.phase != "waiting":
+            return
+        if entry.pool is None:
+            self._start(entry, at)
+            return
+        entry.phase = "queued"
+        self._pools[entry.pool].queue.append(entry)
+        self._fill(entry.pool, at)
+
+    def _fill(self, key: Hashable, at: datetime) -> None:
+        stats, capacity = self._pools[key], self._capacity()
+        while stats.queue and (capacity is None or stats.running < capacity):
+            self._start(stats.queue.popleft(), at)
+
+    def _start(self, entry: _Entry, at: datetime) -> None:
+        """The job gets its slot at ``at`` and runs its whole duration from then."""
+        run = timedelta(seconds=task_seconds(entry.job.size_gb, self._progression()))
+        entry.timeline = Timeline(entry.timeline.queued_at, at, at + run)
+        entry.phase = "running"
+        self._running[id(entry)] = entry
+        if entry.pool is not None:
+            stats = self._pools[entry.pool]
+            stats.waiting -= 1
+            stats.running += 1
+            stats.peak_running = max(stats.peak_running, stats.running)
+        entry.job.begin(at)
+        self._arm_end(entry)
 
     def _end(self, entry: _Entry, generation: int, at: datetime) -> None:
-        if generation != entry.generation or id(entry) not in self._active:
+        if generation != entry.generation or id(entry) not in self._running:
             return
-        self._begin(entry, generation, at)
         del self._active[id(entry)]
+        del self._running[id(entry)]
         probability = self._progression().failure_probability
         failed = entry.job.may_fail and probability > 0 and self._rng.random() < probability
         entry.job.finish(at, failed)
+        if entry.pool is not None:
+            self._pools[entry.pool].running -= 1
+            self._fill(entry.pool, at)

@@ -15,11 +15,19 @@ TYPES = ("server", "disk", "turbo", "workspace", "workspace_v2")
 STATUSES = ("active", "available", "deleted", "error")
 
 
-def _protectable(project: ProjectState, resource: Resource) -> dict[str, Any]:
+VaultViews = dict[str, dict[str, Any]]  # vaults rendered once per answer, by id
+
+
+def _protectable(project: ProjectState, resource: Resource, views: VaultViews) -> dict[str, Any]:
     vault = project.vault_of_resource(resource.id)
     shown = None
     if vault is not None:
-        shown = render_vault(project, vault) | {"updated_at": stamp(vault.created_at), "version": "1"}
+        if vault.id not in views:
+            views[vault.id] = render_vault(project, vault) | {
+                "updated_at": stamp(vault.created_at),
+                "version": "1",
+            }
+        shown = views[vault.id]
     return {"result": True, "code": "", "reason": "", "vault": shown}
 
 
@@ -39,9 +47,11 @@ def _disk_detail(disk: Disk) -> dict[str, Any]:
     }
 
 
-def render(project: ProjectState, resource: Resource) -> dict[str, Any]:
+def render(project: ProjectState, resource: Resource, views: VaultViews | None = None) -> dict[str, Any]:
+    """One protectable; ``views`` shares the rendering of a vault among the resources of one answer."""
+    views = {} if views is None else views
     if isinstance(resource, Server):
-        children = [render(project, disk) for disk in resource.disks]
+        children = [render(project, disk, views) for disk in resource.disks]
         detail: dict[str, Any] = {
             "id": resource.id,
             "name": resource.name,
@@ -59,7 +69,7 @@ def render(project: ProjectState, resource: Resource) -> dict[str, Any]:
         "status": "active",
         "children": children,
         "detail": detail,
-        "protectable": _protectable(project, resource),
+        "protectable": _protectable(project, resource, views),
     }
 
 
@@ -98,7 +108,8 @@ def list_protectable(call: Call) -> dict[str, Any]:
         if position is None:
             raise CbrError.of("9900", f"Marker {marker} is not an instance of this listing.")
         found = found[position + 1 :]
-    return {"instances": [render(call.project, r) for r in found[offset : offset + limit]]}
+    views: VaultViews = {}
+    return {"instances": [render(call.project, r, views) for r in found[offset : offset + limit]]}
 
 
 def show_protectable(call: Call) -> dict[str, Any]:
@@ -106,7 +117,8 @@ def show_protectable(call: Call) -> dict[str, Any]:
     if kind not in ("server", "disk"):
         raise CbrError.of("9900", "protectable_type must be server or disk.")
     instance_id = call.path("instance_id")
-    found = next((r for r in _of_type(call.project, kind) if r.id == instance_id), None)
+    inventory = call.project.inventory
+    found: Resource | None = (inventory.servers if kind == "server" else inventory.disks).get(instance_id)
     if found is None:
         raise CbrError.of("6302")
     return {"instance": render(call.project, found)}

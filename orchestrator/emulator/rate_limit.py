@@ -1,4 +1,4 @@
-"""A per-project request-rate limit: one token bucket per project id, on wall (monotonic) time.
+"""A per-project request-rate limit: one token bucket per (region, project), on wall (monotonic) time.
 
 ``requests_per_second`` tokens are added each second up to ``burst``; a request takes one. When the
 bucket is empty the gateway answers 429 ``APIG.0308`` with ``Retry-After`` (whole seconds, at least 1).
@@ -8,7 +8,7 @@ bucket is empty the gateway answers 429 ``APIG.0308`` with ``Retry-After`` (whol
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -52,15 +52,16 @@ class RateLimiter:
     def configure(self, limit: RateLimit) -> None:
         """Replace the limit; every bucket starts full again."""
         self._limit = limit
-        self._buckets: dict[str, TokenBucket] = {}
+        self._buckets: dict[Hashable, TokenBucket] = {}
 
-    def check(self, project_id: str) -> float | None:
-        """None when the request may pass, else the seconds to wait before retrying."""
+    def check(self, key: Hashable) -> float | None:
+        """None when a request of ``key`` (the gateway uses (region, project id)) may pass, else the
+        seconds to wait before retrying."""
         rate = self._limit.requests_per_second
         if rate is None:
             return None
         now = self._monotonic()
         burst = float(self._limit.burst)
-        bucket = self._buckets.setdefault(project_id, TokenBucket(rate, burst, burst, now))
+        bucket = self._buckets.setdefault(key, TokenBucket(rate, burst, burst, now))
         wait = bucket.take(now)
         return wait if wait > 0 else None

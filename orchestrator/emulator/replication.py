@@ -91,7 +91,7 @@ class ReplicationJob:
 
     def begin(self, at: datetime) -> None:
         self.record.status = "replicating"
-        operation_logs.begin(self.log, at)
+        operation_logs.begin(self.source, self.log, at)
 
     def report(self, progress: int, at: datetime) -> None:
         self.record.progress = progress
@@ -102,7 +102,7 @@ class ReplicationJob:
         if vault is None:
             self.record.status, self.record.fail_code = "fail", "BackupService.1008"
             self.record.fail_reason = str(CbrError.of("1008").message)
-            operation_logs.fail(self.log, at, self.record.fail_code, self.record.fail_reason)
+            operation_logs.fail(self.source, self.log, at, self.record.fail_code, self.record.fail_reason)
             return
         replica = _replica(self.world, self.destination.project, vault, self.backup, self.copy, at)
         self.record.status, self.record.progress = "success", 100
@@ -111,7 +111,7 @@ class ReplicationJob:
         block = self.log.details["replication"]
         block["destination_backup_id"] = replica.id
         block["destination_checkpoint_id"] = replica.checkpoint_id
-        operation_logs.succeed(self.log, at)
+        operation_logs.succeed(self.source, self.log, at)
 
 
 def _replica(

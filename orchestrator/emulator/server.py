@@ -24,10 +24,10 @@ from aiohttp import web
 
 from orchestrator.emulator.app import Components, assemble, build_app
 from orchestrator.emulator.clock import Clock
-from orchestrator.emulator.config import EmulatorConfig, Inventory, Tenant
+from orchestrator.emulator.config import DEFAULT_TENANT, EmulatorConfig, Inventory, Tenant
 from orchestrator.emulator.counters import Counters
 from orchestrator.emulator.faults import FaultPlan, Faults
-from orchestrator.emulator.rate_limit import RateLimiter
+from orchestrator.emulator.rate_limit import RateLimit, RateLimiter
 from orchestrator.emulator.service import Emulator
 from orchestrator.emulator.speeds import Speed, progression_for
 from orchestrator.emulator.tenants import check_consistent, load_tenants_file, parse_tenant_option
@@ -238,8 +238,11 @@ def config_from_options(
     disks: int | None = None,
     seed: int | None = None,
     manual_clock: bool = False,
+    backup_capacity: int | None = None,
+    rate_limit: RateLimit | None = None,
 ) -> EmulatorConfig:
-    """The CLI's options as a config; raises ``ValueError`` (``TenantConfigError``) on bad tenants.
+    """The CLI's options as a config; raises ``ValueError`` (``TenantConfigError``, or pydantic's
+    ``ValidationError`` for a capacity below 1) on bad options.
 
     Tenants from ``tenants_file`` and from each ``AK:SK:PROJECT_ID:REGION`` in ``tenants`` are
     combined; with neither, the default tenant is used.
@@ -255,7 +258,11 @@ def config_from_options(
     )
     if chosen:
         check_consistent(chosen)
-        return EmulatorConfig(
-            tenants=chosen, inventory=inventory, progression=progression_for(speed), manual_clock=manual_clock
-        )
-    return EmulatorConfig(inventory=inventory, progression=progression_for(speed), manual_clock=manual_clock)
+    return EmulatorConfig(
+        tenants=chosen or [DEFAULT_TENANT],
+        inventory=inventory,
+        progression=progression_for(speed),
+        manual_clock=manual_clock,
+        backup_capacity=backup_capacity,
+        rate_limit=rate_limit or RateLimit(),
+    )

@@ -48,6 +48,8 @@ from orchestrator.emulator.errors import CbrError  # noqa: E402
 from orchestrator.emulator.state import ProjectState  # noqa: E402
 
 log = logging.getLogger(__name__)
+# the operations that render a task's progress: running tasks are brought up to date before them
+SHOWS_PROGRESS = frozenset({"list_op_logs", "show_op_log", "list_backups", "show_backup"})
 
 
 class Emulator:
@@ -79,11 +81,22 @@ class Emulator:
         self.world.config = self.config.model_copy(update={"progression": progression})
         self.world.runner.replan(self.clock.now())
 
+    def set_backup_capacity(self, capacity: int | None) -> None:
+        """Change how many backup tasks run at once per project; queued ones start if slots opened."""
+        self.tick()
+        self.world.config = self.config.model_copy(update={"backup_capacity": capacity})
+        self.world.runner.fill(self.clock.now())
+
+    def reset_peaks(self) -> None:
+        self.world.runner.reset_peaks()
+
     def tick(self) -> None:
-        """Bring every task, schedule and retention rule up to ``clock.now()``."""
-        now = self.clock.now()
-        self.world.scheduler.run_until(now)
-        self.world.runner.refresh(now)
+        """Bring every task, schedule and retention rule up to ``clock.now()``.
+
+        The progress percentage of running tasks is brought up to date only by the operations that
+        show it (:data:`SHOWS_PROGRESS`), so that a tick costs only the transitions that are due.
+        """
+        self.world.scheduler.run_until(self.clock.now())
 
     def handle(self, request: OperationRequest) -> OperationResponse:
         """Answer one CBR operation, or raise :class:`CbrError`."""
@@ -95,6 +108,8 @@ class Emulator:
                 f"The operation {request.operation} is not supported by the CBR emulator.",
             )
         self.tick()
+        if request.operation in SHOWS_PROGRESS:
+            self.world.runner.refresh(self.clock.now())
         call = Call(
             self.world, self.world.project(request.region, request.project_id), request, self.clock.now()
         )
@@ -115,12 +130,17 @@ class Emulator:
             "progression": self.config.progression.model_dump(),
             "pending_timers": len(self.world.scheduler),
             "running_tasks": len(self.world.runner),
+            "backup_capacity": self.config.backup_capacity,
             "timer_failures": self.world.scheduler.failures,
-            "projects": [_summary(state) for state in self.world.projects.values()],
+            "projects": [self._summary(state) for state in self.world.projects.values()],
         }
 
+    def _summary(self, state: ProjectState) -> dict[str, Any]:
+        tasks = self.world.runner.pool(self.world.backup_pool(state))
+        return {**_objects(state), "backup_tasks": tasks.describe()}
 
-def _summary(state: ProjectState) -> dict[str, Any]:
+
+def _objects(state: ProjectState) -> dict[str, Any]:
     top_level = [b for b in state.backups.values() if b.parent_id is None]
     return {
         "region": state.region,

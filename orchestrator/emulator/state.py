@@ -8,6 +8,7 @@ from __future__ import annotations
 import random
 import uuid
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -54,6 +55,7 @@ BACKUP_BUSY = ("waiting_protect", "protecting")
 BACKUP_RESTORING = ("waiting_restore", "restoring")
 BACKUP_GOING = ("waiting_delete", "deleting")
 MAX_VAULT_RESOURCES = 256
+LOG_INDEXED = ("operation_type", "status", "vault_id")  # operation log fields lists filter on often
 
 
 class IdSource:
@@ -239,6 +241,7 @@ class Checkpoint:
     resources: list[CheckpointResource] = field(default_factory=list)
     skipped: list[SkippedResource] = field(default_factory=list)
     backup_ids: list[str] = field(default_factory=list)
+    unfinished: int = 0  # backups of this run still waiting or running
 
 
 @dataclass
@@ -263,6 +266,7 @@ class OperationLog:
     vault_name: str | None = None
     enterprise_project_id: str = "0"
     details: dict[str, dict[str, Any]] = field(default_factory=dict)
+    sequence: int = 0  # position in the project's creation order (ties of created_at keep it)
 
 
 @dataclass
@@ -300,7 +304,12 @@ class ProjectState:
     backups: dict[str, Backup] = field(default_factory=dict)  # whole-resource and disk-level backups
     op_logs: dict[str, OperationLog] = field(default_factory=dict)
     policies: dict[str, Policy] = field(default_factory=dict)
+    # whole-resource backups by vault and by checkpoint; operation logs by (field, value) of LOG_INDEXED
     by_vault: dict[str, dict[str, Backup]] = field(default_factory=lambda: defaultdict(dict))
+    by_checkpoint: dict[str, dict[str, Backup]] = field(default_factory=lambda: defaultdict(dict))
+    log_index: dict[tuple[str, str | None], dict[str, OperationLog]] = field(
+        default_factory=lambda: defaultdict(dict)
+    )
     activity: dict[str, dict[str, int]] = field(default_factory=lambda: defaultdict(lambda: defaultdict(int)))
     failed_last: set[tuple[str, str]] = field(default_factory=set)  # (vault_id, resource_id)
 
@@ -309,12 +318,34 @@ class ProjectState:
         for child in backup.children:
             self.backups[child.id] = child
         self.by_vault[backup.vault_id][backup.id] = backup
+        self.by_checkpoint[backup.checkpoint_id][backup.id] = backup
 
     def drop_backup(self, backup: Backup) -> None:
         for child in backup.children:
             self.backups.pop(child.id, None)
         self.backups.pop(backup.id, None)
         self.by_vault.get(backup.vault_id, {}).pop(backup.id, None)
+        self.by_checkpoint.get(backup.checkpoint_id, {}).pop(backup.id, None)
+
+    def add_log(self, log: OperationLog) -> None:
+        log.sequence = len(self.op_logs)
+        self.op_logs[log.id] = log
+        for name in LOG_INDEXED:
+            self.log_index[(name, getattr(log, name))][log.id] = log
+
+    def set_log_status(self, log: OperationLog, status: str) -> None:
+        """The one way to change a log's status, so that the status index follows."""
+        self.log_index[("status", log.status)].pop(log.id, None)
+        log.status = status
+        self.log_index[("status", status)][log.id] = log
+
+    def logs_matching(self, wanted: dict[str, str | None]) -> Iterable[OperationLog]:
+        """A superset of the logs whose indexed fields have the values ``wanted`` (None: any).
+
+        The smallest index among the fields given, or every log when none of them is given.
+        """
+        chosen = [self.log_index.get((n, wanted[n]), {}) for n in LOG_INDEXED if wanted.get(n) is not None]
+        return min(chosen, key=len).values() if chosen else self.op_logs.values()
 
     def vault_backups(self, vault_id: str) -> list[Backup]:
         return list(self.by_vault.get(vault_id, {}).values())

@@ -73,6 +73,7 @@ class Workflow:
     created_at: datetime
     updated_at: datetime
     finished_at: datetime | None
+    parent_id: uuid.UUID | None = None  # a fleet's child backup names its fleet
 
     @classmethod
     def from_record(cls, record: Any) -> Workflow:

@@ -110,3 +110,131 @@ SELECT count(*) FROM workflows WHERE finished_at IS NULL;
 
 -- name: unpublished_count
 SELECT count(*) FROM outbox WHERE published_at IS NULL;
+
+-- Rate buckets (orchestrator/ratelimit/bucket.py computes the same in Python). $N "now" NULL: the
+-- database's clock.
+
+-- name: ensure_rate_bucket
+-- $1 region, $2 project, $3 starting rate, $4 burst, $5 now
+INSERT INTO rate_buckets (region, project_id, rate, tokens, refilled_at, calm_since)
+SELECT $1, $2, $3, $4, n.now, n.now FROM (SELECT COALESCE($5::timestamptz, clock_timestamp()) AS now) n
+ON CONFLICT (region, project_id) DO NOTHING;
+
+-- name: lease_rate_tokens
+-- $1 region, $2 project, $3 permits wanted, $4 burst, $5 min rate, $6 max rate, $7 increase step,
+-- $8 quiet seconds, $9 now
+WITH cur AS (
+    SELECT b.region, b.project_id, b.refilled_at, b.blocked_until, b.calm_since, n.now, r.rate,
+           LEAST($4::float8, b.tokens
+                 + GREATEST(0, extract(epoch FROM n.now - b.refilled_at))::float8 * r.rate) AS available
+      FROM rate_buckets b
+           CROSS JOIN (SELECT COALESCE($9::timestamptz, clock_timestamp()) AS now) n
+           CROSS JOIN LATERAL (SELECT LEAST($6::float8, GREATEST($5::float8, b.rate)) AS rate) r
+     WHERE b.region = $1 AND b.project_id = $2
+       FOR UPDATE OF b
+), decided AS (
+    SELECT cur.*,
+           CASE WHEN now < blocked_until THEN 0 ELSE LEAST($3::int, floor(available + 1e-9)::int) END AS granted,
+           (now >= blocked_until AND rate < $6::float8
+            AND extract(epoch FROM now - calm_since) >= $8::float8) AS increase
+      FROM cur
+)
+UPDATE rate_buckets b
+   SET tokens = d.available - d.granted,
+       refilled_at = GREATEST(d.now, d.refilled_at),
+       rate = CASE WHEN d.increase THEN LEAST($6::float8, d.rate + $7::float8) ELSE d.rate END,
+       calm_since = CASE WHEN d.increase THEN d.now ELSE d.calm_since END
+  FROM decided d
+ WHERE b.region = d.region AND b.project_id = d.project_id
+RETURNING d.granted, b.rate,
+          CASE WHEN d.granted > 0 THEN 0::float8
+               ELSE GREATEST(0, extract(epoch FROM d.blocked_until - d.now),
+                             extract(epoch FROM d.refilled_at - d.now))::float8
+                    + GREATEST(0, 1 - d.available) / d.rate
+          END AS wait_seconds;
+
+-- name: throttle_rate_bucket
+-- $1 region, $2 project, $3 block seconds, $4 decrease factor, $5 min rate, $6 max rate,
+-- $7 decrease cooldown seconds, $8 now
+UPDATE rate_buckets b
+   SET rate = CASE WHEN d.decrease THEN GREATEST($5::float8, d.rate * $4::float8) ELSE d.rate END,
+       tokens = 0,
+       refilled_at = GREATEST(b.refilled_at, d.blocked_until),
+       blocked_until = d.blocked_until,
+       last_decrease_at = CASE WHEN d.decrease THEN d.now ELSE b.last_decrease_at END,
+       calm_since = d.now,
+       throttled_count = b.throttled_count + 1
+  FROM (SELECT n.now,
+               GREATEST(x.blocked_until, n.now + make_interval(secs => GREATEST(0, $3::float8))) AS blocked_until,
+               extract(epoch FROM n.now - x.last_decrease_at) >= $7::float8 AS decrease,
+               LEAST($6::float8, GREATEST($5::float8, x.rate)) AS rate
+          FROM rate_buckets x
+               CROSS JOIN (SELECT COALESCE($8::timestamptz, clock_timestamp()) AS now) n
+         WHERE x.region = $1 AND x.project_id = $2
+           FOR UPDATE OF x) d
+ WHERE b.region = $1 AND b.project_id = $2
+RETURNING b.rate, b.blocked_until;
+
+-- name: read_rate_bucket
+SELECT rate, tokens, refilled_at, blocked_until, last_decrease_at, calm_since, throttled_count
+  FROM rate_buckets
+ WHERE region = $1 AND project_id = $2;
+
+-- Hot path: the state and its step history in one statement (one round trip, no BEGIN/COMMIT).
+-- Steps arrive as parallel arrays: $A operation, $B request, $C outcome, $D response, $E error code,
+-- $F error message, $G started at, $H finished at.
+
+-- name: save_state_logged
+WITH wf AS (
+    UPDATE workflows
+       SET state = $3, updated_at = now(),
+           lease_expires_at = now() + make_interval(secs => $4)
+     WHERE id = $1 AND lease_owner = $2 AND finished_at IS NULL
+    RETURNING id
+), logged AS (
+    INSERT INTO steps (workflow_id, worker, operation, request, outcome, response, error_code, error_message,
+                       started_at, finished_at)
+    SELECT wf.id, $2, s.*
+      FROM wf, unnest($5::text[], $6::jsonb[], $7::text[], $8::jsonb[], $9::text[], $10::text[],
+                      $11::timestamptz[], $12::timestamptz[]) AS s
+)
+SELECT id FROM wf;
+
+-- name: release_until_logged
+WITH wf AS (
+    UPDATE workflows
+       SET state = $3, next_run_at = $4, lease_owner = NULL, lease_expires_at = NULL, updated_at = now()
+     WHERE id = $1 AND lease_owner = $2 AND finished_at IS NULL
+    RETURNING id
+), logged AS (
+    INSERT INTO steps (workflow_id, worker, operation, request, outcome, response, error_code, error_message,
+                       started_at, finished_at)
+    SELECT wf.id, $2, s.*
+      FROM wf, unnest($5::text[], $6::jsonb[], $7::text[], $8::jsonb[], $9::text[], $10::text[],
+                      $11::timestamptz[], $12::timestamptz[]) AS s
+)
+SELECT id FROM wf;
+
+-- name: finish_logged
+-- $4 status, $5 result, $6 error code, $7 error message, $8-$15 the steps, $16-$20 the final event:
+-- event id, routing key, body, reply_to, correlation id
+WITH wf AS (
+    UPDATE workflows
+       SET state = $3, status = $4, result = $5, error_code = $6, error_message = $7,
+           lease_owner = NULL, lease_expires_at = NULL, finished_at = now(), updated_at = now()
+     WHERE id = $1 AND lease_owner = $2 AND finished_at IS NULL
+    RETURNING id
+), logged AS (
+    INSERT INTO steps (workflow_id, worker, operation, request, outcome, response, error_code, error_message,
+                       started_at, finished_at)
+    SELECT wf.id, $2, s.*
+      FROM wf, unnest($8::text[], $9::jsonb[], $10::text[], $11::jsonb[], $12::text[], $13::text[],
+                      $14::timestamptz[], $15::timestamptz[]) AS s
+), unlocked AS (
+    DELETE FROM resource_locks WHERE workflow_id IN (SELECT id FROM wf)
+), evented AS (
+    INSERT INTO outbox (event_id, workflow_id, routing_key, body, reply_to, correlation_id)
+    SELECT $16, wf.id, $17, $18, $19, $20 FROM wf
+    ON CONFLICT (event_id) DO NOTHING
+)
+SELECT id FROM wf;

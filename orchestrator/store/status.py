@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from orchestrator.store import fleet_children
 from orchestrator.store.models import OutboxEvent, StoredStep, Workflow, WorkflowStatus
 from orchestrator.store.store import Store
 
@@ -14,6 +15,7 @@ class WorkflowDetail:
     workflow: Workflow
     steps: list[StoredStep]
     events: list[OutboxEvent]
+    children: list[Workflow] = field(default_factory=list)  # a fleet's child backups
 
 
 async def list_workflows(dsn: str, status: WorkflowStatus | None = None, limit: int = 50) -> list[Workflow]:
@@ -32,7 +34,12 @@ async def workflow_status(dsn: str, ref: str) -> WorkflowDetail | None:
         workflow = await _find(store, ref)
         if workflow is None:
             return None
-        return WorkflowDetail(workflow, await store.steps_of(workflow.id), await store.events_of(workflow.id))
+        children = (
+            await fleet_children.children_of(store, workflow.id) if workflow.kind == "fleet_backup" else []
+        )
+        return WorkflowDetail(
+            workflow, await store.steps_of(workflow.id), await store.events_of(workflow.id), children
+        )
     finally:
         await store.close()
 
@@ -43,3 +50,12 @@ async def _find(store: Store, ref: str) -> Workflow | None:
     except ValueError:
         by_id = None
     return by_id or await store.workflow_by_command(ref)
+
+
+async def workflow_now(dsn: str, command_id: str) -> Workflow | None:
+    """The workflow of a command as it is now (None until intake has committed it)."""
+    store = await Store.connect(dsn, max_size=1)
+    try:
+        return await store.workflow_by_command(command_id)
+    finally:
+        await store.close()

@@ -39,9 +39,20 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
     await conn.set_type_codec("jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
 
 
+async def _no_session_reset(conn: asyncpg.Connection) -> None:
+    """Released connections skip the reset query (a round trip per release): the store sets no session
+    state, takes no advisory locks and LISTENs on connections of its own; an open transaction is still
+    rolled back by the pool."""
+
+
 async def create_pool(dsn: str, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
     pool: asyncpg.Pool = await asyncpg.create_pool(
-        dsn, min_size=min_size, max_size=max_size, init=_init_connection, command_timeout=30
+        dsn,
+        min_size=min_size,
+        max_size=max_size,
+        init=_init_connection,
+        reset=_no_session_reset,
+        command_timeout=30,
     )
     return pool
 
@@ -117,6 +128,12 @@ class Store:
         events: Sequence[OutboxEvent] = (),
     ) -> None:
         """Persist the state (e.g. an intent, before the call it announces), keeping the lease."""
+        if not events:  # the usual case: one statement
+            ok = await self.pool.fetchval(
+                q("save_state_logged"), workflow_id, owner, state, lease_seconds, *_step_columns(steps)
+            )
+            self._check_lease(ok)
+            return
         async with self.pool.acquire() as conn, conn.transaction():
             ok = await conn.fetchval(q("save_state"), workflow_id, owner, state, lease_seconds)
             self._check_lease(ok)
@@ -133,6 +150,12 @@ class Store:
         events: Sequence[OutboxEvent] = (),
     ) -> None:
         """Persist the state and give the workflow back until ``run_at``."""
+        if not events:  # the usual case: one statement
+            ok = await self.pool.fetchval(
+                q("release_until_logged"), workflow_id, owner, state, run_at, *_step_columns(steps)
+            )
+            self._check_lease(ok)
+            return
         async with self.pool.acquire() as conn, conn.transaction():
             ok = await conn.fetchval(q("release_until"), workflow_id, owner, state, run_at)
             self._check_lease(ok)
@@ -148,22 +171,24 @@ class Store:
         event: OutboxEvent,
         steps: Sequence[Step] = (),
     ) -> None:
-        """Final state, step history, released locks and the final event: one transaction."""
-        async with self.pool.acquire() as conn, conn.transaction():
-            row = await conn.fetchrow(
-                q("finish_workflow"),
-                workflow_id,
-                owner,
-                state,
-                finish.status.value,
-                finish.result,
-                finish.error_code,
-                finish.error_message,
-            )
-            self._check_lease(row)
-            await self._write_steps(conn, workflow_id, owner, steps)
-            await conn.execute(q("release_resources"), workflow_id)
-            await self._write_events(conn, workflow_id, [event])
+        """Final state, step history, released locks and the final event: one statement."""
+        ok = await self.pool.fetchval(
+            q("finish_logged"),
+            workflow_id,
+            owner,
+            state,
+            finish.status.value,
+            finish.result,
+            finish.error_code,
+            finish.error_message,
+            *_step_columns(steps),
+            event.event_id,
+            event.routing_key,
+            event.body,
+            event.reply_to,
+            event.correlation_id,
+        )
+        self._check_lease(ok)
 
     async def lock_resource(
         self, workflow_id: uuid.UUID, project_id: str, region: str, resource_id: str
@@ -289,3 +314,17 @@ class Store:
     async def unpublished_count(self) -> int:
         n: int = await self.pool.fetchval(q("unpublished_count"))
         return n
+
+
+def _step_columns(steps: Sequence[Step]) -> tuple[list[Any], ...]:
+    """The steps as the parallel arrays the ``*_logged`` statements unnest."""
+    return (
+        [s.operation for s in steps],
+        [s.request for s in steps],
+        [s.outcome.value for s in steps],
+        [s.response for s in steps],
+        [s.error_code for s in steps],
+        [s.error_message for s in steps],
+        [s.started_at for s in steps],
+        [s.finished_at for s in steps],
+    )

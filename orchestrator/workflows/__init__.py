@@ -9,8 +9,8 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
 
-from orchestrator.messages import BackupCommand, ReplicateCommand, RestoreCommand
-from orchestrator.workflows import backup, replicate, restore
+from orchestrator.messages import BackupCommand, FleetBackupCommand, ReplicateCommand, RestoreCommand
+from orchestrator.workflows import backup, fleet, replicate, restore
 from orchestrator.workflows.base import Done, MachineState, Observation, Transition
 
 S = TypeVar("S", bound=MachineState)
@@ -52,6 +52,14 @@ KINDS: dict[str, Kind[Any, Any]] = {
         replicate.initial_state,
         replicate.transition,
         replicate.expire,
+    ),
+    "fleet_backup": Kind(
+        "fleet_backup",
+        FleetBackupCommand,
+        fleet.FleetState,
+        fleet.initial_state,
+        fleet.transition,
+        fleet.expire,
     ),
 }
 

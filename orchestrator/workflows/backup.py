@@ -1,5 +1,9 @@
 """Backup: ensure the vault and the resources' association, create the checkpoint, poll it to the end.
 
+First the backup is admitted (:class:`Admit`): it holds the lock of each of its resources (at most one
+active backup per resource, never beside a restore of it) and a slot under each concurrency cap it
+carries; not admitted, it waits, and expires with its resources skipped once its ``start_by`` passes.
+
 Phases: ``resolve_vault`` → (``create_vault``) → (``associate`` → (``verify_association``)) → ``checkpoint``
 → ``poll``. The checkpoint call is not idempotent in CBR: the state records ``checkpoint_maybe_created``
 (persisted before the call) and a marker that goes into the checkpoint's description; after a crash or
@@ -20,6 +24,8 @@ from pydantic import Field
 from orchestrator.messages import BackupCommand, Outcome, ResourceResult
 from orchestrator.workflows.base import (
     AddResources,
+    Admit,
+    Admitted,
     BackupSeen,
     Call,
     CheckpointCreated,
@@ -58,6 +64,8 @@ VAULT_NOT_FOUND = "BackupService.6105"
 ALREADY_BOUND = "BackupService.6103"
 NO_BACKUP = "BackupService.no_backup"
 SHOW_CHECKPOINT_EVERY = 2  # polls listing no backup of a pending resource, per show_checkpoint
+WINDOW_CLOSED = "orchestrator.window_closed"
+CREATE_VAULT_MAX_RESOURCES = 255
 
 
 class BackupState(MachineState):
@@ -73,6 +81,7 @@ class BackupState(MachineState):
     polls_missing_backups: int = 0
     started_at: datetime | None = None
     vault_lock_held: bool = False
+    admitted: bool = False
 
 
 def initial_state(command: BackupCommand, workflow_id: uuid.UUID) -> BackupState:
@@ -89,10 +98,15 @@ def transition(state: BackupState, obs: Observation) -> Transition:
     state = state.model_copy(deep=True)
     if isinstance(obs, Resume):
         state.started_at = state.started_at or obs.now
-        return _resume(state)
+        return _resume(state) if state.admitted else _admit(state, obs.now)
     if isinstance(obs, Failed):
         return _failed(state, obs)
     state.busy_retries = 0
+    if isinstance(obs, Admitted) and not state.admitted:
+        if not obs.granted:
+            return Transition(state, (Sleep("poll"),))
+        state.admitted = True
+        return _resume(state)
     if isinstance(obs, Locked) and state.phase == "resolve_vault":
         if not obs.acquired:
             state.busy_retries += 1
@@ -124,6 +138,33 @@ def expire(state: BackupState) -> Done:
 
 
 # ------------------------------------------------------------------ phases
+
+
+def _admit(state: BackupState, now: datetime) -> Transition:
+    admission = state.command.admission
+    if admission is not None and admission.start_by is not None and now >= admission.start_by:
+        for rid in state.pending:
+            state.results[rid] = _result(
+                state, rid, "skipped", code=WINDOW_CLOSED, message="window closed before the backup started"
+            )
+        state.pending = []
+        return Transition(state, (_done(state, Outcome.EXPIRED),))
+    return Transition(state, (Admit(tuple(sorted(state.pending)), admission_scopes(state.command)),))
+
+
+def admission_scopes(command: BackupCommand) -> tuple[tuple[str, int], ...]:
+    """The (scope, cap) pairs a backup needs a slot under: its project's and its vault's, when capped."""
+    admission = command.admission
+    if admission is None:
+        return ()
+    where = f"{command.region}/{command.project_id}"
+    vault = command.vault.id or f"name:{command.vault.name}"
+    scopes = []
+    if admission.project_concurrency is not None:
+        scopes.append((f"project:{where}", admission.project_concurrency))
+    if admission.vault_concurrency is not None:
+        scopes.append((f"vault:{where}/{vault}", admission.vault_concurrency))
+    return tuple(scopes)
 
 
 def _resume(state: BackupState) -> Transition:
@@ -181,7 +222,8 @@ def _vault_missing(state: BackupState) -> Transition:
     if not state.vault_lock_held:  # missing: take the name lock, then look again before creating
         return Transition(state, (Lock(_vault_lock(state)),))
     state.phase = "create_vault"
-    refs = tuple((r.id, r.type) for r in state.command.resources)
+    # create_vault binds at most 255; a 256th resource is associated once the vault exists
+    refs = tuple((r.id, r.type) for r in state.command.resources)[:CREATE_VAULT_MAX_RESOURCES]
     req = CreateVault(
         state.command.vault.name or "",
         spec.object_type,

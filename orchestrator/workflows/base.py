@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from orchestrator.messages import Outcome, ResourceResult
+from orchestrator.messages import FleetCounts, FleetReport, Outcome, ResourceResult
 
 # ------------------------------------------------------------------ observations
 
@@ -143,6 +143,33 @@ class TaskMissing:
     pass
 
 
+@dataclass(frozen=True)
+class Admitted:
+    """Answer to :class:`Admit`: whether the resources' locks and the caps' slots are now held."""
+
+    granted: bool
+
+
+@dataclass(frozen=True)
+class ProtectablesPage:
+    """One page of ``list_protectable``: (id, type, id of the vault it is bound to or None) of each."""
+
+    items: tuple[tuple[str, str, str | None], ...]
+
+
+@dataclass(frozen=True)
+class ChildrenSpawned:
+    count: int
+
+
+@dataclass(frozen=True)
+class FleetSeen:
+    """A fleet's children, as the database holds them; ``results`` only when asked for the summary."""
+
+    counts: FleetCounts
+    results: tuple[ResourceResult, ...] = ()
+
+
 Observation = (
     Resume
     | Failed
@@ -160,6 +187,10 @@ Observation = (
     | ReplicationStarted
     | TaskSeen
     | TaskMissing
+    | Admitted
+    | ProtectablesPage
+    | ChildrenSpawned
+    | FleetSeen
 )
 
 # ------------------------------------------------------------------ actions (CBR requests and the rest)
@@ -269,8 +300,20 @@ class ReplicateBackup:
     destination_vault_id: str
 
 
+@dataclass(frozen=True)
+class ListProtectables:
+    """One page of a project's protectables (possibly another project than the workflow's)."""
+
+    project_id: str
+    region: str
+    protectable_type: str
+    marker: str | None
+    limit: int = 50
+
+
 Request = (
-    ShowVault
+    ListProtectables
+    | ShowVault
     | FindVault
     | CreateVault
     | AddResources
@@ -317,8 +360,43 @@ class Sleep:
 
 
 @dataclass(frozen=True)
+class Admit:
+    """Take, in one transaction, the lock of every resource and a slot under each (scope, cap)."""
+
+    resource_ids: tuple[str, ...]
+    scopes: tuple[tuple[str, int], ...] = ()
+
+
+@dataclass(frozen=True)
+class ChildSpec:
+    """A child workflow to create (idempotent by ``command_id``); ``input`` is its command as JSON."""
+
+    command_id: str
+    kind: str
+    project_id: str
+    region: str
+    input: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class SpawnChildren:
+    children: tuple[ChildSpec, ...]
+
+
+@dataclass(frozen=True)
+class ReadFleet:
+    """Count the children's resources by state; with ``results``, every resource's final result."""
+
+    results: bool = False
+
+
+StoreAction = Admit | SpawnChildren | ReadFleet
+
+
+@dataclass(frozen=True)
 class Progress:
     percent: int
+    fleet: FleetReport | None = None
 
 
 @dataclass(frozen=True)
@@ -329,9 +407,10 @@ class Done:
     destination_backup_id: str | None = None
     error_code: str | None = None
     error_message: str | None = None
+    fleet: FleetReport | None = None
 
 
-Action = Call | Lock | Unlock | Sleep | Progress | Done
+Action = Call | Lock | Unlock | Sleep | Progress | Done | Admit | SpawnChildren | ReadFleet
 
 
 @dataclass(frozen=True)

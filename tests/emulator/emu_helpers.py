@@ -31,11 +31,13 @@ def build(
     servers: int = 6,
     disks: int = 4,
     data_disks: int = 1,
+    backup_capacity: int | None = None,
 ) -> Emulator:
     config = EmulatorConfig(
         tenants=list(tenants),
         inventory=Inventory(servers=servers, disks=disks, data_disks_per_server=data_disks, seed=7),
         progression=progression,
+        backup_capacity=backup_capacity,
     )
     emulator = Emulator(config, Clock(manual=True, start=START))
     BUILT.append(emulator)

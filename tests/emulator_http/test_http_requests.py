@@ -136,6 +136,12 @@ class _BrokenDomain:
     def set_progression(self, progression: Progression) -> None:
         return None
 
+    def set_backup_capacity(self, capacity: int | None) -> None:
+        return None
+
+    def reset_peaks(self) -> None:
+        return None
+
 
 async def test_unexpected_domain_exception_is_500_9910_and_logged(
     session: aiohttp.ClientSession, caplog: pytest.LogCaptureFixture

@@ -24,7 +24,15 @@ async def test_migrate_twice_and_concurrently(empty_dsn: str) -> None:
         recorded = await conn.fetchval("SELECT count(*) FROM schema_migrations")
     finally:
         await conn.close()
-    assert tables == {"schema_migrations", "workflows", "steps", "outbox", "resource_locks"}
+    assert tables == {
+        "schema_migrations",
+        "workflows",
+        "steps",
+        "outbox",
+        "resource_locks",
+        "rate_buckets",
+        "admission_slots",
+    }
     assert recorded == len(load_migrations())
 
 

@@ -61,7 +61,8 @@ def command(vault: dict[str, object] | None = None, n: int = 2, **over: object) 
 
 
 def state(cmd: BackupCommand | None = None) -> BackupState:
-    return initial_state(cmd or command(), WID)
+    """Admitted already (admission has its own tests in tests/fleet)."""
+    return initial_state(cmd or command(), WID).model_copy(update={"admitted": True})
 
 
 def step(st: BackupState, obs: object) -> tuple[BackupState, Transition]:

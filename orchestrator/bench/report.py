@@ -1,0 +1,234 @@
+"""The bench's results: the figures of each scenario, the issue's targets, a table and a JSON file."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from rich.table import Table
+
+from orchestrator.bench.baseline import BaselineFigures
+from orchestrator.bench.fleet import FleetFigures
+from orchestrator.bench.throughput import ThroughputFigures
+
+WALL_OVER_FLOOR_MAX = 1.15
+CALLS_PER_RESOURCE_MAX = 0.25
+PEAK_RSS_MAX_MIB = 300.0
+CALLS_RATIO_MIN = 20.0
+WORKFLOWS_PER_SECOND_MIN = 300.0
+
+
+@dataclass(frozen=True)
+class Target:
+    scenario: str
+    name: str
+    wanted: str
+    measured: str
+    met: bool | None  # None: could not be measured
+
+    def to_json(self) -> dict[str, Any]:
+        return {"scenario": self.scenario, "name": self.name, "wanted": self.wanted,
+                "measured": self.measured, "met": self.met}  # fmt: skip
+
+
+def _ratio(numerator: float, denominator: float) -> float | None:
+    return numerator / denominator if denominator else None
+
+
+@dataclass
+class Comparison:
+    """Baseline ÷ orchestrator (wall, calls), and what each side protected or could not explain."""
+
+    wall_ratio: float | None
+    calls_ratio: float | None
+    protected_orchestrator: int
+    protected_baseline: int
+    unexplained_orchestrator: int
+    unexplained_baseline: int
+
+    @classmethod
+    def of(cls, fleet: FleetFigures, baseline: BaselineFigures) -> Comparison:
+        return cls(
+            wall_ratio=_ratio(baseline.wall_seconds, fleet.wall_seconds),
+            calls_ratio=_ratio(baseline.api_calls, fleet.api_calls),
+            protected_orchestrator=fleet.protected,
+            protected_baseline=baseline.protected,
+            unexplained_orchestrator=fleet.lost,
+            unexplained_baseline=baseline.unexplained,
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "baseline_wall_over_orchestrator_wall": _round(self.wall_ratio),
+            "baseline_calls_over_orchestrator_calls": _round(self.calls_ratio),
+            "protected": {"orchestrator": self.protected_orchestrator, "baseline": self.protected_baseline},
+            "unexplained": {
+                "orchestrator": self.unexplained_orchestrator,
+                "baseline": self.unexplained_baseline,
+            },
+        }
+
+
+def _round(value: float | None, digits: int = 2) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+def _show(value: float | None, digits: int = 2, unit: str = "") -> str:
+    return "n/a" if value is None else f"{value:.{digits}f}{unit}"
+
+
+@dataclass
+class BenchResults:
+    options: dict[str, Any]
+    throughput: list[ThroughputFigures] = field(default_factory=list)
+    fleet: FleetFigures | None = None
+    baseline: BaselineFigures | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def comparison(self) -> Comparison | None:
+        if self.fleet is None or self.baseline is None or not self.baseline.available:
+            return None
+        return Comparison.of(self.fleet, self.baseline)
+
+    def targets(self) -> list[Target]:
+        return [*self._throughput_targets(), *self._fleet_targets(), *self._comparison_targets()]
+
+    def _throughput_targets(self) -> list[Target]:
+        one = [f for f in self.throughput if f.workers == 1]
+        if not one:
+            return []
+        rate = one[0].events_per_second_out
+        wanted = f"≥ {WORKFLOWS_PER_SECOND_MIN:.0f} workflows/s, one worker"
+        return [Target("a", "throughput", wanted, f"{rate:.0f}/s", rate >= WORKFLOWS_PER_SECOND_MIN)]
+
+    def _fleet_targets(self) -> list[Target]:
+        f = self.fleet
+        if f is None:
+            return []
+        over, per, rss = f.wall_over_floor, f.calls_per_resource, f.peak_rss_max_mib
+        return [
+            Target("b", "wall / theoretical min", f"≤ {WALL_OVER_FLOOR_MAX}", _show(over),
+                   None if over is None else over <= WALL_OVER_FLOOR_MAX),
+            Target("b", "API calls per protected resource", f"≤ {CALLS_PER_RESOURCE_MAX}", _show(per, 3),
+                   None if per is None else per <= CALLS_PER_RESOURCE_MAX),
+            Target("b", "failed or lost resources", "0", f"{f.failed} failed, {f.lost} lost",
+                   f.failed == 0 and f.lost == 0 and not f.timed_out),
+            Target("b", "peak RSS of a worker", f"< {PEAK_RSS_MAX_MIB:.0f} MiB", _show(rss, 1, " MiB"),
+                   None if rss is None else rss < PEAK_RSS_MAX_MIB),
+        ]  # fmt: skip
+
+    def _comparison_targets(self) -> list[Target]:
+        c = self.comparison
+        if c is None:
+            return []
+        calls, wall = c.calls_ratio, c.wall_ratio
+        return [
+            Target("c", "baseline calls / orchestrator calls", f"≥ {CALLS_RATIO_MIN:.0f}", _show(calls, 1),
+                   None if calls is None else calls >= CALLS_RATIO_MIN),
+            Target("c", "baseline wall / orchestrator wall", "≥ 1 (no slower)", _show(wall),
+                   None if wall is None else wall >= 1.0),
+        ]  # fmt: skip
+
+    def to_json(self) -> dict[str, Any]:
+        comparison = self.comparison
+        return {
+            "options": self.options,
+            "throughput": [f.to_json() for f in self.throughput],
+            "fleet": self.fleet.to_json() if self.fleet else None,
+            "baseline": self.baseline.to_json() if self.baseline else None,
+            "comparison": comparison.to_json() if comparison else None,
+            "targets": [t.to_json() for t in self.targets()],
+            "notes": self.notes,
+        }
+
+
+def default_json_path(now: datetime | None = None) -> Path:
+    stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
+    return Path("bench-results") / f"bench-{stamp}.json"
+
+
+def write_json(results: BenchResults, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(results.to_json(), indent=1) + "\n", "utf-8")
+    return path
+
+
+def figures_table(results: BenchResults) -> Table:
+    table = Table(title="cbr-orchestrator bench")
+    for column in ("scenario", "figure", "value"):
+        table.add_column(column, justify="right" if column == "value" else "left")
+    for scenario, name, value in _rows(results):
+        table.add_row(scenario, name, value)
+    return table
+
+
+def targets_table(results: BenchResults) -> Table:
+    table = Table(title="issue targets")
+    for column in ("scenario", "target", "wanted", "measured", "met"):
+        table.add_column(column)
+    verdicts = {True: "[green]met[/]", False: "[red]not met[/]", None: "[yellow]unknown[/]"}
+    for t in results.targets():
+        table.add_row(t.scenario, t.name, t.wanted, t.measured, verdicts[t.met])
+    return table
+
+
+def _rows(results: BenchResults) -> list[tuple[str, str, str]]:
+    rows: list[tuple[str, str, str]] = []
+    for f in results.throughput:
+        label = f"a ({f.workers} worker{'s' if f.workers > 1 else ''})"
+        rows += [
+            (label, "workflows succeeded / commands", f"{f.succeeded} / {f.commands}"),
+            (label, "commands/s in (broker accepted)", f"{f.commands_per_second_in:.0f}"),
+            (label, "completion events/s out", f"{f.events_per_second_out:.0f}"),
+            (label, "wall (first publish → last event)", f"{f.wall_seconds:.2f} s"),
+            (label, "CBR calls per workflow", _show(f.cbr_calls / f.commands if f.commands else None)),
+        ]
+    if results.fleet is not None:
+        rows += _fleet_rows(results.fleet)
+    if results.baseline is not None:
+        rows += _baseline_rows(results.baseline)
+    comparison = results.comparison
+    if comparison is not None:
+        rows += [
+            ("c ÷ b", "wall time (baseline / orchestrator)", _show(comparison.wall_ratio)),
+            ("c ÷ b", "API calls (baseline / orchestrator)", _show(comparison.calls_ratio, 1)),
+            ("c ÷ b", "resources protected (orch. / baseline)",
+             f"{comparison.protected_orchestrator} / {comparison.protected_baseline}"),
+            ("c ÷ b", "left unexplained (orch. / baseline)",
+             f"{comparison.unexplained_orchestrator} / {comparison.unexplained_baseline}"),
+        ]  # fmt: skip
+    rows += [("note", "", note) for note in results.notes]
+    return rows
+
+
+def _fleet_rows(f: FleetFigures) -> list[tuple[str, str, str]]:
+    calls = ", ".join(f"{op} {n}" for op, n in sorted(f.calls_by_operation.items()))
+    return [
+        ("b", "servers / limits", f"{f.servers} / {f.floor.capacity} at once, "
+         f"{f.floor.requests_per_second} req/s, d = {f.floor.task_seconds:g} s"),
+        ("b", "theoretical min", f.floor.describe()),
+        ("b", "outcome", str(f.outcome) + (" (timed out)" if f.timed_out else "")),
+        ("b", "protected / failed / skipped / lost", f"{f.protected} / {f.failed} / {f.skipped} / {f.lost}"),
+        ("b", "wall", f"{f.wall_seconds:.1f} s = {_show(f.wall_over_floor)} × min"),
+        ("b", "API calls (per protected resource)", f"{f.api_calls} ({_show(f.calls_per_resource, 3)})"),
+        ("b", "API calls by operation", calls or "none"),
+        ("b", "429s received", str(f.throttled)),
+        ("b", "peak RSS per worker", ", ".join(_show(m, 1, " MiB") for m in f.peak_rss_mib) or "n/a"),
+    ]  # fmt: skip
+
+
+def _baseline_rows(f: BaselineFigures) -> list[tuple[str, str, str]]:
+    if not f.available:
+        return [("c", "baseline", f"not run: {f.reason}")]
+    calls = ", ".join(f"{op} {n}" for op, n in sorted(f.calls_by_operation.items()))
+    return [
+        ("c", "script", f"official SDK, {f.threads} threads, poll every {f.poll_seconds:g} s"),
+        ("c", "protected / failed / unexplained", f"{f.protected} / {f.failed} / {f.unexplained}"),
+        ("c", "wall", f"{f.wall_seconds:.1f} s"),
+        ("c", "API calls", f"{f.api_calls} ({calls})"),
+        ("c", "429s received", str(f.throttled)),
+    ]

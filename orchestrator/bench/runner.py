@@ -1,0 +1,73 @@
+"""What ``cbr-orchestrator bench`` runs: the chosen scenarios with their sizes and limits."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, replace
+
+from orchestrator.bench.baseline import measure_baseline
+from orchestrator.bench.emulator_process import EmulatorLimits
+from orchestrator.bench.fleet import measure_fleet
+from orchestrator.bench.report import BenchResults
+from orchestrator.bench.theory import Floor
+from orchestrator.bench.throughput import measure_throughput
+
+SCENARIOS = ("a", "b", "c")
+
+
+@dataclass(frozen=True)
+class BenchOptions:
+    """Sizes and limits. The defaults are the full bench; :meth:`quick` is the small one CI runs."""
+
+    scenarios: tuple[str, ...] = SCENARIOS
+    servers: int = 10_000
+    concurrency: int = 200
+    rps: float = 20.0
+    task_seconds: float = 3.0
+    throughput_commands: int = 3000
+    fleet_workers: int = 1
+    baseline_threads: int = 16
+    poll_seconds: float = 5.0
+
+    def quick(self) -> BenchOptions:
+        """600 servers, 60 at once, 100 requests/s, 1 s tasks (10 waves); 500 commands for (a)."""
+        return replace(
+            self, servers=600, concurrency=60, rps=100.0, task_seconds=1.0, throughput_commands=500,
+            poll_seconds=2.0,
+        )  # fmt: skip
+
+    @property
+    def limits(self) -> EmulatorLimits:
+        return EmulatorLimits(
+            backup_capacity=self.concurrency,
+            requests_per_second=self.rps,
+            burst=max(1, round(self.rps)),
+            task_seconds=self.task_seconds,
+        )
+
+    @property
+    def patience_seconds(self) -> float:
+        """How long a scenario may take before it is cut short: generous against the floor."""
+        floor = Floor.of(self.servers, self.limits)
+        calls = floor.calls_seconds(3.0) or 0.0  # the baseline needs about 2–3 calls per server
+        return 120.0 + 6 * max(floor.seconds, calls)
+
+
+async def run_bench(options: BenchOptions) -> BenchResults:
+    results = BenchResults(options=asdict(options))
+    if "a" in options.scenarios:
+        for workers in (1, 2):
+            wait = 60.0 + options.throughput_commands / 10
+            results.throughput.append(await measure_throughput(options.throughput_commands, workers, wait))
+    if "b" in options.scenarios or "c" in options.scenarios:
+        results.fleet = await measure_fleet(
+            options.servers, options.limits, options.fleet_workers, options.patience_seconds
+        )
+    if "c" in options.scenarios:
+        results.baseline = await measure_baseline(
+            options.servers,
+            options.limits,
+            options.baseline_threads,
+            options.poll_seconds,
+            options.patience_seconds,
+        )
+    return results

@@ -1,0 +1,31 @@
+"""The engine's database actions for fleets and admission: each returns the next observation."""
+
+from __future__ import annotations
+
+from orchestrator.broker.intake import workflow_id_for
+from orchestrator.store import Store, Workflow
+from orchestrator.store import fleet_children as children
+from orchestrator.store.admission import admit
+from orchestrator.workflows.base import (
+    Admit,
+    Admitted,
+    ChildrenSpawned,
+    FleetSeen,
+    Observation,
+    ReadFleet,
+    SpawnChildren,
+    StoreAction,
+)
+
+
+async def perform_store_action(store: Store, wf: Workflow, action: StoreAction) -> Observation:
+    if isinstance(action, Admit):
+        granted = await admit(store, wf.id, wf.project_id, wf.region, action.resource_ids, action.scopes)
+        return Admitted(granted)
+    if isinstance(action, SpawnChildren):
+        with_ids = [(workflow_id_for(c.command_id), c) for c in action.children]
+        return ChildrenSpawned(await children.spawn(store, wf.id, with_ids))
+    if isinstance(action, ReadFleet):
+        found = await children.counts(store, wf.id)
+        return FleetSeen(found, tuple(await children.results(store, wf.id)) if action.results else ())
+    raise TypeError(f"unknown store action {type(action).__name__}")

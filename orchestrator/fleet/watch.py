@@ -1,0 +1,62 @@
+"""``submit --wait``: follow one command's workflow until it is final, as a live progress bar."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
+
+from orchestrator.fleet.report import progress_line, report_of
+from orchestrator.store import Store, Workflow
+
+
+async def wait_for_workflow(
+    dsn: str, command_id: str, console: Console, poll_seconds: float = 0.5
+) -> Workflow:
+    """The final workflow of ``command_id`` (bound it with ``asyncio.timeout`` if needed)."""
+    store = await Store.connect(dsn, max_size=1)
+    try:
+        return await _follow(store, command_id, console, poll_seconds)
+    finally:
+        await store.close()
+
+
+async def _follow(store: Store, command_id: str, console: Console, poll_seconds: float) -> Workflow:
+    columns = (
+        SpinnerColumn(),
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[line]}"),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=console, transient=False) as bar:
+        task = bar.add_task(command_id, total=None, line="waiting for intake")
+        while True:
+            wf = await store.workflow_by_command(command_id)
+            if wf is not None:
+                _show(bar, task, wf)
+                if wf.status.is_final:
+                    return wf
+            await asyncio.sleep(poll_seconds)
+
+
+def _show(bar: Progress, task: TaskID, wf: Workflow) -> None:
+    report = report_of(wf.kind, wf.state, wf.result, datetime.now(UTC))
+    if report is None:
+        bar.update(task, line=f"{wf.kind} {wf.status.value}")
+        return
+    c = report.counts
+    bar.update(
+        task, total=c.total or None, completed=c.final, line=f"{wf.status.value} · {progress_line(report)}"
+    )

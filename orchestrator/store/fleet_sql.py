@@ -1,0 +1,19 @@
+"""The fleet's named SQL (``fleet_queries.sql`` beside this module)."""
+
+from __future__ import annotations
+
+from functools import cache
+from importlib import resources
+
+from orchestrator.store.queries import parse_queries
+
+
+@cache
+def _queries() -> dict[str, str]:
+    return parse_queries(
+        resources.files("orchestrator.store").joinpath("fleet_queries.sql").read_text("utf-8")
+    )
+
+
+def fq(name: str) -> str:
+    return _queries()[name]

@@ -1,0 +1,296 @@
+"""Fleet backup: select resources, pack them into child backups, watch the children, summarise.
+
+Phases: ``start`` → (``list_protectables`` | ``show_vaults``) → ``spawn`` → ``watch`` → ``summarize``.
+Children are ordinary ``backup`` workflows (one vault and checkpoint each, ≤256 resources) that carry the
+fleet's caps and window in their ``admission``; the database admits them (see ``orchestrator.fleet``).
+The parent ends when every child is final: ``succeeded``, ``partially_succeeded``, ``failed``, or
+``expired`` when the window closed before any resource was backed up.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from orchestrator.fleet.packing import RESOURCE_TYPES, ChildPlan, Plan, Target, plan_auto, plan_into
+from orchestrator.fleet.report import fleet_outcome, fleet_report
+from orchestrator.messages import (
+    Admission,
+    AutoVaults,
+    FleetBackupCommand,
+    FleetCounts,
+    FleetReport,
+    ProjectRegion,
+    ResourceResult,
+)
+from orchestrator.workflows.base import (
+    Call,
+    ChildrenSpawned,
+    ChildSpec,
+    Done,
+    Failed,
+    FleetSeen,
+    ListProtectables,
+    MachineState,
+    Observation,
+    Progress,
+    ProtectablesPage,
+    ReadFleet,
+    Resume,
+    ShowVault,
+    Sleep,
+    SpawnChildren,
+    Transition,
+    VaultFound,
+    busy,
+    unexpected,
+)
+
+PAGE = 50  # list_protectable answers at most 50 instances a page
+PROGRESS_STEP = 5  # a progress event each time another 5 % of the resources is final
+
+
+class Source(BaseModel):
+    """One listing still to read: protectables of a type in a project."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    project_id: str
+    region: str
+    protectable_type: str
+
+
+class FleetOptions(BaseModel):
+    """What the parent needs of its command after selection (the selection itself is not kept)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    command_id: str
+    project_id: str
+    region: str
+    vaults: list[str] | None
+    auto_vaults: AutoVaults
+    incremental: bool
+    name: str | None
+    project_concurrency: int
+    vault_concurrency: int
+    window_seconds: int | None
+
+
+class FleetState(MachineState):
+    options: FleetOptions
+    tag: str  # short, unique per fleet: names its auto-packed vaults
+    selected: list[Target] = Field(default_factory=list)
+    sources: list[Source] = Field(default_factory=list)
+    marker: str | None = None
+    vaults_to_show: list[str] = Field(default_factory=list)
+    vaults_seen: dict[str, list[str]] = Field(default_factory=dict)
+    select_vaults: bool = False
+    unplaced: list[ResourceResult] = Field(default_factory=list)
+    started_at: datetime | None = None
+    now: datetime | None = None
+    start_by: datetime | None = None
+    counts: FleetCounts | None = None
+
+
+def initial_state(command: FleetBackupCommand, workflow_id: uuid.UUID) -> FleetState:
+    options = FleetOptions.model_validate(command.model_dump(include=set(FleetOptions.model_fields)))
+    state = FleetState(phase="start", options=options, tag=workflow_id.hex[:8])
+    sel = command.select
+    if sel.resources is not None:
+        state.selected = [Target(command.project_id, command.region, r.id, r.type) for r in sel.resources]
+    elif sel.protectables is not None:
+        places = sel.protectables.projects or [
+            ProjectRegion(project_id=command.project_id, region=command.region)
+        ]
+        state.sources = [
+            Source(project_id=p.project_id, region=p.region, protectable_type=t)
+            for p in places
+            for t in sel.protectables.types
+        ]
+    else:
+        state.vaults_to_show = list(sel.vaults or [])
+        state.select_vaults = True
+    if command.vaults is not None:
+        state.vaults_to_show = list(command.vaults)
+    return state
+
+
+def transition(state: FleetState, obs: Observation) -> Transition:
+    """Pure: the given state is not modified; the new state is in the returned transition."""
+    state = state.model_copy(deep=True)
+    if isinstance(obs, Resume):
+        return _resume(state, obs.now)
+    if isinstance(obs, Failed):
+        return _failed(state, obs)
+    state.busy_retries = 0
+    if isinstance(obs, ProtectablesPage) and state.phase == "list_protectables":
+        return _page(state, obs)
+    if isinstance(obs, VaultFound) and state.phase == "show_vaults":
+        return _vault_shown(state, obs)
+    if isinstance(obs, ChildrenSpawned) and state.phase == "spawn":
+        state.phase = "watch"
+        return Transition(state, (ReadFleet(),))
+    if isinstance(obs, FleetSeen) and state.phase == "watch":
+        return _watched(state, obs)
+    if isinstance(obs, FleetSeen) and state.phase == "summarize":
+        return Transition(state, (_summary(state, obs),))
+    return unexpected(state, obs)
+
+
+def expire(state: FleetState) -> Done:
+    """A fleet has no deadline of its own (its window applies to its children); kept for the registry."""
+    return Done(fleet_outcome(state.counts or FleetCounts(), expired=True), fleet=_report(state))
+
+
+# ------------------------------------------------------------------ phases
+
+
+def _resume(state: FleetState, now: datetime) -> Transition:
+    state.now = now
+    if state.started_at is None:
+        state.started_at = now
+        seconds = state.options.window_seconds
+        state.start_by = now + timedelta(seconds=seconds) if seconds else None
+    if state.phase in ("start", "list_protectables", "show_vaults"):
+        return _select_next(state)
+    if state.phase == "spawn":
+        return _spawn(state)
+    if state.phase in ("watch", "summarize"):
+        return Transition(state, (ReadFleet(results=state.phase == "summarize"),))
+    return unexpected(state, Resume)
+
+
+def _select_next(state: FleetState) -> Transition:
+    if state.sources:
+        state.phase = "list_protectables"
+        src = state.sources[0]
+        page = ListProtectables(src.project_id, src.region, src.protectable_type, state.marker, PAGE)
+        return Transition(state, (Call(page),))
+    if state.vaults_to_show:
+        state.phase = "show_vaults"
+        return Transition(state, (Call(ShowVault(state.vaults_to_show[0])),))
+    return _spawn(state)
+
+
+def _page(state: FleetState, obs: ProtectablesPage) -> Transition:
+    src = state.sources[0]
+    rtype = RESOURCE_TYPES.get(src.protectable_type, "OS::Nova::Server")
+    for rid, _type, bound in obs.items:
+        state.selected.append(Target(src.project_id, src.region, rid, rtype, bound or None))
+    if len(obs.items) >= PAGE:
+        state.marker = obs.items[-1][0]
+    else:
+        state.sources.pop(0)
+        state.marker = None
+    return _select_next(state)
+
+
+def _vault_shown(state: FleetState, obs: VaultFound) -> Transition:
+    state.vaults_to_show.pop(0)
+    state.vaults_seen[obs.vault_id] = list(obs.resource_ids)
+    if state.select_vaults:
+        opts = state.options
+        state.selected += [
+            Target(opts.project_id, opts.region, rid, bound_vault=obs.vault_id) for rid in obs.resource_ids
+        ]
+    return _select_next(state)
+
+
+def _spawn(state: FleetState) -> Transition:
+    state.phase = "spawn"
+    opts = state.options
+    if opts.vaults is not None:
+        plan: Plan = plan_into(state.selected, state.vaults_seen)
+    else:
+        plan = plan_auto(state.selected, state.tag, opts.auto_vaults)
+    state.unplaced = list(plan.unplaced)
+    state.selected = []  # the children hold the selection from here on
+    specs = tuple(_child(state, n, child) for n, child in enumerate(plan.children, start=1))
+    return Transition(state, (SpawnChildren(specs),))
+
+
+def _child(state: FleetState, n: int, child: ChildPlan) -> ChildSpec:
+    opts = state.options
+    vault: dict[str, Any]
+    if child.vault.vault_id is not None:
+        vault = {"id": child.vault.vault_id}
+    else:
+        spec = opts.auto_vaults
+        create = {"object_type": child.vault.object_type, "size_gb": spec.size_gb}
+        vault = {"name": child.vault.name, "create": {**create, "consistent_level": spec.consistent_level}}
+    admission = Admission(
+        project_concurrency=opts.project_concurrency,
+        vault_concurrency=opts.vault_concurrency,
+        start_by=state.start_by,
+    )
+    command_id = f"{opts.command_id[:100]}.{state.tag}.{n:05d}"
+    command = {
+        "kind": "backup",
+        "command_id": command_id,
+        "project_id": child.project_id,
+        "region": child.region,
+        "vault": vault,
+        "resources": [{"id": t.resource_id, "type": t.resource_type} for t in child.resources],
+        "incremental": opts.incremental,
+        "name": opts.name or f"fleet-{state.tag}",
+        "admission": admission.model_dump(mode="json"),
+    }
+    return ChildSpec(command_id, "backup", child.project_id, child.region, command)
+
+
+def _watched(state: FleetState, obs: FleetSeen) -> Transition:
+    state.counts = _with_unplaced(state, obs.counts)
+    if obs.counts.children_final >= obs.counts.children:
+        state.phase = "summarize"
+        return Transition(state, (ReadFleet(results=True),))
+    done = state.counts.final
+    percent = 100 * done // state.counts.total if state.counts.total else 0
+    step = min(percent, 99) // PROGRESS_STEP * PROGRESS_STEP
+    if step > state.progress_reported:
+        state.progress_reported = step
+        return Transition(state, (Progress(step, _report(state)), Sleep("poll")))
+    return Transition(state, (Sleep("poll"),))
+
+
+def _summary(state: FleetState, obs: FleetSeen) -> Done:
+    counts = _with_unplaced(state, obs.counts)
+    state.counts = counts
+    results = [*obs.results, *state.unplaced]
+    problems = tuple(r for r in results if r.status != "succeeded")
+    backups = [(r.resource_id, r.backup_id or "") for r in results if r.status == "succeeded"]
+    report = _report(state).model_copy(update={"backups": backups})
+    outcome = fleet_outcome(
+        counts, expired=any(r.error_code == "orchestrator.window_closed" for r in problems)
+    )
+    first = problems[0] if problems and outcome.value == "failed" else None
+    return Done(
+        outcome,
+        problems,
+        fleet=report,
+        error_code=first.error_code if first else None,
+        error_message=first.error_message if first else None,
+    )
+
+
+def _failed(state: FleetState, failure: Failed) -> Transition:
+    if failure.kind == "retry_later":
+        return busy(state, failure)
+    return Transition(
+        state, (Done(fleet_outcome(FleetCounts()), error_code=failure.code, error_message=failure.message),)
+    )
+
+
+# ------------------------------------------------------------------ helpers
+
+
+def _with_unplaced(state: FleetState, counts: FleetCounts) -> FleetCounts:
+    n = len(state.unplaced)
+    return counts.model_copy(update={"total": counts.total + n, "skipped": counts.skipped + n})
+
+
+def _report(state: FleetState) -> FleetReport:
+    return fleet_report(state.counts or FleetCounts(), state.started_at, state.now)

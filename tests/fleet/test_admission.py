@@ -1,0 +1,81 @@
+"""Admission in PostgreSQL: caps and per-resource exclusion hold with several workers admitting at once."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+from engine_helpers import PROJECT, REGION, backup_command
+
+from orchestrator.broker import new_workflow
+from orchestrator.store import Store
+from orchestrator.store.admission import admit, slots_held
+
+SCOPE = f"project:{REGION}/{PROJECT}"
+
+
+async def workflows(store: Store, n: int, prefix: str = "w") -> list[uuid.UUID]:
+    ids = []
+    for i in range(n):
+        wid, _ = await store.create_workflow_if_absent(
+            new_workflow(backup_command(f"{prefix}-{i}", [f"s{i}"]))
+        )
+        ids.append(wid)
+    return ids
+
+
+async def finish(store: Store, wid: uuid.UUID) -> None:
+    await store.pool.execute(
+        "UPDATE workflows SET status = 'succeeded', finished_at = now() WHERE id = $1", wid
+    )
+
+
+async def test_two_claimers_admitting_at_once_never_exceed_the_cap(store: Store, dsn: str) -> None:
+    other = await Store.connect(dsn)  # a second worker: its own pool
+    try:
+        ids = await workflows(store, 12)
+        granted: set[uuid.UUID] = set()
+        for _ in range(4):  # rounds: everyone not admitted tries again, through either worker
+            waiting = [w for w in ids if w not in granted]
+            answers = await asyncio.gather(
+                *(
+                    admit((store, other)[i % 2], w, PROJECT, REGION, [], [(SCOPE, 3)])
+                    for i, w in enumerate(waiting)
+                )
+            )
+            granted |= {w for w, ok in zip(waiting, answers, strict=True) if ok}
+            assert len(granted) <= 3
+            assert (await slots_held(store)).get(SCOPE, 0) <= 3
+        assert len(granted) == 3
+        done = sorted(granted)[0]
+        await finish(store, done)  # its slot ends with it
+        assert (await slots_held(store))[SCOPE] == 2
+        late = next(w for w in ids if w not in granted)
+        assert await admit(other, late, PROJECT, REGION, [], [(SCOPE, 3)])
+        assert await admit(other, late, PROJECT, REGION, [], [(SCOPE, 3)])  # asking again: still holds one
+        assert (await slots_held(store))[SCOPE] == 3
+    finally:
+        await other.close()
+
+
+async def test_one_active_backup_per_resource_and_never_beside_a_restore(store: Store) -> None:
+    first, second, restore = await workflows(store, 3)
+    assert await admit(store, first, PROJECT, REGION, ["a", "b"])
+    assert not await admit(store, second, PROJECT, REGION, ["b", "c"])  # b is being backed up
+    held = await store.pool.fetchval("SELECT count(*) FROM resource_locks WHERE workflow_id = $1", second)
+    assert held == 0  # all or nothing: c was not kept
+    await finish(store, first)
+    await store.pool.execute("DELETE FROM resource_locks WHERE workflow_id = $1", first)  # as finishing does
+    assert await store.lock_resource(restore, PROJECT, REGION, "c")  # a restore of c takes it
+    assert not await admit(store, second, PROJECT, REGION, ["b", "c"])
+    await store.unlock_resource(restore, PROJECT, REGION, "c")
+    assert await admit(store, second, PROJECT, REGION, ["b", "c"])
+    assert not await store.lock_resource(restore, PROJECT, REGION, "b")  # and no restore beside a backup
+
+
+async def test_a_refused_cap_keeps_no_resource_lock(store: Store) -> None:
+    first, second = await workflows(store, 2)
+    assert await admit(store, first, PROJECT, REGION, ["a"], [(SCOPE, 1)])
+    assert not await admit(store, second, PROJECT, REGION, ["z"], [(SCOPE, 1)])
+    held = await store.pool.fetchval("SELECT count(*) FROM resource_locks WHERE workflow_id = $1", second)
+    assert held == 0

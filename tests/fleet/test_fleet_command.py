@@ -1,0 +1,52 @@
+"""The fleet_backup command: one selector, no deadline (a window instead), up to 100,000 ids."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from orchestrator.broker.intake import MAX_COMMAND_BYTES, _parse_within_size
+from orchestrator.messages import FleetBackupCommand, InvalidCommand, parse_command
+
+P, R = "0a1b2c3d4e5f60718293a4b5c6d7e8f9", "eu-west-101"
+
+
+def body(**over: Any) -> bytes:
+    raw = {"kind": "fleet_backup", "command_id": "f", "project_id": P, "region": R}
+    raw.setdefault("select", {"protectables": {"types": ["server"]}})
+    return json.dumps({**raw, **over}).encode()
+
+
+def test_a_fleet_is_a_command_of_the_union() -> None:
+    command = parse_command(body(window_seconds=3600, project_concurrency=5))
+    assert isinstance(command, FleetBackupCommand) and command.vault_concurrency == 1
+
+
+@pytest.mark.parametrize(
+    ("over", "reason"),
+    [
+        ({"select": {}}, "exactly one"),
+        ({"select": {"vaults": ["v"], "protectables": {"types": ["server"]}}}, "exactly one"),
+        ({"select": {"resources": [{"id": "a"}, {"id": "a"}]}}, "distinct"),
+        ({"deadline": "2030-01-01T00:00:00Z"}, "window_seconds"),
+        ({"select": {"vaults": ["v"]}, "vaults": ["w"]}, "own targets"),
+        ({"project_concurrency": 0}, "project_concurrency"),
+    ],
+)
+def test_inconsistent_fleets_are_refused_with_a_reason(over: dict[str, Any], reason: str) -> None:
+    with pytest.raises(InvalidCommand, match=reason):
+        parse_command(body(**over))
+
+
+def test_a_fleet_of_100000_ids_passes_intake_but_other_large_commands_do_not() -> None:
+    ids = [{"id": f"server-{i:06d}"} for i in range(100_000)]
+    big = body(select={"resources": ids})
+    assert len(big) > MAX_COMMAND_BYTES
+    command = _parse_within_size(big)
+    assert command.kind == "fleet_backup" and len(command.select.resources or []) == 100_000
+    with pytest.raises(InvalidCommand, match="too large"):
+        _parse_within_size(body(select={"resources": [*ids, {"id": "one-too-many"}]}))
+    with pytest.raises(InvalidCommand, match="too large"):
+        _parse_within_size(b"x" * (MAX_COMMAND_BYTES + 1))
