@@ -107,6 +107,9 @@ READ_ONLY = (
     FindRestoreTask,
     ListProtectables,
 )
+# requests repeated harmlessly after a crash (an association found made is skipped, or answered
+# "already done"): no intent is saved before them either
+NO_INTENT = (*READ_ONLY, AddResources)
 # observations after which a "poll" sleep waits for the project's next checkpoint-poll tick
 CHECKPOINT_SEEN = (CheckpointCreated, CheckpointLookup, CheckpointStatus, CheckpointShown)
 CRASH_ENV = "CBR_ORCH_CRASH_AT"  # test hook: SIGKILL this process at a named point
@@ -164,6 +167,7 @@ class CbrActions:
         self._clients = clients
         self._poller = poller
         self._vaults = vaults or VaultDirectory()
+        self._vault_lookups: dict[tuple[str, str, str], asyncio.Future[VaultFound | VaultMissing]] = {}
 
     async def perform(self, wf: Workflow, request: Request) -> tuple[Observation, Step]:
         started = _now()
@@ -222,6 +226,15 @@ class CbrActions:
         known = self._vaults.find(project, region, name)
         if known is not None:
             return VaultFound(*known)
+        key = (project, region, name)  # workflows starting together share one listing
+        lookup = self._vault_lookups.get(key)
+        if lookup is None:
+            lookup = asyncio.ensure_future(self._list_vault(project, region, name))
+            self._vault_lookups[key] = lookup
+            lookup.add_done_callback(lambda _: self._vault_lookups.pop(key, None))
+        return await asyncio.shield(lookup)
+
+    async def _list_vault(self, project: str, region: str, name: str) -> VaultFound | VaultMissing:
         page = await self._clients.get(project, region).list_vaults(VaultFilter(name=name), limit=1000)
         found = [v for v in page.vaults if v.name == name]
         return self._learned(project, region, found[0]) if found else VaultMissing()
@@ -450,7 +463,7 @@ class Engine:
                 elif isinstance(action, StoreAction):  # admission, a fleet's children
                     observation = await perform_store_action(self._store, wf, action)
                 elif isinstance(action, Call):
-                    if not isinstance(action.request, READ_ONLY):  # the intent is on disk before the call
+                    if not isinstance(action.request, NO_INTENT):  # the intent is on disk before the call
                         await self._store.save_state(
                             self.owner,
                             wf.id,

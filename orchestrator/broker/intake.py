@@ -1,5 +1,7 @@
 """Intake: turn a command message into a committed workflow row, then ack it.
 
+Commands arriving together are committed together (:class:`CommitBatch`: one INSERT per batch).
+
 The message is acked only after the workflow is committed, and never held while the workflow runs.
 Bad input (malformed, invalid, unknown version, too large, no credentials for the project) is
 dead-lettered at once with its reason in a header; an unexpected failure requeues the message, and the
@@ -8,13 +10,13 @@ queue's delivery limit dead-letters a message that keeps failing.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import uuid
 
 import aio_pika
 from aio_pika.abc import AbstractIncomingMessage
 
+from orchestrator.broker.commit_batch import CommitBatch
 from orchestrator.broker.topology import REASON_HEADER, Topology
 from orchestrator.config import Settings
 from orchestrator.messages import AnyCommand, InvalidCommand, parse_command
@@ -86,7 +88,7 @@ class Intake:
         self._store = store
         self._settings = settings
         self._topology = topology
-        self._delays = store_retry_delays
+        self._batch = CommitBatch(store, store_retry_delays)
 
     async def handle(self, message: AbstractIncomingMessage) -> None:
         async with message.process(requeue=True, ignore_processed=True):
@@ -95,19 +97,11 @@ class Intake:
             except InvalidCommand as exc:
                 await self._dead_letter(message, exc.reason)
                 return
-            wid, created = await self._commit(new_workflow(command))
+            new = new_workflow(command)
+            created = await self._batch.commit(new)
             log.info(
-                "command %s → workflow %s (%s)", command.command_id, wid, "new" if created else "duplicate"
+                "command %s → workflow %s (%s)", command.command_id, new.id, "new" if created else "duplicate"
             )
-
-    async def _commit(self, new: NewWorkflow) -> tuple[uuid.UUID, bool]:
-        for delay in self._delays:
-            try:
-                return await self._store.create_workflow_if_absent(new)
-            except Exception as exc:  # typically the database restarting; the last try lets it raise
-                log.warning("cannot commit command %s yet (%s)", new.command_id, type(exc).__name__)
-                await asyncio.sleep(delay)
-        return await self._store.create_workflow_if_absent(new)
 
     def _accept(self, body: bytes) -> AnyCommand:
         command = _parse_within_size(body)

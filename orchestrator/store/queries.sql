@@ -6,6 +6,14 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
 ON CONFLICT (command_id) DO NOTHING
 RETURNING id;
 
+-- name: insert_workflows
+-- many commands in one statement (intake batches); returns the command ids that were new
+INSERT INTO workflows (id, command_id, kind, project_id, region, input, state, deadline, reply_to, correlation_id)
+SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::jsonb[], $7::jsonb[],
+                     $8::timestamptz[], $9::text[], $10::text[])
+ON CONFLICT (command_id) DO NOTHING
+RETURNING command_id;
+
 -- name: workflow_id_by_command
 SELECT id FROM workflows WHERE command_id = $1;
 

@@ -104,6 +104,23 @@ class Store:
             existing: uuid.UUID = await conn.fetchval(q("workflow_id_by_command"), new.command_id)
             return existing, False
 
+    async def create_workflows_if_absent(self, news: Sequence[NewWorkflow]) -> set[str]:
+        """Insert, in one statement, each workflow whose command id is unknown; return the new command ids."""
+        rows = await self.pool.fetch(
+            q("insert_workflows"),
+            [n.id for n in news],
+            [n.command_id for n in news],
+            [n.kind for n in news],
+            [n.project_id for n in news],
+            [n.region for n in news],
+            [n.input for n in news],
+            [n.state for n in news],
+            [n.deadline for n in news],
+            [n.reply_to for n in news],
+            [n.correlation_id for n in news],
+        )
+        return {r["command_id"] for r in rows}
+
     # ------------------------------------------------------------ engine
 
     async def claim_due(self, owner: str, lease_seconds: float, limit: int) -> list[Workflow]:
