@@ -246,7 +246,7 @@ def bench(
         Path | None, typer.Option(help="JSON file of the results (default bench-results/bench-<time>.json).")
     ] = None,
 ) -> None:
-    """Benchmark against an emulator in its own process; print a table and the issue's targets, write JSON."""
+    """Benchmark against an emulator in its own process; print a table and the targets met, write JSON."""
     from orchestrator.bench import (
         SCENARIOS,
         BenchOptions,

@@ -1,4 +1,4 @@
-"""The bench's results: the figures of each scenario, the issue's targets, a table and a JSON file."""
+"""The bench's results: the figures of each scenario, the targets, a table and a JSON file."""
 
 from __future__ import annotations
 
@@ -167,7 +167,7 @@ def figures_table(results: BenchResults) -> Table:
 
 
 def targets_table(results: BenchResults) -> Table:
-    table = Table(title="issue targets")
+    table = Table(title="targets")
     for column in ("scenario", "target", "wanted", "measured", "met"):
         table.add_column(column)
     verdicts = {True: "[green]met[/]", False: "[red]not met[/]", None: "[yellow]unknown[/]"}
