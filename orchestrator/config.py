@@ -84,6 +84,8 @@ class WorkerSettings(BaseModel):
     heartbeat_seconds: float = Field(default=10.0, gt=0)
     idle_poll_seconds: float = Field(default=1.0, gt=0)
     status_poll_seconds: float = Field(default=5.0, gt=0)
+    # status listings start this long before the oldest outstanding poll (cloud vs our clock; see poller)
+    poll_clock_slack_seconds: float = Field(default=5.0, ge=0, le=3600)
     backoff_base_seconds: float = Field(default=2.0, gt=0)
     backoff_max_seconds: float = Field(default=300.0, gt=0)
     relay_poll_seconds: float = Field(default=2.0, gt=0)

@@ -25,10 +25,12 @@ import aiohttp
 from orchestrator.cbr.auth import AkSkAuth, Authenticator, PasswordIdentity, TokenAuth
 from orchestrator.cbr.client import CbrClient
 from orchestrator.cbr.endpoints import Endpoints
-from orchestrator.cbr.models import Backup, OperationLog
+from orchestrator.cbr.models import Backup
+from orchestrator.cbr.paging import Page, by_offset
 from orchestrator.cbr.query import BackupFilter, OperationLogFilter
 from orchestrator.cbr.signing import Credentials
 from orchestrator.config import ProjectCredentials, Settings
+from orchestrator.polled import PolledBackup, PolledBackupPage, PolledTask, PolledTaskPage
 from orchestrator.ratelimit import RateLimiters
 from orchestrator.tick import TickPolicy, expected_remaining
 from orchestrator.workflows.base import (
@@ -50,8 +52,8 @@ FINAL_BACKUP = {"available", "error"}
 ENDED_TASK = {"success": "available", "failed": "error", "timeout": "error", "skipped": "error"}
 RUNNING_TASK_AS_BACKUP = "protecting"
 # replication task status -> replication record status; other task statuses are read from the backup
+PAGE_SIZE = 1000  # the most CBR lists give in one page
 REPLICA_STATUS_OF_TASK = {"waiting": "waiting_replicate", "running": "replicating", "success": "success"}
-CLOCK_SLACK = timedelta(minutes=5)  # our clock and the cloud's may disagree a little
 
 
 class CbrClients:
@@ -167,8 +169,21 @@ RestoreQuery = tuple[str, str, datetime]  # backup id, target id, since
 
 
 class Poller:
-    def __init__(self, clients: CbrClients, window: float = 0.05, ticks: TickPolicy | None = None) -> None:
+    def __init__(
+        self,
+        clients: CbrClients,
+        window: float = 0.05,
+        ticks: TickPolicy | None = None,
+        clock_slack: timedelta | None = None,
+    ) -> None:
         self._clients = clients
+        # Listings start this long before the oldest outstanding poll's ``since`` (our own clock, read
+        # before the create call): the cloud stamps ``created_at`` later, on a clock that may lag ours a
+        # little (NTP keeps hosts well within a second), and ``start_time`` has one-second resolution.
+        # A few seconds cover that; anything the window still misses costs a read by checkpoint id,
+        # never a wrong answer.
+        configured = timedelta(seconds=clients.settings.worker.poll_clock_slack_seconds)
+        self._clock_slack = configured if clock_slack is None else clock_slack
         self._checkpoints: Coalescer[ProjectKey, CheckpointQuery, CheckpointStatus] = Coalescer(
             self._poll_checkpoints, window
         )
@@ -216,8 +231,8 @@ class Poller:
         self, key: ProjectKey, queries: list[CheckpointQuery]
     ) -> dict[CheckpointQuery, CheckpointStatus]:
         """One task listing for all; vault backup listings for the ended; a read per unlisted checkpoint."""
-        logs = await self._operation_logs(key, "backup", (since for _, _, since in queries))
-        tasks: dict[str, list[OperationLog]] = defaultdict(list)
+        logs = await self._operation_logs(key, "backup", self._start(q[2] for q in queries))
+        tasks: dict[str, list[PolledTask]] = defaultdict(list)
         for log in logs:
             if log.checkpoint_id:
                 tasks[log.checkpoint_id].append(log)
@@ -225,20 +240,21 @@ class Poller:
         ended = [q for q in queries if tasks.get(q[1]) and all(t.status in ENDED_TASK for t in tasks[q[1]])]
         unlisted = [q for q in queries if not tasks.get(q[1])]
         backups = await self._backups_of_vaults(key, ended)
-        backups.update(await self._backups_of_checkpoints(key, unlisted))
+        unseen = [q for q in ended if not backups[q[1]]]  # none in the window: failed, or a skewed clock
+        backups.update(await self._backups_of_checkpoints(key, unlisted + unseen))
         return {q: _checkpoint_answer(backups.get(q[1]), tasks.get(q[1], [])) for q in queries}
 
     async def _backups_of_vaults(
         self, key: ProjectKey, queries: list[CheckpointQuery]
-    ) -> dict[str, list[Backup]]:
+    ) -> dict[str, list[PolledBackup]]:
         """The backups of the queried checkpoints, by checkpoint: one listing per vault, paged at 1,000."""
         oldest: dict[str, datetime] = {}
         for vault_id, _, since in queries:
             oldest[vault_id] = min(since, oldest.get(vault_id, since))
         wanted = {checkpoint for _, checkpoint, _ in queries}
-        found: dict[str, list[Backup]] = {checkpoint: [] for checkpoint in wanted}
+        found: dict[str, list[PolledBackup]] = {checkpoint: [] for checkpoint in wanted}
         for vault_id, since in oldest.items():
-            filters = BackupFilter(vault_id=vault_id, start_time=_stamp(since - CLOCK_SLACK))
+            filters = BackupFilter(vault_id=vault_id, start_time=_stamp(self._start([since])))
             for backup in await self._list_backups(key, filters):
                 if backup.checkpoint_id in wanted:
                     found[backup.checkpoint_id].append(backup)
@@ -246,21 +262,23 @@ class Poller:
 
     async def _backups_of_checkpoints(
         self, key: ProjectKey, queries: list[CheckpointQuery]
-    ) -> dict[str, list[Backup]]:
+    ) -> dict[str, list[PolledBackup]]:
         """Stragglers (no task listed): each checkpoint's backups, read on its own."""
         lists = await asyncio.gather(
             *(self._list_backups(key, BackupFilter(checkpoint_id=c)) for _, c, _ in queries)
         )
         return {c: found for (_, c, _), found in zip(queries, lists, strict=True)}
 
-    async def _list_backups(self, key: ProjectKey, filters: BackupFilter) -> list[Backup]:
+    async def _list_backups(self, key: ProjectKey, filters: BackupFilter) -> list[PolledBackup]:
         self.list_calls += 1
         client = self._clients.get(*key)
-        return [
-            b
-            async for b in client.iter_backups(filters, page_size=1000, by_marker_paging=False)
-            if b.checkpoint_id and b.parent_id is None
-        ]
+
+        async def fetch(offset: int) -> Page[PolledBackup]:
+            query = filters.to_query() + _paging(offset)
+            page = await client.list_page("list_backups", query, PolledBackupPage)
+            return Page(page.backups, page.count)
+
+        return [b async for b in by_offset(fetch, PAGE_SIZE) if b.checkpoint_id and b.parent_id is None]
 
     def _tick(self, key: ProjectKey) -> ProjectTick:
         if key not in self._ticks:
@@ -270,14 +288,14 @@ class Poller:
     async def _poll_restores(
         self, key: ProjectKey, queries: list[RestoreQuery]
     ) -> dict[RestoreQuery, TaskSeen | TaskMissing]:
-        logs = await self._operation_logs(key, "restore", (since for _, _, since in queries))
+        logs = await self._operation_logs(key, "restore", self._start(q[2] for q in queries))
         return {q: _restore_task(logs, q) for q in queries}
 
     async def _poll_replications(
         self, key: ProjectKey, queries: list[PollReplication]
     ) -> dict[PollReplication, ReplicaSeen | BackupDetails | Exception]:
         """One task listing for all; each replication it cannot tell about is read from its backup."""
-        logs = await self._operation_logs(key, "replication", (q.since for q in queries))
+        logs = await self._operation_logs(key, "replication", self._start(q.since for q in queries))
         from_tasks = {q: _replica_from_tasks(logs, q) for q in queries}
         answers: dict[PollReplication, ReplicaSeen | BackupDetails | Exception] = {
             q: seen for q, seen in from_tasks.items() if seen is not None
@@ -300,16 +318,25 @@ class Poller:
             answers[poll] = details
         return answers
 
+    def _start(self, since: Iterable[datetime]) -> datetime:
+        """Where a listing for polls wanting what was created since ``since`` starts (cloud clock)."""
+        return min(since) - self._clock_slack
+
     async def _operation_logs(
-        self, key: ProjectKey, operation_type: str, since: Iterable[datetime]
-    ) -> list[OperationLog]:
-        """The project's tasks of ``operation_type`` created since the oldest ``since``, newest first."""
+        self, key: ProjectKey, operation_type: str, start: datetime
+    ) -> list[PolledTask]:
+        """The project's tasks of ``operation_type`` created since ``start``, newest first."""
         project, region = key
-        oldest = min(since) - CLOCK_SLACK
-        filters = OperationLogFilter(operation_type=operation_type, start_time=_stamp(oldest))
+        filters = OperationLogFilter(operation_type=operation_type, start_time=_stamp(start))
         self.list_calls += 1
         client = self._clients.get(project, region)
-        logs = [log async for log in client.iter_operation_logs(filters, page_size=1000)]
+
+        async def fetch(offset: int) -> Page[PolledTask]:
+            query = filters.to_query() + _paging(offset)
+            page = await client.list_page("list_op_logs", query, PolledTaskPage)
+            return Page(page.operation_logs, page.count)
+
+        logs = [log async for log in by_offset(fetch, PAGE_SIZE)]
         return sorted(logs, key=lambda item: item.created_at or "", reverse=True)
 
 
@@ -320,7 +347,7 @@ class ProjectTick:
         self.delay: float | None = None
         self.next_at = 0.0
 
-    def listed(self, tasks: list[OperationLog], policy: TickPolicy, now: float | None = None) -> None:
+    def listed(self, tasks: list[PolledTask], policy: TickPolicy, now: float | None = None) -> None:
         ended = sum(t.status in ENDED_TASK for t in tasks)
         due_in = [expected_remaining(t.progress, _elapsed(t)) for t in tasks if t.status not in ENDED_TASK]
         self.delay = policy.next_delay(self.delay, due_in, ended)
@@ -330,7 +357,7 @@ class ProjectTick:
         return max(0.0, self.next_at - now)
 
 
-def _elapsed(task: OperationLog) -> float | None:
+def _elapsed(task: PolledTask) -> float | None:
     """Seconds the task ran until its last update, on the cloud's own clock."""
     try:
         started = datetime.fromisoformat((task.started_at or "").replace("Z", "+00:00"))
@@ -340,11 +367,15 @@ def _elapsed(task: OperationLog) -> float | None:
     return (updated - started).total_seconds()
 
 
+def _paging(offset: int) -> list[tuple[str, str]]:
+    return [("limit", str(PAGE_SIZE)), ("offset", str(offset))]
+
+
 def _stamp(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _checkpoint_answer(backups: list[Backup] | None, tasks: list[OperationLog]) -> CheckpointStatus:
+def _checkpoint_answer(backups: list[PolledBackup] | None, tasks: list[PolledTask]) -> CheckpointStatus:
     """From the backups when they were read (the truth once tasks ended: a backup may be gone), else from
     the running tasks (backups in progress)."""
     if backups is not None:
@@ -362,7 +393,7 @@ def _checkpoint_answer(backups: list[Backup] | None, tasks: list[OperationLog]) 
     return CheckpointStatus("available" if final else "protecting", seen)
 
 
-def _checkpoint_status(backups: list[Backup]) -> CheckpointStatus:
+def _checkpoint_status(backups: list[PolledBackup]) -> CheckpointStatus:
     seen = tuple(
         BackupSeen(
             b.resource_id or "", b.id, b.status, int(b.resource_size) if b.resource_size is not None else None
@@ -373,7 +404,7 @@ def _checkpoint_status(backups: list[Backup]) -> CheckpointStatus:
     return CheckpointStatus("available" if final else "protecting", seen)
 
 
-def _restore_task(logs: list[OperationLog], query: RestoreQuery) -> TaskSeen | TaskMissing:
+def _restore_task(logs: list[PolledTask], query: RestoreQuery) -> TaskSeen | TaskMissing:
     backup_id, target_id, _ = query
     for log in logs:
         info = log.extra_info.restore if log.extra_info else None
@@ -390,7 +421,7 @@ def _restore_task(logs: list[OperationLog], query: RestoreQuery) -> TaskSeen | T
     return TaskMissing()
 
 
-def _replica_from_tasks(logs: list[OperationLog], poll: PollReplication) -> ReplicaSeen | None:
+def _replica_from_tasks(logs: list[PolledTask], poll: PollReplication) -> ReplicaSeen | None:
     """The newest replication task of the backup towards the region, if it is waiting, running or done.
 
     None when there is no such task, or it ended otherwise: the backup's replication records say why

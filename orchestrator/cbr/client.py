@@ -177,6 +177,14 @@ class CbrClient:
             operation, path=path, query=query, body=body, request_timeout=request_timeout
         )
 
+    async def list_page(
+        self, operation: str, query: QueryPairs, model: type[M], *, request_timeout: float | None = None
+    ) -> M:
+        """One page of the list ``operation`` validated into ``model``: for a caller that reads a few
+        fields of many items (status polling) and validates only those."""
+        reply = await self._call(operation, query=query, request_timeout=request_timeout)
+        return parse_reply(reply, model)
+
     # --- vaults -------------------------------------------------------------------------------
 
     async def create_vault(self, vault: VaultCreate, *, request_timeout: float | None = None) -> Vault:
