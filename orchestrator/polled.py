@@ -86,6 +86,7 @@ class PolledBackup(Polled):
     parent_id: str | None = None
     resource_id: str | None = None
     resource_size: Number = None  # GB
+    created_at: str | None = None  # newest first in a listing; stops a vault's listing early
 
 
 class PolledBackupPage(Polled):

@@ -1,10 +1,13 @@
 """Status polling, in one place: requests made in the same short window are answered together.
 
-Checkpoint polls of one project share one ``list_op_logs`` listing of its backup tasks (paged at 1,000,
-from the oldest poll's start): a checkpoint whose tasks are all still running is answered from them; for
-the vaults of checkpoints whose tasks have all ended, one ``list_backups`` per vault (paged at 1,000)
-gives the backups' sizes; only a checkpoint with no task listed at all is read on its own (by checkpoint
-id). Restore-task polls of one project share one ``list_op_logs`` listing, and so do replication polls
+Checkpoint polls of one project share two ``list_op_logs`` listings of its backup tasks still
+``waiting`` and ``running`` (from the oldest poll's start; the API takes one status per call), so a
+listing holds only what is unfinished, never the whole run again: a checkpoint with a task listed is
+answered from its tasks; every other polled checkpoint has ended (or has no task yet), and its backups
+(ids, sizes, status) come from one ``list_backups`` per vault, read newest first in pages sized to what
+is wanted, stopped once every wanted checkpoint is seen and the listing has passed the oldest of their
+backups; only a checkpoint that listing does not show is read on its own (by checkpoint id).
+Restore-task polls of one project share one ``list_op_logs`` listing, and so do replication polls
 (their tasks, with ``show_backup`` only for a replication the tasks cannot tell about).
 Polls of a project are also steered to the same moments — its *tick* — by :meth:`Poller.poll_delay`,
 sooner when tasks should be ending, rarely when none are (:class:`~orchestrator.tick.TickPolicy`).
@@ -53,6 +56,8 @@ ENDED_TASK = {"success": "available", "failed": "error", "timeout": "error", "sk
 RUNNING_TASK_AS_BACKUP = "protecting"
 # replication task status -> replication record status; other task statuses are read from the backup
 PAGE_SIZE = 1000  # the most CBR lists give in one page
+UNFINISHED_TASK = ("waiting", "running")  # listed one status per call
+MIN_BACKUP_PAGE = 50  # a vault's first backup page holds at least this many (newest first)
 REPLICA_STATUS_OF_TASK = {"waiting": "waiting_replicate", "running": "replicating", "success": "success"}
 
 
@@ -230,35 +235,66 @@ class Poller:
     async def _poll_checkpoints(
         self, key: ProjectKey, queries: list[CheckpointQuery]
     ) -> dict[CheckpointQuery, CheckpointStatus]:
-        """One task listing for all; vault backup listings for the ended; a read per unlisted checkpoint."""
-        logs = await self._operation_logs(key, "backup", self._start(q[2] for q in queries))
+        """Unfinished tasks for all; for the rest, backup listings by vault, then by checkpoint if unseen."""
+        start = self._start(q[2] for q in queries)
+        listings = [await self._operation_logs(key, "backup", start, status) for status in UNFINISHED_TASK]
         tasks: dict[str, list[PolledTask]] = defaultdict(list)
-        for log in logs:
+        for log in (log for listing in listings for log in listing):
             if log.checkpoint_id:
                 tasks[log.checkpoint_id].append(log)
-        self._tick(key).listed([t for _, c, _ in queries for t in tasks.get(c, [])], self._tick_policy)
-        ended = [q for q in queries if tasks.get(q[1]) and all(t.status in ENDED_TASK for t in tasks[q[1]])]
-        unlisted = [q for q in queries if not tasks.get(q[1])]
+        ended = [q for q in queries if not tasks.get(q[1])]  # no unfinished task: ended, or none yet
+        listed = [t for _, c, _ in queries for t in tasks.get(c, [])]
+        self._tick(key).listed(listed, self._tick_policy, ended=len(ended))
         backups = await self._backups_of_vaults(key, ended)
-        unseen = [q for q in ended if not backups[q[1]]]  # none in the window: failed, or a skewed clock
-        backups.update(await self._backups_of_checkpoints(key, unlisted + unseen))
+        unseen = [q for q in ended if not backups[q[1]]]  # none listed: failed, not begun, or a skewed clock
+        backups.update(await self._backups_of_checkpoints(key, unseen))
         return {q: _checkpoint_answer(backups.get(q[1]), tasks.get(q[1], [])) for q in queries}
 
     async def _backups_of_vaults(
         self, key: ProjectKey, queries: list[CheckpointQuery]
     ) -> dict[str, list[PolledBackup]]:
-        """The backups of the queried checkpoints, by checkpoint: one listing per vault, paged at 1,000."""
-        oldest: dict[str, datetime] = {}
-        for vault_id, _, since in queries:
-            oldest[vault_id] = min(since, oldest.get(vault_id, since))
-        wanted = {checkpoint for _, checkpoint, _ in queries}
-        found: dict[str, list[PolledBackup]] = {checkpoint: [] for checkpoint in wanted}
-        for vault_id, since in oldest.items():
-            filters = BackupFilter(vault_id=vault_id, start_time=_stamp(self._start([since])))
-            for backup in await self._list_backups(key, filters):
-                if backup.checkpoint_id in wanted:
+        """The backups of the queried checkpoints, by checkpoint: one listing per vault, newest first."""
+        by_vault: dict[str, list[CheckpointQuery]] = defaultdict(list)
+        for query in queries:
+            by_vault[query[0]].append(query)
+        found: dict[str, list[PolledBackup]] = {checkpoint: [] for _, checkpoint, _ in queries}
+        for vault_id, wanted in by_vault.items():
+            for backup in await self._newest_backups(key, vault_id, wanted):
+                if backup.checkpoint_id in found:
                     found[backup.checkpoint_id].append(backup)
         return found
+
+    async def _newest_backups(
+        self, key: ProjectKey, vault_id: str, wanted: list[CheckpointQuery]
+    ) -> list[PolledBackup]:
+        """The vault's backups, newest first, until every wanted checkpoint is seen and the listing has
+        passed the oldest backup seen of them (so a checkpoint's backups made at one moment all come).
+
+        Pages are sized to the wanted checkpoints: the usual answer (they are the newest) is one page.
+        """
+        start = self._start(q[2] for q in wanted)
+        filters = BackupFilter(vault_id=vault_id, start_time=_stamp(start)).to_query()
+        ids = {checkpoint for _, checkpoint, _ in wanted}
+        missing = set(ids)
+        limit = min(PAGE_SIZE, max(MIN_BACKUP_PAGE, 2 * len(ids)))
+        client = self._clients.get(*key)
+        self.list_calls += 1
+        backups: list[PolledBackup] = []
+        oldest_wanted = "~"  # after any timestamp
+        offset = 0
+        while True:
+            query = [*filters, ("limit", str(limit)), ("offset", str(offset))]
+            page = (await client.list_page("list_backups", query, PolledBackupPage)).backups
+            for backup in page:
+                if backup.checkpoint_id in ids:
+                    oldest_wanted = min(oldest_wanted, backup.created_at or "")
+                    missing.discard(backup.checkpoint_id)
+            backups += [b for b in page if b.checkpoint_id and b.parent_id is None]
+            offset += len(page)
+            passed = bool(page) and (page[-1].created_at or "~") < oldest_wanted
+            if (not missing and passed) or len(page) < limit:
+                return backups
+            limit = PAGE_SIZE
 
     async def _backups_of_checkpoints(
         self, key: ProjectKey, queries: list[CheckpointQuery]
@@ -323,11 +359,11 @@ class Poller:
         return min(since) - self._clock_slack
 
     async def _operation_logs(
-        self, key: ProjectKey, operation_type: str, start: datetime
+        self, key: ProjectKey, operation_type: str, start: datetime, status: str | None = None
     ) -> list[PolledTask]:
-        """The project's tasks of ``operation_type`` created since ``start``, newest first."""
+        """The project's tasks of ``operation_type`` (in ``status``) created since ``start``, newest first."""
         project, region = key
-        filters = OperationLogFilter(operation_type=operation_type, start_time=_stamp(start))
+        filters = OperationLogFilter(operation_type=operation_type, status=status, start_time=_stamp(start))
         self.list_calls += 1
         client = self._clients.get(project, region)
 
@@ -347,8 +383,11 @@ class ProjectTick:
         self.delay: float | None = None
         self.next_at = 0.0
 
-    def listed(self, tasks: list[PolledTask], policy: TickPolicy, now: float | None = None) -> None:
-        ended = sum(t.status in ENDED_TASK for t in tasks)
+    def listed(
+        self, tasks: list[PolledTask], policy: TickPolicy, now: float | None = None, ended: int = 0
+    ) -> None:
+        """``ended``: polled checkpoints the listing showed no unfinished task of, beside ``tasks``."""
+        ended += sum(t.status in ENDED_TASK for t in tasks)
         due_in = [expected_remaining(t.progress, _elapsed(t)) for t in tasks if t.status not in ENDED_TASK]
         self.delay = policy.next_delay(self.delay, due_in, ended)
         self.next_at = (time.monotonic() if now is None else now) + self.delay

@@ -113,12 +113,12 @@ async def poll_all(poller: Poller, queries: list[Query]) -> list[CheckpointStatu
     return list(await asyncio.gather(*(poller.checkpoint(T.project_id, T.region, *q) for q in queries)))
 
 
-async def test_running_tasks_cost_one_task_listing(
+async def test_running_tasks_cost_two_task_listings(
     running: RunningEmulator, poller: Poller, in_flight: list[Query]
 ) -> None:
     before = counts(running)
     answers = await poll_all(poller, in_flight)
-    assert delta(before, counts(running)) == {"list_op_logs": 1}
+    assert delta(before, counts(running)) == {"list_op_logs": 2}  # waiting, running
     assert all(a.status == "protecting" for a in answers)
     assert all(len(a.backups) == 1 and a.backups[0].backup_id for a in answers)
 
@@ -130,18 +130,31 @@ async def test_ended_tasks_add_one_backup_listing_per_vault(
     running.emulator.tick()
     before = counts(running)
     answers = await poll_all(poller, in_flight)
-    assert delta(before, counts(running)) == {"list_op_logs": 1, "list_backups": VAULTS}
+    assert delta(before, counts(running)) == {"list_op_logs": 2, "list_backups": VAULTS}
     assert all(a.status == "available" for a in answers)
     assert all(b.status == "available" and b.size_gb is not None for a in answers for b in a.backups)
 
 
-async def test_only_a_checkpoint_without_tasks_is_read_on_its_own(
+async def test_a_vault_listing_pages_on_until_its_oldest_wanted_checkpoints(
+    running: RunningEmulator, poller: Poller, in_flight: list[Query]
+) -> None:
+    running.clock.advance(3600)
+    running.emulator.tick()
+    oldest = in_flight[:10]  # the last of their vault's newest-first listing: past the first small page
+    before = counts(running)
+    answers = await poll_all(poller, oldest)
+    assert delta(before, counts(running)) == {"list_op_logs": 2, "list_backups": 2}
+    assert all(a.status == "available" and len(a.backups) == 1 for a in answers)
+
+
+async def test_only_a_checkpoint_without_tasks_or_listed_backups_is_read_on_its_own(
     running: RunningEmulator, poller: Poller, in_flight: list[Query]
 ) -> None:
     vault, _, since = in_flight[0]
     before = counts(running)
     answers = await poll_all(poller, [*in_flight, (vault, "no-such-checkpoint", since)])
-    assert delta(before, counts(running)) == {"list_op_logs": 1, "list_backups": 1}
+    # its vault's backup listing to the window's start (a small page, then the rest), then its own read
+    assert delta(before, counts(running)) == {"list_op_logs": 2, "list_backups": 3}
     assert answers[-1] == CheckpointStatus("protecting", ())
 
 
