@@ -27,7 +27,7 @@ from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractRobus
 from rich.table import Table
 
 from orchestrator.broker import command_message, declare_topology, delete_topology
-from orchestrator.config import Names, ProjectCredentials, Settings, WorkerSettings
+from orchestrator.config import Names, ProjectCredentials, RateLimitSettings, Settings, WorkerSettings
 from orchestrator.emulator.config import DEFAULT_TENANT, EmulatorConfig, Inventory, Progression
 from orchestrator.emulator.inventory import build_inventory
 from orchestrator.emulator.server import start_emulator
@@ -40,6 +40,8 @@ WORKERS_START_SECONDS = 60.0
 WORKER_TUNING = WorkerSettings(
     concurrency=64, prefetch=300, status_poll_seconds=1.0, idle_poll_seconds=0.5, relay_poll_seconds=1.0
 )
+# An emulator without a request-rate limit: the shared limiter must not be what is measured.
+UNLIMITED_RATE = RateLimitSettings(rate=5000, burst=1000, max_rate=5000, max_lease=200)
 
 
 @dataclass
@@ -112,7 +114,9 @@ async def _database(name: str) -> AsyncIterator[str]:
         await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def _settings(dsn: str, prefix: str, base_url: str, tuning: WorkerSettings) -> Settings:
+def _settings(
+    dsn: str, prefix: str, base_url: str, tuning: WorkerSettings, rate_limit: RateLimitSettings
+) -> Settings:
     t = DEFAULT_TENANT
     cred = ProjectCredentials.model_validate(
         {
@@ -128,6 +132,7 @@ def _settings(dsn: str, prefix: str, base_url: str, tuning: WorkerSettings) -> S
         credentials=[cred],
         cbr_endpoints={t.region: base_url},
         worker=tuning,
+        rate_limit=rate_limit,
     )
 
 
@@ -149,6 +154,8 @@ def worker_env(settings: Settings) -> dict[str, str]:
     }
     for key, value in settings.worker.model_dump().items():
         env[f"CBR_ORCH_WORKER__{key.upper()}"] = str(value)
+    for key, value in settings.rate_limit.model_dump().items():
+        env[f"CBR_ORCH_RATE_LIMIT__{key.upper()}"] = str(value)
     return env
 
 
@@ -306,6 +313,7 @@ class QueuePlan:
     expected: int
     counted: EventFilter = any_final
     tuning: WorkerSettings = WORKER_TUNING
+    rate_limit: RateLimitSettings = UNLIMITED_RATE
     workers_first: bool = False
     wait_seconds: float = 600.0
     label: str = "soak"
@@ -317,7 +325,7 @@ async def run_through_queue(plan: QueuePlan) -> QueueRun:
     RabbitMQ names for the run, removed afterwards."""
     run = uuid.uuid4().hex[:8]
     async with _database(f"cbro_{plan.label}_{run}") as dsn:
-        settings = _settings(dsn, f"{plan.label}.{run}", plan.base_url, plan.tuning)
+        settings = _settings(dsn, f"{plan.label}.{run}", plan.base_url, plan.tuning, plan.rate_limit)
         connection = await aio_pika.connect_robust(AMQP_URL)
         try:
             channel = await connection.channel()

@@ -13,7 +13,7 @@ from typing import Any
 
 from orchestrator.bench.emulator_process import EmulatorLimits, EmulatorProcess, server_ids
 from orchestrator.bench.theory import Floor
-from orchestrator.config import WorkerSettings
+from orchestrator.config import RateLimitSettings, WorkerSettings
 from orchestrator.emulator.config import DEFAULT_TENANT
 from orchestrator.messages import FleetBackupCommand
 from orchestrator.soak import QueuePlan, run_through_queue
@@ -103,6 +103,7 @@ async def measure_fleet(
             expected=1,
             counted=is_fleet_final,
             tuning=FLEET_TUNING,
+            rate_limit=RateLimitSettings(),  # the product's default: it must find the emulator's limit itself
             workers_first=True,
             wait_seconds=wait_seconds,
             label="bench",
