@@ -75,6 +75,14 @@ class CbrModel(BaseModel):
     model_config = ConfigDict(extra="allow", populate_by_name=True)
 
 
+class PagedAnswer(CbrModel):
+    """Base of a paged list answer: the list itself is the subclass's own field."""
+
+    count: int | None = None  # all matches, not the page size
+    limit: int | None = None
+    offset: int | None = None
+
+
 # --- tags -------------------------------------------------------------------------------------
 
 
@@ -177,11 +185,8 @@ class Vault(CbrModel):
         return [resource.id for resource in self.resources]
 
 
-class VaultPage(CbrModel):
+class VaultPage(PagedAnswer):
     vaults: NullableList[Vault]
-    count: int | None = None
-    limit: int | None = None
-    offset: int | None = None
 
 
 class VaultPolicyBinding(CbrModel):
@@ -342,11 +347,8 @@ class Backup(CbrModel):
     scheduled_operation_id: str | None = None
 
 
-class BackupPage(CbrModel):
+class BackupPage(PagedAnswer):
     backups: NullableList[Backup]
-    count: int | None = None  # all matches, not the page size
-    limit: int | None = None
-    offset: int | None = None
 
 
 class BackupReplication(CbrModel):
@@ -491,11 +493,8 @@ class OperationLog(CbrModel):
         return common.progress if common else None
 
 
-class OperationLogPage(CbrModel):
+class OperationLogPage(PagedAnswer):
     operation_logs: NullableList[OperationLog]
-    count: int | None = None
-    limit: int | None = None
-    offset: int | None = None
 
 
 # --- policies ---------------------------------------------------------------------------------

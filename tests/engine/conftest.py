@@ -2,58 +2,34 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 
 import aio_pika
-import asyncpg
 import pytest
 from aio_pika.abc import AbstractRobustConnection
+from engine_helpers import EndToEnd
+from pg_databases import RUN, database, migrated_template, unique_name
 
 from orchestrator.broker import declare_topology, delete_topology
 from orchestrator.config import Names, ProjectCredentials, Settings, WorkerSettings
 from orchestrator.emulator.config import DEFAULT_TENANT, EmulatorConfig, Progression
 from orchestrator.emulator.server import RunningEmulator, start_emulator
-from orchestrator.store import Store, run_migrations
+from orchestrator.store import Store
 
-ADMIN_DSN = os.environ.get("CBR_TEST_ADMIN_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
 AMQP_URL = os.environ.get("CBR_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
-RUN = uuid.uuid4().hex[:8]
-
-
-def dsn_of(db: str) -> str:
-    return ADMIN_DSN.rsplit("/", 1)[0] + "/" + db
-
-
-async def _admin(sql: str) -> None:
-    conn = await asyncpg.connect(ADMIN_DSN)
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
 
 
 @pytest.fixture(scope="session")
 def template_db() -> Iterator[str]:
-    name = f"cbro_tpl_engine_{RUN}"
-
-    async def setup() -> None:
-        await _admin(f'CREATE DATABASE "{name}"')
-        await run_migrations(dsn_of(name))
-
-    asyncio.run(setup())
-    yield name
-    asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    yield from migrated_template("engine")
 
 
 @pytest.fixture
 async def dsn(template_db: str) -> AsyncIterator[str]:
-    name = f"cbro_engine_{RUN}_{uuid.uuid4().hex[:8]}"
-    await _admin(f'CREATE DATABASE "{name}" TEMPLATE "{template_db}"')
-    yield dsn_of(name)
-    await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    async with database(unique_name("engine"), template_db) as url:
+        yield url
 
 
 @pytest.fixture
@@ -124,3 +100,15 @@ async def events_queue(
     cleanup = await connection.channel()
     await delete_topology(cleanup, settings.names)
     await cleanup.close()
+
+
+@pytest.fixture
+def e2e(
+    settings: Settings,
+    store: Store,
+    emulator: RunningEmulator,
+    emulator_config: EmulatorConfig,
+    connection: AbstractRobustConnection,
+    events_queue: aio_pika.abc.AbstractQueue,
+) -> EndToEnd:
+    return EndToEnd(settings, store, emulator, emulator_config, connection, events_queue)

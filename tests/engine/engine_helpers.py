@@ -8,6 +8,7 @@ import json
 import os
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,7 @@ from orchestrator.emulator.state import ProjectState
 from orchestrator.engine import CRASH_ENV, CbrActions, Engine
 from orchestrator.messages import AnyCommand, BackupCommand
 from orchestrator.poller import CbrClients, Poller
-from orchestrator.store import Store
+from orchestrator.store import Store, Workflow
 from orchestrator.worker import run_worker
 
 PROJECT = DEFAULT_TENANT.project_id
@@ -31,6 +32,37 @@ DEST = Tenant(  # a project in another region, to replicate into
     access_key="DESTACCESSKEY0000000", secret_key="dest-secret", project_id="f" * 32, region="eu-west-0"
 )
 ENGINE_PROCESS = Path(__file__).with_name("engine_process.py")
+
+
+@dataclass(frozen=True)
+class EndToEnd:
+    """What an end-to-end test works with: the settings, the database, the emulator, the broker."""
+
+    settings: Settings
+    store: Store
+    emulator: RunningEmulator
+    emulator_config: EmulatorConfig
+    connection: aio_pika.abc.AbstractRobustConnection
+    events_queue: aio_pika.abc.AbstractQueue
+
+    def servers(self, n: int) -> list[str]:
+        return servers(self.emulator_config, n)
+
+    async def publish(self, *commands: AnyCommand | bytes) -> None:
+        await publish(self.connection, self.settings, *commands)
+
+    async def drain(self, seconds: float = 30, owner: str | None = None) -> None:
+        await drain_worker(self.settings, seconds, owner)
+
+    async def workflow(self, command_id: str) -> Workflow:
+        """The workflow of ``command_id``, which must exist."""
+        wf = await self.store.workflow_by_command(command_id)
+        assert wf is not None, command_id
+        return wf
+
+    async def final_events(self) -> list[dict[str, Any]]:
+        """The events now in the queue that end a workflow (progress events left out)."""
+        return [e for e in await collect(self.events_queue) if e["data"]["outcome"] != "progress"]
 
 
 def servers(config: EmulatorConfig, n: int) -> list[str]:

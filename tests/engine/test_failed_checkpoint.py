@@ -4,26 +4,20 @@ from __future__ import annotations
 
 import asyncio
 
-import aio_pika
-from aio_pika.abc import AbstractRobustConnection
 from engine_helpers import (
     PROJECT,
     REGION,
+    EndToEnd,
     backup_command,
-    collect,
-    drain_worker,
     emulator_project,
     eventually,
-    publish,
-    servers,
     slow_tasks,
 )
 
-from orchestrator.config import Settings
-from orchestrator.emulator.config import EmulatorConfig, Progression
+from orchestrator.emulator.config import Progression
 from orchestrator.emulator.server import RunningEmulator
 from orchestrator.emulator.service import OperationRequest
-from orchestrator.store import Store, WorkflowStatus
+from orchestrator.store import WorkflowStatus
 
 
 def fail_checkpoint_and_delete_its_backups(running: RunningEmulator, checkpoint_id: str) -> None:
@@ -44,29 +38,22 @@ def fail_checkpoint_and_delete_its_backups(running: RunningEmulator, checkpoint_
 
 
 async def test_checkpoint_failed_without_backups_ends_the_workflow_failed(
-    settings: Settings,
-    store: Store,
-    emulator: RunningEmulator,
-    emulator_config: EmulatorConfig,
-    connection: AbstractRobustConnection,
-    events_queue: aio_pika.abc.AbstractQueue,
+    e2e: EndToEnd,
 ) -> None:
-    slow_tasks(emulator, seconds=60, failure_probability=1.0)
-    await publish(connection, settings, backup_command("no-backups", servers(emulator_config, 2)))
-    worker = asyncio.create_task(drain_worker(settings, seconds=15))
+    slow_tasks(e2e.emulator, seconds=60, failure_probability=1.0)
+    await e2e.publish(backup_command("no-backups", e2e.servers(2)))
+    worker = asyncio.create_task(e2e.drain(seconds=15))
 
     async def polling() -> bool:
-        wf = await store.workflow_by_command("no-backups")
+        wf = await e2e.store.workflow_by_command("no-backups")
         return wf is not None and wf.state.get("phase") == "poll"
 
     await eventually(polling, 10)
-    wf = await store.workflow_by_command("no-backups")
-    assert wf is not None
-    fail_checkpoint_and_delete_its_backups(emulator, wf.state["checkpoint_id"])
+    wf = await e2e.workflow("no-backups")
+    fail_checkpoint_and_delete_its_backups(e2e.emulator, wf.state["checkpoint_id"])
     await worker  # without a look at the checkpoint itself, it would poll until the timeout
 
-    wf = await store.workflow_by_command("no-backups")
-    assert wf is not None
+    wf = await e2e.workflow("no-backups")
     assert wf.status is WorkflowStatus.FAILED
     assert (wf.error_code, wf.error_message) == (
         "BackupService.no_backup",
@@ -74,29 +61,24 @@ async def test_checkpoint_failed_without_backups_ends_the_workflow_failed(
     )
     assert wf.result is not None
     assert [(r["status"], r["backup_id"]) for r in wf.result["resources"]] == [("failed", None)] * 2
-    shown = [s.step for s in await store.steps_of(wf.id) if s.step.operation == "ShowCheckpoint"]
+    shown = [s.step for s in await e2e.store.steps_of(wf.id) if s.step.operation == "ShowCheckpoint"]
     assert [s.response["status"] for s in shown if s.response] == ["error"]
-    assert emulator.counters.requests_of("show_checkpoint") == 1
-    [final] = [e for e in await collect(events_queue) if e["data"]["outcome"] != "progress"]
+    assert e2e.emulator.counters.requests_of("show_checkpoint") == 1
+    [final] = await e2e.final_events()
     assert final["data"]["outcome"] == "failed"
     assert final["data"]["error_code"] == "BackupService.no_backup"
 
 
 async def test_backups_failing_fail_the_workflow_without_reading_the_checkpoint(
-    settings: Settings,
-    store: Store,
-    emulator: RunningEmulator,
-    emulator_config: EmulatorConfig,
-    connection: AbstractRobustConnection,
-    events_queue: aio_pika.abc.AbstractQueue,
+    e2e: EndToEnd,
 ) -> None:
-    emulator.emulator.set_progression(Progression.instantly().model_copy(update={"failure_probability": 1.0}))
-    await publish(connection, settings, backup_command("failing", servers(emulator_config, 2)))
-    await drain_worker(settings, seconds=15)
-    wf = await store.workflow_by_command("failing")
-    assert wf is not None
+    failing = Progression.instantly().model_copy(update={"failure_probability": 1.0})
+    e2e.emulator.emulator.set_progression(failing)
+    await e2e.publish(backup_command("failing", e2e.servers(2)))
+    await e2e.drain(seconds=15)
+    wf = await e2e.workflow("failing")
     assert wf.status is WorkflowStatus.FAILED
     assert wf.error_code == "BackupService.backup_error"
     assert wf.result is not None
     assert all(r["status"] == "failed" and r["backup_id"] for r in wf.result["resources"])
-    assert emulator.counters.requests_of("show_checkpoint") == 0  # the listed backups said it all
+    assert e2e.emulator.counters.requests_of("show_checkpoint") == 0  # the listed backups said it all

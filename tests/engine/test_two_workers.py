@@ -4,41 +4,29 @@ from __future__ import annotations
 
 import asyncio
 
-import aio_pika
-from aio_pika.abc import AbstractRobustConnection
-from engine_helpers import backup_command, collect, drain_worker, publish, servers
+from engine_helpers import EndToEnd, backup_command, drain_worker, tuned
 
-from orchestrator.config import Settings
-from orchestrator.emulator.config import EmulatorConfig
-from orchestrator.emulator.server import RunningEmulator
 from orchestrator.poller import Coalescer
-from orchestrator.store import Store, WorkflowStatus
+from orchestrator.store import WorkflowStatus
 
 
-async def test_two_workers_share_a_batch_without_duplicate_calls(
-    settings: Settings,
-    store: Store,
-    emulator: RunningEmulator,
-    emulator_config: EmulatorConfig,
-    connection: AbstractRobustConnection,
-    events_queue: aio_pika.abc.AbstractQueue,
-) -> None:
-    ids = servers(emulator_config, 12)
+async def test_two_workers_share_a_batch_without_duplicate_calls(e2e: EndToEnd) -> None:
+    ids = e2e.servers(12)
     commands = [backup_command(f"pair-{i}", [sid], vault="shared") for i, sid in enumerate(ids)]
-    await publish(connection, settings, *commands)
-    small = settings.model_copy(update={"worker": settings.worker.model_copy(update={"concurrency": 4})})
+    await e2e.publish(*commands)
+    small = tuned(e2e.settings, concurrency=4)
     await asyncio.gather(drain_worker(small, owner="w1"), drain_worker(small, owner="w2"))
 
-    failed = [(w.error_code, w.error_message) for w in await store.list_workflows(WorkflowStatus.FAILED)]
+    failed = [(w.error_code, w.error_message) for w in await e2e.store.list_workflows(WorkflowStatus.FAILED)]
     assert failed == []
-    assert await store.count_by_status() == {WorkflowStatus.SUCCEEDED: len(ids)}
-    assert emulator.counters.requests_of("create_checkpoint") == len(ids)
-    assert emulator.counters.requests_of("create_vault") == 1  # find-or-create is serialised by name
+    assert await e2e.store.count_by_status() == {WorkflowStatus.SUCCEEDED: len(ids)}
+    assert e2e.emulator.counters.requests_of("create_checkpoint") == len(ids)
+    assert e2e.emulator.counters.requests_of("create_vault") == 1  # find-or-create is serialised by name
     workers = set()
-    for wf in await store.list_workflows(limit=100):
-        workers |= {s.worker for s in await store.steps_of(wf.id)}
+    for wf in await e2e.store.list_workflows(limit=100):
+        workers |= {s.worker for s in await e2e.store.steps_of(wf.id)}
     assert workers == {"w1", "w2"}
-    finals = [e for e in await collect(events_queue) if e["data"]["outcome"] != "progress"]
+    finals = await e2e.final_events()
     assert sorted(e["data"]["command_id"] for e in finals) == sorted(c.command_id for c in commands)
 
 

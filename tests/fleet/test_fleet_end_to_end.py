@@ -6,19 +6,15 @@ import asyncio
 import io
 from typing import Any
 
-import aio_pika
 import pytest
-from aio_pika.abc import AbstractRobustConnection
-from engine_helpers import PROJECT, REGION, collect, drain_worker, publish, servers
+from engine_helpers import PROJECT, REGION, EndToEnd, collect
 from rich.console import Console
 
-from orchestrator.config import Settings
 from orchestrator.emulator.config import EmulatorConfig, Inventory, Progression
 from orchestrator.emulator.faults import FaultPlan, FaultRule
-from orchestrator.emulator.server import RunningEmulator
 from orchestrator.fleet.watch import wait_for_workflow
 from orchestrator.messages import FleetBackupCommand
-from orchestrator.store import Store, WorkflowStatus, list_workflows, workflow_status
+from orchestrator.store import WorkflowStatus, list_workflows, workflow_status
 from orchestrator.views import workflow_detail, workflows_table
 from orchestrator.workflows.backup import WINDOW_CLOSED
 
@@ -47,24 +43,21 @@ def finals(events: list[dict[str, Any]], kind: str = "fleet_backup") -> list[dic
 
 
 async def test_fleet_of_600_servers_by_type_is_auto_packed_into_3_vaults_and_succeeds(
-    settings: Settings,
-    store: Store,
-    emulator: RunningEmulator,
-    emulator_config: EmulatorConfig,
-    connection: AbstractRobustConnection,
-    events_queue: aio_pika.abc.AbstractQueue,
+    e2e: EndToEnd,
 ) -> None:
     command = fleet_command("fleet-1", {"protectables": {"types": ["server"]}}, project_concurrency=2)
     live = io.StringIO()
     waiting = asyncio.create_task(
-        wait_for_workflow(settings.database_url, "fleet-1", Console(file=live, width=200), poll_seconds=0.05)
+        wait_for_workflow(
+            e2e.settings.database_url, "fleet-1", Console(file=live, width=200), poll_seconds=0.05
+        )
     )
-    await publish(connection, settings, command)
-    await drain_worker(settings, seconds=60)
+    await e2e.publish(command)
+    await e2e.drain(seconds=60)
     followed = await asyncio.wait_for(waiting, 5)  # what `submit --wait` shows
     assert followed.status is WorkflowStatus.SUCCEEDED and f"{FLEET}/{FLEET}" in live.getvalue()
 
-    wf = await store.workflow_by_command("fleet-1")
+    wf = await e2e.store.workflow_by_command("fleet-1")
     assert wf is not None and wf.result is not None
     assert wf.status is WorkflowStatus.SUCCEEDED, (wf.error_code, wf.error_message)
     counts = wf.result["fleet"]["counts"]
@@ -75,39 +68,34 @@ async def test_fleet_of_600_servers_by_type_is_auto_packed_into_3_vaults_and_suc
         3,
     )
     assert counts["bytes_protected"] > 0
-    assert emulator.counters.requests_of("create_checkpoint") == 3  # one checkpoint per vault
-    assert emulator.counters.requests_of("create_vault") == 3
-    vaults = emulator.emulator.describe()["projects"][0]
+    assert e2e.emulator.counters.requests_of("create_checkpoint") == 3  # one checkpoint per vault
+    assert e2e.emulator.counters.requests_of("create_vault") == 3
+    vaults = e2e.emulator.emulator.describe()["projects"][0]
     assert vaults["vaults"] == 3
 
-    events = await collect(events_queue)
+    events = await collect(e2e.events_queue)
     [summary] = finals(events)
     data = summary["data"]
     assert data["outcome"] == "succeeded" and data["resources"] == []
     backups = dict(data["fleet"]["backups"])
-    assert sorted(backups) == sorted(servers(emulator_config, FLEET)) and all(backups.values())
+    assert sorted(backups) == sorted(e2e.servers(FLEET)) and all(backups.values())
     progress = [
         e for e in events if e["data"]["kind"] == "fleet_backup" and e["data"]["outcome"] == "progress"
     ]
     assert all(e["data"]["fleet"]["counts"]["total"] == FLEET for e in progress)
 
-    listed = rendered(workflows_table(await list_workflows(settings.database_url)))
+    listed = rendered(workflows_table(await list_workflows(e2e.settings.database_url)))
     assert f"{FLEET}/{FLEET}" in listed  # the fleet's row in `status`
-    detail = await workflow_status(settings.database_url, "fleet-1")
+    detail = await workflow_status(e2e.settings.database_url, "fleet-1")
     assert detail is not None and len(detail.children) == 3
     shown = rendered(workflow_detail(detail))
     assert "3 child backups" in shown and "0 failed or skipped resources" in shown
 
 
 async def test_partially_failing_fleet_reports_each_failed_resource_with_its_cbr_code(
-    settings: Settings,
-    store: Store,
-    emulator: RunningEmulator,
-    emulator_config: EmulatorConfig,
-    connection: AbstractRobustConnection,
-    events_queue: aio_pika.abc.AbstractQueue,
+    e2e: EndToEnd,
 ) -> None:
-    emulator.faults.replace(
+    e2e.emulator.faults.replace(
         FaultPlan(
             rules=[
                 FaultRule(
@@ -121,16 +109,16 @@ async def test_partially_failing_fleet_reports_each_failed_resource_with_its_cbr
             ]
         )
     )
-    ids = servers(emulator_config, 300)  # two children: 256 + 44
-    await publish(connection, settings, fleet_command("fleet-2", {"resources": [{"id": i} for i in ids]}))
-    await drain_worker(settings, seconds=60)
+    ids = e2e.servers(300)  # two children: 256 + 44
+    await e2e.publish(fleet_command("fleet-2", {"resources": [{"id": i} for i in ids]}))
+    await e2e.drain(seconds=60)
 
-    wf = await store.workflow_by_command("fleet-2")
+    wf = await e2e.store.workflow_by_command("fleet-2")
     assert wf is not None and wf.status is WorkflowStatus.PARTIALLY_SUCCEEDED, (
         wf.error_code,
         wf.error_message,
     )
-    [summary] = finals(await collect(events_queue))
+    [summary] = finals(await collect(e2e.events_queue))
     data = summary["data"]
     assert data["outcome"] == "partially_succeeded"
     failed = data["resources"]
@@ -143,36 +131,31 @@ async def test_partially_failing_fleet_reports_each_failed_resource_with_its_cbr
     assert set(succeeded) | {r["resource_id"] for r in failed} == set(ids)
     counts = data["fleet"]["counts"]
     assert (counts["succeeded"], counts["failed"]) == (len(succeeded), len(failed))
-    detail = await workflow_status(settings.database_url, "fleet-2")
+    detail = await workflow_status(e2e.settings.database_url, "fleet-2")
     assert detail is not None and "BackupService.6114" in rendered(workflow_detail(detail))
 
 
 async def test_children_not_started_in_the_window_expire_with_their_resources_skipped(
-    settings: Settings,
-    store: Store,
-    emulator: RunningEmulator,
-    emulator_config: EmulatorConfig,
-    connection: AbstractRobustConnection,
-    events_queue: aio_pika.abc.AbstractQueue,
+    e2e: EndToEnd,
 ) -> None:
-    emulator.emulator.set_progression(Progression(base_seconds=2, gb_per_second=1e6, waiting_seconds=0))
-    ids = servers(emulator_config, 300)
+    e2e.emulator.emulator.set_progression(Progression(base_seconds=2, gb_per_second=1e6, waiting_seconds=0))
+    ids = e2e.servers(300)
     command = fleet_command(
         "fleet-3", {"resources": [{"id": i} for i in ids]}, project_concurrency=1, window_seconds=1
     )
-    await publish(connection, settings, command)
-    await drain_worker(settings, seconds=60)
+    await e2e.publish(command)
+    await e2e.drain(seconds=60)
 
-    wf = await store.workflow_by_command("fleet-3")
+    wf = await e2e.store.workflow_by_command("fleet-3")
     assert wf is not None and wf.status is WorkflowStatus.PARTIALLY_SUCCEEDED, (
         wf.error_code,
         wf.error_message,
     )
-    children = await store.pool.fetch(
+    children = await e2e.store.pool.fetch(
         "SELECT status FROM workflows WHERE parent_id = $1 ORDER BY command_id", wf.id
     )
     assert sorted(c["status"] for c in children) == ["expired", "succeeded"]  # the cap held the second back
-    [summary] = finals(await collect(events_queue))
+    [summary] = finals(await collect(e2e.events_queue))
     skipped = summary["data"]["resources"]
     assert skipped and {(r["status"], r["error_code"]) for r in skipped} == {("skipped", WINDOW_CLOSED)}
     assert summary["data"]["fleet"]["counts"]["skipped"] == len(skipped)

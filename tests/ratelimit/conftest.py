@@ -2,56 +2,27 @@
 
 from __future__ import annotations
 
-import asyncio
-import os
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 
-import asyncpg
 import pytest
-
-from orchestrator.store import run_migrations
-
-ADMIN_DSN = os.environ.get("CBR_TEST_ADMIN_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
-RUN = uuid.uuid4().hex[:8]
-
-
-def dsn_of(db: str) -> str:
-    return ADMIN_DSN.rsplit("/", 1)[0] + "/" + db
-
-
-async def admin(sql: str) -> None:
-    conn = await asyncpg.connect(ADMIN_DSN)
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
+from pg_databases import create_database, database, drop_database, dsn_of, migrated_template, unique_name
 
 
 @pytest.fixture(scope="session")
 def template_db() -> Iterator[str]:
-    name = f"cbro_tpl_ratelimit_{RUN}"
-
-    async def setup() -> None:
-        await admin(f'CREATE DATABASE "{name}"')
-        await run_migrations(dsn_of(name))
-
-    asyncio.run(setup())
-    yield name
-    asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    yield from migrated_template("ratelimit")
 
 
 @pytest.fixture
 def db_name() -> str:
-    return f"cbro_ratelimit_{RUN}_{uuid.uuid4().hex[:8]}"
+    return unique_name("ratelimit")
 
 
 @pytest.fixture
 async def dsn(template_db: str, db_name: str) -> AsyncIterator[str]:
-    await admin(f'CREATE DATABASE "{db_name}" TEMPLATE "{template_db}"')
-    yield dsn_of(db_name)
-    await admin(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
+    async with database(db_name, template_db) as url:
+        yield url
 
 
 @dataclass(frozen=True)
@@ -66,10 +37,10 @@ class LateDatabase:
         return dsn_of(self.name)
 
     async def create(self) -> None:
-        await admin(f'CREATE DATABASE "{self.name}" TEMPLATE "{self.template}"')
+        await create_database(self.name, self.template)
 
 
 @pytest.fixture
 async def late_database(template_db: str, db_name: str) -> AsyncIterator[LateDatabase]:
     yield LateDatabase(db_name, template_db)
-    await admin(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
+    await drop_database(db_name)

@@ -1,0 +1,67 @@
+"""Throw-away PostgreSQL databases for tests: a template migrated once per session, cloned for each test.
+
+Every name carries ``RUN`` (one value per test session) and the label of the folder that made it, so a
+database left behind by a killed run says where it came from. Shared by the conftest files of the folders
+that need a database; they keep only what differs (the label, and fixtures of their own).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+
+import asyncpg
+
+from orchestrator.store import run_migrations
+
+ADMIN_DSN = os.environ.get("CBR_TEST_ADMIN_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
+RUN = uuid.uuid4().hex[:8]
+
+
+def dsn_of(db: str) -> str:
+    return ADMIN_DSN.rsplit("/", 1)[0] + "/" + db
+
+
+def unique_name(label: str) -> str:
+    """A database name of this run that no other test uses."""
+    return f"cbro_{label}_{RUN}_{uuid.uuid4().hex[:8]}"
+
+
+async def admin(sql: str) -> None:
+    conn = await asyncpg.connect(ADMIN_DSN)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+async def create_database(name: str, template: str | None = None) -> None:
+    await admin(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
+
+
+async def drop_database(name: str) -> None:
+    await admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def migrated_template(label: str) -> Iterator[str]:
+    """The body of a session fixture: a migrated database to clone, dropped at the end of the session."""
+    name = f"cbro_tpl_{label}_{RUN}"
+
+    async def setup() -> None:
+        await create_database(name)
+        await run_migrations(dsn_of(name))
+
+    asyncio.run(setup())
+    yield name
+    asyncio.run(drop_database(name))
+
+
+@contextlib.asynccontextmanager
+async def database(name: str, template: str | None = None) -> AsyncIterator[str]:
+    """A database (a clone of ``template``, or empty) for the length of the block; yields its DSN."""
+    await create_database(name, template)
+    yield dsn_of(name)
+    await drop_database(name)
