@@ -49,6 +49,7 @@ from orchestrator.store import (
     Workflow,
     WorkflowStatus,
 )
+from orchestrator.vault_binder import VaultBinder
 from orchestrator.vault_directory import VaultDirectory
 from orchestrator.workflows import kind_of
 from orchestrator.workflows.base import (
@@ -163,10 +164,17 @@ class Actions(Protocol):
 class CbrActions:
     """Performs one :class:`Request` for one workflow and turns the answer into an observation."""
 
-    def __init__(self, clients: CbrClients, poller: Poller, vaults: VaultDirectory | None = None) -> None:
+    def __init__(
+        self,
+        clients: CbrClients,
+        poller: Poller,
+        vaults: VaultDirectory | None = None,
+        binder: VaultBinder | None = None,
+    ) -> None:
         self._clients = clients
         self._poller = poller
         self._vaults = vaults or VaultDirectory()
+        self._binder = binder or VaultBinder()
         self._vault_lookups: dict[tuple[str, str, str], asyncio.Future[VaultFound | VaultMissing]] = {}
 
     async def perform(self, wf: Workflow, request: Request) -> tuple[Observation, Step]:
@@ -192,7 +200,7 @@ class CbrActions:
             return self._learned(project, region, await client.create_vault(_vault_create(req)))
         if isinstance(req, AddResources):
             refs = [ResourceRef(id=rid, type=rtype) for rid, rtype in req.resources]
-            await client.add_vault_resources(req.vault_id, refs)
+            await self._binder.add(client, (project, region, req.vault_id), refs)
             self._vaults.bound(project, region, req.vault_id, (rid for rid, _ in req.resources))
             return ResourcesAdded()
         if isinstance(req, CreateCheckpoint):
