@@ -30,11 +30,8 @@ async def admit(
     scopes: Sequence[tuple[str, int]] = (),
 ) -> bool:
     """True when the workflow now holds every lock and one slot under each scope (or held them already)."""
-    if not scopes and len(resource_ids) == 1:  # a single-server backup: one statement, no transaction
-        holder = await store.pool.fetchval(
-            fq("lock_one_resource"), project_id, region, resource_ids[0], workflow_id
-        )
-        return bool(holder == workflow_id)
+    if not scopes and len(resource_ids) == 1:  # a single-server backup: one row of a shared statement
+        return await store.lock_alone(workflow_id, project_id, region, resource_ids[0])
     try:
         async with store.pool.acquire() as conn, conn.transaction():
             for scope, cap in scopes:  # caps first: the cheap refusal when a fleet waits on them

@@ -188,61 +188,111 @@ SELECT rate, tokens, refilled_at, blocked_until, last_decrease_at, calm_since, t
   FROM rate_buckets
  WHERE region = $1 AND project_id = $2;
 
--- Hot path: the state and its step history in one statement (one round trip, no BEGIN/COMMIT).
--- Steps arrive as parallel arrays: $A operation, $B request, $C outcome, $D response, $E error code,
--- $F error message, $G started at, $H finished at.
+-- Hot path (orchestrator/store/workflow_writes.py): many workflows' writes in one statement (one round
+-- trip, no BEGIN/COMMIT), each row under its own lease guard; a workflow's steps (and final event) are
+-- written only with its row. Steps arrive flattened as parallel arrays: workflow id, operation, request,
+-- outcome, response, error code, error message, started at, finished at.
 
--- name: save_state_logged
-WITH wf AS (
-    UPDATE workflows
-       SET state = $3, updated_at = now(),
-           lease_expires_at = now() + make_interval(secs => $4)
-     WHERE id = $1 AND lease_owner = $2 AND finished_at IS NULL
-    RETURNING id
+-- name: save_states_logged
+-- per workflow: $1 id, $2 owner, $3 state, $4 lease seconds; steps: $5-$13
+WITH todo AS (
+    SELECT * FROM unnest($1::uuid[], $2::text[], $3::jsonb[], $4::float8[]) AS t(id, owner, state, lease)
+), wf AS (
+    UPDATE workflows w
+       SET state = t.state, updated_at = now(), lease_expires_at = now() + make_interval(secs => t.lease)
+      FROM todo t
+     WHERE w.id = t.id AND w.lease_owner = t.owner AND w.finished_at IS NULL
+    RETURNING w.id, t.owner
 ), logged AS (
     INSERT INTO steps (workflow_id, worker, operation, request, outcome, response, error_code, error_message,
                        started_at, finished_at)
-    SELECT wf.id, $2, s.*
-      FROM wf, unnest($5::text[], $6::jsonb[], $7::text[], $8::jsonb[], $9::text[], $10::text[],
-                      $11::timestamptz[], $12::timestamptz[]) AS s
+    SELECT wf.id, wf.owner, s.operation, s.request, s.outcome, s.response, s.error_code, s.error_message,
+           s.started_at, s.finished_at
+      FROM unnest($5::uuid[], $6::text[], $7::jsonb[], $8::text[], $9::jsonb[], $10::text[], $11::text[],
+                  $12::timestamptz[], $13::timestamptz[]) WITH ORDINALITY
+               AS s(workflow_id, operation, request, outcome, response, error_code, error_message,
+                    started_at, finished_at, n)
+      JOIN wf ON wf.id = s.workflow_id
+     ORDER BY s.n
 )
 SELECT id FROM wf;
 
--- name: release_until_logged
-WITH wf AS (
-    UPDATE workflows
-       SET state = $3, next_run_at = $4, lease_owner = NULL, lease_expires_at = NULL, updated_at = now()
-     WHERE id = $1 AND lease_owner = $2 AND finished_at IS NULL
-    RETURNING id
+-- name: releases_until_logged
+-- per workflow: $1 id, $2 owner, $3 state, $4 next run at; steps: $5-$13
+WITH todo AS (
+    SELECT * FROM unnest($1::uuid[], $2::text[], $3::jsonb[], $4::timestamptz[]) AS t(id, owner, state, run_at)
+), wf AS (
+    UPDATE workflows w
+       SET state = t.state, next_run_at = t.run_at, lease_owner = NULL, lease_expires_at = NULL,
+           updated_at = now()
+      FROM todo t
+     WHERE w.id = t.id AND w.lease_owner = t.owner AND w.finished_at IS NULL
+    RETURNING w.id, t.owner
 ), logged AS (
     INSERT INTO steps (workflow_id, worker, operation, request, outcome, response, error_code, error_message,
                        started_at, finished_at)
-    SELECT wf.id, $2, s.*
-      FROM wf, unnest($5::text[], $6::jsonb[], $7::text[], $8::jsonb[], $9::text[], $10::text[],
-                      $11::timestamptz[], $12::timestamptz[]) AS s
+    SELECT wf.id, wf.owner, s.operation, s.request, s.outcome, s.response, s.error_code, s.error_message,
+           s.started_at, s.finished_at
+      FROM unnest($5::uuid[], $6::text[], $7::jsonb[], $8::text[], $9::jsonb[], $10::text[], $11::text[],
+                  $12::timestamptz[], $13::timestamptz[]) WITH ORDINALITY
+               AS s(workflow_id, operation, request, outcome, response, error_code, error_message,
+                    started_at, finished_at, n)
+      JOIN wf ON wf.id = s.workflow_id
+     ORDER BY s.n
 )
 SELECT id FROM wf;
 
--- name: finish_logged
--- $4 status, $5 result, $6 error code, $7 error message, $8-$15 the steps, $16-$20 the final event:
--- event id, routing key, body, reply_to, correlation id
-WITH wf AS (
-    UPDATE workflows
-       SET state = $3, status = $4, result = $5, error_code = $6, error_message = $7,
-           lease_owner = NULL, lease_expires_at = NULL, finished_at = now(), updated_at = now()
-     WHERE id = $1 AND lease_owner = $2 AND finished_at IS NULL
-    RETURNING id
+-- name: finishes_logged
+-- per workflow: $1 id, $2 owner, $3 state, $4 status, $5 result, $6 error code, $7 error message, and its
+-- final event: $8 event id, $9 routing key, $10 body, $11 reply_to, $12 correlation id; steps: $13-$21
+WITH todo AS (
+    SELECT * FROM unnest($1::uuid[], $2::text[], $3::jsonb[], $4::text[], $5::jsonb[], $6::text[], $7::text[],
+                         $8::text[], $9::text[], $10::jsonb[], $11::text[], $12::text[]) WITH ORDINALITY
+               AS t(id, owner, state, status, result, error_code, error_message,
+                    event_id, routing_key, body, reply_to, correlation_id, n)
+), wf AS (
+    UPDATE workflows w
+       SET state = t.state, status = t.status, result = t.result, error_code = t.error_code,
+           error_message = t.error_message, lease_owner = NULL, lease_expires_at = NULL,
+           finished_at = now(), updated_at = now()
+      FROM todo t
+     WHERE w.id = t.id AND w.lease_owner = t.owner AND w.finished_at IS NULL
+    RETURNING w.id, t.owner
 ), logged AS (
     INSERT INTO steps (workflow_id, worker, operation, request, outcome, response, error_code, error_message,
                        started_at, finished_at)
-    SELECT wf.id, $2, s.*
-      FROM wf, unnest($8::text[], $9::jsonb[], $10::text[], $11::jsonb[], $12::text[], $13::text[],
-                      $14::timestamptz[], $15::timestamptz[]) AS s
+    SELECT wf.id, wf.owner, s.operation, s.request, s.outcome, s.response, s.error_code, s.error_message,
+           s.started_at, s.finished_at
+      FROM unnest($13::uuid[], $14::text[], $15::jsonb[], $16::text[], $17::jsonb[], $18::text[], $19::text[],
+                  $20::timestamptz[], $21::timestamptz[]) WITH ORDINALITY
+               AS s(workflow_id, operation, request, outcome, response, error_code, error_message,
+                    started_at, finished_at, n)
+      JOIN wf ON wf.id = s.workflow_id
+     ORDER BY s.n
 ), unlocked AS (
     DELETE FROM resource_locks WHERE workflow_id IN (SELECT id FROM wf)
 ), evented AS (
     INSERT INTO outbox (event_id, workflow_id, routing_key, body, reply_to, correlation_id)
-    SELECT $16, wf.id, $17, $18, $19, $20 FROM wf
+    SELECT t.event_id, t.id, t.routing_key, t.body, t.reply_to, t.correlation_id
+      FROM todo t JOIN wf ON wf.id = t.id
+     ORDER BY t.n
     ON CONFLICT (event_id) DO NOTHING
 )
 SELECT id FROM wf;
+
+-- name: lock_one_resource_each
+-- admission of many single-resource backups under no cap: $1 project, $2 region, $3 resource, $4 workflow
+-- per backup; returns every workflow that holds its resource afterwards (as lock_one_resource, a lock
+-- committed after this statement's snapshot counts as a refusal, tried again later)
+WITH wanted AS (
+    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::uuid[]) WITH ORDINALITY
+               AS w(project_id, region, resource_id, workflow_id, n)
+), taken AS (
+    INSERT INTO resource_locks (project_id, region, resource_id, workflow_id)
+    SELECT project_id, region, resource_id, workflow_id FROM wanted ORDER BY n
+    ON CONFLICT (project_id, region, resource_id) DO NOTHING
+    RETURNING workflow_id
+)
+SELECT workflow_id AS id FROM taken
+UNION ALL
+SELECT l.workflow_id FROM resource_locks l JOIN wanted w USING (project_id, region, resource_id);

@@ -25,6 +25,7 @@ from orchestrator.store.models import (
     WorkflowStatus,
 )
 from orchestrator.store.queries import q
+from orchestrator.store.workflow_writes import FinishRow, LockRow, ReleaseRow, SaveRow, WorkflowWrites
 
 Conn = asyncpg.Connection | PoolConnectionProxy
 OUTBOX_CHANNEL = "cbr_outbox"
@@ -73,6 +74,7 @@ class Store:
     def __init__(self, pool: asyncpg.Pool, dsn: str) -> None:
         self.pool = pool
         self.dsn = dsn
+        self._writes = WorkflowWrites(pool)  # the hot writes, batched across workflows
 
     @classmethod
     async def connect(cls, dsn: str, max_size: int = 10) -> Store:
@@ -145,11 +147,9 @@ class Store:
         events: Sequence[OutboxEvent] = (),
     ) -> None:
         """Persist the state (e.g. an intent, before the call it announces), keeping the lease."""
-        if not events:  # the usual case: one statement
-            ok = await self.pool.fetchval(
-                q("save_state_logged"), workflow_id, owner, state, lease_seconds, *_step_columns(steps)
-            )
-            self._check_lease(ok)
+        if not events:  # the usual case: one row of a statement shared with other workflows
+            row = SaveRow(workflow_id, owner, state, steps, lease_seconds)
+            self._check_written(await self._writes.saves.write(row))
             return
         async with self.pool.acquire() as conn, conn.transaction():
             ok = await conn.fetchval(q("save_state"), workflow_id, owner, state, lease_seconds)
@@ -167,11 +167,9 @@ class Store:
         events: Sequence[OutboxEvent] = (),
     ) -> None:
         """Persist the state and give the workflow back until ``run_at``."""
-        if not events:  # the usual case: one statement
-            ok = await self.pool.fetchval(
-                q("release_until_logged"), workflow_id, owner, state, run_at, *_step_columns(steps)
-            )
-            self._check_lease(ok)
+        if not events:  # the usual case: one row of a statement shared with other workflows
+            row = ReleaseRow(workflow_id, owner, state, steps, run_at)
+            self._check_written(await self._writes.releases.write(row))
             return
         async with self.pool.acquire() as conn, conn.transaction():
             ok = await conn.fetchval(q("release_until"), workflow_id, owner, state, run_at)
@@ -188,24 +186,9 @@ class Store:
         event: OutboxEvent,
         steps: Sequence[Step] = (),
     ) -> None:
-        """Final state, step history, released locks and the final event: one statement."""
-        ok = await self.pool.fetchval(
-            q("finish_logged"),
-            workflow_id,
-            owner,
-            state,
-            finish.status.value,
-            finish.result,
-            finish.error_code,
-            finish.error_message,
-            *_step_columns(steps),
-            event.event_id,
-            event.routing_key,
-            event.body,
-            event.reply_to,
-            event.correlation_id,
-        )
-        self._check_lease(ok)
+        """Final state, step history, released locks and the final event: one row of one statement."""
+        row = FinishRow(workflow_id, owner, state, steps, finish, event)
+        self._check_written(await self._writes.finishes.write(row))
 
     async def lock_resource(
         self, workflow_id: uuid.UUID, project_id: str, region: str, resource_id: str
@@ -216,10 +199,22 @@ class Store:
             holder = await conn.fetchval(q("resource_holder"), project_id, region, resource_id)
             return bool(holder == workflow_id)
 
+    async def lock_alone(
+        self, workflow_id: uuid.UUID, project_id: str, region: str, resource_id: str
+    ) -> bool:
+        """Admission of a single-resource backup under no cap (batched with others): True when it holds
+        the resource's lock (now or already)."""
+        return await self._writes.locks.write(LockRow(workflow_id, project_id, region, resource_id))
+
     async def unlock_resource(
         self, workflow_id: uuid.UUID, project_id: str, region: str, resource_id: str
     ) -> None:
         await self.pool.execute(q("unlock_resource"), project_id, region, resource_id, workflow_id)
+
+    @staticmethod
+    def _check_written(written: bool) -> None:
+        if not written:
+            raise LeaseLost()
 
     @staticmethod
     def _check_lease(result: object) -> None:
@@ -331,17 +326,3 @@ class Store:
     async def unpublished_count(self) -> int:
         n: int = await self.pool.fetchval(q("unpublished_count"))
         return n
-
-
-def _step_columns(steps: Sequence[Step]) -> tuple[list[Any], ...]:
-    """The steps as the parallel arrays the ``*_logged`` statements unnest."""
-    return (
-        [s.operation for s in steps],
-        [s.request for s in steps],
-        [s.outcome.value for s in steps],
-        [s.response for s in steps],
-        [s.error_code for s in steps],
-        [s.error_message for s in steps],
-        [s.started_at for s in steps],
-        [s.finished_at for s in steps],
-    )

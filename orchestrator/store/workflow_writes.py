@@ -1,0 +1,124 @@
+"""The engine's per-workflow writes (admit, save, release until, finish), batched across workflows.
+
+Each is one lease-guarded row of a ``*_logged`` batch statement (``queries.sql``): the workflow's state,
+its steps and, when it finishes, its released locks and final event, all in that one statement.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from orchestrator.store.models import Finish, OutboxEvent, Step
+from orchestrator.store.queries import q
+from orchestrator.store.write_batch import WriteBatch
+
+
+@dataclass(frozen=True)
+class _Row:
+    workflow_id: uuid.UUID
+    owner: str
+    state: dict[str, Any]
+    steps: Sequence[Step]
+
+
+@dataclass(frozen=True)
+class SaveRow(_Row):
+    lease_seconds: float
+
+
+@dataclass(frozen=True)
+class ReleaseRow(_Row):
+    run_at: datetime
+
+
+@dataclass(frozen=True)
+class FinishRow(_Row):
+    finish: Finish
+    event: OutboxEvent
+
+
+@dataclass(frozen=True)
+class LockRow:
+    """A single-resource backup under no cap asking for its resource's lock."""
+
+    workflow_id: uuid.UUID
+    project_id: str
+    region: str
+    resource_id: str
+
+
+class WorkflowWrites:
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+        self.saves = WriteBatch[SaveRow](self._save, _workflow_of)
+        self.releases = WriteBatch[ReleaseRow](self._release, _workflow_of)
+        self.finishes = WriteBatch[FinishRow](self._finish, _workflow_of)
+        self.locks = WriteBatch[LockRow](self._lock, lambda row: row.workflow_id)
+
+    async def _lock(self, rows: Sequence[LockRow]) -> set[uuid.UUID]:
+        records = await self._pool.fetch(
+            q("lock_one_resource_each"),
+            [r.project_id for r in rows],
+            [r.region for r in rows],
+            [r.resource_id for r in rows],
+            [r.workflow_id for r in rows],
+        )
+        return {rec["id"] for rec in records}
+
+    async def _save(self, rows: Sequence[SaveRow]) -> set[uuid.UUID]:
+        return await self._run("save_states_logged", rows, [r.lease_seconds for r in rows])
+
+    async def _release(self, rows: Sequence[ReleaseRow]) -> set[uuid.UUID]:
+        return await self._run("releases_until_logged", rows, [r.run_at for r in rows])
+
+    async def _finish(self, rows: Sequence[FinishRow]) -> set[uuid.UUID]:
+        return await self._run(
+            "finishes_logged",
+            rows,
+            [r.finish.status.value for r in rows],
+            [r.finish.result for r in rows],
+            [r.finish.error_code for r in rows],
+            [r.finish.error_message for r in rows],
+            [r.event.event_id for r in rows],
+            [r.event.routing_key for r in rows],
+            [r.event.body for r in rows],
+            [r.event.reply_to for r in rows],
+            [r.event.correlation_id for r in rows],
+        )
+
+    async def _run(self, query: str, rows: Sequence[_Row], *columns: list[Any]) -> set[uuid.UUID]:
+        records = await self._pool.fetch(
+            q(query),
+            [r.workflow_id for r in rows],
+            [r.owner for r in rows],
+            [r.state for r in rows],
+            *columns,
+            *_step_columns(rows),
+        )
+        return {rec["id"] for rec in records}
+
+
+def _workflow_of(row: _Row) -> uuid.UUID:
+    return row.workflow_id
+
+
+def _step_columns(rows: Sequence[_Row]) -> tuple[list[Any], ...]:
+    """Every row's steps as the parallel arrays the statements unnest, each with its workflow id."""
+    owned = [(r.workflow_id, s) for r in rows for s in r.steps]
+    return (
+        [wid for wid, _ in owned],
+        [s.operation for _, s in owned],
+        [s.request for _, s in owned],
+        [s.outcome.value for _, s in owned],
+        [s.response for _, s in owned],
+        [s.error_code for _, s in owned],
+        [s.error_message for _, s in owned],
+        [s.started_at for _, s in owned],
+        [s.finished_at for _, s in owned],
+    )

@@ -1,0 +1,118 @@
+"""Writes of many workflows made at the same moment share one statement; each keeps its own lease guard."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+import pytest
+
+from orchestrator.store import (
+    Finish,
+    LeaseLost,
+    NewWorkflow,
+    OutboxEvent,
+    Step,
+    StepOutcome,
+    Store,
+    WorkflowStatus,
+)
+
+
+def new(i: int) -> NewWorkflow:
+    return NewWorkflow(
+        id=uuid.uuid4(), command_id=f"c{i}", kind="backup", project_id="p", region="r", input={}, state={}
+    )
+
+
+def steps(n: int) -> list[Step]:
+    now = datetime.now(UTC)
+    return [
+        Step(operation=f"op{k}", outcome=StepOutcome.OK, started_at=now, finished_at=now, request={"k": k})
+        for k in range(n)
+    ]
+
+
+async def claimed(store: Store, n: int, owner: str = "w") -> list[uuid.UUID]:
+    ids = [(await store.create_workflow_if_absent(new(i)))[0] for i in range(n)]
+    assert len(await store.claim_due(owner, 30, n)) == n
+    return ids
+
+
+async def outcomes(*writes: object) -> list[object]:
+    return await asyncio.gather(*writes, return_exceptions=True)  # type: ignore[arg-type]
+
+
+async def test_a_lost_lease_refuses_only_its_own_row(store: Store) -> None:
+    ids = await claimed(store, 6)
+    stolen = ids[2]
+    await store.pool.execute("UPDATE workflows SET lease_owner = 'thief' WHERE id = $1", stolen)
+    later = datetime.now(UTC) + timedelta(minutes=5)
+    results = await outcomes(
+        *(store.release_until("w", wid, {"n": i}, later, steps(2)) for i, wid in enumerate(ids))
+    )
+    assert [isinstance(r, LeaseLost) for r in results] == [wid == stolen for wid in ids]
+    for i, wid in enumerate(ids):
+        wf = await store.get_workflow(wid)
+        assert wf is not None
+        assert (wf.state, wf.lease_owner) == (({"n": i}, None) if wid != stolen else ({}, "thief"))
+        assert [s.step.operation for s in await store.steps_of(wid)] == (
+            [] if wid == stolen else ["op0", "op1"]
+        )
+
+
+async def test_finishes_together_each_with_its_event_and_steps(store: Store) -> None:
+    ids = await claimed(store, 5)
+    await store.pool.execute("UPDATE workflows SET lease_owner = 'thief' WHERE id = $1", ids[0])
+    finish = Finish(WorkflowStatus.SUCCEEDED, {"ok": True})
+    results = await outcomes(
+        *(
+            store.finish_with_event(
+                "w", wid, {}, finish, OutboxEvent(f"e{i}", "workflow.x", {"i": i}), steps(i)
+            )
+            for i, wid in enumerate(ids)
+        )
+    )
+    assert isinstance(results[0], LeaseLost)
+    assert results[1:] == [None] * 4
+    assert await store.events_of(ids[0]) == []
+    for i, wid in enumerate(ids[1:], start=1):
+        wf = await store.get_workflow(wid)
+        assert wf is not None and wf.status is WorkflowStatus.SUCCEEDED
+        assert [e.event_id for e in await store.events_of(wid)] == [f"e{i}"]
+        assert len(await store.steps_of(wid)) == i
+
+
+async def test_saves_keep_the_lease(store: Store) -> None:
+    ids = await claimed(store, 3)
+    await asyncio.gather(*(store.save_state("w", wid, {"saved": True}, 30, steps(1)) for wid in ids))
+    for wid in ids:
+        wf = await store.get_workflow(wid)
+        assert wf is not None and wf.state == {"saved": True} and wf.lease_owner == "w"
+
+
+async def test_one_resource_asked_by_many_at_once_is_locked_once(store: Store) -> None:
+    ids = await claimed(store, 4)
+    got = await asyncio.gather(*(store.lock_alone(wid, "p", "r", "server-1") for wid in ids))
+    assert sum(got) == 1
+    holder = ids[got.index(True)]
+    assert await store.lock_alone(holder, "p", "r", "server-1")  # asking again: still holds it
+    others = await asyncio.gather(
+        *(store.lock_alone(wid, "p", "r", f"server-{i}") for i, wid in enumerate(ids))
+    )
+    assert others == [i != 1 or wid == holder for i, wid in enumerate(ids)]
+
+
+async def test_a_failing_row_fails_alone(store: Store) -> None:
+    ids = await claimed(store, 3)
+    later = datetime.now(UTC) + timedelta(minutes=5)
+    bad = {"not json": object()}
+    results = await outcomes(
+        *(store.release_until("w", wid, bad if i == 1 else {}, later) for i, wid in enumerate(ids))
+    )
+    assert results[0] is None and results[2] is None
+    assert isinstance(results[1], asyncpg.DataError)  # the state is not JSON
+    with pytest.raises(LeaseLost):  # the two written ones are released
+        await store.save_state("w", ids[0], {}, 30)
