@@ -49,9 +49,15 @@ class Listener:
             return
         try:
             conn: asyncpg.Connection = await asyncpg.connect(self._dsn, timeout=5)
-            await conn.add_listener(self._channel, self._on_notify)
         except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
             log.warning("listener on %s not connected (%s); polling only", self._channel, type(exc).__name__)
+            self._conn = None
+            return
+        try:
+            await conn.add_listener(self._channel, self._on_notify)
+        except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
+            log.warning("listener on %s not subscribed (%s); polling only", self._channel, type(exc).__name__)
+            conn.terminate()
             self._conn = None
             return
         self._conn = conn

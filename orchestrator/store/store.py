@@ -81,6 +81,7 @@ class Store:
         return cls(await create_pool(dsn, max_size=max_size), dsn)
 
     async def close(self) -> None:
+        await self._writes.drain()
         await self.pool.close()
 
     # ------------------------------------------------------------ intake

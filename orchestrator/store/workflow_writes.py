@@ -61,6 +61,11 @@ class WorkflowWrites:
         self.finishes = WriteBatch[FinishRow](self._finish, _workflow_of)
         self.locks = WriteBatch[LockRow](self._lock, lambda row: row.workflow_id)
 
+    async def drain(self) -> None:
+        """Let every batched write in flight finish, so none holds a connection when the pool closes."""
+        for batch in (self.saves, self.releases, self.finishes, self.locks):
+            await batch.drain()
+
     async def _lock(self, rows: Sequence[LockRow]) -> set[uuid.UUID]:
         records = await self._pool.fetch(
             q("lock_one_resource_each"),

@@ -37,6 +37,11 @@ class WriteBatch(Generic[Row]):
             self._sender = asyncio.create_task(self._send_waiting())
         return await written
 
+    async def drain(self) -> None:
+        """Wait until every write handed in so far was sent (before the pool closes under it)."""
+        while self._sender is not None and not self._sender.done():
+            await asyncio.wait([self._sender])
+
     async def _send_waiting(self) -> None:
         await asyncio.sleep(0)  # workflows made ready in this turn of the loop join the first statement
         try:
