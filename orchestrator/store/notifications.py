@@ -48,7 +48,7 @@ class Listener:
         if self._conn is not None and not self._conn.is_closed():
             return
         try:
-            conn: asyncpg.Connection = await asyncpg.connect(self._dsn, timeout=5)
+            conn = await _connect_unless_cancelled(self._dsn)
         except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
             log.warning("listener on %s not connected (%s); polling only", self._channel, type(exc).__name__)
             self._conn = None
@@ -65,3 +65,22 @@ class Listener:
 
     def _on_notify(self, *_: Any) -> None:
         self._woken.set()
+
+
+async def _connect_unless_cancelled(dsn: str) -> asyncpg.Connection:
+    """Connect; when cancelled meanwhile (a stopping worker), close the connection once it exists.
+
+    Without this, a connection that completes after its caller was cancelled is never closed.
+    """
+    connecting = asyncio.ensure_future(asyncpg.connect(dsn, timeout=5))
+    try:
+        conn: asyncpg.Connection = await asyncio.shield(connecting)
+    except asyncio.CancelledError:
+        connecting.add_done_callback(_terminate_if_connected)
+        raise
+    return conn
+
+
+def _terminate_if_connected(connecting: asyncio.Future[asyncpg.Connection]) -> None:
+    if not connecting.cancelled() and connecting.exception() is None:
+        connecting.result().terminate()
