@@ -20,6 +20,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
+from pydantic import ValidationError
+
 from orchestrator.cbr.bodies import (
     BackupReplicate,
     BackupRestore,
@@ -185,6 +187,10 @@ class CbrActions:
             failed = Failed(exc.kind.value, exc.code, exc.message, exc.retry_after, exc.outcome_unknown)
             outcome = StepOutcome.UNKNOWN if exc.outcome_unknown else StepOutcome(exc.kind.value)
             return failed, _step(request, outcome, started, error=(exc.code, exc.message))
+        except ValidationError as exc:  # the request body cannot be built: no retry will change that
+            message = f"the request cannot be built: {exc.error_count()} invalid field(s)"
+            failed = Failed("terminal", "orchestrator.invalid_request", message, None, False)
+            return failed, _step(request, StepOutcome.TERMINAL, started, error=(failed.code, message))
         return observation, _step(request, StepOutcome.OK, started, response=_summary(observation))
 
     async def dispatch(self, project: str, region: str, req: Request) -> Observation:
