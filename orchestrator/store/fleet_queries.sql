@@ -5,18 +5,6 @@ INSERT INTO resource_locks (project_id, region, resource_id, workflow_id)
 SELECT $1, $2, rid, $4 FROM unnest($3::text[]) AS rid ORDER BY rid
 ON CONFLICT (project_id, region, resource_id) DO NOTHING;
 
--- name: lock_one_resource
--- admission of one resource under no cap in one statement: the holder afterwards (NULL when a lock
--- committed after this statement's snapshot: a refusal too, tried again later)
-WITH taken AS (
-    INSERT INTO resource_locks (project_id, region, resource_id, workflow_id)
-    VALUES ($1, $2, $3, $4)
-    ON CONFLICT (project_id, region, resource_id) DO NOTHING
-    RETURNING workflow_id)
-SELECT workflow_id FROM taken
-UNION ALL
-SELECT workflow_id FROM resource_locks WHERE project_id = $1 AND region = $2 AND resource_id = $3;
-
 -- name: locked_by_others
 SELECT count(*) FROM resource_locks
  WHERE project_id = $1 AND region = $2 AND resource_id = ANY($3::text[]) AND workflow_id <> $4;

@@ -282,8 +282,8 @@ SELECT id FROM wf;
 
 -- name: lock_one_resource_each
 -- admission of many single-resource backups under no cap: $1 project, $2 region, $3 resource, $4 workflow
--- per backup; returns every workflow that holds its resource afterwards (as lock_one_resource, a lock
--- committed after this statement's snapshot counts as a refusal, tried again later)
+-- per backup; returns every workflow that holds its resource afterwards (a lock committed after this
+-- statement's snapshot counts as a refusal, tried again later)
 WITH wanted AS (
     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::uuid[]) WITH ORDINALITY
                AS w(project_id, region, resource_id, workflow_id, n)
