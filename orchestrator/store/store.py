@@ -152,11 +152,7 @@ class Store:
             row = SaveRow(workflow_id, owner, state, steps, lease_seconds)
             self._check_written(await self._writes.saves.write(row))
             return
-        async with self.pool.acquire() as conn, conn.transaction():
-            ok = await conn.fetchval(q("save_state"), workflow_id, owner, state, lease_seconds)
-            self._check_lease(ok)
-            await self._write_steps(conn, workflow_id, owner, steps)
-            await self._write_events(conn, workflow_id, events)
+        await self._write_with_events("save_state", owner, workflow_id, state, lease_seconds, steps, events)
 
     async def release_until(
         self,
@@ -172,8 +168,21 @@ class Store:
             row = ReleaseRow(workflow_id, owner, state, steps, run_at)
             self._check_written(await self._writes.releases.write(row))
             return
+        await self._write_with_events("release_until", owner, workflow_id, state, run_at, steps, events)
+
+    async def _write_with_events(
+        self,
+        query: str,
+        owner: str,
+        workflow_id: uuid.UUID,
+        state: dict[str, Any],
+        last: float | datetime,
+        steps: Sequence[Step],
+        events: Sequence[OutboxEvent],
+    ) -> None:
+        """A write that also carries events: lease-guarded ``query``, steps and events in one transaction."""
         async with self.pool.acquire() as conn, conn.transaction():
-            ok = await conn.fetchval(q("release_until"), workflow_id, owner, state, run_at)
+            ok = await conn.fetchval(q(query), workflow_id, owner, state, last)
             self._check_lease(ok)
             await self._write_steps(conn, workflow_id, owner, steps)
             await self._write_events(conn, workflow_id, events)
