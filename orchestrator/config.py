@@ -76,12 +76,37 @@ class Names(BaseModel):
 
 
 class WorkerSettings(BaseModel):
+    """How a worker runs workflows.
+
+    Leases: a claimed workflow is leased for ``lease_seconds``, renewed every ``heartbeat_seconds``; a run
+    stops acting once less than ``lease_margin_seconds`` of its lease is left, and a call that is not
+    idempotent starts only with more than its timeout plus that margin left. On SIGTERM in-flight runs
+    get ``drain_seconds`` to reach their next pause, then they are stopped and their leases handed back.
+
+    Unknown outcomes: lookups must find nothing for ``settle_seconds`` (longer than a CBR call's timeout)
+    before such a call counts as not executed; they start ``settle_base_seconds`` apart and back off.
+
+    Budget per workflow (then it ends ``failed``): ``max_failures_per_request`` "retry later" answers to
+    one kind of request since it last succeeded, ``max_calls`` CBR calls, ``max_steps`` steps,
+    ``max_workflow_seconds`` of age, and ``max_crashed_runs`` runs in a row that ended without giving the
+    workflow back.
+    """
+
     model_config = ConfigDict(frozen=True)
 
     concurrency: int = Field(default=32, ge=1, le=1024)
     prefetch: int = Field(default=200, ge=1, le=5000)
-    lease_seconds: float = Field(default=30.0, gt=0)
+    lease_seconds: float = Field(default=60.0, gt=0)
     heartbeat_seconds: float = Field(default=10.0, gt=0)
+    lease_margin_seconds: float = Field(default=2.0, gt=0)
+    drain_seconds: float = Field(default=20.0, ge=0)
+    settle_seconds: float = Field(default=120.0, gt=0)
+    settle_base_seconds: float = Field(default=2.0, gt=0)
+    max_failures_per_request: int = Field(default=60, ge=1)
+    max_calls: int = Field(default=50_000, ge=1)
+    max_steps: int = Field(default=200_000, ge=1)
+    max_workflow_seconds: float = Field(default=8 * 86_400.0, gt=0)
+    max_crashed_runs: int = Field(default=5, ge=1)
     idle_poll_seconds: float = Field(default=1.0, gt=0)
     status_poll_seconds: float = Field(default=5.0, gt=0)
     # status listings start this long before the oldest outstanding poll (cloud vs our clock; see poller)
@@ -91,6 +116,12 @@ class WorkerSettings(BaseModel):
     relay_poll_seconds: float = Field(default=2.0, gt=0)
     delivery_limit: int = Field(default=5, ge=1)
     progress_every_seconds: float = Field(default=60.0, gt=0)
+
+    @model_validator(mode="after")
+    def _heartbeats_fit_the_lease(self) -> WorkerSettings:
+        if self.heartbeat_seconds * 2 > self.lease_seconds:
+            raise ValueError("worker.heartbeat_seconds must be at most half of worker.lease_seconds")
+        return self
 
 
 class RateLimitSettings(BaseModel):
@@ -145,6 +176,22 @@ class Settings(BaseSettings):
         default_factory=dict, description="Region → base URL overrides, e.g. for the emulator."
     )
     cbr_timeout_seconds: float = Field(default=30.0, gt=0)
+    cbr_max_retry_after_seconds: float = Field(
+        default=120.0, gt=0, description="Retry-After answers are capped at this many seconds."
+    )
+
+    @model_validator(mode="after")
+    def _calls_fit_the_lease(self) -> Settings:
+        """A call that is not idempotent needs its timeout plus the margin of lease left to start, and its
+        outcome, when unknown, needs lookups over a window longer than its timeout."""
+        worker = self.worker
+        if worker.lease_seconds <= self.cbr_timeout_seconds + worker.lease_margin_seconds:
+            raise ValueError(
+                "worker.lease_seconds must exceed cbr_timeout_seconds + worker.lease_margin_seconds"
+            )
+        if worker.settle_seconds <= self.cbr_timeout_seconds:
+            raise ValueError("worker.settle_seconds must exceed cbr_timeout_seconds")
+        return self
 
     @model_validator(mode="after")
     def _load_secrets_file(self) -> Settings:

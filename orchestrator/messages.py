@@ -324,6 +324,13 @@ class WorkflowEventData(_Strict):
     project_id: str
     region: str
     resources: list[ResourceResult] = Field(default_factory=list)
+    resources_total: int | None = Field(
+        default=None, description="How many resources the result has, when the list above is cut."
+    )
+    resources_truncated: bool = Field(
+        default=False,
+        description="The list was cut to keep the event small; the whole result is in PostgreSQL.",
+    )
     checkpoint_id: str | None = None
     destination_backup_id: str | None = None
     progress: int | None = Field(default=None, ge=0, le=100)

@@ -33,6 +33,7 @@ from orchestrator.cbr.paging import Page, by_offset
 from orchestrator.cbr.query import BackupFilter, OperationLogFilter
 from orchestrator.cbr.signing import Credentials
 from orchestrator.config import ProjectCredentials, Settings
+from orchestrator.crash_points import crash_point
 from orchestrator.polled import PolledBackup, PolledBackupPage, PolledTask, PolledTaskPage
 from orchestrator.ratelimit import RateLimiters
 from orchestrator.tick import TickPolicy, expected_remaining
@@ -92,6 +93,7 @@ class CbrClients:
                 session=self._session,
                 timeout=self._settings.cbr_timeout_seconds,
                 observer=self._limiters.for_project(project_id, region) if self._limiters else None,
+                retry_after_cap=self._settings.cbr_max_retry_after_seconds,
             )
         return self._clients[key]
 
@@ -373,6 +375,7 @@ class Poller:
             return Page(page.operation_logs, page.count)
 
         logs = [log async for log in by_offset(fetch, PAGE_SIZE)]
+        crash_point("mid_poll")
         return sorted(logs, key=lambda item: item.created_at or "", reverse=True)
 
 

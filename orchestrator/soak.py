@@ -214,9 +214,7 @@ class EventTally:
                 self.done.set()
 
 
-async def _publish_all(
-    connection: AbstractRobustConnection, queue: str, commands: Sequence[Command]
-) -> None:
+async def _publish_all(connection: AbstractRobustConnection, queue: str, commands: Sequence[Command]) -> None:
     channel = await connection.channel(publisher_confirms=True)
     try:
         await asyncio.gather(

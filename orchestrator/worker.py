@@ -3,6 +3,11 @@
 Run several at once: they share the commands queue (competing consumers) and the workflows (leases).
 ``drain=True`` ("drain then stop", for tests and the demo) stops once the commands queue is empty, no
 workflow is unfinished and every event is published.
+
+Stopping (SIGTERM, SIGINT, or the stop event): the worker stops consuming commands, the engine stops
+claiming, lets running workflows reach their next pause (renewing their leases meanwhile), stops the rest
+and hands their leases back; only then are the broker connection, the CBR clients and the database pool
+closed.
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ class WorkerParts:
     relay: Relay
     clients: CbrClients
     limiters: RateLimiters | None = None
+    consumer_tag: str | None = None
 
 
 async def run_worker(
@@ -50,6 +56,7 @@ async def run_worker(
         tasks = [
             asyncio.create_task(parts.engine.run(stop_event), name="engine"),
             asyncio.create_task(parts.relay.run(stop_event), name="relay"),
+            asyncio.create_task(_stop_consuming_on_stop(parts, stop_event), name="intake-stop"),
         ]
         if drain:
             tasks.append(asyncio.create_task(_stop_when_drained(parts, settings, stop_event), name="drain"))
@@ -78,9 +85,19 @@ async def _start(settings: Settings, owner: str | None) -> WorkerParts:
     clients = CbrClients(settings, limiters=limiters)
     engine = Engine(store, settings, CbrActions(clients, Poller(clients)), owner)
     relay = Relay(store, publish_channel, events, poll_seconds=settings.worker.relay_poll_seconds)
-    await topology.commands.consume(Intake(store, settings, topology).handle)
+    tag = await topology.commands.consume(Intake(store, settings, topology).handle)
     log.info("worker %s started", engine.owner)
-    return WorkerParts(store, connection, topology, engine, relay, clients, limiters)
+    return WorkerParts(store, connection, topology, engine, relay, clients, limiters, tag)
+
+
+async def _stop_consuming_on_stop(parts: WorkerParts, stop_event: asyncio.Event) -> None:
+    """Once stopping, take no more commands: the broker gives unacked ones to other workers."""
+    await stop_event.wait()
+    if parts.consumer_tag is not None:
+        try:
+            await parts.topology.commands.cancel(parts.consumer_tag)
+        except Exception as exc:  # the channel may be gone already; closing it requeues them too
+            log.warning("could not stop consuming commands (%s)", type(exc).__name__)
 
 
 async def _watch(tasks: list[asyncio.Task[None]], stop_event: asyncio.Event) -> None:

@@ -43,7 +43,7 @@ from orchestrator.cbr.bodies import (
     drop_none,
 )
 from orchestrator.cbr.endpoints import Endpoints
-from orchestrator.cbr.errors import invalid_response
+from orchestrator.cbr.errors import DEFAULT_RETRY_AFTER_CAP, invalid_response
 from orchestrator.cbr.models import (
     AddedResources,
     Backup,
@@ -80,7 +80,7 @@ from orchestrator.cbr.query import (
     VaultFilter,
     query_pairs,
 )
-from orchestrator.cbr.transport import DEFAULT_TIMEOUT, Reply, RequestObserver, Transport
+from orchestrator.cbr.transport import DEFAULT_TIMEOUT, Reply, RequestObserver, Transport, operation_table
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -101,16 +101,21 @@ def _validation_summary(exc: ValidationError) -> str:
 def parse_reply(reply: Reply, model: type[M], key: str | None = None) -> M:
     """Validate the answer (or its ``key`` member) into ``model``; a mismatch is ``invalid_response``."""
     data = reply.data
+    idempotent = operation_table()[reply.operation].idempotent
     if key is not None:
         if not isinstance(data, dict) or key not in data:
             detail = f"the answer has no {key!r} member"
-            raise invalid_response(reply.operation, reply.status, detail, reply.request_id)
+            raise invalid_response(
+                reply.operation, reply.status, detail, reply.request_id, idempotent=idempotent
+            )
         data = data[key]
     try:
         return model.model_validate(data)
     except ValidationError as exc:
         summary = _validation_summary(exc)
-        raise invalid_response(reply.operation, reply.status, summary, reply.request_id) from exc
+        raise invalid_response(
+            reply.operation, reply.status, summary, reply.request_id, idempotent=idempotent
+        ) from exc
 
 
 class CbrClient:
@@ -131,6 +136,7 @@ class CbrClient:
         session: aiohttp.ClientSession | None = None,
         timeout: float = DEFAULT_TIMEOUT,
         observer: RequestObserver | None = None,
+        retry_after_cap: float = DEFAULT_RETRY_AFTER_CAP,
     ) -> None:
         self._transport = Transport(
             region=region,
@@ -140,6 +146,7 @@ class CbrClient:
             session=session,
             timeout=timeout,
             observer=observer,
+            retry_after_cap=retry_after_cap,
         )
 
     def __repr__(self) -> str:

@@ -92,6 +92,15 @@ TERMINAL_SERVER_CODES = frozenset(
 _TERMINAL_SERVER_STATUSES = frozenset({501, 505})
 
 
+# 5xx codes with which the service itself refuses a call (so it did not execute it): busy, already
+# done, or a precondition of the resource.
+_DEFINITE_SERVER_CODES = TERMINAL_SERVER_CODES | BUSY_CODES | ALREADY_DONE_CODES | THROTTLING_CODES
+
+
+def _definite_server_answer(status: int, code: str) -> bool:
+    return status in _TERMINAL_SERVER_STATUSES or code in _DEFINITE_SERVER_CODES
+
+
 def is_delete_operation(operation: str) -> bool:
     return operation.startswith("delete_")
 
@@ -231,18 +240,38 @@ def _seconds_until(http_date: str, now: datetime) -> float | None:
     return max((moment - now).total_seconds(), 0.0)
 
 
-def error_from_response(operation: str, status: int, headers: Mapping[str, str], text: str) -> CbrApiError:
-    """The error for an HTTP answer of status ≥ 400 (``headers`` looked up case-insensitively)."""
+DEFAULT_RETRY_AFTER_CAP = 120.0  # seconds: one answer may not stop a project's calls for longer
+
+
+def error_from_response(
+    operation: str,
+    status: int,
+    headers: Mapping[str, str],
+    text: str,
+    *,
+    idempotent: bool = True,
+    retry_after_cap: float = DEFAULT_RETRY_AFTER_CAP,
+) -> CbrApiError:
+    """The error for an HTTP answer of status ≥ 400 (``headers`` looked up case-insensitively).
+
+    A 5xx to a call that is not idempotent is not a definite answer (a gateway may time out after the
+    service executed the call): its outcome is unknown, unless the code is one the service itself uses
+    to refuse the call. ``Retry-After`` is capped at ``retry_after_cap`` seconds.
+    """
     lowered = {name.lower(): value for name, value in headers.items()}
     code, message, body_request_id = parse_error_body(status, text)
+    kind = classify(status, code, operation)
+    unknown = not idempotent and status >= 500 and not _definite_server_answer(status, code)
+    retry_after = parse_retry_after(lowered.get("retry-after"))
     return CbrApiError(
         operation=operation,
         status=status,
         code=code,
         message=message[:2000],
-        kind=classify(status, code, operation),
+        kind=ErrorKind.RETRY_LATER if unknown else kind,
         request_id=lowered.get("x-request-id") or body_request_id,
-        retry_after=parse_retry_after(lowered.get("retry-after")),
+        retry_after=None if retry_after is None else min(retry_after, retry_after_cap),
+        outcome_unknown=unknown,
     )
 
 
@@ -270,13 +299,20 @@ def timeout_error(operation: str, seconds: float, *, idempotent: bool) -> CbrApi
     )
 
 
-def invalid_response(operation: str, status: int, detail: str, request_id: str | None) -> CbrApiError:
-    """A success answer whose body does not have the documented shape."""
+def invalid_response(
+    operation: str, status: int, detail: str, request_id: str | None, *, idempotent: bool = True
+) -> CbrApiError:
+    """A success answer whose body does not have the documented shape.
+
+    To a call that is not idempotent it is not a definite answer: the call may well have taken effect,
+    and what it made is not known (outcome unknown). Otherwise repeating the call will not help.
+    """
     return CbrApiError(
         operation=operation,
         status=status,
         code=INVALID_RESPONSE,
         message=detail,
-        kind=ErrorKind.TERMINAL,
+        kind=ErrorKind.TERMINAL if idempotent else ErrorKind.RETRY_LATER,
         request_id=request_id,
+        outcome_unknown=not idempotent,
     )

@@ -6,7 +6,9 @@ percent-encoded with no safe characters, the query is sent exactly as ``canonica
 and every failure becomes a :class:`~orchestrator.cbr.errors.CbrApiError`.
 
 A :class:`RequestObserver` sees each HTTP attempt before it goes out and after it ends: the seam for
-counting calls and, later, for a rate limiter.
+counting calls and for the rate limiter. Right before a call that is not idempotent goes out (after
+the rate limiter let it), the :data:`SEND_GUARD` of the calling task, if any, may still refuse it:
+the engine uses it so that no such call starts without enough of the workflow's lease left.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ import logging
 import re
 import time
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -29,6 +32,7 @@ from yarl import URL
 from orchestrator.cbr.auth import Authenticator, OutgoingRequest
 from orchestrator.cbr.endpoints import Endpoints, host_of, path_prefix_of
 from orchestrator.cbr.errors import (
+    DEFAULT_RETRY_AFTER_CAP,
     CbrApiError,
     connection_error,
     error_from_response,
@@ -56,6 +60,10 @@ _IDEMPOTENT_POSTS = frozenset(
 )
 
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
+
+# Awaited with the call's timeout (seconds) right before a non-idempotent call is sent; raises to refuse.
+SendGuard = Callable[[float], Awaitable[None]]
+SEND_GUARD: ContextVar[SendGuard | None] = ContextVar("cbr_send_guard", default=None)
 
 
 @dataclass(frozen=True)
@@ -173,11 +181,13 @@ class Transport:
         timeout: float = DEFAULT_TIMEOUT,
         observer: RequestObserver | None = None,
         user_agent: str = USER_AGENT,
+        retry_after_cap: float = DEFAULT_RETRY_AFTER_CAP,
     ) -> None:
         self.region = region
         self.project_id = project_id
         self.base_url = endpoints.cbr_url(region)
         self.timeout = timeout
+        self.retry_after_cap = retry_after_cap
         self._auth = auth
         self._session = session
         self._owns_session = session is None
@@ -247,6 +257,8 @@ class Transport:
         info = RequestInfo(spec.name, spec.method, self.region, self.project_id, attempt)
         if self._observer is not None:
             await self._observer.before_request(info)
+        if not spec.idempotent:
+            await _check_send_guard(seconds)
         started = time.monotonic()
         answer: _Answer | None = None
         error: CbrApiError | None = None
@@ -255,7 +267,14 @@ class Transport:
             headers = await self._auth.authorize(request, self.session())
             answer = await self._send(spec, request, headers, seconds)
             if answer.status >= 400:
-                error = error_from_response(spec.name, answer.status, answer.headers, answer.text)
+                error = error_from_response(
+                    spec.name,
+                    answer.status,
+                    answer.headers,
+                    answer.text,
+                    idempotent=spec.idempotent,
+                    retry_after_cap=self.retry_after_cap,
+                )
         except CbrApiError as exc:
             error = exc
         status = answer.status if answer is not None else 0
@@ -310,6 +329,12 @@ class Transport:
             logger.info("%s failed in %.0f ms: %s", info.operation, elapsed * 1000, error)
 
 
+async def _check_send_guard(seconds: float) -> None:
+    guard = SEND_GUARD.get()
+    if guard is not None:
+        await guard(seconds)
+
+
 def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"[:500]
 
@@ -322,5 +347,7 @@ def _reply(spec: OperationSpec, answer: _Answer) -> Reply:
     try:
         data = json.loads(text)
     except ValueError as exc:
-        raise invalid_response(spec.name, answer.status, "the answer is not JSON", request_id) from exc
+        raise invalid_response(
+            spec.name, answer.status, "the answer is not JSON", request_id, idempotent=spec.idempotent
+        ) from exc
     return Reply(spec.name, answer.status, data, request_id)

@@ -2,6 +2,7 @@
 
 from orchestrator.store.migrations import run_migrations
 from orchestrator.store.models import (
+    Claim,
     Finish,
     NewWorkflow,
     OutboxEvent,
@@ -19,6 +20,7 @@ from orchestrator.store.store import OUTBOX_CHANNEL, WORKFLOWS_CHANNEL, LeaseLos
 __all__ = [
     "OUTBOX_CHANNEL",
     "WORKFLOWS_CHANNEL",
+    "Claim",
     "Finish",
     "LeaseLost",
     "Listener",

@@ -74,12 +74,30 @@ class Workflow:
     updated_at: datetime
     finished_at: datetime | None
     parent_id: uuid.UUID | None = None  # a fleet's child backup names its fleet
+    lease_epoch: int = 0  # raised by every claim
+    crashed_runs: int = 0  # runs in a row that ended without giving the workflow back (this one counted)
+    last_run_error: str | None = None
 
     @classmethod
     def from_record(cls, record: Any) -> Workflow:
         values = dict(record)
         values["status"] = WorkflowStatus(values["status"])
         return cls(**values)
+
+    @property
+    def claim(self) -> Claim:
+        """The lease this workflow was claimed with (only meaningful for a claimed workflow)."""
+        return Claim(self.id, self.lease_owner or "", self.lease_epoch)
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A lease held on one workflow. Every write of the run names it; once the lease has passed to another
+    claim (another owner, or the same owner's later claim: a new epoch) the write is refused."""
+
+    workflow_id: uuid.UUID
+    owner: str
+    epoch: int
 
 
 @dataclass(frozen=True)

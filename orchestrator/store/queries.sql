@@ -18,10 +18,13 @@ RETURNING command_id;
 SELECT id FROM workflows WHERE command_id = $1;
 
 -- name: claim_due
+-- a new epoch per claim; crashed_runs counts the run until it gives the workflow back
 UPDATE workflows
    SET lease_owner = $1,
        lease_expires_at = now() + make_interval(secs => $2),
+       lease_epoch = lease_epoch + 1,
        attempts = attempts + 1,
+       crashed_runs = crashed_runs + 1,
        status = 'running',
        updated_at = now()
  WHERE id IN (
@@ -35,30 +38,46 @@ UPDATE workflows
 RETURNING *;
 
 -- name: heartbeat
-UPDATE workflows
+-- $1 owner, $2 lease seconds, $3 ids, $4 their epochs
+UPDATE workflows w
    SET lease_expires_at = now() + make_interval(secs => $2)
- WHERE lease_owner = $1 AND id = ANY($3::uuid[]) AND finished_at IS NULL
-RETURNING id;
+  FROM unnest($3::uuid[], $4::bigint[]) AS c(id, epoch)
+ WHERE w.id = c.id AND w.lease_epoch = c.epoch AND w.lease_owner = $1 AND w.finished_at IS NULL
+RETURNING w.id;
 
 -- name: save_state
+-- $1 id, $2 owner, $3 epoch, $4 state, $5 lease seconds
 UPDATE workflows
-   SET state = $3, updated_at = now(),
-       lease_expires_at = now() + make_interval(secs => $4)
- WHERE id = $1 AND lease_owner = $2 AND finished_at IS NULL
+   SET state = $4, updated_at = now(),
+       lease_expires_at = now() + make_interval(secs => $5)
+ WHERE id = $1 AND lease_owner = $2 AND lease_epoch = $3 AND finished_at IS NULL
 RETURNING id;
 
 -- name: release_until
+-- $1 id, $2 owner, $3 epoch, $4 state, $5 next run at
 UPDATE workflows
-   SET state = $3, next_run_at = $4, lease_owner = NULL, lease_expires_at = NULL, updated_at = now()
- WHERE id = $1 AND lease_owner = $2 AND finished_at IS NULL
+   SET state = $4, next_run_at = $5, lease_owner = NULL, lease_expires_at = NULL, crashed_runs = 0,
+       last_run_error = NULL, updated_at = now()
+ WHERE id = $1 AND lease_owner = $2 AND lease_epoch = $3 AND finished_at IS NULL
 RETURNING id;
 
--- name: finish_workflow
+-- name: release_after_error
+-- a run that failed in our own code: given back for a later run, counted as a crashed run
+-- $1 id, $2 owner, $3 epoch, $4 next run at, $5 error
 UPDATE workflows
-   SET state = $3, status = $4, result = $5, error_code = $6, error_message = $7,
-       lease_owner = NULL, lease_expires_at = NULL, finished_at = now(), updated_at = now()
- WHERE id = $1 AND lease_owner = $2 AND finished_at IS NULL
-RETURNING id, created_at, finished_at;
+   SET next_run_at = $4, lease_owner = NULL, lease_expires_at = NULL, last_run_error = $5, updated_at = now()
+ WHERE id = $1 AND lease_owner = $2 AND lease_epoch = $3 AND finished_at IS NULL
+RETURNING id;
+
+-- name: hand_back
+-- a stopping worker gives back the leases it still holds (their runs were cancelled): due at once
+-- $1 owner, $2 ids, $3 their epochs
+UPDATE workflows w
+   SET lease_owner = NULL, lease_expires_at = NULL, next_run_at = LEAST(w.next_run_at, now()),
+       crashed_runs = GREATEST(w.crashed_runs - 1, 0), updated_at = now()
+  FROM unnest($2::uuid[], $3::bigint[]) AS c(id, epoch)
+ WHERE w.id = c.id AND w.lease_epoch = c.epoch AND w.lease_owner = $1 AND w.finished_at IS NULL
+RETURNING w.id;
 
 -- name: insert_step
 INSERT INTO steps (workflow_id, worker, operation, request, outcome, response, error_code, error_message,
@@ -194,22 +213,23 @@ SELECT rate, tokens, refilled_at, blocked_until, last_decrease_at, calm_since, t
 -- outcome, response, error code, error message, started at, finished at.
 
 -- name: save_states_logged
--- per workflow: $1 id, $2 owner, $3 state, $4 lease seconds; steps: $5-$13
+-- per workflow: $1 id, $2 owner, $3 epoch, $4 state, $5 lease seconds; steps: $6-$14
 WITH todo AS (
-    SELECT * FROM unnest($1::uuid[], $2::text[], $3::jsonb[], $4::float8[]) AS t(id, owner, state, lease)
+    SELECT * FROM unnest($1::uuid[], $2::text[], $3::bigint[], $4::jsonb[], $5::float8[])
+               AS t(id, owner, epoch, state, lease)
 ), wf AS (
     UPDATE workflows w
        SET state = t.state, updated_at = now(), lease_expires_at = now() + make_interval(secs => t.lease)
       FROM todo t
-     WHERE w.id = t.id AND w.lease_owner = t.owner AND w.finished_at IS NULL
+     WHERE w.id = t.id AND w.lease_owner = t.owner AND w.lease_epoch = t.epoch AND w.finished_at IS NULL
     RETURNING w.id, t.owner
 ), logged AS (
     INSERT INTO steps (workflow_id, worker, operation, request, outcome, response, error_code, error_message,
                        started_at, finished_at)
     SELECT wf.id, wf.owner, s.operation, s.request, s.outcome, s.response, s.error_code, s.error_message,
            s.started_at, s.finished_at
-      FROM unnest($5::uuid[], $6::text[], $7::jsonb[], $8::text[], $9::jsonb[], $10::text[], $11::text[],
-                  $12::timestamptz[], $13::timestamptz[]) WITH ORDINALITY
+      FROM unnest($6::uuid[], $7::text[], $8::jsonb[], $9::text[], $10::jsonb[], $11::text[], $12::text[],
+                  $13::timestamptz[], $14::timestamptz[]) WITH ORDINALITY
                AS s(workflow_id, operation, request, outcome, response, error_code, error_message,
                     started_at, finished_at, n)
       JOIN wf ON wf.id = s.workflow_id
@@ -218,23 +238,24 @@ WITH todo AS (
 SELECT id FROM wf;
 
 -- name: releases_until_logged
--- per workflow: $1 id, $2 owner, $3 state, $4 next run at; steps: $5-$13
+-- per workflow: $1 id, $2 owner, $3 epoch, $4 state, $5 next run at; steps: $6-$14
 WITH todo AS (
-    SELECT * FROM unnest($1::uuid[], $2::text[], $3::jsonb[], $4::timestamptz[]) AS t(id, owner, state, run_at)
+    SELECT * FROM unnest($1::uuid[], $2::text[], $3::bigint[], $4::jsonb[], $5::timestamptz[])
+               AS t(id, owner, epoch, state, run_at)
 ), wf AS (
     UPDATE workflows w
        SET state = t.state, next_run_at = t.run_at, lease_owner = NULL, lease_expires_at = NULL,
-           updated_at = now()
+           crashed_runs = 0, last_run_error = NULL, updated_at = now()
       FROM todo t
-     WHERE w.id = t.id AND w.lease_owner = t.owner AND w.finished_at IS NULL
+     WHERE w.id = t.id AND w.lease_owner = t.owner AND w.lease_epoch = t.epoch AND w.finished_at IS NULL
     RETURNING w.id, t.owner
 ), logged AS (
     INSERT INTO steps (workflow_id, worker, operation, request, outcome, response, error_code, error_message,
                        started_at, finished_at)
     SELECT wf.id, wf.owner, s.operation, s.request, s.outcome, s.response, s.error_code, s.error_message,
            s.started_at, s.finished_at
-      FROM unnest($5::uuid[], $6::text[], $7::jsonb[], $8::text[], $9::jsonb[], $10::text[], $11::text[],
-                  $12::timestamptz[], $13::timestamptz[]) WITH ORDINALITY
+      FROM unnest($6::uuid[], $7::text[], $8::jsonb[], $9::text[], $10::jsonb[], $11::text[], $12::text[],
+                  $13::timestamptz[], $14::timestamptz[]) WITH ORDINALITY
                AS s(workflow_id, operation, request, outcome, response, error_code, error_message,
                     started_at, finished_at, n)
       JOIN wf ON wf.id = s.workflow_id
@@ -243,28 +264,30 @@ WITH todo AS (
 SELECT id FROM wf;
 
 -- name: finishes_logged
--- per workflow: $1 id, $2 owner, $3 state, $4 status, $5 result, $6 error code, $7 error message, and its
--- final event: $8 event id, $9 routing key, $10 body, $11 reply_to, $12 correlation id; steps: $13-$21
+-- per workflow: $1 id, $2 owner, $3 epoch, $4 state, $5 status, $6 result, $7 error code, $8 error message,
+-- and its final event (all NULL: none): $9 event id, $10 routing key, $11 body, $12 reply_to,
+-- $13 correlation id; steps: $14-$22
 WITH todo AS (
-    SELECT * FROM unnest($1::uuid[], $2::text[], $3::jsonb[], $4::text[], $5::jsonb[], $6::text[], $7::text[],
-                         $8::text[], $9::text[], $10::jsonb[], $11::text[], $12::text[]) WITH ORDINALITY
-               AS t(id, owner, state, status, result, error_code, error_message,
+    SELECT * FROM unnest($1::uuid[], $2::text[], $3::bigint[], $4::jsonb[], $5::text[], $6::jsonb[], $7::text[],
+                         $8::text[], $9::text[], $10::text[], $11::jsonb[], $12::text[], $13::text[])
+                  WITH ORDINALITY
+               AS t(id, owner, epoch, state, status, result, error_code, error_message,
                     event_id, routing_key, body, reply_to, correlation_id, n)
 ), wf AS (
     UPDATE workflows w
        SET state = t.state, status = t.status, result = t.result, error_code = t.error_code,
            error_message = t.error_message, lease_owner = NULL, lease_expires_at = NULL,
-           finished_at = now(), updated_at = now()
+           crashed_runs = 0, finished_at = now(), updated_at = now()
       FROM todo t
-     WHERE w.id = t.id AND w.lease_owner = t.owner AND w.finished_at IS NULL
+     WHERE w.id = t.id AND w.lease_owner = t.owner AND w.lease_epoch = t.epoch AND w.finished_at IS NULL
     RETURNING w.id, t.owner
 ), logged AS (
     INSERT INTO steps (workflow_id, worker, operation, request, outcome, response, error_code, error_message,
                        started_at, finished_at)
     SELECT wf.id, wf.owner, s.operation, s.request, s.outcome, s.response, s.error_code, s.error_message,
            s.started_at, s.finished_at
-      FROM unnest($13::uuid[], $14::text[], $15::jsonb[], $16::text[], $17::jsonb[], $18::text[], $19::text[],
-                  $20::timestamptz[], $21::timestamptz[]) WITH ORDINALITY
+      FROM unnest($14::uuid[], $15::text[], $16::jsonb[], $17::text[], $18::jsonb[], $19::text[], $20::text[],
+                  $21::timestamptz[], $22::timestamptz[]) WITH ORDINALITY
                AS s(workflow_id, operation, request, outcome, response, error_code, error_message,
                     started_at, finished_at, n)
       JOIN wf ON wf.id = s.workflow_id
@@ -275,6 +298,7 @@ WITH todo AS (
     INSERT INTO outbox (event_id, workflow_id, routing_key, body, reply_to, correlation_id)
     SELECT t.event_id, t.id, t.routing_key, t.body, t.reply_to, t.correlation_id
       FROM todo t JOIN wf ON wf.id = t.id
+     WHERE t.event_id IS NOT NULL
      ORDER BY t.n
     ON CONFLICT (event_id) DO NOTHING
 )

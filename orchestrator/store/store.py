@@ -14,6 +14,7 @@ import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
 from orchestrator.store.models import (
+    Claim,
     Finish,
     NewWorkflow,
     OutboxEvent,
@@ -131,33 +132,45 @@ class Store:
         rows = await self.pool.fetch(q("claim_due"), owner, lease_seconds, limit)
         return [Workflow.from_record(r) for r in rows]
 
-    async def heartbeat(self, owner: str, ids: Sequence[uuid.UUID], lease_seconds: float) -> set[uuid.UUID]:
-        """Extend the leases ``owner`` still holds; return those ids."""
-        if not ids:
+    async def heartbeat(self, claims: Sequence[Claim], lease_seconds: float) -> set[uuid.UUID]:
+        """Extend the leases of ``claims`` still held (same owner and epoch); return those workflow ids."""
+        if not claims:
             return set()
-        rows = await self.pool.fetch(q("heartbeat"), owner, lease_seconds, list(ids))
+        rows = await self.pool.fetch(
+            q("heartbeat"),
+            claims[0].owner,
+            lease_seconds,
+            [c.workflow_id for c in claims],
+            [c.epoch for c in claims],
+        )
+        return {r["id"] for r in rows}
+
+    async def hand_back(self, claims: Sequence[Claim]) -> set[uuid.UUID]:
+        """Give back leases still held by a stopping worker: due again at once; return those ids."""
+        if not claims:
+            return set()
+        rows = await self.pool.fetch(
+            q("hand_back"), claims[0].owner, [c.workflow_id for c in claims], [c.epoch for c in claims]
+        )
         return {r["id"] for r in rows}
 
     async def save_state(
         self,
-        owner: str,
-        workflow_id: uuid.UUID,
+        claim: Claim,
         state: dict[str, Any],
         lease_seconds: float,
         steps: Sequence[Step] = (),
         events: Sequence[OutboxEvent] = (),
     ) -> None:
-        """Persist the state (e.g. an intent, before the call it announces), keeping the lease."""
+        """Persist the state (e.g. an intent, before the call it announces) and renew the lease."""
         if not events:  # the usual case: one row of a statement shared with other workflows
-            row = SaveRow(workflow_id, owner, state, steps, lease_seconds)
-            self._check_written(await self._writes.saves.write(row))
+            self._check_written(await self._writes.saves.write(SaveRow(claim, state, steps, lease_seconds)))
             return
-        await self._write_with_events("save_state", owner, workflow_id, state, lease_seconds, steps, events)
+        await self._write_with_events("save_state", claim, state, lease_seconds, steps, events)
 
     async def release_until(
         self,
-        owner: str,
-        workflow_id: uuid.UUID,
+        claim: Claim,
         state: dict[str, Any],
         run_at: datetime,
         steps: Sequence[Step] = (),
@@ -165,16 +178,21 @@ class Store:
     ) -> None:
         """Persist the state and give the workflow back until ``run_at``."""
         if not events:  # the usual case: one row of a statement shared with other workflows
-            row = ReleaseRow(workflow_id, owner, state, steps, run_at)
-            self._check_written(await self._writes.releases.write(row))
+            self._check_written(await self._writes.releases.write(ReleaseRow(claim, state, steps, run_at)))
             return
-        await self._write_with_events("release_until", owner, workflow_id, state, run_at, steps, events)
+        await self._write_with_events("release_until", claim, state, run_at, steps, events)
+
+    async def release_after_error(self, claim: Claim, run_at: datetime, error: str) -> None:
+        """Give the workflow back after its run failed in our own code; the state is left as it was."""
+        written = await self.pool.fetchval(
+            q("release_after_error"), claim.workflow_id, claim.owner, claim.epoch, run_at, error[:1000]
+        )
+        self._check_lease(written)
 
     async def _write_with_events(
         self,
         query: str,
-        owner: str,
-        workflow_id: uuid.UUID,
+        claim: Claim,
         state: dict[str, Any],
         last: float | datetime,
         steps: Sequence[Step],
@@ -182,22 +200,22 @@ class Store:
     ) -> None:
         """A write that also carries events: lease-guarded ``query``, steps and events in one transaction."""
         async with self.pool.acquire() as conn, conn.transaction():
-            ok = await conn.fetchval(q(query), workflow_id, owner, state, last)
+            ok = await conn.fetchval(q(query), claim.workflow_id, claim.owner, claim.epoch, state, last)
             self._check_lease(ok)
-            await self._write_steps(conn, workflow_id, owner, steps)
-            await self._write_events(conn, workflow_id, events)
+            await self._write_steps(conn, claim.workflow_id, claim.owner, steps)
+            await self._write_events(conn, claim.workflow_id, events)
 
     async def finish_with_event(
         self,
-        owner: str,
-        workflow_id: uuid.UUID,
+        claim: Claim,
         state: dict[str, Any],
         finish: Finish,
-        event: OutboxEvent,
+        event: OutboxEvent | None,
         steps: Sequence[Step] = (),
     ) -> None:
-        """Final state, step history, released locks and the final event: one row of one statement."""
-        row = FinishRow(workflow_id, owner, state, steps, finish, event)
+        """Final state, step history, released locks and the final event (if any): one row of one
+        statement."""
+        row = FinishRow(claim, state, steps, finish, event)
         self._check_written(await self._writes.finishes.write(row))
 
     async def lock_resource(

@@ -14,17 +14,20 @@ from typing import Any
 
 import asyncpg
 
-from orchestrator.store.models import Finish, OutboxEvent, Step
+from orchestrator.store.models import Claim, Finish, OutboxEvent, Step
 from orchestrator.store.queries import q
 from orchestrator.store.write_batch import WriteBatch
 
 
 @dataclass(frozen=True)
 class _Row:
-    workflow_id: uuid.UUID
-    owner: str
+    claim: Claim
     state: dict[str, Any]
     steps: Sequence[Step]
+
+    @property
+    def workflow_id(self) -> uuid.UUID:
+        return self.claim.workflow_id
 
 
 @dataclass(frozen=True)
@@ -40,7 +43,7 @@ class ReleaseRow(_Row):
 @dataclass(frozen=True)
 class FinishRow(_Row):
     finish: Finish
-    event: OutboxEvent
+    event: OutboxEvent | None
 
 
 @dataclass(frozen=True)
@@ -90,18 +93,19 @@ class WorkflowWrites:
             [r.finish.result for r in rows],
             [r.finish.error_code for r in rows],
             [r.finish.error_message for r in rows],
-            [r.event.event_id for r in rows],
-            [r.event.routing_key for r in rows],
-            [r.event.body for r in rows],
-            [r.event.reply_to for r in rows],
-            [r.event.correlation_id for r in rows],
+            [r.event.event_id if r.event else None for r in rows],
+            [r.event.routing_key if r.event else None for r in rows],
+            [r.event.body if r.event else None for r in rows],
+            [r.event.reply_to if r.event else None for r in rows],
+            [r.event.correlation_id if r.event else None for r in rows],
         )
 
     async def _run(self, query: str, rows: Sequence[_Row], *columns: list[Any]) -> set[uuid.UUID]:
         records = await self._pool.fetch(
             q(query),
             [r.workflow_id for r in rows],
-            [r.owner for r in rows],
+            [r.claim.owner for r in rows],
+            [r.claim.epoch for r in rows],
             [r.state for r in rows],
             *columns,
             *_step_columns(rows),

@@ -9,7 +9,13 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
 
-from orchestrator.messages import BackupCommand, FleetBackupCommand, ReplicateCommand, RestoreCommand
+from orchestrator.messages import (
+    BackupCommand,
+    FleetBackupCommand,
+    Outcome,
+    ReplicateCommand,
+    RestoreCommand,
+)
 from orchestrator.workflows import backup, fleet, replicate, restore
 from orchestrator.workflows.base import Done, MachineState, Observation, Transition
 
@@ -25,6 +31,10 @@ class Kind(Generic[S, C]):
     initial_state: Callable[[C, uuid.UUID], S]
     transition: Callable[[S, Observation], Transition]
     expire: Callable[[S], Done]
+    fail: Callable[[S, str, str], Done] = lambda _state, code, message: Done(
+        Outcome.FAILED, error_code=code, error_message=message
+    )
+    """Ends the workflow failed with an error (budget spent, runs failing): every resource reported."""
 
     def load(self, workflow_id: uuid.UUID, input_: dict[str, Any], state: dict[str, Any]) -> S:
         """The stored state, or the initial state built from the command on the first run."""
@@ -35,7 +45,13 @@ class Kind(Generic[S, C]):
 
 KINDS: dict[str, Kind[Any, Any]] = {
     "backup": Kind(
-        "backup", BackupCommand, backup.BackupState, backup.initial_state, backup.transition, backup.expire
+        "backup",
+        BackupCommand,
+        backup.BackupState,
+        backup.initial_state,
+        backup.transition,
+        backup.expire,
+        backup.fail,
     ),
     "restore": Kind(
         "restore",
@@ -44,6 +60,7 @@ KINDS: dict[str, Kind[Any, Any]] = {
         restore.initial_state,
         restore.transition,
         restore.expire,
+        restore.fail,
     ),
     "replicate": Kind(
         "replicate",
@@ -52,6 +69,7 @@ KINDS: dict[str, Kind[Any, Any]] = {
         replicate.initial_state,
         replicate.transition,
         replicate.expire,
+        replicate.fail,
     ),
     "fleet_backup": Kind(
         "fleet_backup",

@@ -4,10 +4,13 @@ First the backup is admitted (:class:`Admit`): it holds the lock of each of its 
 active backup per resource, never beside a restore of it) and a slot under each concurrency cap it
 carries; not admitted, it waits, and expires with its resources skipped once its ``start_by`` passes.
 
-Phases: ``resolve_vault`` → (``create_vault``) → (``associate`` → (``verify_association``)) → ``checkpoint``
-→ ``poll``. The checkpoint call is not idempotent in CBR: the state records ``checkpoint_maybe_created``
-(persisted before the call) and a marker that goes into the checkpoint's description; after a crash or
-an unknown outcome the marker is looked up in the cloud before any second call.
+Phases: ``resolve_vault`` → (``create_vault`` ⇄ ``find_vault``) → (``associate`` →
+(``verify_association``)) → ``checkpoint`` ⇄ ``find_checkpoint`` → ``poll``. Creating a vault and
+creating a checkpoint are not idempotent in CBR: each is announced by an :class:`Intent` persisted before
+the call. After a crash or an answer that is not definite (timeout, reset, 5xx), the effect is looked
+for — the vault by name, the checkpoint by the marker that goes into its description, across every
+resource of the call — and the call is made again only once lookups have found nothing for the whole
+settle window; a throttled or failed lookup settles nothing.
 
 Polling reads the checkpoint's backups. A checkpoint can end (``error``) before any backup of it is
 listed; so while a pending resource has no backup listed, every ``SHOW_CHECKPOINT_EVERY``-th poll also
@@ -18,8 +21,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from orchestrator.messages import BackupCommand, Outcome, ResourceResult
 from orchestrator.workflows.base import (
@@ -38,6 +42,7 @@ from orchestrator.workflows.base import (
     Failed,
     FindCheckpoint,
     FindVault,
+    Intent,
     Lock,
     Locked,
     MachineState,
@@ -53,8 +58,13 @@ from orchestrator.workflows.base import (
     Unlock,
     VaultFound,
     VaultMissing,
+    announce,
+    begin_run,
     busy,
+    found_nothing,
+    outcome_unknown,
     progress_actions,
+    settle_later,
     unexpected,
 )
 
@@ -66,6 +76,7 @@ NO_BACKUP = "BackupService.no_backup"
 SHOW_CHECKPOINT_EVERY = 2  # polls listing no backup of a pending resource, per show_checkpoint
 WINDOW_CLOSED = "orchestrator.window_closed"
 CREATE_VAULT_MAX_RESOURCES = 255
+VAULT_PHASES = ("resolve_vault", "create_vault", "find_vault", "verify_association")
 
 
 class BackupState(MachineState):
@@ -75,13 +86,27 @@ class BackupState(MachineState):
     pending: list[str] = Field(default_factory=list)
     to_associate: list[str] = Field(default_factory=list)
     results: dict[str, ResourceResult] = Field(default_factory=dict)
-    checkpoint_maybe_created: bool = False
+    vault_intent: Intent | None = None
+    create_vault_bare: bool = False  # a resource is bound elsewhere: create the vault, then associate
+    checkpoint_intent: Intent | None = None
     checkpoint_id: str | None = None
     checkpoint_status: str | None = None  # the checkpoint's own status, as last shown
     polls_missing_backups: int = 0
     started_at: datetime | None = None
     vault_lock_held: bool = False
     admitted: bool = False
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_older_versions(cls, data: Any) -> Any:
+        """A state saved before intents: "the checkpoint may have been created" becomes an intent."""
+        if isinstance(data, dict) and "checkpoint_maybe_created" in data:
+            data = dict(data)
+            maybe = data.pop("checkpoint_maybe_created")
+            if maybe and data.get("checkpoint_id") is None:
+                since = data.get("started_at") or data.get("now")
+                data["checkpoint_intent"] = {"announced_at": since}
+        return data
 
 
 def initial_state(command: BackupCommand, workflow_id: uuid.UUID) -> BackupState:
@@ -97,8 +122,9 @@ def transition(state: BackupState, obs: Observation) -> Transition:
     """Pure: the given state is not modified; the new state is in the returned transition."""
     state = state.model_copy(deep=True)
     if isinstance(obs, Resume):
+        begin_run(state, obs)
         state.started_at = state.started_at or obs.now
-        return _resume(state) if state.admitted else _admit(state, obs.now)
+        return _resume(state, obs) if state.admitted else _admit(state, obs.now)
     if isinstance(obs, Failed):
         return _failed(state, obs)
     state.busy_retries = 0
@@ -106,26 +132,27 @@ def transition(state: BackupState, obs: Observation) -> Transition:
         if not obs.granted:
             return Transition(state, (Sleep("poll"),))
         state.admitted = True
-        return _resume(state)
+        return _resume(state, obs)
     if isinstance(obs, Locked) and state.phase == "resolve_vault":
         if not obs.acquired:
             state.busy_retries += 1
             return Transition(state, (Sleep("busy", state.busy_retries),))
         state.vault_lock_held = True
         return Transition(state, (Call(FindVault(state.command.vault.name or "")),))
-    if isinstance(obs, VaultFound) and state.phase in ("resolve_vault", "create_vault", "verify_association"):
+    if isinstance(obs, VaultFound) and state.phase in VAULT_PHASES:
         return _vault_found(state, obs)
     if isinstance(obs, VaultMissing) and state.phase == "resolve_vault":
         return _vault_missing(state)
+    if isinstance(obs, VaultMissing) and state.phase == "find_vault":
+        return _vault_still_missing(state)
     if isinstance(obs, ResourcesAdded) and state.phase == "associate":
-        return _to_checkpoint(state)
+        return _resources_added(state, obs)
     if isinstance(obs, CheckpointCreated) and state.phase == "checkpoint":
         return _checkpoint_exists(state, obs.checkpoint_id, obs.skipped)
-    if isinstance(obs, CheckpointLookup) and state.phase == "checkpoint":
+    if isinstance(obs, CheckpointLookup) and state.phase == "find_checkpoint":
         if obs.checkpoint_id is not None:
-            return _checkpoint_exists(state, obs.checkpoint_id, ())
-        state.checkpoint_maybe_created = False
-        return _to_checkpoint(state)
+            return _checkpoint_exists(state, obs.checkpoint_id, obs.skipped)
+        return _checkpoint_not_seen(state)
     if isinstance(obs, CheckpointStatus) and state.phase == "poll":
         return _polled(state, obs)
     if isinstance(obs, CheckpointShown) and state.phase == "poll":
@@ -135,6 +162,11 @@ def transition(state: BackupState, obs: Observation) -> Transition:
 
 def expire(state: BackupState) -> Done:
     return _done(state, Outcome.EXPIRED, error=("orchestrator.deadline", "deadline passed before completion"))
+
+
+def fail(state: BackupState, code: str, message: str) -> Done:
+    """Ended from outside (budget spent, runs failing): each resource not backed up fails with the error."""
+    return _done(state, Outcome.FAILED, error=(code, message))
 
 
 # ------------------------------------------------------------------ phases
@@ -167,24 +199,28 @@ def admission_scopes(command: BackupCommand) -> tuple[tuple[str, int], ...]:
     return tuple(scopes)
 
 
-def _resume(state: BackupState) -> Transition:
+def _resume(state: BackupState, obs: Observation) -> Transition:
+    """Where the run starts (on :class:`Resume`, or right after admission)."""
     cmd = state.command
-    if state.phase in ("resolve_vault", "create_vault"):
-        state.phase = "resolve_vault"  # a vault create with an unknown outcome is re-checked by name
+    if state.phase in ("create_vault", "find_vault") and state.vault_intent is not None:
+        return _find_vault(state)  # a vault create whose outcome is unknown: look before creating
+    if state.phase in ("resolve_vault", "create_vault", "find_vault"):
+        state.phase = "resolve_vault"
         req = ShowVault(cmd.vault.id) if cmd.vault.id else FindVault(cmd.vault.name or "")
         return Transition(state, (Call(req),))
     if state.phase == "associate":
         return Transition(state, (Call(AddResources(_vault(state), _refs(state, state.to_associate))),))
     if state.phase == "verify_association":
         return Transition(state, (Call(ShowVault(_vault(state))),))
-    if state.phase == "checkpoint":
+    if state.phase in ("checkpoint", "find_checkpoint"):
         return _to_checkpoint(state)
     if state.phase == "poll":
         return Transition(state, (Call(_poll(state)),))
-    return unexpected(state, Resume)
+    return unexpected(state, obs)
 
 
 def _vault_found(state: BackupState, obs: VaultFound) -> Transition:
+    state.vault_intent = None
     after = _vault_known(state, obs)
     if not state.vault_lock_held:
         return after
@@ -222,8 +258,11 @@ def _vault_missing(state: BackupState) -> Transition:
     if not state.vault_lock_held:  # missing: take the name lock, then look again before creating
         return Transition(state, (Lock(_vault_lock(state)),))
     state.phase = "create_vault"
+    state.vault_intent = announce(state)  # persisted by the engine before the call goes out
     # create_vault binds at most 255; a 256th resource is associated once the vault exists
     refs = tuple((r.id, r.type) for r in state.command.resources)[:CREATE_VAULT_MAX_RESOURCES]
+    if state.create_vault_bare:
+        refs = ()
     req = CreateVault(
         state.command.vault.name or "",
         spec.object_type,
@@ -235,14 +274,42 @@ def _vault_missing(state: BackupState) -> Transition:
     return Transition(state, (Call(req),))
 
 
+def _find_vault(state: BackupState) -> Transition:
+    state.phase = "find_vault"
+    return Transition(state, (Call(FindVault(state.command.vault.name or "")),))
+
+
+def _vault_still_missing(state: BackupState) -> Transition:
+    """No vault by that name (yet) after a create whose outcome is unknown."""
+    intent = state.vault_intent
+    if intent is not None and not found_nothing(state, intent):
+        return settle_later(state, intent)
+    state.vault_intent = None  # settled: the create did not take effect
+    state.phase = "resolve_vault"
+    return _vault_missing(state)
+
+
+def _resources_added(state: BackupState, obs: ResourcesAdded) -> Transition:
+    """Bound, except refused resources: bound somewhere (6103: ours or another vault? look) or unfit."""
+    for item in obs.refused:
+        if item.code != ALREADY_BOUND and item.resource_id in state.pending:
+            _record_failure(state, item.resource_id, item.code, item.reason)
+    if any(item.code == ALREADY_BOUND for item in obs.refused):
+        state.phase = "verify_association"
+        return Transition(state, (Call(ShowVault(_vault(state))),))
+    return _to_checkpoint(state)
+
+
 def _to_checkpoint(state: BackupState) -> Transition:
     state.phase = "checkpoint"
     if not state.pending:
         return Transition(state, (_done(state, None),))
     vault_id = _vault(state)
-    if state.checkpoint_maybe_created:
-        return Transition(state, (Call(FindCheckpoint(vault_id, state.marker, state.pending[0])),))
-    state.checkpoint_maybe_created = True  # persisted by the engine before the call goes out
+    if state.checkpoint_intent is not None:  # it may exist already: look before creating
+        state.phase = "find_checkpoint"
+        since = state.checkpoint_intent.announced_at
+        return Transition(state, (Call(FindCheckpoint(vault_id, state.marker, since)),))
+    state.checkpoint_intent = announce(state)  # persisted by the engine before the call goes out
     cmd = state.command
     description = f"{cmd.description} [{state.marker}]" if cmd.description else state.marker
     req = CreateCheckpoint(
@@ -256,9 +323,17 @@ def _to_checkpoint(state: BackupState) -> Transition:
     return Transition(state, (Call(req),))
 
 
+def _checkpoint_not_seen(state: BackupState) -> Transition:
+    intent = state.checkpoint_intent
+    if intent is not None and not found_nothing(state, intent):
+        return settle_later(state, intent)
+    state.checkpoint_intent = None  # settled: the create did not take effect
+    return _to_checkpoint(state)
+
+
 def _checkpoint_exists(state: BackupState, checkpoint_id: str, skipped: tuple[Skipped, ...]) -> Transition:
     state.checkpoint_id = checkpoint_id
-    state.checkpoint_maybe_created = True
+    state.checkpoint_intent = None
     for item in skipped:
         if item.resource_id in state.pending:
             state.results[item.resource_id] = _result(
@@ -304,7 +379,11 @@ def _record_backup(state: BackupState, seen: BackupSeen) -> None:
 
 
 def _record_no_backup(state: BackupState, rid: str, message: str) -> None:
-    state.results[rid] = _result(state, rid, "failed", code=NO_BACKUP, message=message)
+    _record_failure(state, rid, NO_BACKUP, message)
+
+
+def _record_failure(state: BackupState, rid: str, code: str, message: str) -> None:
+    state.results[rid] = _result(state, rid, "failed", code=code, message=message)
     state.pending.remove(rid)
 
 
@@ -326,18 +405,42 @@ def _checkpoint_shown(state: BackupState, obs: CheckpointShown) -> Transition:
 
 def _failed(state: BackupState, failure: Failed) -> Transition:
     phase = state.phase
-    if failure.outcome_unknown and phase in ("checkpoint", "create_vault"):
-        return _resume(state)  # look in the cloud before calling again
+    if phase in ("create_vault", "checkpoint"):
+        return _create_failed(state, failure)
+    if phase in ("find_vault", "find_checkpoint"):
+        return _lookup_failed(state, failure)
     if failure.kind == "retry_later":
-        if phase == "checkpoint" and not failure.outcome_unknown:
-            state.checkpoint_maybe_created = False  # CBR answered: nothing was created
         return busy(state, failure)
     if failure.kind == "already_done" and phase == "associate":
         state.phase = "verify_association"
         return Transition(state, (Call(ShowVault(_vault(state))),))
-    if failure.kind == "already_done" and phase == "create_vault":
-        return _resume(state)
     return Transition(state, (_done(state, None, error=(failure.code, failure.message)),))
+
+
+def _create_failed(state: BackupState, failure: Failed) -> Transition:
+    """The create call (vault or checkpoint) failed: unknown → look; a definite answer → it did nothing."""
+    vault = state.phase == "create_vault"
+    if failure.outcome_unknown:
+        state.phase = "find_vault" if vault else "find_checkpoint"
+        return Transition(state, (Sleep("settle"),))
+    if vault:
+        state.vault_intent = None
+    else:
+        state.checkpoint_intent = None
+    if vault and failure.code == ALREADY_BOUND and not state.create_vault_bare:
+        state.create_vault_bare = True  # some resource is bound elsewhere: associate one by one later
+        return _vault_missing(state)
+    if failure.kind == "retry_later":
+        return busy(state, failure)
+    return Transition(state, (_done(state, None, error=(failure.code, failure.message)),))
+
+
+def _lookup_failed(state: BackupState, failure: Failed) -> Transition:
+    """A lookup that failed settles nothing: the intent stands; look again later, or give up saying so."""
+    if failure.kind == "retry_later":
+        return busy(state, failure)
+    what = "the vault" if state.phase == "find_vault" else "the checkpoint"
+    return Transition(state, (_done(state, None, error=outcome_unknown(failure, what)),))
 
 
 # ------------------------------------------------------------------ helpers

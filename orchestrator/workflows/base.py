@@ -12,18 +12,26 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from orchestrator.messages import FleetCounts, FleetReport, Outcome, ResourceResult
 
 # ------------------------------------------------------------------ observations
 
 
+DEFAULT_SETTLE_SECONDS = 120.0
+
+
 @dataclass(frozen=True)
 class Resume:
-    """The workflow was (re)claimed: first run, after a sleep, or after another worker died."""
+    """The workflow was (re)claimed: first run, after a sleep, or after another worker died.
+
+    ``settle_seconds``: how long lookups must keep finding nothing before a call whose outcome is unknown
+    counts as not executed (longer than a call's timeout: a call may execute late).
+    """
 
     now: datetime
+    settle_seconds: float = DEFAULT_SETTLE_SECONDS
 
 
 @dataclass(frozen=True)
@@ -55,7 +63,9 @@ class VaultMissing:
 
 @dataclass(frozen=True)
 class ResourcesAdded:
-    pass
+    """The resources are bound to the vault, except ``refused`` ones (id, CBR code, message)."""
+
+    refused: tuple[Skipped, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -73,9 +83,13 @@ class CheckpointCreated:
 
 @dataclass(frozen=True)
 class CheckpointLookup:
-    """Result of looking for the checkpoint carrying our marker; ``None`` means the cloud has none."""
+    """Result of looking for the checkpoint carrying our marker; ``None`` means none is seen (yet).
+
+    ``skipped``: the resources the found checkpoint left out, with CBR's reason.
+    """
 
     checkpoint_id: str | None
+    skipped: tuple[Skipped, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -236,11 +250,12 @@ class CreateCheckpoint:
 
 @dataclass(frozen=True)
 class FindCheckpoint:
-    """Look for the checkpoint whose backups carry ``marker`` (among ``resource_id``'s in the vault)."""
+    """Look for the checkpoint whose backups carry ``marker``: among the vault's backups of every
+    resource made since ``since`` (when the create call was announced)."""
 
     vault_id: str
     marker: str
-    resource_id: str
+    since: datetime
 
 
 @dataclass(frozen=True)
@@ -352,9 +367,10 @@ class Unlock:
 
 @dataclass(frozen=True)
 class Sleep:
-    """Give the workflow back until later: ``busy`` means back off (with jitter), ``poll`` a status poll."""
+    """Give the workflow back until later: ``busy`` means back off (with jitter), ``poll`` a status poll,
+    ``settle`` the pause before the next lookup of a call whose outcome is unknown."""
 
-    reason: Literal["busy", "poll"]
+    reason: Literal["busy", "poll", "settle"]
     attempt: int = 0
     at_least: float | None = None
 
@@ -419,14 +435,74 @@ class Transition:
     actions: tuple[Action, ...] = field(default_factory=tuple)
 
 
+class Budget(BaseModel):
+    """What a workflow has spent so far; kept by the engine (never by a machine), which ends the workflow
+    once a limit is passed."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    calls: int = 0  # CBR requests performed
+    steps: int = 0  # observations fed to the machine
+    failures: dict[str, int] = Field(
+        default_factory=dict
+    )  # per request: failed answers since it last succeeded
+
+
 class MachineState(BaseModel):
-    """Fields every kind keeps: where it is, and how many busy answers in a row it has had."""
+    """Fields every kind keeps: where it is, how many busy answers in a row it has had, the time and the
+    settle window of its current run (from :class:`Resume`), and the budget the engine keeps."""
 
     model_config = ConfigDict(extra="forbid")
 
     phase: str
     busy_retries: int = 0
     progress_reported: int = 0
+    now: datetime | None = None
+    settle_seconds: float = DEFAULT_SETTLE_SECONDS
+    budget: Budget = Field(default_factory=Budget)
+
+
+def begin_run(state: MachineState, resume: Resume) -> None:
+    """Every machine calls this first on :class:`Resume`: the run's time and settle window."""
+    state.now = resume.now
+    state.settle_seconds = resume.settle_seconds
+
+
+class Intent(BaseModel):
+    """A call that is not idempotent, announced (saved) before it goes out.
+
+    While an intent stands, the cloud may hold the call's effect: only lookups settle that. A lookup that
+    finds the effect adopts it; lookups that find nothing settle it as "not executed" only once they have
+    found nothing over the whole settle window (a call may execute after its answer was lost). A lookup
+    that fails or is throttled settles nothing.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    announced_at: datetime
+    nothing_since: datetime | None = None  # the first lookup that found nothing
+    lookups: int = 0
+
+
+def announce(state: MachineState) -> Intent:
+    if state.now is None:
+        raise ValueError("no run time recorded")
+    return Intent(announced_at=state.now)
+
+
+def found_nothing(state: MachineState, intent: Intent) -> bool:
+    """A lookup found nothing: True once lookups have found nothing for the whole settle window."""
+    if state.now is None:
+        raise ValueError("no run time recorded")
+    intent.lookups += 1
+    intent.nothing_since = intent.nothing_since or state.now
+    return (state.now - intent.nothing_since).total_seconds() >= state.settle_seconds
+
+
+def settle_later(state: MachineState, intent: Intent) -> Transition:
+    """Not settled yet: look again in a later run (each lookup is the first call of its run, so the
+    run's time, taken before it, is never later than the lookup)."""
+    return Transition(state, (Sleep("settle", intent.lookups),))
 
 
 def progress_actions(state: MachineState, percent: int | None) -> tuple[Action, ...]:
@@ -448,6 +524,16 @@ def busy(state: MachineState, failure: Failed) -> Transition:
 
 def terminal(failure: Failed, resources: tuple[ResourceResult, ...] = ()) -> Done:
     return Done(Outcome.FAILED, resources, error_code=failure.code, error_message=failure.message)
+
+
+OUTCOME_UNKNOWN = "orchestrator.outcome_unknown"
+
+
+def outcome_unknown(failure: Failed, what: str) -> tuple[str, str]:
+    """The error of a workflow whose lookup cannot be made (a terminal answer): the call's effect can be
+    neither confirmed nor ruled out, so the call is not made again and the workflow ends saying so."""
+    message = f"{what} may exist in the cloud; looking for it failed: {failure.code} {failure.message}"
+    return OUTCOME_UNKNOWN, message[:1000]
 
 
 def unexpected(state: MachineState, observation: object) -> Transition:

@@ -1,8 +1,11 @@
 """Replicate: eligibility check → replicate call → poll the replication → record the destination backup.
 
-Phases: ``check`` → ``replicate`` → ``poll``. CBR keeps one replica per destination region, so a
-replication record towards the destination region found on the backup (ours from before a crash, or
-one already there) is adopted rather than asked for again. Polling asks for the replication
+Phases: ``check`` → ``replicate`` ⇄ ``find_replica`` → ``poll``. CBR keeps one replica per destination
+region, so a replication record towards the destination region found on the backup (ours from before a
+crash, or one already there) is adopted rather than asked for again. Replicating is not idempotent: it
+is announced by an :class:`Intent` saved before the call, and after a crash or an answer that is not
+definite the backup's replication records are looked at, and the replication asked again only once
+lookups have found nothing for the whole settle window. Polling asks for the replication
 (:class:`PollReplication`), which the poller answers for many workflows from one list of replication
 tasks (:class:`ReplicaSeen`) or, when the list cannot tell, from the backup (:class:`BackupDetails`).
 """
@@ -11,6 +14,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
+
+from pydantic import model_validator
 
 from orchestrator.messages import Outcome, ReplicateCommand, ResourceResult
 from orchestrator.workflows.base import (
@@ -18,6 +24,7 @@ from orchestrator.workflows.base import (
     Call,
     Done,
     Failed,
+    Intent,
     MachineState,
     Observation,
     PollReplication,
@@ -28,8 +35,13 @@ from orchestrator.workflows.base import (
     ShowBackup,
     Sleep,
     Transition,
+    announce,
+    begin_run,
     busy,
+    found_nothing,
+    outcome_unknown,
     progress_actions,
+    settle_later,
     unexpected,
 )
 
@@ -41,8 +53,18 @@ REPLICA_FAILED = {"fail", "skip"}
 class ReplicateState(MachineState):
     command: ReplicateCommand
     record_id: str | None = None
-    replicate_maybe_started: bool = False
+    replicate_intent: Intent | None = None
     started_at: datetime | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_older_versions(cls, data: Any) -> Any:
+        """A state saved before intents: "the replication may have started" becomes an intent."""
+        if isinstance(data, dict) and "replicate_maybe_started" in data:
+            data = dict(data)
+            if data.pop("replicate_maybe_started") and data.get("started_at"):
+                data["replicate_intent"] = {"announced_at": data["started_at"]}
+        return data
 
 
 def initial_state(command: ReplicateCommand, workflow_id: uuid.UUID) -> ReplicateState:
@@ -54,6 +76,7 @@ def transition(state: ReplicateState, obs: Observation) -> Transition:
     """Pure: the given state is not modified; the new state is in the returned transition."""
     state = state.model_copy(deep=True)
     if isinstance(obs, Resume):
+        begin_run(state, obs)
         state.started_at = state.started_at or obs.now
         return _resume(state)
     if isinstance(obs, Failed):
@@ -65,6 +88,7 @@ def transition(state: ReplicateState, obs: Observation) -> Transition:
         return _replica(state, obs)
     if isinstance(obs, ReplicationStarted) and state.phase == "replicate":
         state.record_id = obs.record_id
+        state.replicate_intent = None  # answered: it is under way
         state.phase = "poll"
         return Transition(state, (Sleep("poll"),))
     return unexpected(state, obs)
@@ -74,8 +98,14 @@ def expire(state: ReplicateState) -> Done:
     return _done(state, Outcome.EXPIRED, None, "orchestrator.deadline", "deadline passed before completion")
 
 
+def fail(state: ReplicateState, code: str, message: str) -> Done:
+    return _done(state, Outcome.FAILED, None, code, message)
+
+
 def _resume(state: ReplicateState) -> Transition:
-    if state.phase == "replicate" and not state.replicate_maybe_started:
+    if state.phase in ("replicate", "find_replica") and state.replicate_intent is not None:
+        state.phase = "find_replica"  # it may be under way already: look before asking again
+    elif state.phase in ("replicate", "find_replica"):
         return _request(state)
     if state.phase == "poll":
         cmd = state.command
@@ -93,8 +123,13 @@ def _since(state: ReplicateState) -> datetime:
 def _details(state: ReplicateState, obs: BackupDetails) -> Transition:
     replica = _our_replica(state, obs.replicas)
     if replica is not None:
+        state.replicate_intent = None
         return _replica(state, replica)
-    if state.phase == "poll":  # our record vanished: look again from the start
+    intent = state.replicate_intent
+    if state.phase == "find_replica" and intent is not None and not found_nothing(state, intent):
+        return settle_later(state, intent)
+    state.replicate_intent = None  # settled (or never asked): no replication of ours exists
+    if state.phase in ("poll", "find_replica"):  # our record vanished, or never was: from the start
         state.phase = "check"
     refusal = _ineligible(obs)
     if refusal is not None:
@@ -102,9 +137,6 @@ def _details(state: ReplicateState, obs: BackupDetails) -> Transition:
     if obs.status in WAIT_STATUSES:
         state.busy_retries += 1
         return Transition(state, (Sleep("busy", state.busy_retries),))
-    if state.phase == "replicate" and state.replicate_maybe_started:
-        state.replicate_maybe_started = False  # looked: the cloud has no replication of ours
-    state.phase = "replicate"
     return _request(state)
 
 
@@ -154,7 +186,8 @@ def _replica(state: ReplicateState, replica: ReplicaSeen) -> Transition:
 
 def _request(state: ReplicateState) -> Transition:
     cmd = state.command
-    state.replicate_maybe_started = True  # persisted by the engine before the call goes out
+    state.phase = "replicate"
+    state.replicate_intent = announce(state)  # persisted by the engine before the call goes out
     req = ReplicateBackup(
         cmd.backup_id, cmd.destination_region, cmd.destination_project_id, cmd.destination_vault_id
     )
@@ -162,12 +195,19 @@ def _request(state: ReplicateState) -> Transition:
 
 
 def _failed(state: ReplicateState, failure: Failed) -> Transition:
-    if failure.kind == "already_done" or (state.phase == "replicate" and failure.outcome_unknown):
+    if state.phase == "replicate" and failure.outcome_unknown:
+        state.phase = "find_replica"
+        return Transition(state, (Sleep("settle"),))
+    if failure.kind == "already_done":  # replicated (or being replicated) already: adopt that record
+        state.phase = "find_replica"
         return Transition(state, (Call(ShowBackup(state.command.backup_id)),))
+    if state.phase == "replicate":  # a definite answer: the replication did not start
+        state.replicate_intent = None
     if failure.kind == "retry_later":
-        if state.phase == "replicate":
-            state.replicate_maybe_started = False
         return busy(state, failure)
+    if state.phase == "find_replica":
+        code, message = outcome_unknown(failure, "the replication")
+        return Transition(state, (_done(state, Outcome.FAILED, None, code, message),))
     return Transition(state, (_done(state, Outcome.FAILED, None, failure.code, failure.message),))
 
 

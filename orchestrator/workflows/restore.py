@@ -1,14 +1,19 @@
 """Restore: one restore at a time per target resource → the restore call → poll its task → done.
 
-Phases: ``lock`` → ``restore`` → ``poll``. CBR answers a restore with 202 and no handle; the task is
-found among the operation logs by backup id, target and start time. A restore whose outcome is unknown
-(crash, timeout) is looked for before it is asked again.
+Phases: ``lock`` → ``restore`` ⇄ ``find_restore`` → ``poll``. CBR answers a restore with 202 and no
+handle; the task is found among the operation logs by backup id, target and start time. A restore is not
+idempotent: it is announced by an :class:`Intent` saved before the call, and after a crash or an answer
+that is not definite its task is looked for, and the restore asked again only once lookups have found
+nothing for the whole settle window.
 """
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
+
+from pydantic import model_validator
 
 from orchestrator.messages import Outcome, ResourceResult, RestoreCommand
 from orchestrator.workflows.base import (
@@ -17,6 +22,7 @@ from orchestrator.workflows.base import (
     Done,
     Failed,
     FindRestoreTask,
+    Intent,
     Lock,
     Locked,
     MachineState,
@@ -27,8 +33,13 @@ from orchestrator.workflows.base import (
     TaskMissing,
     TaskSeen,
     Transition,
+    announce,
+    begin_run,
     busy,
+    found_nothing,
+    outcome_unknown,
     progress_actions,
+    settle_later,
     unexpected,
 )
 
@@ -39,8 +50,18 @@ FAILED_TASK = {"failed", "timeout", "skipped"}
 class RestoreState(MachineState):
     command: RestoreCommand
     requested_since: datetime | None = None
-    restore_maybe_started: bool = False
+    restore_intent: Intent | None = None
     missing_polls: int = 0
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_older_versions(cls, data: Any) -> Any:
+        """A state saved before intents: "the restore may have started" becomes an intent."""
+        if isinstance(data, dict) and "restore_maybe_started" in data:
+            data = dict(data)
+            if data.pop("restore_maybe_started") and data.get("requested_since"):
+                data["restore_intent"] = {"announced_at": data["requested_since"]}
+        return data
 
 
 def initial_state(command: RestoreCommand, workflow_id: uuid.UUID) -> RestoreState:
@@ -52,8 +73,9 @@ def transition(state: RestoreState, obs: Observation) -> Transition:
     """Pure: the given state is not modified; the new state is in the returned transition."""
     state = state.model_copy(deep=True)
     if isinstance(obs, Resume):
+        begin_run(state, obs)
         state.requested_since = state.requested_since or obs.now  # no task of ours can be older
-        return _resume(state, obs.now)
+        return _resume(state, obs)
     if isinstance(obs, Failed):
         return _failed(state, obs)
     if isinstance(obs, Locked) and state.phase == "lock":
@@ -66,12 +88,13 @@ def transition(state: RestoreState, obs: Observation) -> Transition:
     state.busy_retries = 0
     if isinstance(obs, Accepted) and state.phase == "restore":
         state.phase = "poll"
+        state.restore_intent = None  # answered: it is under way
         return Transition(state, (Sleep("poll"),))
-    if isinstance(obs, TaskSeen) and state.phase in ("restore", "poll"):
+    if isinstance(obs, TaskSeen) and state.phase in ("find_restore", "poll"):
+        state.restore_intent = None
         return _task(state, obs)
-    if isinstance(obs, TaskMissing) and state.phase == "restore":
-        state.restore_maybe_started = False
-        return _request(state)
+    if isinstance(obs, TaskMissing) and state.phase == "find_restore":
+        return _restore_not_seen(state)
     if isinstance(obs, TaskMissing) and state.phase == "poll":
         state.missing_polls += 1
         if state.missing_polls > MAX_MISSING_POLLS:
@@ -94,21 +117,35 @@ def expire(state: RestoreState) -> Done:
     return _done(state, Outcome.EXPIRED, "orchestrator.deadline", "deadline passed before completion")
 
 
-def _resume(state: RestoreState, now: datetime) -> Transition:
+def fail(state: RestoreState, code: str, message: str) -> Done:
+    return _done(state, Outcome.FAILED, code, message)
+
+
+def _resume(state: RestoreState, resume: Resume) -> Transition:
     if state.phase == "lock":
         return Transition(state, (Lock(state.command.target_id),))
-    if state.phase == "restore":
-        if state.restore_maybe_started:
+    if state.phase in ("restore", "find_restore"):
+        if state.restore_intent is not None:  # it may be under way already: look before asking again
+            state.phase = "find_restore"
             return Transition(state, (Call(_find(state)),))
         return _request(state)
     if state.phase == "poll":
         return Transition(state, (Call(_find(state)),))
-    return unexpected(state, Resume(now))
+    return unexpected(state, resume)
+
+
+def _restore_not_seen(state: RestoreState) -> Transition:
+    intent = state.restore_intent
+    if intent is not None and not found_nothing(state, intent):
+        return settle_later(state, intent)
+    state.restore_intent = None  # settled: the restore did not take effect
+    return _request(state)
 
 
 def _request(state: RestoreState) -> Transition:
     cmd = state.command
-    state.restore_maybe_started = True  # persisted by the engine before the call goes out
+    state.phase = "restore"
+    state.restore_intent = announce(state)  # persisted by the engine before the call goes out
     req = RestoreBackup(
         cmd.backup_id,
         cmd.server_id,
@@ -146,11 +183,15 @@ def _task(state: RestoreState, obs: TaskSeen) -> Transition:
 
 def _failed(state: RestoreState, failure: Failed) -> Transition:
     if state.phase == "restore" and failure.outcome_unknown:
-        return Transition(state, (Call(_find(state)),))
+        state.phase = "find_restore"
+        return Transition(state, (Sleep("settle"),))
+    if state.phase == "restore":  # a definite answer: the restore did not start
+        state.restore_intent = None
     if failure.kind == "retry_later":
-        if state.phase == "restore" and not failure.outcome_unknown:
-            state.restore_maybe_started = False
         return busy(state, failure)
+    if state.phase == "find_restore":
+        code, message = outcome_unknown(failure, "the restore")
+        return Transition(state, (_done(state, Outcome.FAILED, code, message),))
     return Transition(state, (_done(state, Outcome.FAILED, failure.code, failure.message),))
 
 

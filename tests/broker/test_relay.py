@@ -17,12 +17,12 @@ async def seed_events(store: Store, n: int, reply_to: str | None) -> uuid.UUID:
     wid, _ = await store.create_workflow_if_absent(
         NewWorkflow(id=uuid.uuid4(), command_id="c", kind="backup", project_id="p", region="r", input={})
     )
-    await store.claim_due("w", 30, 1)
+    [wf] = await store.claim_due("w", 30, 1)
     events = [
         OutboxEvent(f"e{i}", "workflow.backup.succeeded", {"id": f"e{i}", "type": "t"}, reply_to, "corr-1")
         for i in range(n)
     ]
-    await store.save_state("w", wid, {}, 30, events=events)
+    await store.save_state(wf.claim, {}, 30, events=events)
     return wid
 
 

@@ -236,3 +236,14 @@ def slow_tasks(running: RunningEmulator, seconds: float = 60, failure_probabilit
     running.emulator.set_progression(
         Progression(base_seconds=seconds, waiting_seconds=0, failure_probability=failure_probability)
     )
+
+
+def checkpoints_by_marker(running: RunningEmulator, project: str = PROJECT) -> dict[str, int]:
+    """How many checkpoints the emulator holds per orchestrator marker (``cbro-<workflow id>``)."""
+    counts: dict[str, int] = {}
+    for checkpoint in emulator_project(running, project).checkpoints.values():
+        marker = next((word for word in (checkpoint.description or "").split() if "cbro-" in word), None)
+        if marker is not None:
+            key = marker.strip("[]")
+            counts[key] = counts.get(key, 0) + 1
+    return counts

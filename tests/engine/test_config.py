@@ -18,12 +18,12 @@ def test_credentials_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
         "CBR_ORCH_CREDENTIALS",
         json.dumps([{"project_id": PROJECT, "region": "r1", "access_key": "AK", "secret_key": CANARY}]),
     )
-    monkeypatch.setenv("CBR_ORCH_WORKER__LEASE_SECONDS", "12")
+    monkeypatch.setenv("CBR_ORCH_WORKER__LEASE_SECONDS", "90")
     settings = Settings()
     cred = settings.credentials_for(PROJECT, "r1")
     assert cred.secret_key is not None
     assert cred.secret_key.get_secret_value() == CANARY
-    assert settings.worker.lease_seconds == 12
+    assert settings.worker.lease_seconds == 90
     assert CANARY not in repr(settings)
     assert CANARY not in settings.model_dump_json()
 
@@ -65,3 +65,27 @@ def test_endpoint_override() -> None:
     settings = Settings(cbr_endpoints={"r1": "http://127.0.0.1:9"})
     assert settings.cbr_endpoint("r1") == "http://127.0.0.1:9"
     assert settings.cbr_endpoint("r2") == "https://cbr.r2.myhuaweicloud.com"
+
+
+@pytest.mark.parametrize(
+    ("over", "complaint"),
+    [
+        ({"cbr_timeout_seconds": 60}, "lease_seconds must exceed"),  # default lease 60 s: no call could start
+        ({"worker": {"lease_seconds": 31}}, "lease_seconds must exceed"),
+        ({"worker": {"settle_seconds": 20}}, "settle_seconds must exceed"),
+        ({"worker": {"heartbeat_seconds": 40}}, "heartbeat_seconds must be at most half"),
+    ],
+)
+def test_leases_and_settle_windows_that_cannot_work_are_refused(
+    over: dict[str, object], complaint: str
+) -> None:
+    with pytest.raises(ValueError, match=complaint):
+        Settings.model_validate(over)
+
+
+def test_defaults_let_a_call_start_right_after_a_heartbeat() -> None:
+    settings = Settings()
+    worker = settings.worker
+    after_heartbeat = worker.lease_seconds - worker.heartbeat_seconds
+    assert after_heartbeat > settings.cbr_timeout_seconds + worker.lease_margin_seconds
+    assert worker.settle_seconds > settings.cbr_timeout_seconds

@@ -30,7 +30,7 @@ async def test_worker_killed_after_checkpoint_call_is_resumed_with_one_checkpoin
     assert e2e.emulator.counters.requests_of("create_checkpoint") == 1
     wf = await e2e.workflow("crash-1")
     assert wf.status is WorkflowStatus.RUNNING
-    assert wf.state["checkpoint_maybe_created"] is True and wf.state["checkpoint_id"] is None
+    assert wf.state["checkpoint_intent"] is not None and wf.state["checkpoint_id"] is None
 
     await e2e.drain(owner="survivor")  # takes over once the dead worker's lease expires
     wf = await e2e.workflow("crash-1")

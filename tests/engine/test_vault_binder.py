@@ -8,7 +8,6 @@ from typing import Any
 from engine_helpers import PROJECT, REGION, backup_command, client_for, run_until_done, servers, submit
 
 from orchestrator.cbr.bodies import BillingCreate, ResourceRef, VaultCreate
-from orchestrator.cbr.errors import CbrApiError
 from orchestrator.config import Settings
 from orchestrator.emulator.config import DEFAULT_TENANT, EmulatorConfig
 from orchestrator.emulator.server import RunningEmulator
@@ -55,10 +54,29 @@ async def test_a_resource_bound_elsewhere_fails_only_its_own_add(
         binder = VaultBinder(window=0.02)
         key = (PROJECT, REGION, vault_id)
         adds = (binder.add(client, key, refs) for refs in server_refs([taken, *free]))
-        bad, *good = await asyncio.gather(*adds, return_exceptions=True)
-        assert isinstance(bad, CbrApiError) and bad.code == "BackupService.6103" and bad.already_done
-        assert good == [None] * len(free)
+        bad, *good = await asyncio.gather(*adds)
+        [(rid, error)] = bad
+        assert rid == taken and error.code == "BackupService.6103" and error.already_done
+        assert good == [[]] * len(free)
         assert emulator.counters.requests_of("add_vault_resource") == 2 + len(free)  # merged, then alone
+        vault = await client.show_vault(vault_id)
+        assert set(vault.resource_ids()) == set(free)
+    finally:
+        await client.close()
+
+
+async def test_one_workflows_resources_are_bound_one_by_one_when_one_of_them_is_refused(
+    emulator: RunningEmulator, emulator_config: EmulatorConfig
+) -> None:
+    """CBR refuses a whole list for one resource bound elsewhere: the others are still bound."""
+    client = client_for(emulator.base_url, DEFAULT_TENANT)
+    try:
+        taken, *free = servers(emulator_config, 4)
+        await make_vault(client, "elsewhere", [taken])
+        vault_id = await make_vault(client, "target")
+        refs = [ref for group in server_refs([*free[:1], taken, *free[1:]]) for ref in group]
+        refused = await VaultBinder(window=0.02).add(client, (PROJECT, REGION, vault_id), refs)
+        assert [(rid, error.code) for rid, error in refused] == [(taken, "BackupService.6103")]
         vault = await client.show_vault(vault_id)
         assert set(vault.resource_ids()) == set(free)
     finally:

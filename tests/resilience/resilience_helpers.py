@@ -77,8 +77,12 @@ def make_settings(dsn: str, amqp_url: str, emulator: RunningEmulator) -> Setting
         cbr_endpoints={tenant.region: emulator.base_url},
         cbr_timeout_seconds=3.0,
         worker=WorkerSettings(
-            lease_seconds=3,
+            lease_seconds=4,
+            lease_margin_seconds=0.5,
             heartbeat_seconds=0.5,
+            settle_seconds=3.5,
+            settle_base_seconds=0.2,
+            drain_seconds=2.0,
             idle_poll_seconds=0.2,
             status_poll_seconds=0.2,
             backoff_base_seconds=0.1,

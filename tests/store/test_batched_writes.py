@@ -10,6 +10,7 @@ import asyncpg
 import pytest
 
 from orchestrator.store import (
+    Claim,
     Finish,
     LeaseLost,
     NewWorkflow,
@@ -35,10 +36,12 @@ def steps(n: int) -> list[Step]:
     ]
 
 
-async def claimed(store: Store, n: int, owner: str = "w") -> list[uuid.UUID]:
+async def claimed(store: Store, n: int, owner: str = "w") -> list[Claim]:
+    """``n`` workflows claimed by ``owner``, in creation order."""
     ids = [(await store.create_workflow_if_absent(new(i)))[0] for i in range(n)]
-    assert len(await store.claim_due(owner, 30, n)) == n
-    return ids
+    claims = {wf.id: wf.claim for wf in await store.claim_due(owner, 30, n)}
+    assert len(claims) == n
+    return [claims[wid] for wid in ids]
 
 
 async def outcomes(*writes: object) -> list[object]:
@@ -46,12 +49,13 @@ async def outcomes(*writes: object) -> list[object]:
 
 
 async def test_a_lost_lease_refuses_only_its_own_row(store: Store) -> None:
-    ids = await claimed(store, 6)
+    claims = await claimed(store, 6)
+    ids = [c.workflow_id for c in claims]
     stolen = ids[2]
     await store.pool.execute("UPDATE workflows SET lease_owner = 'thief' WHERE id = $1", stolen)
     later = datetime.now(UTC) + timedelta(minutes=5)
     results = await outcomes(
-        *(store.release_until("w", wid, {"n": i}, later, steps(2)) for i, wid in enumerate(ids))
+        *(store.release_until(c, {"n": i}, later, steps(2)) for i, c in enumerate(claims))
     )
     assert [isinstance(r, LeaseLost) for r in results] == [wid == stolen for wid in ids]
     for i, wid in enumerate(ids):
@@ -64,15 +68,14 @@ async def test_a_lost_lease_refuses_only_its_own_row(store: Store) -> None:
 
 
 async def test_finishes_together_each_with_its_event_and_steps(store: Store) -> None:
-    ids = await claimed(store, 5)
+    claims = await claimed(store, 5)
+    ids = [c.workflow_id for c in claims]
     await store.pool.execute("UPDATE workflows SET lease_owner = 'thief' WHERE id = $1", ids[0])
     finish = Finish(WorkflowStatus.SUCCEEDED, {"ok": True})
     results = await outcomes(
         *(
-            store.finish_with_event(
-                "w", wid, {}, finish, OutboxEvent(f"e{i}", "workflow.x", {"i": i}), steps(i)
-            )
-            for i, wid in enumerate(ids)
+            store.finish_with_event(c, {}, finish, OutboxEvent(f"e{i}", "workflow.x", {"i": i}), steps(i))
+            for i, c in enumerate(claims)
         )
     )
     assert isinstance(results[0], LeaseLost)
@@ -86,15 +89,15 @@ async def test_finishes_together_each_with_its_event_and_steps(store: Store) -> 
 
 
 async def test_saves_keep_the_lease(store: Store) -> None:
-    ids = await claimed(store, 3)
-    await asyncio.gather(*(store.save_state("w", wid, {"saved": True}, 30, steps(1)) for wid in ids))
-    for wid in ids:
-        wf = await store.get_workflow(wid)
+    claims = await claimed(store, 3)
+    await asyncio.gather(*(store.save_state(c, {"saved": True}, 30, steps(1)) for c in claims))
+    for c in claims:
+        wf = await store.get_workflow(c.workflow_id)
         assert wf is not None and wf.state == {"saved": True} and wf.lease_owner == "w"
 
 
 async def test_one_resource_asked_by_many_at_once_is_locked_once(store: Store) -> None:
-    ids = await claimed(store, 4)
+    ids = [c.workflow_id for c in await claimed(store, 4)]
     got = await asyncio.gather(*(store.lock_alone(wid, "p", "r", "server-1") for wid in ids))
     assert sum(got) == 1
     holder = ids[got.index(True)]
@@ -106,13 +109,13 @@ async def test_one_resource_asked_by_many_at_once_is_locked_once(store: Store) -
 
 
 async def test_a_failing_row_fails_alone(store: Store) -> None:
-    ids = await claimed(store, 3)
+    claims = await claimed(store, 3)
     later = datetime.now(UTC) + timedelta(minutes=5)
     bad = {"not json": object()}
     results = await outcomes(
-        *(store.release_until("w", wid, bad if i == 1 else {}, later) for i, wid in enumerate(ids))
+        *(store.release_until(c, bad if i == 1 else {}, later) for i, c in enumerate(claims))
     )
     assert results[0] is None and results[2] is None
     assert isinstance(results[1], asyncpg.DataError)  # the state is not JSON
     with pytest.raises(LeaseLost):  # the two written ones are released
-        await store.save_state("w", ids[0], {}, 30)
+        await store.save_state(claims[0], {}, 30)

@@ -67,23 +67,68 @@ async def test_claim_is_exclusive_between_workers(store: Store) -> None:
 
 async def test_expired_lease_is_taken_over_and_old_owner_loses(store: Store) -> None:
     wid, _ = await store.create_workflow_if_absent(new())
-    [_claimed] = await store.claim_due("dead", 0.2, 10)
+    [claimed] = await store.claim_due("dead", 0.2, 10)
     assert await store.claim_due("alive", 30, 10) == []
     await asyncio.sleep(0.3)
     [taken] = await store.claim_due("alive", 30, 10)
     assert taken.id == wid
     assert taken.attempts == 2
+    assert taken.lease_epoch == claimed.lease_epoch + 1
     with pytest.raises(LeaseLost):
-        await store.save_state("dead", wid, {"phase": "x"}, 30)
-    assert await store.heartbeat("dead", [wid], 30) == set()
-    assert await store.heartbeat("alive", [wid], 30) == {wid}
+        await store.save_state(claimed.claim, {"phase": "x"}, 30)
+    assert await store.heartbeat([claimed.claim], 30) == set()
+    assert await store.heartbeat([taken.claim], 30) == {wid}
+
+
+async def test_a_later_claim_by_the_same_owner_fences_the_earlier_run(store: Store) -> None:
+    """Owners can share a name (a restarted worker, a fixed name in a test): the epoch tells runs apart."""
+    wid, _ = await store.create_workflow_if_absent(new())
+    [first] = await store.claim_due("w", 0.1, 10)
+    await asyncio.sleep(0.15)
+    [second] = await store.claim_due("w", 30, 10)
+    assert second.claim.owner == first.claim.owner
+    with pytest.raises(LeaseLost):
+        await store.save_state(first.claim, {"phase": "stale"}, 30)
+    with pytest.raises(LeaseLost):
+        await store.release_until(first.claim, {"phase": "stale"}, datetime.now(UTC))
+    assert await store.heartbeat([first.claim], 30) == set()
+    await store.save_state(second.claim, {"phase": "fresh"}, 30)
+    wf = await store.get_workflow(wid)
+    assert wf is not None and wf.state == {"phase": "fresh"}
+
+
+async def test_handed_back_leases_are_claimable_at_once(store: Store) -> None:
+    wid, _ = await store.create_workflow_if_absent(new())
+    [claimed] = await store.claim_due("stopping", 30, 10)
+    assert await store.claim_due("other", 30, 10) == []
+    assert await store.hand_back([claimed.claim]) == {wid}
+    [taken] = await store.claim_due("other", 30, 10)
+    assert taken.id == wid
+    assert taken.crashed_runs == 1  # a handed-back run is not counted as crashed
+    with pytest.raises(LeaseLost):
+        await store.save_state(claimed.claim, {}, 30)
+
+
+async def test_runs_that_do_not_give_the_workflow_back_are_counted(store: Store) -> None:
+    wid, _ = await store.create_workflow_if_absent(new())
+    [one] = await store.claim_due("w", 0.05, 10)
+    await asyncio.sleep(0.1)  # died without a word
+    [two] = await store.claim_due("w", 30, 10)
+    assert two.crashed_runs == 2
+    await store.release_after_error(two.claim, datetime.now(UTC), "TypeError: boom")
+    [three] = await store.claim_due("w", 30, 10)
+    assert (three.crashed_runs, three.last_run_error) == (3, "TypeError: boom")
+    await store.release_until(three.claim, {}, datetime.now(UTC))
+    [four] = await store.claim_due("w", 30, 10)
+    assert (four.crashed_runs, four.last_run_error) == (1, None)
+    assert one.id == wid
 
 
 async def test_release_until_schedules_the_next_run(store: Store) -> None:
     wid, _ = await store.create_workflow_if_absent(new())
-    await store.claim_due("w", 30, 10)
+    [wf] = await store.claim_due("w", 30, 10)
     later = datetime.now(UTC) + timedelta(seconds=0.3)
-    await store.release_until("w", wid, {"phase": "poll"}, later, steps=[step()])
+    await store.release_until(wf.claim, {"phase": "poll"}, later, steps=[step()])
     assert await store.claim_due("w", 30, 10) == []
     await asyncio.sleep(0.35)
     [again] = await store.claim_due("w", 30, 10)
@@ -95,10 +140,10 @@ async def test_release_until_schedules_the_next_run(store: Store) -> None:
 
 async def test_finish_writes_state_event_and_releases_locks_together(store: Store) -> None:
     wid, _ = await store.create_workflow_if_absent(new())
-    await store.claim_due("w", 30, 10)
+    [claimed] = await store.claim_due("w", 30, 10)
     assert await store.lock_resource(wid, "p", "r", "srv")
     finish = Finish(WorkflowStatus.SUCCEEDED, {"resources": []})
-    await store.finish_with_event("w", wid, {"phase": "done"}, finish, event(), steps=[step()])
+    await store.finish_with_event(claimed.claim, {"phase": "done"}, finish, event(), steps=[step()])
     wf = await store.get_workflow(wid)
     assert wf is not None
     assert wf.status is WorkflowStatus.SUCCEEDED
@@ -108,7 +153,7 @@ async def test_finish_writes_state_event_and_releases_locks_together(store: Stor
     other, _ = await store.create_workflow_if_absent(new("c2"))
     assert await store.lock_resource(other, "p", "r", "srv")
     with pytest.raises(LeaseLost):
-        await store.finish_with_event("w", wid, {}, finish, event("e2"))
+        await store.finish_with_event(claimed.claim, {}, finish, event("e2"))
     assert len(await store.events_of(wid)) == 1
 
 
@@ -127,8 +172,9 @@ async def test_resource_lock_is_exclusive(store: Store) -> None:
 
 async def test_outbox_batches_do_not_overlap_and_commit_marks(store: Store) -> None:
     wid, _ = await store.create_workflow_if_absent(new())
-    await store.claim_due("w", 30, 10)
-    await store.save_state("w", wid, {}, 30, events=[event(f"e{i}") for i in range(4)])
+    [wf] = await store.claim_due("w", 30, 10)
+    assert wf.id == wid
+    await store.save_state(wf.claim, {}, 30, events=[event(f"e{i}") for i in range(4)])
     async with store.outbox_batch(2) as first:
         async with store.outbox_batch(10) as second:
             assert {p.event.event_id for p in first.events}.isdisjoint(
@@ -148,11 +194,11 @@ async def test_listener_wakes_on_outbox_insert_and_falls_back_to_timeout(store: 
     try:
         await listener.wait(0.01)  # connects; first wait may return True (missed-notification guard)
         assert await listener.wait(0.05) is False
-        wid, _ = await store.create_workflow_if_absent(new())
-        await store.claim_due("w", 30, 10)
+        await store.create_workflow_if_absent(new())
+        [wf] = await store.claim_due("w", 30, 10)
         waiter = asyncio.create_task(listener.wait(5))
         await asyncio.sleep(0.05)
-        await store.save_state("w", wid, {}, 30, events=[event()])
+        await store.save_state(wf.claim, {}, 30, events=[event()])
         assert await waiter is True
     finally:
         await listener.close()
@@ -162,8 +208,8 @@ async def test_status_views_find_by_workflow_or_command_id(store: Store) -> None
     from orchestrator.store import list_workflows, workflow_status
 
     wid, _ = await store.create_workflow_if_absent(new("cmd-x"))
-    await store.claim_due("w", 30, 10)
-    await store.save_state("w", wid, {}, 30, steps=[step()], events=[event()])
+    [wf] = await store.claim_due("w", 30, 10)
+    await store.save_state(wf.claim, {}, 30, steps=[step()], events=[event()])
     by_command = await workflow_status(store.dsn, "cmd-x")
     by_id = await workflow_status(store.dsn, str(wid))
     assert by_command is not None

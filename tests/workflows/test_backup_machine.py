@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -41,7 +41,16 @@ from orchestrator.workflows.base import (
 
 PROJECT = "0a1b2c3d4e5f60718293a4b5c6d7e8f9"
 WID = uuid.UUID("11111111-2222-3333-4444-555555555555")
-NOW = Resume(datetime(2030, 1, 1, tzinfo=UTC))
+T0 = datetime(2030, 1, 1, tzinfo=UTC)
+SETTLE = 60.0
+NOW = Resume(T0, SETTLE)
+
+
+def at(seconds: float) -> Resume:
+    """A run that starts ``seconds`` after the first."""
+    return Resume(T0 + timedelta(seconds=seconds), SETTLE)
+
+
 BUSY = Failed("retry_later", "BackupService.6125", "A backup task is in progress.", retry_after=3)
 UNKNOWN = Failed("retry_later", "timeout", "no answer", outcome_unknown=True)
 TERMINAL = Failed("terminal", "BackupService.6114", "vault capacity exceeded")
@@ -103,7 +112,8 @@ def test_vault_by_id_all_bound_goes_straight_to_checkpoint_with_marker() -> None
     assert req.marker == f"cbro-{WID}"
     assert req.marker in req.description
     assert "nightly" in req.description
-    assert st.checkpoint_maybe_created is True  # the intent is in the state the engine persists first
+    assert st.checkpoint_intent is not None  # the intent is in the state the engine persists first
+    assert st.checkpoint_intent.announced_at == NOW.now
 
 
 def test_vault_by_name_created_when_missing_with_resources() -> None:
@@ -133,14 +143,59 @@ def test_vault_by_name_missing_without_spec_fails() -> None:
     assert [r.status for r in result.resources] == ["failed", "failed"]
 
 
-@pytest.mark.parametrize("failure", [UNKNOWN, Failed("already_done", "x", "exists")])
-def test_vault_create_unknown_outcome_is_rechecked_by_name(failure: Failed) -> None:
+def creating_vault() -> BackupState:
     st, _ = step(state(command({"name": "vn", "create": {}})), NOW)
     st, _ = step(st, VaultMissing())
     st, _ = step(st, Locked(True))
-    st, _ = step(st, VaultMissing())
-    st, t = step(st, failure)
+    st, t = step(st, VaultMissing())
+    assert isinstance(only_call(t), CreateVault)
+    assert st.vault_intent is not None
+    return st
+
+
+def test_vault_create_unknown_outcome_is_looked_up_by_name_over_the_settle_window() -> None:
+    st, t = step(creating_vault(), UNKNOWN)
+    assert t.actions == (Sleep("settle"),)  # the first lookup runs in a later run
+    st, t = step(st, at(1))
     assert only_call(t) == FindVault("vn")
+    st, t = step(st, VaultMissing())
+    assert t.actions == (Sleep("settle", 1),)  # one negative lookup settles nothing
+    st, t = step(st, at(30))
+    st, t = step(st, VaultMissing())
+    assert t.actions == (Sleep("settle", 2),)
+    found, t = step(st, VaultFound("v9", ("s0", "s1")))  # a late create shows up: adopted, not redone
+    assert found.vault_id == "v9" and found.vault_intent is None
+    st, t = step(st, at(61))
+    st, t = step(st, VaultMissing())  # nothing for the whole window: the create did not happen
+    assert isinstance(only_call(t), CreateVault)
+    assert st.vault_intent is not None and st.vault_intent.announced_at == at(61).now
+
+
+def test_vault_create_refused_for_a_resource_bound_elsewhere_creates_it_bare_then_binds_one_by_one() -> None:
+    """Before: create → 6103 → find → missing → create → 6103 … about 15 calls a second, forever."""
+    st, t = step(creating_vault(), Failed("already_done", "BackupService.6103", "bound"))
+    req = only_call(t)
+    assert isinstance(req, CreateVault) and req.resources == ()
+    st, t = step(st, VaultFound("v9", ()))
+    assert t.actions[0] == Unlock("vault-name:vn")
+    assert only_call(Transition(st, t.actions[1:])) == AddResources(
+        "v9", (("s0", "OS::Nova::Server"), ("s1", "OS::Nova::Server"))
+    )
+    st, t = step(st, ResourcesAdded((Skipped("s1", "BackupService.6103", "bound"),)))
+    assert only_call(t) == ShowVault("v9")
+    st, t = step(st, VaultFound("v9", ("s0",)))
+    req = only_call(t)
+    assert isinstance(req, CreateCheckpoint) and req.resource_ids == ("s0",)
+    assert st.results["s1"].error_code == "BackupService.6103"
+
+
+def test_a_resource_refused_for_another_reason_fails_alone_without_a_lookup() -> None:
+    st, _ = step(state(), NOW)
+    st, t = step(st, VaultFound("v1", ("s0",)))
+    st, t = step(st, ResourcesAdded((Skipped("s1", "BackupService.6302", "no such resource"),)))
+    req = only_call(t)
+    assert isinstance(req, CreateCheckpoint) and req.resource_ids == ("s0",)
+    assert st.results["s1"].error_code == "BackupService.6302"
 
 
 def test_vault_create_crash_rechecks_by_name_on_resume() -> None:
@@ -174,48 +229,87 @@ def test_resource_bound_elsewhere_fails_alone() -> None:
     assert st.results["s1"].error_code == "BackupService.6103"
 
 
+FIND = FindCheckpoint("v1", f"cbro-{WID}", T0)  # every resource of the vault, since the announcement
+
+
+def creating_checkpoint() -> BackupState:
+    st, _ = step(state(), NOW)
+    st, t = step(st, VaultFound("v1", ("s0", "s1")))
+    assert isinstance(only_call(t), CreateCheckpoint)
+    return st
+
+
 def test_checkpoint_busy_waits_and_recreates_without_lookup() -> None:
-    st, _ = step(state(), NOW)
-    st, _ = step(st, VaultFound("v1", ("s0", "s1")))
-    st, t = step(st, BUSY)
+    st, t = step(creating_checkpoint(), BUSY)
     assert t.actions == (Sleep("busy", 1, 3),)
-    assert st.checkpoint_maybe_created is False
-    st, t = step(st, BUSY)
-    assert t.actions == (Sleep("busy", 2, 3),)
-    st, t = step(st, NOW)
+    assert st.checkpoint_intent is None  # CBR answered: the create did nothing
+    st, t = step(st, at(5))
     assert isinstance(only_call(t), CreateCheckpoint)
 
 
-def test_checkpoint_unknown_outcome_looks_for_the_marker_before_calling_again() -> None:
-    st, _ = step(state(), NOW)
-    st, _ = step(st, VaultFound("v1", ("s0", "s1")))
-    st, t = step(st, UNKNOWN)
-    assert only_call(t) == FindCheckpoint("v1", f"cbro-{WID}", "s0")
-    st2, t = step(st, CheckpointLookup("cp-found"))
+def test_checkpoint_unknown_outcome_is_looked_up_over_the_settle_window_never_trusted_once() -> None:
+    st, t = step(creating_checkpoint(), UNKNOWN)
+    assert t.actions == (Sleep("settle"),)
+    st, t = step(st, at(2))
+    assert only_call(t) == FIND
+    st, t = step(st, CheckpointLookup(None))  # a create executed late is not visible yet
+    assert t.actions == (Sleep("settle", 1),)
+    st, t = step(st, at(40))
+    assert only_call(t) == FIND
+    late, t = step(st, CheckpointLookup("cp-late", (Skipped("s1", "BackupService.6125", "busy"),)))
     assert t.actions == (Sleep("poll"),)
-    assert st2.checkpoint_id == "cp-found"
-    st3, t = step(st, CheckpointLookup(None))
+    assert (late.checkpoint_id, late.pending) == ("cp-late", ["s0"])
+    assert late.results["s1"].status == "skipped"
+    st, _ = step(st, CheckpointLookup(None))
+    st, t = step(st, at(62))
+    st, t = step(st, CheckpointLookup(None))  # nothing for the whole window: create again
     assert isinstance(only_call(t), CreateCheckpoint)
-    assert st3.checkpoint_maybe_created
 
 
 def test_crash_after_checkpoint_call_resumes_with_a_lookup() -> None:
-    st, _ = step(state(), NOW)
-    st, _ = step(st, VaultFound("v1", ("s0", "s1")))  # intent persisted, then the worker dies
-    _, t = step(st, NOW)
-    assert only_call(t) == FindCheckpoint("v1", f"cbro-{WID}", "s0")
+    st = creating_checkpoint()  # intent persisted, then the worker dies
+    _, t = step(st, at(30))
+    assert only_call(t) == FIND
 
 
-def test_lookup_failing_busy_keeps_the_intent() -> None:
-    st, _ = step(state(), NOW)
-    st, _ = step(st, VaultFound("v1", ("s0", "s1")))
-    st, _ = step(st, UNKNOWN)
-    st, t = step(st, Failed("retry_later", "APIG.0308", "throttled", outcome_unknown=False))
-    assert isinstance(t.actions[0], Sleep)
-    # a busy answer to the *lookup* says nothing about the create: but the phase is still checkpoint,
-    # and a definite answer clears the flag only for the create call; we still look before creating.
-    _, t = step(st, NOW)
-    assert isinstance(only_call(t), (FindCheckpoint, CreateCheckpoint))
+@pytest.mark.parametrize(
+    "lookup_failure",
+    [
+        Failed("retry_later", "APIG.0308", "throttled", retry_after=2),
+        Failed("retry_later", "BackupService.9999", "internal error"),
+        Failed("retry_later", "timeout", "no answer"),
+    ],
+)
+def test_a_throttled_or_failing_lookup_keeps_the_intent(lookup_failure: Failed) -> None:
+    """The trail this used to give: CreateCheckpoint unknown (timeout) > FindCheckpoint retry_later
+    (APIG.0308) > CreateCheckpoint again: a second checkpoint."""
+    st, _ = step(creating_checkpoint(), UNKNOWN)
+    st, _ = step(st, at(2))
+    for n in range(1, 4):
+        st, t = step(st, lookup_failure)
+        assert t.actions[0] == Sleep("busy", n, lookup_failure.retry_after)
+        assert st.checkpoint_intent is not None
+        st, t = step(st, at(100 * n))  # however long the lookups keep failing
+        assert only_call(t) == FIND
+
+
+def test_a_lookup_that_cannot_be_made_ends_the_workflow_saying_the_checkpoint_may_exist() -> None:
+    st, _ = step(creating_checkpoint(), UNKNOWN)
+    st, _ = step(st, at(2))
+    _, t = step(st, Failed("terminal", "APIGW.0302", "forbidden"))
+    result = done(t)
+    assert result.error_code == "orchestrator.outcome_unknown"
+    assert "may exist" in (result.error_message or "")
+
+
+def test_a_state_saved_before_intents_still_loads_and_looks_before_creating() -> None:
+    old = creating_checkpoint().model_dump(mode="json")
+    old.pop("checkpoint_intent")
+    old["checkpoint_maybe_created"] = True
+    st = BackupState.model_validate(old)
+    assert st.checkpoint_intent is not None
+    _, t = step(st, at(5))
+    assert isinstance(only_call(t), FindCheckpoint)
 
 
 def test_poll_until_all_final_with_progress_then_succeeded() -> None:

@@ -37,7 +37,12 @@ from orchestrator.workflows.base import (
 PROJECT = "0a1b2c3d4e5f60718293a4b5c6d7e8f9"
 WID = uuid.uuid4()
 T0 = datetime(2030, 1, 1, tzinfo=UTC)
-NOW = Resume(T0)
+SETTLE = 60.0
+NOW = Resume(T0, SETTLE)
+
+
+def at(seconds: float) -> Resume:
+    return Resume(T0 + timedelta(seconds=seconds), SETTLE)
 BUSY = Failed("retry_later", "BackupService.2002", "being backed up")
 UNKNOWN = Failed("retry_later", "timeout", "no answer", outcome_unknown=True)
 TERMINAL = Failed("terminal", "BackupService.2005", "backup state does not allow restore")
@@ -82,7 +87,7 @@ def restore_requested() -> res.RestoreState:
     assert t.actions == (Lock("srv"),)
     st, t = rstep(st, Locked(True))
     assert call(t) == RestoreBackup("b1", "srv", None, (("cb1", "vol1"),), False)
-    assert st.restore_maybe_started
+    assert st.restore_intent is not None
     return st
 
 
@@ -122,21 +127,30 @@ def test_restore_task_failure_carries_the_cbr_error(status: str) -> None:
 def test_restore_busy_is_retried_later_not_failed() -> None:
     st, t = rstep(restore_requested(), BUSY)
     assert t.actions == (Sleep("busy", 1),)
-    assert not st.restore_maybe_started
+    assert st.restore_intent is None
     _, t = rstep(st, NOW)
     assert isinstance(call(t), RestoreBackup)
 
 
-def test_restore_unknown_outcome_and_crash_look_for_the_task_first() -> None:
+def test_restore_unknown_outcome_and_crash_look_for_the_task_over_the_settle_window() -> None:
     st = restore_requested()
-    _, t = rstep(st, UNKNOWN)
+    looking, t = rstep(st, UNKNOWN)
+    assert t.actions == (Sleep("settle"),)
+    looking, t = rstep(looking, at(1))
     assert isinstance(call(t), FindRestoreTask)
-    _, t = rstep(st, NOW)  # crashed after the call
+    crashed, t = rstep(st, at(1))  # crashed after the call
     assert isinstance(call(t), FindRestoreTask)
-    st2, t = rstep(st, TaskSeen("running", 5))
+    st2, t = rstep(crashed, TaskSeen("running", 5))
     assert st2.phase == "poll"
     assert t.actions[-1] == Sleep("poll")
-    _, t = rstep(st, TaskMissing())
+    looking, t = rstep(looking, TaskMissing())  # one negative lookup settles nothing
+    assert t.actions == (Sleep("settle", 1),)
+    looking, _ = rstep(looking, at(30))
+    looking, t = rstep(looking, Failed("retry_later", "APIG.0308", "throttled"))  # nor does a failed one
+    assert t.actions == (Sleep("busy", 1),)
+    looking, t = rstep(looking, at(70))
+    assert isinstance(call(t), FindRestoreTask)
+    _, t = rstep(looking, TaskMissing())
     assert isinstance(call(t), RestoreBackup)
 
 
@@ -152,6 +166,10 @@ def test_restore_task_never_appearing_fails_eventually() -> None:
 def test_restore_terminal_and_expiry() -> None:
     _, t = rstep(restore_requested(), TERMINAL)
     assert final(t).error_code == "BackupService.2005"
+    looking, _ = rstep(restore_requested(), UNKNOWN)
+    looking, _ = rstep(looking, at(1))
+    _, t = rstep(looking, Failed("terminal", "APIGW.0302", "forbidden"))
+    assert final(t).error_code == "orchestrator.outcome_unknown"
     assert res.expire(restore_state()).outcome is Outcome.EXPIRED
 
 
@@ -258,16 +276,19 @@ def test_replicate_waits_for_a_backup_still_being_made() -> None:
 
 def test_replicate_adopts_an_existing_replica_after_crash_or_1009() -> None:
     st = replicate_requested()
-    _, t = pstep(st, NOW)  # crashed after the call: look first
+    crashed, t = pstep(st, at(1))  # crashed after the call: look first
     assert call(t) == ShowBackup("b1")
-    _, t = pstep(st, Failed("already_done", "BackupService.1009", "already replicated"))
+    refused, t = pstep(st, Failed("already_done", "BackupService.1009", "already replicated"))
     assert call(t) == ShowBackup("b1")
-    st2, t = pstep(st, details(replicas=(ReplicaSeen("recX", "r2", "replicating"),)))
+    st2, t = pstep(refused, details(replicas=(ReplicaSeen("recX", "r2", "replicating"),)))
     assert st2.record_id == "recX"
     assert t.actions == (Sleep("poll"),)
-    st3, t = pstep(st, details())  # nothing there: ask (once) again
+    crashed, t = pstep(crashed, details())  # nothing there yet: look again, over the settle window
+    assert t.actions == (Sleep("settle", 1),)
+    crashed, _ = pstep(crashed, at(62))
+    st3, t = pstep(crashed, details())  # nothing for the whole window: ask again
     assert isinstance(call(t), ReplicateBackup)
-    assert st3.replicate_maybe_started
+    assert st3.replicate_intent is not None
 
 
 def test_replicate_failed_replica_reports_fail_code() -> None:
@@ -282,8 +303,10 @@ def test_replicate_busy_unknown_terminal_expiry() -> None:
     st = replicate_requested()
     st2, t = pstep(st, Failed("retry_later", "BackupService.6130", "vault being replicated", retry_after=9))
     assert t.actions == (Sleep("busy", 1, 9),)
-    assert not st2.replicate_maybe_started
-    _, t = pstep(st, UNKNOWN)
+    assert st2.replicate_intent is None
+    looking, t = pstep(st, UNKNOWN)
+    assert t.actions == (Sleep("settle"),)
+    _, t = pstep(looking, at(1))
     assert call(t) == ShowBackup("b1")
     _, t = pstep(st, Failed("terminal", "BackupService.1005", "region not supported"))
     assert final(t).error_code == "BackupService.1005"
@@ -300,7 +323,7 @@ def test_kinds_registry_builds_initial_state_from_stored_input() -> None:
 
 
 def test_transitions_do_not_modify_their_input() -> None:
-    st = replicate_state()
+    st = replicate_state().model_copy(update={"now": T0})
     before = st.model_dump()
     rep.transition(st, NOW)
     rep.transition(st, details())

@@ -1,0 +1,262 @@
+"""Performing one workflow request against CBR and turning the answer into the next observation.
+
+:class:`CbrActions` is what the engine calls for every :class:`~orchestrator.workflows.base.Call`: it picks
+the project's client, asks the poller for status polls (answered for many workflows at once), merges vault
+binds (:class:`~orchestrator.vault_binder.VaultBinder`) and records each call as a step of the history.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol, assert_never
+
+from pydantic import ValidationError
+
+from orchestrator.cbr.bodies import (
+    BackupReplicate,
+    BackupRestore,
+    BillingCreate,
+    CheckpointParameters,
+    ResourceRef,
+    RestoreMapping,
+    VaultCreate,
+)
+from orchestrator.cbr.errors import CbrApiError
+from orchestrator.cbr.models import Vault
+from orchestrator.cbr.query import BackupFilter, VaultFilter
+from orchestrator.crash_points import crash_point
+from orchestrator.fleet.selection import protectables_page
+from orchestrator.poller import CbrClients, Poller
+from orchestrator.store import Step, StepOutcome, Workflow
+from orchestrator.vault_binder import VaultBinder
+from orchestrator.vault_directory import VaultDirectory
+from orchestrator.workflows.base import (
+    Accepted,
+    AddResources,
+    CheckpointCreated,
+    CheckpointLookup,
+    CreateCheckpoint,
+    CreateVault,
+    Failed,
+    FindCheckpoint,
+    FindRestoreTask,
+    FindVault,
+    ListProtectables,
+    Observation,
+    PollCheckpoint,
+    PollReplication,
+    ReplicateBackup,
+    ReplicationStarted,
+    Request,
+    ResourcesAdded,
+    RestoreBackup,
+    ShowBackup,
+    ShowCheckpoint,
+    ShowVault,
+    Skipped,
+    VaultFound,
+    VaultMissing,
+)
+
+# A checkpoint's backups are looked for from this long before its create call was announced: AK/SK
+# signatures are accepted only within 15 minutes of the gateway's clock, so ours is no further off.
+LOOKUP_CLOCK_SLACK = timedelta(minutes=15)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Actions(Protocol):
+    """What the engine needs to perform a request (the real one is :class:`CbrActions`)."""
+
+    async def perform(self, wf: Workflow, request: Request) -> tuple[Observation, Step]: ...
+
+    def poll_delay(self, project: str, region: str) -> float | None:
+        """Seconds until the project's checkpoints should be polled again (None: the configured poll)."""
+
+
+class CbrActions:
+    """Performs one :class:`Request` for one workflow and turns the answer into an observation."""
+
+    def __init__(
+        self,
+        clients: CbrClients,
+        poller: Poller,
+        vaults: VaultDirectory | None = None,
+        binder: VaultBinder | None = None,
+    ) -> None:
+        self._clients = clients
+        self._poller = poller
+        self._vaults = vaults or VaultDirectory()
+        self._binder = binder or VaultBinder()
+        self._vault_lookups: dict[tuple[str, str, str], asyncio.Future[VaultFound | VaultMissing]] = {}
+
+    async def perform(self, wf: Workflow, request: Request) -> tuple[Observation, Step]:
+        started = _now()
+        try:
+            observation = await self.dispatch(wf.project_id, wf.region, request)
+        except CbrApiError as exc:
+            failed = Failed(exc.kind.value, exc.code, exc.message, exc.retry_after, exc.outcome_unknown)
+            outcome = StepOutcome.UNKNOWN if exc.outcome_unknown else StepOutcome(exc.kind.value)
+            return failed, _step(request, outcome, started, error=(exc.code, exc.message))
+        except ValidationError as exc:  # the request body cannot be built: no retry will change that
+            message = f"the request cannot be built: {exc.error_count()} invalid field(s)"
+            failed = Failed("terminal", "orchestrator.invalid_request", message, None, False)
+            return failed, _step(request, StepOutcome.TERMINAL, started, error=(failed.code, message))
+        return observation, _step(request, StepOutcome.OK, started, response=_summary(observation))
+
+    async def dispatch(self, project: str, region: str, req: Request) -> Observation:
+        if isinstance(req, ListProtectables):  # a fleet may list other projects than its own
+            return await protectables_page(self._clients.get(req.project_id, req.region), req)
+        client = self._clients.get(project, region)
+        if isinstance(req, ShowVault):
+            vault = await client.show_vault(req.vault_id)
+            return self._learned(project, region, vault)
+        if isinstance(req, FindVault):
+            return await self._find_vault(project, region, req.name)
+        if isinstance(req, CreateVault):
+            return self._learned(project, region, await client.create_vault(_vault_create(req)))
+        if isinstance(req, AddResources):
+            return await self._add_resources(project, region, req)
+        if isinstance(req, CreateCheckpoint):
+            return await self._create_checkpoint(project, region, req)
+        if isinstance(req, FindCheckpoint):
+            return await self._find_checkpoint(project, region, req)
+        if isinstance(req, PollCheckpoint):
+            return await self._poller.checkpoint(project, region, req.vault_id, req.checkpoint_id, req.since)
+        if isinstance(req, ShowCheckpoint):
+            return await self._poller.show_checkpoint(project, region, req.checkpoint_id)
+        if isinstance(req, ShowBackup):
+            return await self._poller.backup_details(project, region, req.backup_id)
+        if isinstance(req, PollReplication):
+            return await self._poller.replication(project, region, req)
+        if isinstance(req, RestoreBackup):
+            await client.restore_backup(req.backup_id, _restore_body(req))
+            return Accepted()
+        if isinstance(req, FindRestoreTask):
+            return await self._poller.restore_task(project, region, req.backup_id, req.target_id, req.since)
+        if isinstance(req, ReplicateBackup):
+            body = BackupReplicate(
+                destination_project_id=req.destination_project_id,
+                destination_region=req.destination_region,
+                destination_vault_id=req.destination_vault_id,
+            )
+            answer = await client.replicate_backup(req.backup_id, body)
+            return ReplicationStarted(answer.replication_record_id)
+        assert_never(req)
+
+    async def _find_vault(self, project: str, region: str, name: str) -> VaultFound | VaultMissing:
+        known = self._vaults.find(project, region, name)
+        if known is not None:
+            return VaultFound(*known)
+        key = (project, region, name)  # workflows starting together share one listing
+        lookup = self._vault_lookups.get(key)
+        if lookup is None:
+            lookup = asyncio.ensure_future(self._list_vault(project, region, name))
+            self._vault_lookups[key] = lookup
+            lookup.add_done_callback(lambda _: self._vault_lookups.pop(key, None))
+        return await asyncio.shield(lookup)
+
+    async def _list_vault(self, project: str, region: str, name: str) -> VaultFound | VaultMissing:
+        page = await self._clients.get(project, region).list_vaults(VaultFilter(name=name), limit=1000)
+        found = [v for v in page.vaults if v.name == name]
+        return self._learned(project, region, found[0]) if found else VaultMissing()
+
+    def poll_delay(self, project: str, region: str) -> float | None:
+        return self._poller.poll_delay(project, region)
+
+    def _learned(self, project: str, region: str, vault: Vault) -> VaultFound:
+        resources = tuple(vault.resource_ids())
+        if vault.name:
+            self._vaults.learn(project, region, vault.name, vault.id, resources)
+        return VaultFound(vault.id, resources)
+
+    async def _create_checkpoint(self, project: str, region: str, req: CreateCheckpoint) -> Observation:
+        params = CheckpointParameters(
+            resources=list(req.resource_ids),
+            name=req.name,
+            description=req.description,
+            incremental=req.incremental,
+        )
+        checkpoint = await self._clients.get(project, region).create_checkpoint(req.vault_id, params)
+        crash_point("after_cbr_create")
+        skipped = tuple(
+            Skipped(s.id or "", s.code or "", s.reason or "") for s in checkpoint.skipped_resources
+        )
+        return CheckpointCreated(checkpoint.id, skipped)
+
+    async def _add_resources(self, project: str, region: str, req: AddResources) -> ResourcesAdded:
+        refs = [ResourceRef(id=rid, type=rtype) for rid, rtype in req.resources]
+        client = self._clients.get(project, region)
+        refused = await self._binder.add(client, (project, region, req.vault_id), refs)
+        no = {rid for rid, _ in refused}
+        self._vaults.bound(project, region, req.vault_id, (rid for rid, _ in req.resources if rid not in no))
+        return ResourcesAdded(tuple(Skipped(rid, exc.code, exc.message) for rid, exc in refused))
+
+    async def _find_checkpoint(self, project: str, region: str, req: FindCheckpoint) -> Observation:
+        """The checkpoint whose backups carry the marker, among the vault's backups (of every resource)
+        made since the create call was announced; with the resources it skipped."""
+        start = (req.since - LOOKUP_CLOCK_SLACK).strftime("%Y-%m-%dT%H:%M:%SZ")
+        client = self._clients.get(project, region)
+        filters = BackupFilter(vault_id=req.vault_id, start_time=start)
+        async for backup in client.iter_backups(filters, page_size=1000):
+            marked = req.marker in (backup.description or "") + (backup.name or "")
+            if marked and backup.checkpoint_id and backup.parent_id is None:
+                checkpoint = await client.show_checkpoint(backup.checkpoint_id)
+                skipped = tuple(
+                    Skipped(s.id or "", s.code or "", s.reason or "") for s in checkpoint.skipped_resources
+                )
+                return CheckpointLookup(backup.checkpoint_id, skipped)
+        return CheckpointLookup(None)
+
+
+def _vault_create(req: CreateVault) -> VaultCreate:
+    billing = BillingCreate(
+        object_type=req.object_type, consistent_level=req.consistent_level, size=req.size_gb
+    )
+    resources = [ResourceRef(id=rid, type=rtype) for rid, rtype in req.resources]
+    return VaultCreate(name=req.name, billing=billing, resources=resources, description=req.description)
+
+
+def _restore_body(req: RestoreBackup) -> BackupRestore:
+    mappings = [RestoreMapping(backup_id=b, volume_id=v) for b, v in req.mappings] or None
+    return BackupRestore(
+        server_id=req.server_id, volume_id=req.volume_id, mappings=mappings, power_on=req.power_on
+    )
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, tuple | list):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    return value
+
+
+def _summary(observation: Observation) -> dict[str, Any]:
+    return {"observation": type(observation).__name__, **_jsonable(dataclasses.asdict(observation))}
+
+
+def _step(
+    request: Request,
+    outcome: StepOutcome,
+    started: datetime,
+    *,
+    response: dict[str, Any] | None = None,
+    error: tuple[str, str] | None = None,
+) -> Step:
+    return Step(
+        operation=type(request).__name__,
+        outcome=outcome,
+        started_at=started,
+        finished_at=_now(),
+        request=_jsonable(dataclasses.asdict(request)),
+        response=response,
+        error_code=error[0] if error else None,
+        error_message=error[1][:1000] if error else None,
+    )
