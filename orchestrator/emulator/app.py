@@ -11,7 +11,8 @@ A CBR request goes through, in order:
 4. counting; the per-project rate limit (429 ``APIG.0308`` + ``Retry-After``);
 5. content type and JSON parsing (400 ``BackupService.9900``);
 6. injected faults (latency, throttle, error), then the domain (``tick`` then ``handle``); with an
-   execute-then-time-out fault the connection is then held and closed without an answer.
+   execute-then-time-out fault the connection is then held and closed without an answer, and with an
+   execute-then-answer-an-error fault the domain's answer is replaced by the fault's gateway error.
 
 Every response carries ``X-Request-Id`` (32 hex digits). An unexpected exception is a bug: it is
 logged (never with headers or bodies) and answered with 500 ``BackupService.9910``.
@@ -154,16 +155,31 @@ def _faults(request: web.Request, tenant: Tenant, operation: str) -> FaultDecisi
 
 
 async def _execute(
-    request: web.Request, operation: OperationRequest, hang: float | None
+    request: web.Request, operation: OperationRequest, decision: FaultDecision
 ) -> OperationResponse:
-    """Run the operation; with an execute-then-time-out fault, lose the answer whatever it was."""
-    domain = request.app[DOMAIN]
+    """Run the operation; an execute-then-time-out fault then loses the answer, whatever it was."""
     try:
+        return _handle(request, operation, decision.error_after_execute)
+    finally:
+        if decision.hang_seconds is not None:
+            await _hang_up(request, decision.hang_seconds)
+
+
+def _handle(
+    request: web.Request, operation: OperationRequest, error_after: GatewayError | None
+) -> OperationResponse:
+    """The domain's answer, or, with an execute-then-answer-an-error fault, ``error_after`` instead."""
+    domain = request.app[DOMAIN]
+    if error_after is None:
         domain.tick()
         return domain.handle(operation)
-    finally:
-        if hang is not None:
-            await _hang_up(request, hang)
+    with contextlib.suppress(CbrError):  # the gateway's error replaces the service's, as well
+        domain.tick()
+        domain.handle(operation)
+    log.info(
+        "fault: answering request %s %s with %s after executing it", request.method, request.path, error_after
+    )
+    raise error_after
 
 
 async def _hang_up(request: web.Request, seconds: float) -> None:
@@ -212,7 +228,7 @@ async def dispatch_cbr(request: web.Request) -> web.StreamResponse:
     operation = OperationRequest(
         tenant.region, tenant.project_id, match.operation, match.path_params(), query, body
     )
-    return _to_http(await _execute(request, operation, decision.hang_seconds))
+    return _to_http(await _execute(request, operation, decision))
 
 
 async def _signal_closing(app: web.Application) -> None:

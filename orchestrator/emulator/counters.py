@@ -2,8 +2,8 @@
 
 Counted: every authenticated CBR request per (operation, region, project); every CBR response by
 HTTP status; 429 answers by cause (``rate_limit`` or injected ``fault``), in all and per project;
-injected faults by kind (``error``, ``throttle``, ``latency``, ``timeout``) and by operation;
-authentication failures.
+injected faults by kind (``error``, ``throttle``, ``latency``, ``timeout``, ``error_after_execute``)
+and by operation; authentication failures.
 """
 
 from __future__ import annotations

@@ -8,10 +8,15 @@ probabilities for each fault kind. Kinds, in the order they are rolled:
   executed); default 500 ``BackupService.9910``, e.g. 400 ``BackupService.6125`` for "busy";
 * ``timeout`` ("execute then time out"): the request IS executed, then the connection is held for
   ``hang_seconds`` and closed without any response;
+* ``error_after_execute`` ("execute then answer an error"): the request IS executed, its answer thrown
+  away, and the client gets ``error_after_execute_status`` with a gateway body (``error_code``,
+  ``error_msg``, ``request_id``); default 504 ``APIG.0201`` "Backend timeout.", what Huawei's API
+  gateway answers when the service behind it was too slow — after the service did the work;
 * ``latency``: wait ``latency_seconds`` before executing (independent of the others, added up).
 
-The first rule whose throttle, error or timeout roll succeeds decides the outcome; latency from every
-matching rule is added. ``max_faults`` retires a rule after it has fired that many times. Rolls use one
+The first rule whose throttle, error, timeout or error-after-execute roll succeeds decides the outcome
+(rolled in that order, each only when the ones before it did not fire); latency from every matching
+rule is added. ``max_faults`` retires a rule after it has fired that many times. Rolls use one
 ``random.Random(seed)``, so a given plan and request sequence always gives the same faults.
 
 File / admin body (``FaultPlan``)::
@@ -31,6 +36,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from orchestrator.emulator.errors import CbrError, error_table
+from orchestrator.emulator.gateway import GatewayError
 
 Probability = Field(default=0.0, ge=0.0, le=1.0)
 
@@ -49,6 +55,10 @@ class FaultRule(BaseModel):
     error_message: str | None = None
     timeout_probability: float = Probability
     hang_seconds: float = Field(default=60.0, ge=0, le=3600)
+    error_after_execute_probability: float = Probability
+    error_after_execute_status: int = Field(default=504, ge=500, le=599)
+    error_after_execute_code: str = Field(default="APIG.0201", min_length=1)
+    error_after_execute_message: str = Field(default="Backend timeout.", min_length=1)
     latency_seconds: float = Field(default=0.0, ge=0, le=3600)
     latency_probability: float = Field(default=1.0, ge=0.0, le=1.0)
     max_faults: int | None = Field(default=None, ge=1)
@@ -68,6 +78,11 @@ class FaultRule(BaseModel):
         message = self.error_message or (str(known) if known else "Injected fault.")
         return CbrError(self.error_status, self.error_code, message)
 
+    def error_after_execute(self) -> GatewayError:
+        return GatewayError(
+            self.error_after_execute_status, self.error_after_execute_code, self.error_after_execute_message
+        )
+
 
 class FaultPlan(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -84,11 +99,13 @@ class FaultDecision:
     throttle_after: float | None = None
     error: CbrError | None = None
     hang_seconds: float | None = None
+    error_after_execute: GatewayError | None = None
     kinds: list[str] = field(default_factory=list)
 
     @property
     def decided(self) -> bool:
-        return self.throttle_after is not None or self.error is not None or self.hang_seconds is not None
+        outcomes = (self.throttle_after, self.error, self.hang_seconds, self.error_after_execute)
+        return any(outcome is not None for outcome in outcomes)
 
 
 class FaultPlanError(ValueError):
@@ -163,4 +180,7 @@ class Faults:
         elif self._roll(rule.timeout_probability):
             decision.hang_seconds = rule.hang_seconds
             decision.kinds.append("timeout")
+        elif self._roll(rule.error_after_execute_probability):
+            decision.error_after_execute = rule.error_after_execute()
+            decision.kinds.append("error_after_execute")
         return fired or decision.decided

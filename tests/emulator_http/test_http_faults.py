@@ -100,6 +100,58 @@ async def test_execute_then_timeout_closes_the_connection_without_a_response(
     assert counters["faults"]["by_kind"] == {"timeout": 1}
 
 
+async def test_error_after_execute_creates_the_vault_and_answers_a_gateway_timeout(
+    http: Http, running: RunningEmulator
+) -> None:
+    await _set_faults(http, {"operation": "create_vault", "error_after_execute_probability": 1.0})
+    answer = await http.signed("POST", "/vaults", json_body=vault_request("executed"))
+    body = assert_gateway_error(answer, 504, "APIG.0201")
+    assert body["error_msg"] == "Backend timeout."
+    assert await _vault_names(http) == ["executed"]
+    counters = running.counters.snapshot()
+    assert counters["faults"]["by_kind"] == {"error_after_execute": 1}
+    assert counters["faults"]["by_operation"] == {"create_vault": 1}
+    assert counters["responses"] == {"200": 1, "504": 1}
+
+
+async def test_error_after_execute_with_custom_status_code_and_message(http: Http) -> None:
+    rule = {
+        "operation": "create_vault",
+        "error_after_execute_probability": 1.0,
+        "error_after_execute_status": 502,
+        "error_after_execute_code": "APIG.0202",
+        "error_after_execute_message": "Backend unavailable.",
+    }
+    await _set_faults(http, rule)
+    answer = await http.signed("POST", "/vaults", json_body=vault_request("also-executed"))
+    body = assert_gateway_error(answer, 502, "APIG.0202")
+    assert body["error_msg"] == "Backend unavailable."
+    assert await _vault_names(http) == ["also-executed"]
+
+
+async def test_error_after_execute_replaces_the_services_own_error(http: Http) -> None:
+    await _set_faults(http, {"operation": "show_vault", "error_after_execute_probability": 1.0})
+    answer = await http.signed("GET", "/vaults/00000000-0000-4000-8000-000000000000")
+    assert_gateway_error(answer, 504, "APIG.0201")
+
+
+@pytest.mark.parametrize(
+    "field",
+    [
+        {"error_after_execute_probability": 1.5},
+        {"error_after_execute_status": 404},
+        {"error_after_execute_status": 600},
+        {"error_after_execute_code": ""},
+        {"error_after_execute_message": ""},
+    ],
+)
+async def test_error_after_execute_rule_is_validated(http: Http, field: dict[str, object]) -> None:
+    answer = await http.admin("PUT", "faults", {"rules": [field]})
+    body = assert_gateway_error(answer, 400, "EMULATOR.0400")
+    assert next(iter(field)) in body["error_msg"]
+    assert (await http.admin("GET", "faults")).json["rules"] == []
+
+
 async def test_close_cuts_a_held_connection_short(session: aiohttp.ClientSession) -> None:
     plan = FaultPlan(rules=[FaultRule(timeout_probability=1.0, hang_seconds=600)])
     running = await start_emulator(make_config(), clock=Clock(manual=True), faults=plan)
@@ -144,6 +196,18 @@ def test_rolls_are_deterministic_for_a_seed() -> None:
     assert {"error", "throttle", "latency", "", "latency,error", "latency,throttle"} == set(first)
 
 
+def test_error_after_execute_is_rolled_after_the_other_kinds() -> None:
+    rule = FaultRule(
+        throttle_probability=0.25,
+        error_probability=0.25,
+        timeout_probability=0.25,
+        error_after_execute_probability=1.0,
+    )
+    kinds = _outcomes(FaultPlan(seed=5, rules=[rule]), 400)
+    assert {"throttle", "error", "timeout", "error_after_execute"} == set(kinds)
+    assert 0.35 < kinds.count("error_after_execute") / 400 < 0.5  # 0.75 ** 3 of the requests
+
+
 def test_replace_restarts_the_sequence() -> None:
     plan = FaultPlan(seed=3, rules=[FaultRule(error_probability=0.5)])
     faults = Faults(plan)
@@ -158,6 +222,9 @@ def test_fault_plan_file(tmp_path: Path) -> None:
     plan = load_fault_plan(path)
     assert plan.rules[0].operation == "create_checkpoint"
     assert plan.rules[0].hang_seconds == 60
+    path.write_text(json.dumps([{"operation": "create_checkpoint", "error_after_execute_probability": 1}]))
+    rule = load_fault_plan(path).rules[0]
+    assert (rule.error_after_execute_status, rule.error_after_execute_code) == (504, "APIG.0201")
     path.write_text(json.dumps({"rules": [{"error_probability": 2}]}))
     with pytest.raises(FaultPlanError):
         load_fault_plan(path)
