@@ -139,7 +139,7 @@ def fleet_panel(report: FleetReport, detail: WorkflowDetail) -> RenderableType:
     for child in detail.children:
         vault = child.input.get("vault", {})
         children.add_row(
-            child.command_id.rsplit(".", 1)[-1],
+            child.command_id.rsplit("/", 1)[-1],
             _status(child.status.value),
             str(len(child.input.get("resources", []))),
             vault.get("id") or vault.get("name") or "",

@@ -15,12 +15,25 @@ from orchestrator.workflows.base import ChildSpec
 GIB = 1024**3
 
 
+class ChildConflict(RuntimeError):
+    """A child's id is held by a workflow that is not this fleet's child: the fleet cannot go on as planned.
+    (Child ids are outside the commands' namespace, so this is a bug or a hand-made row, never a command.)"""
+
+
 async def spawn(store: Store, parent_id: uuid.UUID, children: Sequence[tuple[uuid.UUID, ChildSpec]]) -> int:
-    """Create the children (workflow id, spec) not created yet, in one transaction; how many there are."""
+    """Create the children (workflow id, spec) not created yet, then check in the same transaction that
+    every one is there as this parent's child; how many there are. Raise :class:`ChildConflict` if not."""
     rows = [(wid, c.command_id, c.kind, c.project_id, c.region, c.input, parent_id) for wid, c in children]
     async with store.pool.acquire() as conn, conn.transaction():
         if rows:
             await conn.executemany(fq("insert_child"), rows)
+        ids, command_ids = [r[0] for r in rows], [r[1] for r in rows]
+        taken = [r["command_id"] for r in await conn.fetch(fq("children_taken"), parent_id, ids, command_ids)]
+    if taken:
+        raise ChildConflict(
+            f"{len(taken)} of the {len(rows)} children of fleet {parent_id} are held by other workflows, "
+            f"first {taken[0]!r}"
+        )
     return len(rows)
 
 

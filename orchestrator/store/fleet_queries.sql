@@ -27,6 +27,14 @@ INSERT INTO workflows (id, command_id, kind, project_id, region, input, parent_i
 VALUES ($1, $2, $3, $4, $5, $6, $7)
 ON CONFLICT (command_id) DO NOTHING;
 
+-- name: children_taken
+-- Of the given child ids, those that are not this parent's children (another workflow holds the id).
+SELECT c.command_id
+  FROM unnest($2::uuid[], $3::text[]) AS c(id, command_id)
+  LEFT JOIN workflows w ON w.command_id = c.command_id AND w.id = c.id AND w.parent_id = $1
+ WHERE w.id IS NULL
+ ORDER BY c.command_id;
+
 -- name: children_counts
 SELECT w.finished_at IS NOT NULL AS final,
        coalesce((w.state ->> 'admitted')::boolean, false) AS admitted,

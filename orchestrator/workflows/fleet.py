@@ -5,6 +5,10 @@ Children are ordinary ``backup`` workflows (one vault and checkpoint each, ≤25
 fleet's caps and window in their ``admission``; the database admits them (see ``orchestrator.fleet``).
 The parent ends when every child is final: ``succeeded``, ``partially_succeeded``, ``failed``, or
 ``expired`` when the window closed before any resource was backed up.
+
+A child's workflow is named ``fleet/<parent workflow id>/<n>`` (``child_command_id``): an id no command can
+take, since command ids may not hold ``/``; the same fleet always names its children the same, so spawning
+again after a crash creates nothing new. Its input is an ordinary backup command under the fleet's command id.
 """
 
 from __future__ import annotations
@@ -82,6 +86,7 @@ class FleetOptions(BaseModel):
 
 class FleetState(MachineState):
     options: FleetOptions
+    workflow_id: uuid.UUID  # the fleet's own: its children's ids are made from it
     tag: str  # short, unique per fleet: names its auto-packed vaults
     selected: list[Target] = Field(default_factory=list)
     sources: list[Source] = Field(default_factory=list)
@@ -98,7 +103,7 @@ class FleetState(MachineState):
 
 def initial_state(command: FleetBackupCommand, workflow_id: uuid.UUID) -> FleetState:
     options = FleetOptions.model_validate(command.model_dump(include=set(FleetOptions.model_fields)))
-    state = FleetState(phase="start", options=options, tag=workflow_id.hex[:8])
+    state = FleetState(phase="start", options=options, workflow_id=workflow_id, tag=workflow_id.hex[:8])
     sel = command.select
     if sel.resources is not None:
         state.selected = [Target(command.project_id, command.region, r.id, r.type) for r in sel.resources]
@@ -227,10 +232,9 @@ def _child(state: FleetState, n: int, child: ChildPlan) -> ChildSpec:
         vault_concurrency=opts.vault_concurrency,
         start_by=state.start_by,
     )
-    command_id = f"{opts.command_id[:100]}.{state.tag}.{n:05d}"
     command = {
         "kind": "backup",
-        "command_id": command_id,
+        "command_id": opts.command_id,
         "project_id": child.project_id,
         "region": child.region,
         "vault": vault,
@@ -239,7 +243,14 @@ def _child(state: FleetState, n: int, child: ChildPlan) -> ChildSpec:
         "name": opts.name or f"fleet-{state.tag}",
         "admission": admission.model_dump(mode="json"),
     }
-    return ChildSpec(command_id, "backup", child.project_id, child.region, command)
+    return ChildSpec(
+        child_command_id(state.workflow_id, n), "backup", child.project_id, child.region, command
+    )
+
+
+def child_command_id(parent: uuid.UUID, n: int) -> str:
+    """Outside the commands' namespace ('/' is refused in a command id); 6 digits keep 100,000 in order."""
+    return f"fleet/{parent}/{n:06d}"
 
 
 def _watched(state: FleetState, obs: FleetSeen) -> Transition:
