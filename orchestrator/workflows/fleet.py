@@ -9,6 +9,8 @@ The parent ends when every child is final: ``succeeded``, ``partially_succeeded`
 A child's workflow is named ``fleet/<parent workflow id>/<n>`` (``child_command_id``): an id no command can
 take, since command ids may not hold ``/``; the same fleet always names its children the same, so spawning
 again after a crash creates nothing new. Its input is an ordinary backup command under the fleet's command id.
+The final report carries counts and the first failed or skipped resources; every resource's result stays
+in the children's rows (``cbr-orchestrator status <fleet> --resources``).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from orchestrator.fleet.packing import RESOURCE_TYPES, ChildPlan, Plan, Target, plan_auto, plan_into
 from orchestrator.fleet.report import fleet_outcome, fleet_report
 from orchestrator.messages import (
+    FLEET_PROBLEMS_LISTED,
     Admission,
     AutoVaults,
     FleetBackupCommand,
@@ -268,20 +271,17 @@ def _watched(state: FleetState, obs: FleetSeen) -> Transition:
 
 
 def _summary(state: FleetState, obs: FleetSeen) -> Done:
+    """Counts, and the first failed or skipped resources (``obs.results``: the children's first ones)."""
     counts = _with_unplaced(state, obs.counts)
     state.counts = counts
     results = [*obs.results, *state.unplaced]
-    problems = tuple(r for r in results if r.status != "succeeded")
-    backups = [(r.resource_id, r.backup_id or "") for r in results if r.status == "succeeded"]
-    report = _report(state).model_copy(update={"backups": backups})
-    outcome = fleet_outcome(
-        counts, expired=any(r.error_code == "orchestrator.window_closed" for r in problems)
-    )
+    problems = tuple(r for r in results if r.status != "succeeded")[:FLEET_PROBLEMS_LISTED]
+    outcome = fleet_outcome(counts, expired=counts.window_closed > 0)
     first = problems[0] if problems and outcome.value == "failed" else None
     return Done(
         outcome,
         problems,
-        fleet=report,
+        fleet=_report(state),
         error_code=first.error_code if first else None,
         error_message=first.error_message if first else None,
     )
