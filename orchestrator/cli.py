@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 if TYPE_CHECKING:
     from orchestrator.config import Settings
@@ -90,7 +91,9 @@ def demo() -> None:
     try:
         asyncio.run(run_demo(console))
     except (DemoFailed, TimeoutError) as exc:
-        console.print(f"[bold red]✗ demo failed[/]: {exc or 'a workflow did not finish in time'}")
+        console.print(
+            f"[bold red]✗ demo failed[/]: {escape(str(exc) or 'a workflow did not finish in time')}"
+        )
         raise typer.Exit(1) from exc
 
 
@@ -116,7 +119,7 @@ def migrate() -> None:
     from orchestrator.store import run_migrations
 
     applied = asyncio.run(run_migrations(_settings().database_url))
-    console.print(f"applied migrations: {applied}" if applied else "database is up to date")
+    console.print(f"applied migrations: {escape(str(applied))}" if applied else "database is up to date")
 
 
 @app.command()
@@ -156,11 +159,11 @@ def submit(
     try:
         command = parse_command(raw)
     except InvalidCommand as exc:
-        console.print(f"[red]command refused[/]: {exc.reason}")
+        console.print(f"[red]command refused[/]: {escape(exc.reason)}")
         raise typer.Exit(2) from exc
     settings = _settings()
     asyncio.run(publish(settings, command))
-    console.print(f"submitted {command.kind} command {command.command_id}")
+    console.print(f"submitted {command.kind} command {escape(command.command_id)}")
     if wait:
         _wait_and_summarise(settings.database_url, command.command_id)
 
@@ -181,29 +184,66 @@ def _wait_and_summarise(dsn: str, command_id: str) -> None:
     raise typer.Exit(WAIT_EXIT_CODES.get(final.status.value, 1))
 
 
+RESOURCES_PAGE_MAX = 1000  # a page is a table in the terminal: more rows take seconds to lay out
+
+
 @app.command()
 def status(
     ref: Annotated[str | None, typer.Argument(help="A workflow id or command id: show it in detail.")] = None,
     state: Annotated[str | None, typer.Option("--status", help="Only workflows in this status.")] = None,
-    limit: Annotated[int, typer.Option(help="How many workflows to list.")] = 50,
+    limit: Annotated[
+        int, typer.Option(min=1, max=10_000, help="How many workflows to list, or resources to show.")
+    ] = 50,
+    resources: Annotated[
+        bool, typer.Option("--resources", help="Page through a fleet's resources, each with its result.")
+    ] = False,
+    offset: Annotated[int, typer.Option(min=0, help="With --resources: resources to skip.")] = 0,
 ) -> None:
-    """List workflows, or show one workflow with its step history and events."""
-    from orchestrator.store import WorkflowStatus, list_workflows, workflow_status
-    from orchestrator.views import workflow_detail, workflows_table
+    """List workflows, or show one workflow with its step history and events (a fleet: its counts, first
+    children and first failures; every resource's result with --resources, a page at a time)."""
+    from orchestrator.store import WorkflowStatus, list_workflows
+    from orchestrator.views import workflows_table
 
     dsn = _settings().database_url
+    if resources and ref is None:
+        raise typer.BadParameter("--resources needs a fleet's workflow id or command id", param_hint="REF")
+    if resources and limit > RESOURCES_PAGE_MAX:
+        raise typer.BadParameter(f"at most {RESOURCES_PAGE_MAX} resources a page", param_hint="--limit")
     if ref is not None:
-        detail = asyncio.run(workflow_status(dsn, ref))
-        if detail is None:
-            console.print(f"[red]no workflow with id or command id {ref!r}[/]")
-            raise typer.Exit(1)
-        console.print(workflow_detail(detail))
+        _show_workflow(dsn, ref, (offset, limit) if resources else None)
         return
     try:
         wanted = WorkflowStatus(state) if state else None
     except ValueError as exc:
         raise typer.BadParameter(f"unknown status {state!r}", param_hint="--status") from exc
     console.print(workflows_table(asyncio.run(list_workflows(dsn, wanted, limit))))
+
+
+def _show_workflow(dsn: str, ref: str, page: tuple[int, int] | None) -> None:
+    """One workflow in detail, or (``page``: offset, limit) one page of a fleet's resources."""
+    from orchestrator.store import workflow_status
+    from orchestrator.store.status import fleet_resources
+    from orchestrator.views import resources_table, workflow_detail
+
+    missing = f"[red]no workflow with id or command id {escape(repr(ref))}[/]"
+    if page is None:
+        detail = asyncio.run(workflow_status(dsn, ref))
+        if detail is None:
+            console.print(missing)
+            raise typer.Exit(1)
+        console.print(workflow_detail(detail))
+        return
+    found = asyncio.run(fleet_resources(dsn, ref, *page))
+    if found is None:
+        console.print(missing)
+        raise typer.Exit(1)
+    workflow, resources = found
+    if workflow.kind != "fleet_backup":
+        console.print(
+            f"[red]--resources pages a fleet's resources; {escape(repr(ref))} is a {workflow.kind}[/]"
+        )
+        raise typer.Exit(1)
+    console.print(resources_table(resources))
 
 
 @app.command()
@@ -281,7 +321,7 @@ def bench(
     console.print(figures_table(results))
     console.print(targets_table(results))
     path = write_json(results, json_out or default_json_path())
-    console.print(f"results written to {path}")
+    console.print(f"results written to {escape(str(path))}")
 
 
 def main() -> None:

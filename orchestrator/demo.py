@@ -17,6 +17,7 @@ import aio_pika
 import asyncpg
 from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection
 from rich.console import Console
+from rich.markup import escape
 
 from orchestrator.broker import declare_topology, delete_topology, submit
 from orchestrator.cbr.bodies import BillingCreate, VaultCreate
@@ -65,10 +66,12 @@ class EventLog:
             done = sum(r.status == "succeeded" for r in data.resources)
             detail += f" {done}/{len(data.resources)} resources {data.kind} ok"
         if data.destination_backup_id:
-            detail += f" replica {data.destination_backup_id}"
+            detail += f" replica {escape(data.destination_backup_id)}"
         if data.error_code:
-            detail += f" [red]{data.error_code}: {data.error_message}[/]"
-        self.console.print(f"  [magenta]event[/] {event.type:<40} {data.command_id:<14} {detail}")
+            detail += f" [red]{escape(f'{data.error_code}: {data.error_message}')}[/]"
+        self.console.print(
+            f"  [magenta]event[/] {event.type:<40} {escape(f'{data.command_id:<14}')} {detail}"
+        )
 
     async def final(self, command_id: str) -> WorkflowEvent:
         async with asyncio.timeout(WAIT_SECONDS):
@@ -206,7 +209,7 @@ class Demo:
         }
 
     def step(self, text: str) -> None:
-        self.console.print(f"[bold cyan]→[/] {text}")
+        self.console.print(f"[bold cyan]→[/] {escape(text)}")  # CBR names and ids: shown as written
 
 
 async def run_demo(console: Console, server_dsn: str = "postgresql://postgres@127.0.0.1:5432") -> None:

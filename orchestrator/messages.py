@@ -298,6 +298,7 @@ class FleetCounts(_Strict):
     succeeded: int = 0
     failed: int = 0
     skipped: int = 0
+    window_closed: int = 0  # of the skipped: not started before the fleet's window closed
     bytes_protected: int = 0
     children: int = 0
     children_final: int = 0
@@ -307,12 +308,20 @@ class FleetCounts(_Strict):
         return self.succeeded + self.failed + self.skipped
 
 
+FLEET_PROBLEMS_LISTED = 100  # failed or skipped resources a fleet's final event lists, at most
+
+
 class FleetReport(_Strict):
+    """A fleet's figures, of bounded size whatever its number of resources: the result of each resource
+    is read from PostgreSQL (``cbr-orchestrator status <fleet> --resources``), not carried in events."""
+
     counts: FleetCounts
     rate_per_minute: float | None = Field(default=None, description="Resources finished per minute so far.")
     eta_seconds: float | None = Field(default=None, description="Estimated time left at that rate.")
-    backups: list[tuple[str, str]] = Field(
-        default_factory=list, description="(resource id, backup id) of every succeeded resource, compactly."
+    problems_total: int = Field(
+        default=0,
+        description=f"Failed and skipped resources in all; a final event's 'resources' lists the first "
+        f"{FLEET_PROBLEMS_LISTED} of them.",
     )
 
 
@@ -337,7 +346,9 @@ class WorkflowEventData(_Strict):
     error_code: str | None = None
     error_message: str | None = None
     fleet: FleetReport | None = Field(
-        default=None, description="Fleet backups: counts, rate and, when final, the succeeded backups."
+        default=None,
+        description="Fleet backups: counts, rate and time left; 'resources' then lists the first "
+        f"{FLEET_PROBLEMS_LISTED} failed or skipped resources only.",
     )
     timings: Timings
 

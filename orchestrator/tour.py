@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from orchestrator.cbr.auth import AkSkAuth, PasswordIdentity, TokenAuth
@@ -56,7 +57,7 @@ class Tour:
     console: Console
 
     def step(self, text: str) -> None:
-        self.console.print(f"[bold cyan]→[/] {text}")
+        self.console.print(f"[bold cyan]→[/] {escape(text)}")  # CBR names and ids: shown as written
 
     async def run(self) -> None:
         server = await self.pick_server()

@@ -1,8 +1,13 @@
-"""The engine's database actions for fleets and admission: each returns the next observation."""
+"""The engine's database actions for fleets and admission: each returns the next observation.
+
+A fleet's summary reads its counts and only its first failed or skipped resources (``ReadFleet.results``):
+every other result stays in the children's rows.
+"""
 
 from __future__ import annotations
 
 from orchestrator.broker.intake import workflow_id_for
+from orchestrator.messages import FLEET_PROBLEMS_LISTED
 from orchestrator.store import Store, Workflow
 from orchestrator.store import fleet_children as children
 from orchestrator.store.admission import admit
@@ -27,5 +32,7 @@ async def perform_store_action(store: Store, wf: Workflow, action: StoreAction) 
         return ChildrenSpawned(await children.spawn(store, wf.id, with_ids))
     if isinstance(action, ReadFleet):
         found = await children.counts(store, wf.id)
-        return FleetSeen(found, tuple(await children.results(store, wf.id)) if action.results else ())
+        if not action.results:
+            return FleetSeen(found)
+        return FleetSeen(found, tuple(await children.children_problems(store, wf.id, FLEET_PROBLEMS_LISTED)))
     raise TypeError(f"unknown store action {type(action).__name__}")

@@ -8,6 +8,7 @@ from typing import Any
 from orchestrator.messages import FleetCounts, FleetReport, Outcome
 
 GIB = 1024**3
+LEGACY_FIELDS = frozenset({"backups"})  # in results stored before a fleet's report had a bounded size
 
 
 def fleet_report(counts: FleetCounts, started_at: datetime | None, now: datetime | None) -> FleetReport:
@@ -17,7 +18,8 @@ def fleet_report(counts: FleetCounts, started_at: datetime | None, now: datetime
         minutes = (now - started_at).total_seconds() / 60
         rate = round(counts.final / minutes, 2)
         eta = round((counts.total - counts.final) / rate * 60, 1)
-    return FleetReport(counts=counts, rate_per_minute=rate, eta_seconds=eta)
+    problems = counts.failed + counts.skipped
+    return FleetReport(counts=counts, rate_per_minute=rate, eta_seconds=eta, problems_total=problems)
 
 
 def fleet_outcome(counts: FleetCounts, expired: bool = False) -> Outcome:
@@ -36,7 +38,8 @@ def report_of(
     if kind != "fleet_backup":
         return None
     if result and result.get("fleet"):
-        return FleetReport.model_validate(result["fleet"])
+        stored = {k: v for k, v in result["fleet"].items() if k not in LEGACY_FIELDS}
+        return FleetReport.model_validate(stored)
     counts = FleetCounts.model_validate(state.get("counts") or {})
     started = state.get("started_at")
     return fleet_report(counts, datetime.fromisoformat(started) if started else None, now)

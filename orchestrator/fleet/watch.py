@@ -18,6 +18,7 @@ from rich.progress import (
 
 from orchestrator.fleet.report import progress_line, report_of
 from orchestrator.store import Store, Workflow
+from orchestrator.store.status import find_workflow
 
 
 async def wait_for_workflow(
@@ -34,16 +35,16 @@ async def wait_for_workflow(
 async def _follow(store: Store, command_id: str, console: Console, poll_seconds: float) -> Workflow:
     columns = (
         SpinnerColumn(),
-        TextColumn("[bold]{task.description}"),
+        TextColumn("{task.description}", style="bold", markup=False),  # a command id: shown as written
         BarColumn(),
         MofNCompleteColumn(),
-        TextColumn("{task.fields[line]}"),
+        TextColumn("{task.fields[line]}", markup=False),
         TimeElapsedColumn(),
     )
     with Progress(*columns, console=console, transient=False) as bar:
         task = bar.add_task(command_id, total=None, line="waiting for intake")
         while True:
-            wf = await store.workflow_by_command(command_id)
+            wf = await find_workflow(store, command_id)  # without a fleet's selection: polled often
             if wf is not None:
                 _show(bar, task, wf)
                 if wf.status.is_final:

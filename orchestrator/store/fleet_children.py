@@ -1,33 +1,90 @@
-"""A fleet's children in the database: created idempotently, counted, and their results gathered."""
+"""A fleet's children in the database: created idempotently, counted, and their results read page by page.
+
+A fleet of 100,000 resources has about 400 children of up to 256 resources each: what is read of them is
+either one row per child (counts) or one page of resources, numbered and paged in SQL, never all at once.
+"""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from orchestrator.messages import FleetCounts, ResourceResult
 from orchestrator.store.fleet_sql import fq
 from orchestrator.store.models import Workflow
 from orchestrator.store.store import Store
+from orchestrator.workflows.backup import WINDOW_CLOSED
 from orchestrator.workflows.base import ChildSpec
 
 GIB = 1024**3
 
 
+class ChildConflict(RuntimeError):
+    """A child's id is held by a workflow that is not this fleet's child: the fleet cannot go on as planned.
+    (Child ids are outside the commands' namespace, so this is a bug or a hand-made row, never a command.)"""
+
+
+@dataclass(frozen=True)
+class ResourceRow:
+    """One resource of a fleet, numbered from 1 in the fleet's order: its result, or where it stands."""
+
+    position: int
+    resource_id: str
+    resource_type: str | None
+    status: str  # succeeded, failed, skipped; waiting or running while its child is not final
+    backup_id: str | None = None
+    checkpoint_id: str | None = None
+    vault: str | None = None
+    size_gb: int | None = None
+    error_code: str | None = None
+    error_message: str | None = None
+
+    def as_result(self) -> ResourceResult:
+        return ResourceResult.model_validate({k: getattr(self, k) for k in ResourceResult.model_fields})
+
+
+@dataclass(frozen=True)
+class ResourcePage:
+    rows: list[ResourceRow]
+    offset: int  # resources before the first row
+    total: int  # resources of the fleet (in its children, and those no vault had room for)
+
+
+@dataclass(frozen=True)
+class ChildRow:
+    """A child as ``status`` lists it (no command, state or result loaded)."""
+
+    command_id: str
+    status: str
+    resources: int
+    vault: str | None
+    error_code: str | None
+    error_message: str | None
+
+
 async def spawn(store: Store, parent_id: uuid.UUID, children: Sequence[tuple[uuid.UUID, ChildSpec]]) -> int:
-    """Create the children (workflow id, spec) not created yet, in one transaction; how many there are."""
+    """Create the children (workflow id, spec) not created yet, then check in the same transaction that
+    every one is there as this parent's child; how many there are. Raise :class:`ChildConflict` if not."""
     rows = [(wid, c.command_id, c.kind, c.project_id, c.region, c.input, parent_id) for wid, c in children]
     async with store.pool.acquire() as conn, conn.transaction():
         if rows:
             await conn.executemany(fq("insert_child"), rows)
+        ids, command_ids = [r[0] for r in rows], [r[1] for r in rows]
+        taken = [r["command_id"] for r in await conn.fetch(fq("children_taken"), parent_id, ids, command_ids)]
+    if taken:
+        raise ChildConflict(
+            f"{len(taken)} of the {len(rows)} children of fleet {parent_id} are held by other workflows, "
+            f"first {taken[0]!r}"
+        )
     return len(rows)
 
 
 async def counts(store: Store, parent_id: uuid.UUID) -> FleetCounts:
-    """Resources by state, summed over the children (one row per child, so cheap for 10,000 resources)."""
-    total = waiting = running = succeeded = failed = skipped = gb = final_children = 0
-    rows = await store.pool.fetch(fq("children_counts"), parent_id)
+    """Resources by state, summed over the children (one row per child, so cheap for 100,000 resources)."""
+    total = waiting = running = succeeded = failed = skipped = closed = gb = final_children = 0
+    rows = await store.pool.fetch(fq("children_counts"), parent_id, WINDOW_CLOSED)
     for row in rows:
         n = row["resources"]
         total += n
@@ -40,6 +97,7 @@ async def counts(store: Store, parent_id: uuid.UUID) -> FleetCounts:
         succeeded += by_status.get("succeeded", 0)
         skipped += by_status.get("skipped", 0)
         failed += n - by_status.get("succeeded", 0) - by_status.get("skipped", 0)  # unreported: failed
+        closed += row["window_closed"]
         gb += row["succeeded_gb"]
     return FleetCounts(
         total=total,
@@ -48,33 +106,98 @@ async def counts(store: Store, parent_id: uuid.UUID) -> FleetCounts:
         succeeded=succeeded,
         failed=failed,
         skipped=skipped,
+        window_closed=closed,
         bytes_protected=gb * GIB,
         children=len(rows),
         children_final=final_children,
     )
 
 
-async def results(store: Store, parent_id: uuid.UUID) -> list[ResourceResult]:
-    """Every resource's final result; a resource its child did not report is failed with the child's error."""
-    out: list[ResourceResult] = []
-    for row in await store.pool.fetch(fq("children_results"), parent_id):
-        reported = {r["resource_id"]: r for r in row["results"]}
-        for wanted in row["wanted"]:
-            got = reported.get(wanted["id"]) or _unreported(wanted, row)
-            out.append(ResourceResult.model_validate(got))
-    return out
+async def children_problems(store: Store, parent_id: uuid.UUID, limit: int) -> list[ResourceResult]:
+    """The first ``limit`` failed or skipped resources of final children, in the fleet's order."""
+    rows = await store.pool.fetch(fq("children_resources"), parent_id, 0, limit, True)
+    return [_child_resource(r).as_result() for r in rows]
 
 
-def _unreported(wanted: dict[str, Any], row: Any) -> dict[str, Any]:
-    return {
-        "resource_id": wanted["id"],
-        "resource_type": wanted.get("type"),
-        "status": "failed",
-        "error_code": row["error_code"] or "orchestrator.unreported",
-        "error_message": row["error_message"]
-        or f"child backup ended {row['status']} without a result for it",
-    }
+async def first_problems(store: Store, parent_id: uuid.UUID, limit: int) -> list[ResourceRow]:
+    """The first ``limit`` failed or skipped resources: the children's, then those no vault had room for."""
+    rows = [
+        _child_resource(r)
+        for r in await store.pool.fetch(fq("children_resources"), parent_id, 0, limit, True)
+    ]
+    if len(rows) < limit:
+        in_children, _ = await _sizes(store, parent_id)
+        rows += await _unplaced(store, parent_id, in_children, 0, limit - len(rows))
+    return rows
+
+
+async def resource_page(store: Store, parent_id: uuid.UUID, offset: int, limit: int) -> ResourcePage:
+    """Resources ``offset + 1`` to ``offset + limit`` of the fleet, each with its result or state."""
+    in_children, unplaced = await _sizes(store, parent_id)
+    rows = [
+        _child_resource(r)
+        for r in await store.pool.fetch(fq("children_resources"), parent_id, offset, limit, False)
+    ]
+    if len(rows) < limit and offset + limit > in_children:
+        after = max(offset, in_children)
+        rows += await _unplaced(store, parent_id, in_children, after, limit - len(rows))
+    return ResourcePage(rows, offset, in_children + unplaced)
+
+
+async def children_page(store: Store, parent_id: uuid.UUID, limit: int) -> tuple[list[ChildRow], int]:
+    """The first ``limit`` children, and how many there are."""
+    rows = await store.pool.fetch(fq("children_page"), parent_id, limit)
+    total: int = await store.pool.fetchval(fq("children_total"), parent_id)
+    return [ChildRow(**dict(r)) for r in rows], total
 
 
 async def children_of(store: Store, parent_id: uuid.UUID) -> list[Workflow]:
+    """Every child in full (tests and small fleets; ``children_page`` is what ``status`` reads)."""
     return [Workflow.from_record(r) for r in await store.pool.fetch(fq("children_of"), parent_id)]
+
+
+async def _sizes(store: Store, parent_id: uuid.UUID) -> tuple[int, int]:
+    row = await store.pool.fetchrow(fq("resources_sizes"), parent_id)
+    assert row is not None  # one row, whatever the parent
+    return int(row["in_children"]), int(row["unplaced"] or 0)
+
+
+async def _unplaced(
+    store: Store, parent_id: uuid.UUID, in_children: int, after: int, limit: int
+) -> list[ResourceRow]:
+    rows = await store.pool.fetch(fq("unplaced_resources"), parent_id, in_children, after, limit)
+    return [_reported(r["position"], r["reported"]) for r in rows]
+
+
+def _child_resource(row: Any) -> ResourceRow:
+    """A resource of a child: as the child reported it; failed with the child's error when it did not."""
+    position, rid, rtype = row["position"], row["resource_id"], row["resource_type"]
+    where = {"checkpoint_id": row["checkpoint_id"], "vault": row["vault"]}
+    if not row["final"]:
+        return ResourceRow(position, rid, rtype, "running" if row["admitted"] else "waiting", **where)
+    if row["reported"] is not None:
+        return _reported(position, row["reported"], **where)
+    return ResourceRow(
+        position,
+        rid,
+        rtype,
+        "failed",
+        error_code=row["error_code"] or "orchestrator.unreported",
+        error_message=row["error_message"] or f"child backup ended {row['status']} without a result for it",
+        **where,
+    )
+
+
+def _reported(position: int, result: dict[str, Any], **where: str | None) -> ResourceRow:
+    r = ResourceResult.model_validate(result)
+    return ResourceRow(
+        position,
+        r.resource_id,
+        r.resource_type,
+        r.status,
+        backup_id=r.backup_id,
+        size_gb=r.size_gb,
+        error_code=r.error_code,
+        error_message=r.error_message,
+        **where,
+    )

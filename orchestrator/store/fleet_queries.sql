@@ -1,4 +1,4 @@
--- Fleet and admission SQL, each under a "-- name: <name>" header (tables: sql/003_fleet.sql).
+-- Fleet, admission and status-view SQL, each under a "-- name: <name>" header (tables: sql/003_fleet.sql).
 
 -- name: lock_resources
 INSERT INTO resource_locks (project_id, region, resource_id, workflow_id)
@@ -27,29 +27,119 @@ INSERT INTO workflows (id, command_id, kind, project_id, region, input, parent_i
 VALUES ($1, $2, $3, $4, $5, $6, $7)
 ON CONFLICT (command_id) DO NOTHING;
 
+-- name: children_taken
+-- Of the given child ids, those that are not this parent's children (another workflow holds the id).
+SELECT c.command_id
+  FROM unnest($2::uuid[], $3::text[]) AS c(id, command_id)
+  LEFT JOIN workflows w ON w.command_id = c.command_id AND w.id = c.id AND w.parent_id = $1
+ WHERE w.id IS NULL
+ ORDER BY c.command_id;
+
 -- name: children_counts
 SELECT w.finished_at IS NOT NULL AS final,
        coalesce((w.state ->> 'admitted')::boolean, false) AS admitted,
        jsonb_array_length(w.input -> 'resources') AS resources,
        coalesce(r.by_status, '{}'::jsonb) AS by_status,
-       coalesce(r.succeeded_gb, 0) AS succeeded_gb
+       coalesce(r.succeeded_gb, 0) AS succeeded_gb,
+       coalesce(r.window_closed, 0) AS window_closed
   FROM workflows w
   LEFT JOIN LATERAL (
-        SELECT jsonb_object_agg(status, n) AS by_status, sum(gb) FILTER (WHERE status = 'succeeded') AS succeeded_gb
-          FROM (SELECT e ->> 'status' AS status, count(*) AS n, sum(coalesce((e ->> 'size_gb')::bigint, 0)) AS gb
+        SELECT jsonb_object_agg(status, n) AS by_status, sum(gb) FILTER (WHERE status = 'succeeded') AS succeeded_gb,
+               sum(closed) AS window_closed
+          FROM (SELECT e ->> 'status' AS status, count(*) AS n, sum(coalesce((e ->> 'size_gb')::bigint, 0)) AS gb,
+                       count(*) FILTER (WHERE e ->> 'error_code' = $2) AS closed
                   FROM jsonb_array_elements(coalesce(w.result -> 'resources', '[]'::jsonb)) AS e
                  GROUP BY 1) per_status) r ON w.finished_at IS NOT NULL
  WHERE w.parent_id = $1;
 
--- name: children_results
-SELECT input -> 'resources' AS wanted, coalesce(result -> 'resources', '[]'::jsonb) AS results,
-       status, error_code, error_message
+-- name: children_resources
+-- The children's resources in order (child by child, each in its command's order), numbered from 1: those
+-- after position $2, at most $3; only the failed or skipped ones of final children when $4. Children wholly
+-- before $2 are skipped by their sizes alone, so a page reads the one or two children it shows.
+WITH sizes AS (
+    SELECT id, jsonb_array_length(input -> 'resources') AS n, command_id
+      FROM workflows
+     WHERE parent_id = $1),
+placed AS (
+    SELECT id, n, sum(n) OVER (ORDER BY command_id) - n AS before FROM sizes),
+wanted AS (
+    SELECT id, before FROM placed WHERE before + n > $2 AND ($4 OR before < $2 + $3))
+SELECT k.before + want.pos AS position,
+       want.r ->> 'id' AS resource_id,
+       want.r ->> 'type' AS resource_type,
+       rep.by_id -> (want.r ->> 'id') AS reported,
+       w.status, w.finished_at IS NOT NULL AS final,
+       coalesce((w.state ->> 'admitted')::boolean, false) AS admitted,
+       w.error_code, w.error_message,
+       w.result ->> 'checkpoint_id' AS checkpoint_id,
+       coalesce(w.state ->> 'vault_id', w.input -> 'vault' ->> 'id', w.input -> 'vault' ->> 'name') AS vault
+  FROM wanted k
+  JOIN workflows w ON w.id = k.id
+ CROSS JOIN LATERAL (
+        SELECT jsonb_object_agg(e ->> 'resource_id', e) AS by_id
+          FROM jsonb_array_elements(coalesce(w.result -> 'resources', '[]'::jsonb)) AS e) rep
+ CROSS JOIN LATERAL jsonb_array_elements(w.input -> 'resources') WITH ORDINALITY AS want(r, pos)
+ WHERE k.before + want.pos > $2
+   AND (NOT $4 OR (w.finished_at IS NOT NULL
+                   AND coalesce(rep.by_id -> (want.r ->> 'id') ->> 'status', 'failed') <> 'succeeded'))
+ ORDER BY position
+ LIMIT $3;
+
+-- name: resources_sizes
+-- How many resources the children hold, and how many the parent could not place in any vault.
+SELECT (SELECT coalesce(sum(jsonb_array_length(input -> 'resources')), 0)
+          FROM workflows WHERE parent_id = $1) AS in_children,
+       (SELECT coalesce(jsonb_array_length(state -> 'unplaced'), 0)
+          FROM workflows WHERE id = $1) AS unplaced;
+
+-- name: unplaced_resources
+-- The parent's unplaced resources (skipped: no vault had room), numbered after the children's $2: those
+-- after position $3, at most $4.
+SELECT $2::bigint + u.pos AS position, u.r AS reported
+  FROM workflows p
+ CROSS JOIN LATERAL jsonb_array_elements(coalesce(p.state -> 'unplaced', '[]'::jsonb)) WITH ORDINALITY AS u(r, pos)
+ WHERE p.id = $1 AND $2::bigint + u.pos > $3
+ ORDER BY u.pos
+ LIMIT $4;
+
+-- name: children_page
+-- The first $2 children: what a person reads of each, without their commands, states or results.
+SELECT command_id, status, jsonb_array_length(input -> 'resources') AS resources,
+       coalesce(state ->> 'vault_id', input -> 'vault' ->> 'id', input -> 'vault' ->> 'name') AS vault,
+       error_code, error_message
   FROM workflows
- WHERE parent_id = $1 AND finished_at IS NOT NULL
- ORDER BY command_id;
+ WHERE parent_id = $1
+ ORDER BY command_id
+ LIMIT $2;
+
+-- name: children_total
+SELECT count(*) FROM workflows WHERE parent_id = $1;
 
 -- name: admission_holders
 SELECT scope, count(*) AS n FROM admission_slots GROUP BY scope;
 
 -- name: children_of
 SELECT * FROM workflows WHERE parent_id = $1 ORDER BY command_id;
+
+-- name: workflow_shown
+-- A workflow by id ($1) or command id ($2) as `status` reads it: a fleet's selection (up to 100,000 ids in
+-- its input) left out, every other column as stored.
+SELECT shown.*
+  FROM workflows w
+ CROSS JOIN LATERAL jsonb_populate_record(w, jsonb_build_object('input', w.input - 'select')) AS shown
+ WHERE w.id = $1 OR w.command_id = $2
+ ORDER BY w.id = $1 DESC
+ LIMIT 1;
+
+-- name: workflows_shown
+-- The newest $2 workflows (of status $1 when given), as `status` lists them: without a fleet's selection.
+SELECT shown.*
+  FROM workflows w
+ CROSS JOIN LATERAL jsonb_populate_record(w, jsonb_build_object('input', w.input - 'select')) AS shown
+ WHERE ($1::text IS NULL OR w.status = $1)
+ ORDER BY w.created_at DESC
+ LIMIT $2;
+
+-- name: event_keys
+-- A workflow's events as `status` lists them: ids and routing keys, not their bodies.
+SELECT event_id, routing_key FROM outbox WHERE workflow_id = $1 ORDER BY id;

@@ -5,6 +5,12 @@ Children are ordinary ``backup`` workflows (one vault and checkpoint each, ≤25
 fleet's caps and window in their ``admission``; the database admits them (see ``orchestrator.fleet``).
 The parent ends when every child is final: ``succeeded``, ``partially_succeeded``, ``failed``, or
 ``expired`` when the window closed before any resource was backed up.
+
+A child's workflow is named ``fleet/<parent workflow id>/<n>`` (``child_command_id``): an id no command can
+take, since command ids may not hold ``/``; the same fleet always names its children the same, so spawning
+again after a crash creates nothing new. Its input is an ordinary backup command under the fleet's command id.
+The final report carries counts and the first failed or skipped resources; every resource's result stays
+in the children's rows (``cbr-orchestrator status <fleet> --resources``).
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from orchestrator.fleet.packing import RESOURCE_TYPES, ChildPlan, Plan, Target, plan_auto, plan_into
 from orchestrator.fleet.report import fleet_outcome, fleet_report
 from orchestrator.messages import (
+    FLEET_PROBLEMS_LISTED,
     Admission,
     AutoVaults,
     FleetBackupCommand,
@@ -82,6 +89,7 @@ class FleetOptions(BaseModel):
 
 class FleetState(MachineState):
     options: FleetOptions
+    workflow_id: uuid.UUID  # the fleet's own: its children's ids are made from it
     tag: str  # short, unique per fleet: names its auto-packed vaults
     selected: list[Target] = Field(default_factory=list)
     sources: list[Source] = Field(default_factory=list)
@@ -98,7 +106,7 @@ class FleetState(MachineState):
 
 def initial_state(command: FleetBackupCommand, workflow_id: uuid.UUID) -> FleetState:
     options = FleetOptions.model_validate(command.model_dump(include=set(FleetOptions.model_fields)))
-    state = FleetState(phase="start", options=options, tag=workflow_id.hex[:8])
+    state = FleetState(phase="start", options=options, workflow_id=workflow_id, tag=workflow_id.hex[:8])
     sel = command.select
     if sel.resources is not None:
         state.selected = [Target(command.project_id, command.region, r.id, r.type) for r in sel.resources]
@@ -227,10 +235,9 @@ def _child(state: FleetState, n: int, child: ChildPlan) -> ChildSpec:
         vault_concurrency=opts.vault_concurrency,
         start_by=state.start_by,
     )
-    command_id = f"{opts.command_id[:100]}.{state.tag}.{n:05d}"
     command = {
         "kind": "backup",
-        "command_id": command_id,
+        "command_id": opts.command_id,
         "project_id": child.project_id,
         "region": child.region,
         "vault": vault,
@@ -239,7 +246,14 @@ def _child(state: FleetState, n: int, child: ChildPlan) -> ChildSpec:
         "name": opts.name or f"fleet-{state.tag}",
         "admission": admission.model_dump(mode="json"),
     }
-    return ChildSpec(command_id, "backup", child.project_id, child.region, command)
+    return ChildSpec(
+        child_command_id(state.workflow_id, n), "backup", child.project_id, child.region, command
+    )
+
+
+def child_command_id(parent: uuid.UUID, n: int) -> str:
+    """Outside the commands' namespace ('/' is refused in a command id); 6 digits keep 100,000 in order."""
+    return f"fleet/{parent}/{n:06d}"
 
 
 def _watched(state: FleetState, obs: FleetSeen) -> Transition:
@@ -257,20 +271,17 @@ def _watched(state: FleetState, obs: FleetSeen) -> Transition:
 
 
 def _summary(state: FleetState, obs: FleetSeen) -> Done:
+    """Counts, and the first failed or skipped resources (``obs.results``: the children's first ones)."""
     counts = _with_unplaced(state, obs.counts)
     state.counts = counts
     results = [*obs.results, *state.unplaced]
-    problems = tuple(r for r in results if r.status != "succeeded")
-    backups = [(r.resource_id, r.backup_id or "") for r in results if r.status == "succeeded"]
-    report = _report(state).model_copy(update={"backups": backups})
-    outcome = fleet_outcome(
-        counts, expired=any(r.error_code == "orchestrator.window_closed" for r in problems)
-    )
+    problems = tuple(r for r in results if r.status != "succeeded")[:FLEET_PROBLEMS_LISTED]
+    outcome = fleet_outcome(counts, expired=counts.window_closed > 0)
     first = problems[0] if problems and outcome.value == "failed" else None
     return Done(
         outcome,
         problems,
-        fleet=report,
+        fleet=_report(state),
         error_code=first.error_code if first else None,
         error_message=first.error_message if first else None,
     )

@@ -15,6 +15,7 @@ from orchestrator.emulator.faults import FaultPlan, FaultRule
 from orchestrator.fleet.watch import wait_for_workflow
 from orchestrator.messages import FleetBackupCommand
 from orchestrator.store import WorkflowStatus, list_workflows, workflow_status
+from orchestrator.store.fleet_children import resource_page
 from orchestrator.views import workflow_detail, workflows_table
 from orchestrator.workflows.backup import WINDOW_CLOSED
 
@@ -77,8 +78,10 @@ async def test_fleet_of_600_servers_by_type_is_auto_packed_into_3_vaults_and_suc
     [summary] = finals(events)
     data = summary["data"]
     assert data["outcome"] == "succeeded" and data["resources"] == []
-    backups = dict(data["fleet"]["backups"])
-    assert sorted(backups) == sorted(e2e.servers(FLEET)) and all(backups.values())
+    assert "backups" not in data["fleet"] and data["fleet"]["problems_total"] == 0
+    page = await resource_page(e2e.store, wf.id, 0, FLEET)  # every backup, from PostgreSQL
+    assert sorted(r.resource_id for r in page.rows) == sorted(e2e.servers(FLEET))
+    assert all(r.status == "succeeded" and r.backup_id and r.checkpoint_id and r.vault for r in page.rows)
     progress = [
         e for e in events if e["data"]["kind"] == "fleet_backup" and e["data"]["outcome"] == "progress"
     ]
@@ -87,7 +90,7 @@ async def test_fleet_of_600_servers_by_type_is_auto_packed_into_3_vaults_and_suc
     listed = rendered(workflows_table(await list_workflows(e2e.settings.database_url)))
     assert f"{FLEET}/{FLEET}" in listed  # the fleet's row in `status`
     detail = await workflow_status(e2e.settings.database_url, "fleet-1")
-    assert detail is not None and len(detail.children) == 3
+    assert detail is not None and detail.fleet is not None and len(detail.fleet.children) == 3
     shown = rendered(workflow_detail(detail))
     assert "3 child backups" in shown and "0 failed or skipped resources" in shown
 
@@ -121,16 +124,20 @@ async def test_partially_failing_fleet_reports_each_failed_resource_with_its_cbr
     [summary] = finals(await collect(e2e.events_queue))
     data = summary["data"]
     assert data["outcome"] == "partially_succeeded"
-    failed = data["resources"]
-    assert len(failed) in (256, 44)  # the child whose checkpoint call failed
+    failed, problems = data["resources"], data["fleet"]["problems_total"]
+    assert problems in (256, 44)  # the child whose checkpoint call failed
+    assert len(failed) == min(problems, 100)  # the event lists the first 100 at most
     assert {(r["status"], r["error_code"], r["error_message"]) for r in failed} == {
         ("failed", "BackupService.6114", "The vault capacity is insufficient.")
     }
-    succeeded = dict(data["fleet"]["backups"])
-    assert len(succeeded) + len(failed) == 300
-    assert set(succeeded) | {r["resource_id"] for r in failed} == set(ids)
+    page = await resource_page(e2e.store, wf.id, 0, 300)  # every result, from PostgreSQL
+    succeeded = {r.resource_id: r.backup_id for r in page.rows if r.status == "succeeded"}
+    failed_ids = [r.resource_id for r in page.rows if r.status == "failed"]
+    assert len(succeeded) + len(failed_ids) == 300 and len(failed_ids) == problems and all(succeeded.values())
+    assert set(succeeded) | set(failed_ids) == set(ids)
+    assert [r["resource_id"] for r in failed] == failed_ids[:100]
     counts = data["fleet"]["counts"]
-    assert (counts["succeeded"], counts["failed"]) == (len(succeeded), len(failed))
+    assert (counts["succeeded"], counts["failed"]) == (len(succeeded), problems)
     detail = await workflow_status(e2e.settings.database_url, "fleet-2")
     assert detail is not None and "BackupService.6114" in rendered(workflow_detail(detail))
 
@@ -158,4 +165,6 @@ async def test_children_not_started_in_the_window_expire_with_their_resources_sk
     [summary] = finals(await collect(e2e.events_queue))
     skipped = summary["data"]["resources"]
     assert skipped and {(r["status"], r["error_code"]) for r in skipped} == {("skipped", WINDOW_CLOSED)}
-    assert summary["data"]["fleet"]["counts"]["skipped"] == len(skipped)
+    fleet = summary["data"]["fleet"]
+    assert fleet["counts"]["skipped"] == fleet["counts"]["window_closed"] == fleet["problems_total"]
+    assert len(skipped) == min(fleet["problems_total"], 100)

@@ -142,15 +142,23 @@ def test_watching_reports_progress_in_steps_then_summarises_when_all_children_ar
     st, t = step(st, FleetSeen(final, (ok, bad)))
     [done] = t.actions
     assert isinstance(done, Done) and done.outcome is Outcome.PARTIALLY_SUCCEEDED
-    assert done.resources == (bad,)  # failed and skipped in full ...
-    assert done.fleet is not None and done.fleet.backups == [("a", "b-a")]  # ... the rest compactly
+    assert done.resources == (bad,)  # the first failed and skipped; the rest are read from PostgreSQL
+    assert done.fleet is not None and done.fleet.problems_total == 1
+    assert "backups" not in done.fleet.model_dump()
 
 
 def test_outcomes_all_ok_none_ok_and_window_closed() -> None:
     def summary(*results: ResourceResult) -> Done:
         ok = sum(r.status == "succeeded" for r in results)
         bad = sum(r.status == "failed" for r in results)
-        c = counts(total=len(results), succeeded=ok, failed=bad, skipped=len(results) - ok - bad)
+        closed = sum(r.error_code == backup.WINDOW_CLOSED for r in results)
+        c = counts(
+            total=len(results),
+            succeeded=ok,
+            failed=bad,
+            skipped=len(results) - ok - bad,
+            window_closed=closed,
+        )
         st, _ = step(watching(), FleetSeen(c.model_copy(update={"children": 1, "children_final": 1})))
         _, t = step(st, FleetSeen(c, results))
         [done] = t.actions

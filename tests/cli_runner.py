@@ -1,0 +1,34 @@
+"""Run ``cbr-orchestrator`` as a user does: a separate process on a given database, its output captured."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from dataclasses import dataclass
+
+COLUMNS = 400  # wide enough that no table cell the tests look for is wrapped or cut
+
+
+@dataclass(frozen=True)
+class CliRun:
+    code: int
+    stdout: str
+    stderr: str
+
+
+async def run_cli(database_url: str, *args: str) -> CliRun:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CBR_ORCH_")}
+    env.update(CBR_ORCH_DATABASE_URL=database_url, COLUMNS=str(COLUMNS), NO_COLOR="1", TERM="dumb")
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "orchestrator.cli",
+        *args,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), 120)
+    assert proc.returncode is not None
+    return CliRun(proc.returncode, out.decode(), err.decode())
