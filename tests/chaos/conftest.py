@@ -82,7 +82,11 @@ def settings(dsn: str, emulator: RunningEmulator) -> Settings:
         cbr_timeout_seconds=2.0,
         worker=WorkerSettings(
             lease_seconds=3,
+            lease_margin_seconds=0.5,
             heartbeat_seconds=0.5,
+            settle_seconds=2.5,
+            settle_base_seconds=0.2,
+            drain_seconds=2.0,
             idle_poll_seconds=0.2,
             status_poll_seconds=0.1,
             backoff_base_seconds=0.1,

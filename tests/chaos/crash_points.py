@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from orchestrator.config import Settings
-from orchestrator.engine import CRASH_ENV
+from orchestrator.crash_points import CRASH_ENV
 
 CRASH_POINTS = ("after_cbr_create", "after_commit_before_ack", "mid_relay_batch", "mid_poll")
 KILLED = -signal.SIGKILL  # the exit code of a process that SIGKILLed itself

@@ -17,7 +17,8 @@ from typing import Any
 from engine_helpers import PROJECT, REGION
 
 from orchestrator.broker import new_workflow
-from orchestrator.engine import FINAL_STATUS, outbox_event
+from orchestrator.engine import outbox_event
+from orchestrator.engine.loop import FINAL_STATUS
 from orchestrator.fleet.actions import perform_store_action
 from orchestrator.messages import FleetBackupCommand
 from orchestrator.store import OutboxEvent, Store, Workflow
