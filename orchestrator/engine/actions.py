@@ -63,6 +63,7 @@ from orchestrator.workflows.base import (
 # A checkpoint's backups are looked for from this long before its create call was announced: AK/SK
 # signatures are accepted only within 15 minutes of the gateway's clock, so ours is no further off.
 LOOKUP_CLOCK_SLACK = timedelta(minutes=15)
+VaultLookup = VaultFound | VaultMissing
 
 
 def _now() -> datetime:
@@ -157,8 +158,15 @@ class CbrActions:
         if lookup is None:
             lookup = asyncio.ensure_future(self._list_vault(project, region, name))
             self._vault_lookups[key] = lookup
-            lookup.add_done_callback(lambda _: self._vault_lookups.pop(key, None))
+            lookup.add_done_callback(lambda done: self._lookup_done(key, done))
         return await asyncio.shield(lookup)
+
+    def _lookup_done(
+        self, key: tuple[str, str, str], done: asyncio.Future[VaultFound | VaultMissing]
+    ) -> None:
+        self._vault_lookups.pop(key, None)
+        if not done.cancelled():
+            done.exception()  # its askers may all be gone (their runs stopped): the error is theirs, seen
 
     async def _list_vault(self, project: str, region: str, name: str) -> VaultFound | VaultMissing:
         page = await self._clients.get(project, region).list_vaults(VaultFilter(name=name), limit=1000)
