@@ -4,6 +4,7 @@ for a workflow to end."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 import aio_pika
 
@@ -54,3 +55,28 @@ async def ended(store: Store, command_id: str, seconds: float) -> WorkflowStatus
             if workflow is not None and workflow.status.is_final:
                 return workflow.status
             await asyncio.sleep(0.1)
+
+
+def server_ids(emulator: RunningEmulator, n: int) -> list[str]:
+    inventory = build_inventory(
+        emulator.emulator.config.inventory, DEFAULT_TENANT.region, DEFAULT_TENANT.project_id
+    )
+    return list(inventory.servers)[:n]
+
+
+def checkpoints_by_marker(emulator: RunningEmulator) -> dict[str, int]:
+    """How many checkpoints the emulator holds per orchestrator marker (``cbro-<workflow id>``)."""
+    project = emulator.emulator.world.project(DEFAULT_TENANT.region, DEFAULT_TENANT.project_id)
+    counts: dict[str, int] = {}
+    for checkpoint in project.checkpoints.values():
+        for word in (checkpoint.description or "").split():
+            if "cbro-" in word:
+                counts[word.strip("[]")] = counts.get(word.strip("[]"), 0) + 1
+    return counts
+
+
+async def until(condition: Callable[[], bool], seconds: float, step: float = 0.05) -> None:
+    """Wait until ``condition()`` holds (another process changes it); fail after ``seconds``."""
+    async with asyncio.timeout(seconds):
+        while not condition():  # noqa: ASYNC110 - the condition is another process's doing: nothing to await
+            await asyncio.sleep(step)
