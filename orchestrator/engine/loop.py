@@ -18,6 +18,7 @@ import functools
 import logging
 import os
 import uuid
+from collections.abc import Awaitable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -93,6 +94,18 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+async def _first_of(*waits: Awaitable[object]) -> None:
+    """Wait until the first of ``waits`` is done; the helpers started here end with it, however we leave."""
+    started = [asyncio.ensure_future(w) for w in waits]
+    mine = [task for task, w in zip(started, waits, strict=True) if task is not w]
+    try:
+        await asyncio.wait(started, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in mine:
+            task.cancel()
+        await asyncio.gather(*mine, return_exceptions=True)
+
+
 def announces_intent(request: Request) -> bool:
     return type(request).__name__ not in NO_INTENT
 
@@ -135,9 +148,7 @@ class Engine:
     async def _claim_some(self, stop: asyncio.Event) -> int:
         free = self._worker.concurrency - len(self._in_flight)
         if free <= 0:
-            stopping = asyncio.ensure_future(stop.wait())
-            await asyncio.wait([*self._in_flight.values(), stopping], return_when=asyncio.FIRST_COMPLETED)
-            stopping.cancel()
+            await _first_of(stop.wait(), *self._in_flight.values())
             return 1
         claimed_at = self._leases.clock()
         try:
@@ -158,12 +169,7 @@ class Engine:
         self._leases.drop(workflow_id)
 
     async def _idle(self, stop: asyncio.Event) -> None:
-        waiter = asyncio.create_task(self._listener.wait(self._worker.idle_poll_seconds))
-        stopper = asyncio.create_task(stop.wait())
-        await asyncio.wait({waiter, stopper}, return_when=asyncio.FIRST_COMPLETED)
-        for task in (waiter, stopper):
-            task.cancel()
-        await asyncio.gather(waiter, stopper, return_exceptions=True)
+        await _first_of(self._listener.wait(self._worker.idle_poll_seconds), stop.wait())
 
     async def _drain(self) -> None:
         """Let running workflows reach their next pause (their leases are still renewed meanwhile)."""

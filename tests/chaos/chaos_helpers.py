@@ -80,3 +80,10 @@ async def until(condition: Callable[[], bool], seconds: float, step: float = 0.0
     async with asyncio.timeout(seconds):
         while not condition():  # noqa: ASYNC110 - the condition is another process's doing: nothing to await
             await asyncio.sleep(step)
+
+
+async def all_ended(store: Store, seconds: float) -> None:
+    """Wait until no workflow is unfinished; fail after ``seconds``."""
+    async with asyncio.timeout(seconds):
+        while await store.unfinished_count():  # noqa: ASYNC110 - workers elsewhere finish them
+            await asyncio.sleep(0.2)
