@@ -91,6 +91,8 @@ class WorkerSettings(BaseModel):
     relay_poll_seconds: float = Field(default=2.0, gt=0)
     delivery_limit: int = Field(default=5, ge=1)
     progress_every_seconds: float = Field(default=60.0, gt=0)
+    # publications of an event to its reply_to queue before the relay gives the reply up (parks it)
+    reply_attempts: int = Field(default=5, ge=1, le=1000)
 
 
 class RateLimitSettings(BaseModel):

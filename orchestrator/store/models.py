@@ -114,10 +114,13 @@ class OutboxEvent:
 
 @dataclass(frozen=True)
 class PendingEvent:
-    """An outbox row claimed by the relay."""
+    """An outbox row claimed by the relay: its event is not yet on the exchange (``published`` False),
+    or its reply to ``reply_to`` is due (tried ``reply_attempts`` times so far)."""
 
     id: int
     event: OutboxEvent
+    published: bool = False
+    reply_attempts: int = 0
 
 
 @dataclass(frozen=True)

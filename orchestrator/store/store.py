@@ -58,16 +58,48 @@ async def create_pool(dsn: str, min_size: int = 1, max_size: int = 10) -> asyncp
     return pool
 
 
+@dataclass(frozen=True)
+class ReplyFailure:
+    id: int
+    error: str
+    retry_seconds: float | None  # None: parked, never tried again
+
+
 @dataclass
 class OutboxBatch:
-    """Outbox rows locked by one relay transaction; mark the ones published before it commits."""
+    """Outbox rows locked by one relay transaction; record what was published before it commits."""
 
     conn: Conn
     events: list[PendingEvent]
     published: list[int] = field(default_factory=list)
+    replied: list[int] = field(default_factory=list)
+    reply_failures: list[ReplyFailure] = field(default_factory=list)
 
     def mark(self, pending: PendingEvent) -> None:
+        """The event is on the events exchange."""
         self.published.append(pending.id)
+
+    def mark_replied(self, pending: PendingEvent) -> None:
+        """The reply is in its ``reply_to`` queue."""
+        self.replied.append(pending.id)
+
+    def reply_failed(self, pending: PendingEvent, error: str, retry_seconds: float | None) -> None:
+        """The reply was not delivered: try again after ``retry_seconds``, or never (None: parked)."""
+        self.reply_failures.append(ReplyFailure(pending.id, error, retry_seconds))
+
+    async def commit(self) -> None:
+        if self.published:
+            await self.conn.execute(q("mark_published"), self.published)
+        if self.replied:
+            await self.conn.execute(q("mark_replied"), self.replied)
+        if self.reply_failures:
+            failures = self.reply_failures
+            await self.conn.execute(
+                q("record_reply_failures"),
+                [f.id for f in failures],
+                [f.error for f in failures],
+                [f.retry_seconds for f in failures],
+            )
 
 
 class Store:
@@ -268,24 +300,13 @@ class Store:
 
     @asynccontextmanager
     async def outbox_batch(self, limit: int) -> AsyncIterator[OutboxBatch]:
-        """Lock up to ``limit`` unpublished events; on exit, rows marked published are committed as such."""
+        """Lock up to ``limit`` rows with an event to publish or a reply due; on exit, what the batch
+        recorded (published, replied, reply failed) is committed."""
         async with self.pool.acquire() as conn, conn.transaction():
             rows = await conn.fetch(q("claim_unpublished"), limit)
-            batch = OutboxBatch(
-                conn,
-                [
-                    PendingEvent(
-                        r["id"],
-                        OutboxEvent(
-                            r["event_id"], r["routing_key"], r["body"], r["reply_to"], r["correlation_id"]
-                        ),
-                    )
-                    for r in rows
-                ],
-            )
+            batch = OutboxBatch(conn, [_pending_event(r) for r in rows])
             yield batch
-            if batch.published:
-                await conn.execute(q("mark_published"), batch.published)
+            await batch.commit()
 
     # ------------------------------------------------------------ queries
 
@@ -336,3 +357,10 @@ class Store:
     async def unpublished_count(self) -> int:
         n: int = await self.pool.fetchval(q("unpublished_count"))
         return n
+
+
+def _pending_event(row: Any) -> PendingEvent:
+    event = OutboxEvent(
+        row["event_id"], row["routing_key"], row["body"], row["reply_to"], row["correlation_id"]
+    )
+    return PendingEvent(row["id"], event, row["published"], row["reply_attempts"])
