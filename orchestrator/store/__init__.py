@@ -2,6 +2,7 @@
 
 from orchestrator.store.migrations import run_migrations
 from orchestrator.store.models import (
+    CommandVerdict,
     Finish,
     NewWorkflow,
     OutboxEvent,
@@ -9,16 +10,26 @@ from orchestrator.store.models import (
     Step,
     StepOutcome,
     StoredStep,
+    Verdict,
     Workflow,
     WorkflowStatus,
 )
 from orchestrator.store.notifications import Listener
 from orchestrator.store.status import WorkflowDetail, list_workflows, workflow_status
-from orchestrator.store.store import OUTBOX_CHANNEL, WORKFLOWS_CHANNEL, LeaseLost, OutboxBatch, Store
+from orchestrator.store.store import (
+    OUTBOX_CHANNEL,
+    WORKFLOWS_CHANNEL,
+    CommandConflict,
+    LeaseLost,
+    OutboxBatch,
+    Store,
+)
 
 __all__ = [
     "OUTBOX_CHANNEL",
     "WORKFLOWS_CHANNEL",
+    "CommandConflict",
+    "CommandVerdict",
     "Finish",
     "LeaseLost",
     "Listener",
@@ -30,6 +41,7 @@ __all__ = [
     "StepOutcome",
     "Store",
     "StoredStep",
+    "Verdict",
     "Workflow",
     "WorkflowDetail",
     "WorkflowStatus",

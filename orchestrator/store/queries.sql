@@ -17,6 +17,10 @@ RETURNING command_id;
 -- name: workflow_id_by_command
 SELECT id FROM workflows WHERE command_id = $1;
 
+-- name: workflows_by_commands
+-- what intake compares a known command id's new body with
+SELECT id, command_id, input FROM workflows WHERE command_id = ANY($1::text[]);
+
 -- name: claim_due
 UPDATE workflows
    SET lease_owner = $1,

@@ -14,6 +14,7 @@ import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
 from orchestrator.store.models import (
+    CommandVerdict,
     Finish,
     NewWorkflow,
     OutboxEvent,
@@ -21,6 +22,7 @@ from orchestrator.store.models import (
     Step,
     StepOutcome,
     StoredStep,
+    Verdict,
     Workflow,
     WorkflowStatus,
 )
@@ -102,6 +104,17 @@ class OutboxBatch:
             )
 
 
+class CommandConflict(Exception):
+    """A command id already names a different command."""
+
+    def __init__(self, command_id: str, workflow_id: uuid.UUID) -> None:
+        super().__init__(
+            f"command id {command_id} already names a different command (workflow {workflow_id})"
+        )
+        self.command_id = command_id
+        self.workflow_id = workflow_id
+
+
 class Store:
     def __init__(self, pool: asyncpg.Pool, dsn: str) -> None:
         self.pool = pool
@@ -119,28 +132,37 @@ class Store:
     # ------------------------------------------------------------ intake
 
     async def create_workflow_if_absent(self, new: NewWorkflow) -> tuple[uuid.UUID, bool]:
-        """Insert unless the command id is known; return the workflow id and whether it is new."""
-        async with self.pool.acquire() as conn:
-            created = await conn.fetchval(
-                q("insert_workflow"),
-                new.id,
-                new.command_id,
-                new.kind,
-                new.project_id,
-                new.region,
-                new.input,
-                new.state,
-                new.deadline,
-                new.reply_to,
-                new.correlation_id,
-            )
-            if created is not None:
-                return created, True
-            existing: uuid.UUID = await conn.fetchval(q("workflow_id_by_command"), new.command_id)
-            return existing, False
+        """Insert unless the command id is known; return the workflow id and whether it is new.
+        :class:`CommandConflict` when the id is known with another input."""
+        [verdict] = await self.create_workflows_if_absent([new])
+        if verdict.verdict is Verdict.CONFLICT:
+            raise CommandConflict(new.command_id, verdict.workflow_id)
+        return verdict.workflow_id, verdict.verdict is Verdict.NEW
 
-    async def create_workflows_if_absent(self, news: Sequence[NewWorkflow]) -> set[str]:
-        """Insert, in one statement, each workflow whose command id is unknown; return the new command ids."""
+    async def create_workflows_if_absent(self, news: Sequence[NewWorkflow]) -> list[CommandVerdict]:
+        """Insert, in one statement, each workflow whose command id is unknown; a verdict per command,
+        in order. The first command under an id (before this batch, or first in it) names it: a later
+        one with the same input is a duplicate, one with another input a conflict."""
+        firsts: dict[str, int] = {}
+        for i, new in enumerate(news):
+            firsts.setdefault(new.command_id, i)
+        inserted = await self._insert_workflows([news[i] for i in firsts.values()])
+        if len(inserted) == len(news):  # the usual case: all new, one round trip
+            return [CommandVerdict(Verdict.NEW, n.id) for n in news]
+        rows = await self.pool.fetch(q("workflows_by_commands"), list(firsts))
+        stored = {r["command_id"]: (r["id"], r["input"]) for r in rows}
+        verdicts = []
+        for i, new in enumerate(news):
+            if new.command_id in inserted and firsts[new.command_id] == i:
+                verdicts.append(CommandVerdict(Verdict.NEW, new.id))
+                continue
+            workflow_id, stored_input = stored[new.command_id]
+            same = stored_input == new.input
+            verdicts.append(CommandVerdict(Verdict.DUPLICATE if same else Verdict.CONFLICT, workflow_id))
+        return verdicts
+
+    async def _insert_workflows(self, news: Sequence[NewWorkflow]) -> set[str]:
+        """Insert each workflow whose command id is unknown (ids distinct); return the ids inserted."""
         rows = await self.pool.fetch(
             q("insert_workflows"),
             [n.id for n in news],
