@@ -116,6 +116,17 @@ class WorkerSettings(BaseModel):
     relay_poll_seconds: float = Field(default=2.0, gt=0)
     delivery_limit: int = Field(default=5, ge=1)
     progress_every_seconds: float = Field(default=60.0, gt=0)
+    # a command message larger than this is refused, except a fleet_backup up to the second cap
+    max_command_bytes: int = Field(default=64 * 1024, ge=1024)
+    max_fleet_command_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
+    # publications of an event to its reply_to queue before the relay gives the reply up (parks it)
+    reply_attempts: int = Field(default=5, ge=1, le=1000)
+
+    @model_validator(mode="after")
+    def _caps_ordered(self) -> WorkerSettings:
+        if self.max_fleet_command_bytes < self.max_command_bytes:
+            raise ValueError("max_fleet_command_bytes must not be below max_command_bytes")
+        return self
 
     @model_validator(mode="after")
     def _heartbeats_fit_the_lease(self) -> WorkerSettings:

@@ -7,12 +7,22 @@ configuration. Events follow CloudEvents 1.0 (structured JSON mode).
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    model_validator,
+)
 
 COMMAND_VERSION = 1
 EVENT_SOURCE = "urn:cbr-orchestrator"
@@ -21,6 +31,20 @@ EVENT_TYPE_PREFIX = "io.cbr-orchestrator.workflow"
 Id = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:-]+$")]
 ProjectId = Annotated[str, Field(pattern=r"^[0-9a-f]{32}$")]
 Region = Annotated[str, Field(min_length=2, max_length=64, pattern=r"^[a-z0-9-]+$")]
+AMQP_SHORT_STRING_BYTES = 255
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def amqp_short_string(value: str) -> str:
+    """AMQP carries ``reply_to`` and ``correlation_id`` as short strings: at most 255 bytes."""
+    if len(value.encode("utf-8")) > AMQP_SHORT_STRING_BYTES:
+        raise ValueError(f"at most {AMQP_SHORT_STRING_BYTES} UTF-8 bytes")
+    if _CONTROL_CHARACTERS.search(value):
+        raise ValueError("no control characters")
+    return value
+
+
+AmqpShortString = Annotated[str, Field(max_length=AMQP_SHORT_STRING_BYTES), AfterValidator(amqp_short_string)]
 ResourceType = Literal[
     "OS::Nova::Server",
     "OS::Cinder::Volume",
@@ -47,17 +71,13 @@ class _CommandBase(_Strict):
     command_id: Id = Field(description="Idempotency key: a command id yields at most one workflow.")
     project_id: ProjectId
     region: Region
-    deadline: datetime | None = Field(
+    deadline: AwareDatetime | None = Field(
         default=None, description="When given, an unfinished workflow ends as 'expired' at this time."
     )
-    reply_to: str | None = Field(default=None, max_length=255)
-    correlation_id: str | None = Field(default=None, max_length=255)
-
-    @model_validator(mode="after")
-    def _deadline_has_zone(self) -> _CommandBase:
-        if self.deadline is not None and self.deadline.tzinfo is None:
-            raise ValueError("deadline must carry a time zone")
-        return self
+    reply_to: AmqpShortString | None = Field(
+        default=None, min_length=1, description="A queue for the final event (at most 255 UTF-8 bytes)."
+    )
+    correlation_id: AmqpShortString | None = None
 
 
 class VaultSpec(_Strict):
@@ -97,7 +117,7 @@ class Admission(_Strict):
     vault_concurrency: int | None = Field(
         default=None, ge=1, le=256, description="Backups of this kind running at once in the vault."
     )
-    start_by: datetime | None = Field(
+    start_by: AwareDatetime | None = Field(
         default=None, description="Not started by then: the backup ends 'expired', its resources skipped."
     )
 
@@ -237,20 +257,35 @@ AnyCommand = BackupCommand | RestoreCommand | ReplicateCommand | FleetBackupComm
 
 
 def parse_command(body: bytes) -> AnyCommand:
-    """Parse and validate a command; raise :class:`InvalidCommand` with a short, secret-free reason."""
+    """Parse and validate a command; raise :class:`InvalidCommand` with a short, secret-free reason.
+
+    The worker's intake parses through :mod:`orchestrator.broker.guard` instead, which also bounds the
+    size, the nesting depth and the numbers of what it parses."""
     try:
         raw = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (ValueError, RecursionError) as exc:  # not UTF-8, not JSON, a number too long for int()
         raise InvalidCommand(f"malformed: not JSON ({type(exc).__name__})") from None
+    return command_from_json(raw)
+
+
+def command_from_json(raw: object) -> AnyCommand:
+    """Validate a decoded JSON value as a command (its version first)."""
     if not isinstance(raw, dict):
         raise InvalidCommand("malformed: a command is a JSON object")
     version = raw.get("version", COMMAND_VERSION)
     if version != COMMAND_VERSION:
-        raise InvalidCommand(f"unsupported version: {str(version)[:16]!r}, expected {COMMAND_VERSION}")
+        raise InvalidCommand(f"unsupported version: {_short(version)}, expected {COMMAND_VERSION}")
     try:
         return _COMMAND_ADAPTER.validate_python(raw)
     except ValidationError as exc:
         raise InvalidCommand("invalid: " + _summarise(exc)) from None
+
+
+def _short(value: object) -> str:
+    """A value named in a reason: a small number as it is, anything else by its type only."""
+    if isinstance(value, int | float) and abs(value) < 1e15:
+        return repr(value)
+    return f"a {type(value).__name__}"
 
 
 def _summarise(exc: ValidationError) -> str:

@@ -37,7 +37,8 @@ DRAIN_CHECK_SECONDS = 0.2
 @dataclass
 class WorkerParts:
     store: Store
-    connection: AbstractRobustConnection
+    connection: AbstractRobustConnection  # the intake's
+    relay_connection: AbstractRobustConnection
     topology: Topology
     engine: Engine
     relay: Relay
@@ -71,12 +72,16 @@ async def run_worker(
 
 async def _start(settings: Settings, owner: str | None) -> WorkerParts:
     store = await Store.connect(settings.database_url, max_size=max(4, settings.worker.concurrency // 4))
+    # intake and relay each on a connection of their own: a connection-level error on one (RabbitMQ closes
+    # the whole connection) never takes the other down
     connection = await aio_pika.connect_robust(settings.amqp_url.get_secret_value())
     consume_channel = await connection.channel()
     await consume_channel.set_qos(prefetch_count=settings.worker.prefetch)
     topology = await declare_topology(consume_channel, settings.names, settings.worker.delivery_limit)
-    publish_channel = await connection.channel(publisher_confirms=True)
-    events = await publish_channel.get_exchange(settings.names.events_exchange)
+    relay_connection = await aio_pika.connect_robust(settings.amqp_url.get_secret_value())
+    events_channel = await relay_connection.channel(publisher_confirms=True)
+    events = await events_channel.get_exchange(settings.names.events_exchange)
+    replies_channel = await relay_connection.channel(publisher_confirms=True)
     limiters = (
         await RateLimiters.open(settings.database_url, settings.rate_limit)
         if settings.rate_limit.enabled
@@ -84,10 +89,16 @@ async def _start(settings: Settings, owner: str | None) -> WorkerParts:
     )
     clients = CbrClients(settings, limiters=limiters)
     engine = Engine(store, settings, CbrActions(clients, Poller(clients)), owner)
-    relay = Relay(store, publish_channel, events, poll_seconds=settings.worker.relay_poll_seconds)
+    relay = Relay(
+        store,
+        replies_channel,
+        events,
+        poll_seconds=settings.worker.relay_poll_seconds,
+        reply_attempts=settings.worker.reply_attempts,
+    )
     tag = await topology.commands.consume(Intake(store, settings, topology).handle)
     log.info("worker %s started", engine.owner)
-    return WorkerParts(store, connection, topology, engine, relay, clients, limiters, tag)
+    return WorkerParts(store, connection, relay_connection, topology, engine, relay, clients, limiters, tag)
 
 
 async def _stop_consuming_on_stop(parts: WorkerParts, stop_event: asyncio.Event) -> None:
@@ -141,6 +152,8 @@ async def _drained(parts: WorkerParts, settings: Settings, channel: AbstractRobu
 async def _close(parts: WorkerParts) -> None:
     with contextlib.suppress(Exception):
         await parts.connection.close()
+    with contextlib.suppress(Exception):
+        await parts.relay_connection.close()
     await parts.clients.close()
     if parts.limiters is not None:
         await parts.limiters.close()

@@ -1,8 +1,9 @@
 """New workflows committed together: the commands arriving within a few milliseconds share one INSERT.
 
-Each caller waits for the commit of its own batch and learns whether its workflow was new, so a message
-is still acked only after its workflow is committed. While the database is unavailable the batch is
-retried after each of ``retry_delays``; the last failure reaches every caller of the batch.
+Each caller waits for the commit of its own batch and learns its command's verdict (new, duplicate, or a
+conflict with the command its id already names), so a message is still acked only after its workflow is
+committed. While the database is unavailable the batch is retried after each of ``retry_delays``; the
+last failure reaches every caller of the batch.
 """
 
 from __future__ import annotations
@@ -11,11 +12,11 @@ import asyncio
 import logging
 from collections.abc import Sequence
 
-from orchestrator.store import NewWorkflow, Store
+from orchestrator.store import CommandVerdict, NewWorkflow, Store
 
 log = logging.getLogger(__name__)
 
-Waiting = list[tuple[NewWorkflow, "asyncio.Future[bool]"]]
+Waiting = list[tuple[NewWorkflow, "asyncio.Future[CommandVerdict]"]]
 
 
 class CommitBatch:
@@ -30,16 +31,16 @@ class CommitBatch:
         self._timer: asyncio.TimerHandle | None = None
         self._commits: set[asyncio.Task[None]] = set()
 
-    async def commit(self, new: NewWorkflow) -> bool:
-        """Commit ``new`` unless its command id is known; True when it was new."""
+    async def commit(self, new: NewWorkflow) -> CommandVerdict:
+        """Commit ``new`` unless its command id is known; what it was (new, duplicate, conflict)."""
         loop = asyncio.get_running_loop()
-        created: asyncio.Future[bool] = loop.create_future()
-        self._waiting.append((new, created))
+        verdict: asyncio.Future[CommandVerdict] = loop.create_future()
+        self._waiting.append((new, verdict))
         if len(self._waiting) >= self._max_size:
             self._flush()
         elif self._timer is None:
             self._timer = loop.call_later(self._window, self._flush)
-        return await created
+        return await verdict
 
     def _flush(self) -> None:
         if self._timer is not None:
@@ -52,18 +53,17 @@ class CommitBatch:
 
     async def _commit(self, waiting: Waiting) -> None:
         try:
-            new_ids = await self._insert([new for new, _ in waiting])
+            verdicts = await self._insert([new for new, _ in waiting])
         except Exception as exc:  # every caller requeues its message
-            for _, created in waiting:
-                if not created.done():
-                    created.set_exception(exc)
+            for _, pending in waiting:
+                if not pending.done():
+                    pending.set_exception(exc)
             return
-        for new, created in waiting:
-            if not created.done():
-                created.set_result(new.command_id in new_ids)
-                new_ids.discard(new.command_id)  # a duplicate within the batch is not new twice
+        for (_, pending), verdict in zip(waiting, verdicts, strict=True):
+            if not pending.done():
+                pending.set_result(verdict)
 
-    async def _insert(self, news: list[NewWorkflow]) -> set[str]:
+    async def _insert(self, news: list[NewWorkflow]) -> list[CommandVerdict]:
         for delay in self._delays:
             try:
                 return await self._store.create_workflows_if_absent(news)

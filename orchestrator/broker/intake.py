@@ -3,29 +3,30 @@
 Commands arriving together are committed together (:class:`CommitBatch`: one INSERT per batch).
 
 The message is acked only after the workflow is committed, and never held while the workflow runs.
-Bad input (malformed, invalid, unknown version, too large, no credentials for the project) is
-dead-lettered at once with its reason in a header; an unexpected failure requeues the message, and the
-queue's delivery limit dead-letters a message that keeps failing.
+Bad input (malformed, invalid, unknown version, too large, no credentials for the project, a command id
+that already names a different command) is dead-lettered at once with its reason in a header; only an
+unexpected failure outside the parsing guard (the database away) requeues the message, and the queue's
+delivery limit dead-letters a message that keeps failing.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 
-import aio_pika
 from aio_pika.abc import AbstractIncomingMessage
 
 from orchestrator.broker.commit_batch import CommitBatch
-from orchestrator.broker.topology import REASON_HEADER, Topology
+from orchestrator.broker.dead_letter import dead_letter_copy
+from orchestrator.broker.guard import SizeLimits, parse_guarded
+from orchestrator.broker.topology import Topology
 from orchestrator.config import Settings
-from orchestrator.messages import AnyCommand, InvalidCommand, parse_command
-from orchestrator.store import NewWorkflow, Store
+from orchestrator.messages import AnyCommand, InvalidCommand
+from orchestrator.store import CommandConflict, NewWorkflow, Store, Verdict
 
 log = logging.getLogger(__name__)
 
-MAX_COMMAND_BYTES = 64 * 1024
-MAX_FLEET_COMMAND_BYTES = 8 * 1024 * 1024  # a fleet may list up to 100,000 resource ids
 WORKFLOW_NAMESPACE = uuid.UUID("6f1c0b8e-8f4e-4a57-9a43-2f1d2c6b7c10")
 
 
@@ -45,22 +46,6 @@ def new_workflow(command: AnyCommand) -> NewWorkflow:
         reply_to=command.reply_to,
         correlation_id=command.correlation_id,
     )
-
-
-def _parse_within_size(body: bytes) -> AnyCommand:
-    """Commands are small; only a fleet (up to 100,000 resource ids) may be larger."""
-    too_large = InvalidCommand(f"too large: {len(body)} bytes, at most {MAX_COMMAND_BYTES}")
-    if len(body) <= MAX_COMMAND_BYTES:
-        return parse_command(body)
-    if len(body) > MAX_FLEET_COMMAND_BYTES:
-        raise too_large
-    try:
-        command = parse_command(body)
-    except InvalidCommand:
-        raise too_large from None
-    if command.kind != "fleet_backup":
-        raise too_large
-    return command
 
 
 def _projects_of(command: AnyCommand) -> list[tuple[str, str]]:
@@ -89,22 +74,28 @@ class Intake:
         self._settings = settings
         self._topology = topology
         self._batch = CommitBatch(store, store_retry_delays)
+        self._limits = SizeLimits.of(settings.worker)
 
     async def handle(self, message: AbstractIncomingMessage) -> None:
         async with message.process(requeue=True, ignore_processed=True):
             try:
-                command = self._accept(message.body)
+                command = await self._accept(message.body)
             except InvalidCommand as exc:
                 await self._dead_letter(message, exc.reason)
                 return
             new = new_workflow(command)
-            created = await self._batch.commit(new)
-            log.info(
-                "command %s → workflow %s (%s)", command.command_id, new.id, "new" if created else "duplicate"
-            )
+            verdict = await self._batch.commit(new)
+            if verdict.verdict is Verdict.CONFLICT:
+                conflict = CommandConflict(new.command_id, verdict.workflow_id)
+                await self._dead_letter(message, f"conflict: {conflict}")
+                return
+            log.info("command %s → workflow %s (%s)", new.command_id, verdict.workflow_id, verdict.verdict)
 
-    def _accept(self, body: bytes) -> AnyCommand:
-        command = _parse_within_size(body)
+    async def _accept(self, body: bytes) -> AnyCommand:
+        if len(body) > self._limits.max_bytes:  # a large fleet takes a while to parse: not on the loop
+            command = await asyncio.to_thread(parse_guarded, body, self._limits)
+        else:
+            command = parse_guarded(body, self._limits)
         for project_id, region in _projects_of(command):
             if not self._settings.has_credentials(project_id, region):
                 raise InvalidCommand(
@@ -115,14 +106,5 @@ class Intake:
     async def _dead_letter(self, message: AbstractIncomingMessage, reason: str) -> None:
         """Republish to the dead-letter exchange with the reason (confirmed), then ack the original."""
         log.warning("dead-lettering message %s: %s", message.message_id, reason)
-        headers = dict(message.headers or {})
-        headers[REASON_HEADER] = reason
-        copy = aio_pika.Message(
-            message.body,
-            headers=headers,
-            content_type=message.content_type,
-            message_id=message.message_id,
-            correlation_id=message.correlation_id,
-            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-        )
+        copy = dead_letter_copy(message, reason)
         await self._topology.dead_letter_exchange.publish(copy, routing_key=message.routing_key or "")

@@ -1,7 +1,12 @@
-"""Outbox relay: publish committed events to the events exchange (and ``reply_to``) with confirms.
+"""Outbox relay: publish committed events to the events exchange, and to their ``reply_to``, with confirms.
 
 Woken by NOTIFY on the outbox; polls as a fallback. Delivery is at least once: a crash between the
 broker's confirm and the commit republishes, and consumers drop duplicates by the stable event id.
+
+An event's two publications are tracked apart. The event goes to the events exchange until confirmed,
+once. Its reply goes to ``reply_to`` only after that, as a mandatory publication so that a queue that does
+not exist is noticed; a failed reply is tried again at the relay's pace, at most ``reply_attempts`` times,
+then parked with its error in the outbox row. A reply therefore never blocks or repeats its event.
 """
 
 from __future__ import annotations
@@ -11,9 +16,11 @@ import json
 import logging
 
 import aio_pika
+import aiormq
 from aio_pika.abc import AbstractChannel, AbstractExchange
 
-from orchestrator.store import OUTBOX_CHANNEL, Listener, OutboxEvent, PendingEvent, Store
+from orchestrator.messages import amqp_short_string
+from orchestrator.store import OUTBOX_CHANNEL, Listener, OutboxBatch, OutboxEvent, PendingEvent, Store
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +36,17 @@ def event_message(event: OutboxEvent, correlation_id: str | None = None) -> aio_
     )
 
 
+class ReplyFailed(Exception):
+    def __init__(self, reason: str, permanent: bool = False) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.permanent = permanent
+
+
 class Relay:
+    """``channel`` carries the replies (the default exchange); ``events`` is the events exchange. Give
+    them different channels, so that a reply's trouble cannot close the channel events travel on."""
+
     def __init__(
         self,
         store: Store,
@@ -37,12 +54,14 @@ class Relay:
         events: AbstractExchange,
         poll_seconds: float = 2.0,
         batch_size: int = 256,
+        reply_attempts: int = 5,
     ) -> None:
         self._store = store
         self._channel = channel
         self._events = events
         self._poll_seconds = poll_seconds
         self._batch_size = batch_size
+        self._reply_attempts = reply_attempts
         self._listener = Listener(store.dsn, OUTBOX_CHANNEL)
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -63,23 +82,60 @@ class Relay:
         self._listener.wake()
 
     async def publish_batch(self) -> int:
-        """Publish one batch of unpublished events; return how many were confirmed."""
+        """Publish one batch of events and due replies; return how many publications were confirmed."""
         async with self._store.outbox_batch(self._batch_size) as batch:
             if not batch.events:
                 return 0
-            results = await asyncio.gather(*(self._publish(p) for p in batch.events), return_exceptions=True)
-            for pending, result in zip(batch.events, results, strict=True):
-                if isinstance(result, BaseException):
-                    log.warning(
-                        "relay: event %s not confirmed (%s)", pending.event.event_id, type(result).__name__
-                    )
-                else:
-                    batch.mark(pending)
-            return len(batch.published)
+            await asyncio.gather(*(self._relay(batch, pending) for pending in batch.events))
+            return len(batch.published) + len(batch.replied)
 
-    async def _publish(self, pending: PendingEvent) -> None:
+    async def _relay(self, batch: OutboxBatch, pending: PendingEvent) -> None:
         event = pending.event
-        await self._events.publish(event_message(event), routing_key=event.routing_key)
-        if event.reply_to:
-            reply = event_message(event, event.correlation_id)
-            await self._channel.default_exchange.publish(reply, routing_key=event.reply_to)
+        if not pending.published:
+            try:
+                message = event_message(event)
+                await self._events.publish(message, routing_key=event.routing_key, mandatory=False)
+            except Exception as exc:  # tried again with the next batch
+                log.warning("relay: event %s not confirmed (%s)", event.event_id, type(exc).__name__)
+                return
+            batch.mark(pending)
+        if event.reply_to is not None:
+            await self._reply(batch, pending, event.reply_to)
+
+    async def _reply(self, batch: OutboxBatch, pending: PendingEvent, reply_to: str) -> None:
+        event = pending.event
+        try:
+            await self._publish_reply(event, reply_to)
+        except ReplyFailed as failed:
+            attempts = pending.reply_attempts + 1
+            if failed.permanent or attempts >= self._reply_attempts:
+                log.warning(
+                    "relay: reply of event %s parked after %d attempts: %s",
+                    event.event_id,
+                    attempts,
+                    failed.reason,
+                )
+                batch.reply_failed(pending, failed.reason, None)
+            else:
+                log.info("relay: reply of event %s failed (%s); retrying", event.event_id, failed.reason)
+                batch.reply_failed(pending, failed.reason, self._poll_seconds)
+            return
+        batch.mark_replied(pending)
+
+    async def _publish_reply(self, event: OutboxEvent, reply_to: str) -> None:
+        try:
+            amqp_short_string(reply_to)
+        except ValueError as exc:  # written before commands were checked for it: it can never be sent
+            raise ReplyFailed(f"invalid reply_to: {exc}", permanent=True) from None
+        reply = event_message(event, event.correlation_id)
+        try:
+            result = await self._channel.default_exchange.publish(reply, routing_key=reply_to, mandatory=True)
+        except aio_pika.exceptions.PublishError as exc:  # a channel opened with on_return_raises
+            raise ReplyFailed(f"unroutable ({exc.args[0] if exc.args else 'returned'})") from None
+        except Exception as exc:
+            raise ReplyFailed(f"not confirmed ({type(exc).__name__})") from None
+        if isinstance(result, aiormq.abc.DeliveredMessage):  # returned: no queue of that name
+            returned = result.delivery
+            if isinstance(returned, aiormq.spec.Basic.Return):
+                raise ReplyFailed(f"unroutable ({returned.reply_code} {returned.reply_text})")
+            raise ReplyFailed("unroutable")

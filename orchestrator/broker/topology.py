@@ -10,6 +10,7 @@ from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractQueue
 from orchestrator.config import Names
 
 REASON_HEADER = "x-cbr-rejection-reason"
+DROPPED_HEADERS_HEADER = "x-cbr-dropped-headers"  # how many original headers a dead letter left out
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@
 from orchestrator.store.migrations import run_migrations
 from orchestrator.store.models import (
     Claim,
+    CommandVerdict,
     Finish,
     NewWorkflow,
     OutboxEvent,
@@ -10,17 +11,27 @@ from orchestrator.store.models import (
     Step,
     StepOutcome,
     StoredStep,
+    Verdict,
     Workflow,
     WorkflowStatus,
 )
 from orchestrator.store.notifications import Listener
 from orchestrator.store.status import WorkflowDetail, list_workflows, workflow_status
-from orchestrator.store.store import OUTBOX_CHANNEL, WORKFLOWS_CHANNEL, LeaseLost, OutboxBatch, Store
+from orchestrator.store.store import (
+    OUTBOX_CHANNEL,
+    WORKFLOWS_CHANNEL,
+    CommandConflict,
+    LeaseLost,
+    OutboxBatch,
+    Store,
+)
 
 __all__ = [
     "OUTBOX_CHANNEL",
     "WORKFLOWS_CHANNEL",
     "Claim",
+    "CommandConflict",
+    "CommandVerdict",
     "Finish",
     "LeaseLost",
     "Listener",
@@ -32,6 +43,7 @@ __all__ = [
     "StepOutcome",
     "Store",
     "StoredStep",
+    "Verdict",
     "Workflow",
     "WorkflowDetail",
     "WorkflowStatus",

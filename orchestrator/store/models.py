@@ -50,6 +50,21 @@ class NewWorkflow:
     correlation_id: str | None = None
 
 
+class Verdict(StrEnum):
+    """What intake made of a command: a new workflow, the command its id names again (a duplicate), or
+    a different command under a known id (a conflict, refused)."""
+
+    NEW = "new"
+    DUPLICATE = "duplicate"
+    CONFLICT = "conflict"
+
+
+@dataclass(frozen=True)
+class CommandVerdict:
+    verdict: Verdict
+    workflow_id: uuid.UUID  # the new workflow, or the one the command id already names
+
+
 @dataclass(frozen=True)
 class Workflow:
     id: uuid.UUID
@@ -132,10 +147,13 @@ class OutboxEvent:
 
 @dataclass(frozen=True)
 class PendingEvent:
-    """An outbox row claimed by the relay."""
+    """An outbox row claimed by the relay: its event is not yet on the exchange (``published`` False),
+    or its reply to ``reply_to`` is due (tried ``reply_attempts`` times so far)."""
 
     id: int
     event: OutboxEvent
+    published: bool = False
+    reply_attempts: int = 0
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,10 @@ RETURNING command_id;
 -- name: workflow_id_by_command
 SELECT id FROM workflows WHERE command_id = $1;
 
+-- name: workflows_by_commands
+-- what intake compares a known command id's new body with
+SELECT id, command_id, input FROM workflows WHERE command_id = ANY($1::text[]);
+
 -- name: claim_due
 -- a new epoch per claim; crashed_runs counts the run until it gives the workflow back
 UPDATE workflows
@@ -104,15 +108,31 @@ DELETE FROM resource_locks WHERE project_id = $1 AND region = $2 AND resource_id
 DELETE FROM resource_locks WHERE workflow_id = $1;
 
 -- name: claim_unpublished
-SELECT id, event_id, routing_key, body, reply_to, correlation_id
+-- rows whose event is not yet on the events exchange, or whose reply is due (see sql/005_outbox_replies.sql)
+SELECT id, event_id, routing_key, body, reply_to, correlation_id, published_at IS NOT NULL AS published,
+       reply_attempts
   FROM outbox
- WHERE published_at IS NULL
+ WHERE (published_at IS NULL OR (reply_to IS NOT NULL AND replied_at IS NULL AND reply_parked_at IS NULL))
+   AND (published_at IS NULL OR reply_retry_at IS NULL OR reply_retry_at <= now())
  ORDER BY id
  LIMIT $1
    FOR UPDATE SKIP LOCKED;
 
 -- name: mark_published
 UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[]);
+
+-- name: mark_replied
+UPDATE outbox SET replied_at = now(), reply_attempts = reply_attempts + 1 WHERE id = ANY($1::bigint[]);
+
+-- name: record_reply_failures
+-- $1 ids, $2 errors, $3 seconds until the next attempt (NULL: parked, no more attempts)
+UPDATE outbox o
+   SET reply_attempts = o.reply_attempts + 1,
+       reply_error = f.error,
+       reply_retry_at = now() + make_interval(secs => f.retry),
+       reply_parked_at = CASE WHEN f.retry IS NULL THEN now() END
+  FROM unnest($1::bigint[], $2::text[], $3::float8[]) AS f(id, error, retry)
+ WHERE o.id = f.id;
 
 -- name: get_workflow
 SELECT * FROM workflows WHERE id = $1;
@@ -136,7 +156,9 @@ SELECT event_id, routing_key, body, published_at FROM outbox WHERE workflow_id =
 SELECT count(*) FROM workflows WHERE finished_at IS NULL;
 
 -- name: unpublished_count
-SELECT count(*) FROM outbox WHERE published_at IS NULL;
+-- events not yet on the exchange, and replies neither confirmed nor parked
+SELECT count(*) FROM outbox
+ WHERE published_at IS NULL OR (reply_to IS NOT NULL AND replied_at IS NULL AND reply_parked_at IS NULL);
 
 -- Rate buckets (orchestrator/ratelimit/bucket.py computes the same in Python). $N "now" NULL: the
 -- database's clock.

@@ -15,6 +15,7 @@ from asyncpg.pool import PoolConnectionProxy
 
 from orchestrator.store.models import (
     Claim,
+    CommandVerdict,
     Finish,
     NewWorkflow,
     OutboxEvent,
@@ -22,6 +23,7 @@ from orchestrator.store.models import (
     Step,
     StepOutcome,
     StoredStep,
+    Verdict,
     Workflow,
     WorkflowStatus,
 )
@@ -59,16 +61,59 @@ async def create_pool(dsn: str, min_size: int = 1, max_size: int = 10) -> asyncp
     return pool
 
 
+@dataclass(frozen=True)
+class ReplyFailure:
+    id: int
+    error: str
+    retry_seconds: float | None  # None: parked, never tried again
+
+
 @dataclass
 class OutboxBatch:
-    """Outbox rows locked by one relay transaction; mark the ones published before it commits."""
+    """Outbox rows locked by one relay transaction; record what was published before it commits."""
 
     conn: Conn
     events: list[PendingEvent]
     published: list[int] = field(default_factory=list)
+    replied: list[int] = field(default_factory=list)
+    reply_failures: list[ReplyFailure] = field(default_factory=list)
 
     def mark(self, pending: PendingEvent) -> None:
+        """The event is on the events exchange."""
         self.published.append(pending.id)
+
+    def mark_replied(self, pending: PendingEvent) -> None:
+        """The reply is in its ``reply_to`` queue."""
+        self.replied.append(pending.id)
+
+    def reply_failed(self, pending: PendingEvent, error: str, retry_seconds: float | None) -> None:
+        """The reply was not delivered: try again after ``retry_seconds``, or never (None: parked)."""
+        self.reply_failures.append(ReplyFailure(pending.id, error, retry_seconds))
+
+    async def commit(self) -> None:
+        if self.published:
+            await self.conn.execute(q("mark_published"), self.published)
+        if self.replied:
+            await self.conn.execute(q("mark_replied"), self.replied)
+        if self.reply_failures:
+            failures = self.reply_failures
+            await self.conn.execute(
+                q("record_reply_failures"),
+                [f.id for f in failures],
+                [f.error for f in failures],
+                [f.retry_seconds for f in failures],
+            )
+
+
+class CommandConflict(Exception):
+    """A command id already names a different command."""
+
+    def __init__(self, command_id: str, workflow_id: uuid.UUID) -> None:
+        super().__init__(
+            f"command id {command_id} already names a different command (workflow {workflow_id})"
+        )
+        self.command_id = command_id
+        self.workflow_id = workflow_id
 
 
 class Store:
@@ -88,28 +133,37 @@ class Store:
     # ------------------------------------------------------------ intake
 
     async def create_workflow_if_absent(self, new: NewWorkflow) -> tuple[uuid.UUID, bool]:
-        """Insert unless the command id is known; return the workflow id and whether it is new."""
-        async with self.pool.acquire() as conn:
-            created = await conn.fetchval(
-                q("insert_workflow"),
-                new.id,
-                new.command_id,
-                new.kind,
-                new.project_id,
-                new.region,
-                new.input,
-                new.state,
-                new.deadline,
-                new.reply_to,
-                new.correlation_id,
-            )
-            if created is not None:
-                return created, True
-            existing: uuid.UUID = await conn.fetchval(q("workflow_id_by_command"), new.command_id)
-            return existing, False
+        """Insert unless the command id is known; return the workflow id and whether it is new.
+        :class:`CommandConflict` when the id is known with another input."""
+        [verdict] = await self.create_workflows_if_absent([new])
+        if verdict.verdict is Verdict.CONFLICT:
+            raise CommandConflict(new.command_id, verdict.workflow_id)
+        return verdict.workflow_id, verdict.verdict is Verdict.NEW
 
-    async def create_workflows_if_absent(self, news: Sequence[NewWorkflow]) -> set[str]:
-        """Insert, in one statement, each workflow whose command id is unknown; return the new command ids."""
+    async def create_workflows_if_absent(self, news: Sequence[NewWorkflow]) -> list[CommandVerdict]:
+        """Insert, in one statement, each workflow whose command id is unknown; a verdict per command,
+        in order. The first command under an id (before this batch, or first in it) names it: a later
+        one with the same input is a duplicate, one with another input a conflict."""
+        firsts: dict[str, int] = {}
+        for i, new in enumerate(news):
+            firsts.setdefault(new.command_id, i)
+        inserted = await self._insert_workflows([news[i] for i in firsts.values()])
+        if len(inserted) == len(news):  # the usual case: all new, one round trip
+            return [CommandVerdict(Verdict.NEW, n.id) for n in news]
+        rows = await self.pool.fetch(q("workflows_by_commands"), list(firsts))
+        stored = {r["command_id"]: (r["id"], r["input"]) for r in rows}
+        verdicts = []
+        for i, new in enumerate(news):
+            if new.command_id in inserted and firsts[new.command_id] == i:
+                verdicts.append(CommandVerdict(Verdict.NEW, new.id))
+                continue
+            workflow_id, stored_input = stored[new.command_id]
+            same = stored_input == new.input
+            verdicts.append(CommandVerdict(Verdict.DUPLICATE if same else Verdict.CONFLICT, workflow_id))
+        return verdicts
+
+    async def _insert_workflows(self, news: Sequence[NewWorkflow]) -> set[str]:
+        """Insert each workflow whose command id is unknown (ids distinct); return the ids inserted."""
         rows = await self.pool.fetch(
             q("insert_workflows"),
             [n.id for n in news],
@@ -286,24 +340,13 @@ class Store:
 
     @asynccontextmanager
     async def outbox_batch(self, limit: int) -> AsyncIterator[OutboxBatch]:
-        """Lock up to ``limit`` unpublished events; on exit, rows marked published are committed as such."""
+        """Lock up to ``limit`` rows with an event to publish or a reply due; on exit, what the batch
+        recorded (published, replied, reply failed) is committed."""
         async with self.pool.acquire() as conn, conn.transaction():
             rows = await conn.fetch(q("claim_unpublished"), limit)
-            batch = OutboxBatch(
-                conn,
-                [
-                    PendingEvent(
-                        r["id"],
-                        OutboxEvent(
-                            r["event_id"], r["routing_key"], r["body"], r["reply_to"], r["correlation_id"]
-                        ),
-                    )
-                    for r in rows
-                ],
-            )
+            batch = OutboxBatch(conn, [_pending_event(r) for r in rows])
             yield batch
-            if batch.published:
-                await conn.execute(q("mark_published"), batch.published)
+            await batch.commit()
 
     # ------------------------------------------------------------ queries
 
@@ -354,3 +397,10 @@ class Store:
     async def unpublished_count(self) -> int:
         n: int = await self.pool.fetchval(q("unpublished_count"))
         return n
+
+
+def _pending_event(row: Any) -> PendingEvent:
+    event = OutboxEvent(
+        row["event_id"], row["routing_key"], row["body"], row["reply_to"], row["correlation_id"]
+    )
+    return PendingEvent(row["id"], event, row["published"], row["reply_attempts"])

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import json
+from collections.abc import Awaitable, Callable
 
 import aio_pika
 
@@ -24,3 +26,24 @@ async def drain(
         else:
             got.append(msg)
     return got
+
+
+def backup_body(command_id: str, **over: object) -> bytes:
+    body: dict[str, object] = {
+        "kind": "backup",
+        "command_id": command_id,
+        "project_id": PROJECT,
+        "region": REGION,
+        "vault": {"id": "vault-1"},
+        "resources": [{"id": "srv-1"}],
+    }
+    body.update(over)
+    return json.dumps(body).encode()
+
+
+async def wait_for(predicate: Callable[[], Awaitable[bool]], seconds: float = 10) -> None:
+    loop = asyncio.get_running_loop()
+    end = loop.time() + seconds
+    while not await predicate():
+        assert loop.time() < end, "condition not met in time"
+        await asyncio.sleep(0.05)

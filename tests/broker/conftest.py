@@ -1,4 +1,5 @@
-"""Per-test database (cloned from a migrated template) and per-test RabbitMQ names, cleaned up after."""
+"""Per-test database (cloned from a migrated template) and per-test RabbitMQ names, cleaned up after;
+for tests that run a real worker, an emulator and quick worker settings."""
 
 from __future__ import annotations
 
@@ -11,9 +12,12 @@ import pytest
 from aio_pika.abc import AbstractRobustConnection
 from broker_helpers import PROJECT, REGION
 from pg_databases import RUN, database, migrated_template, unique_name
+from worker_helpers import EMULATOR_CONFIG
 
 from orchestrator.broker import Topology, declare_topology, delete_topology
-from orchestrator.config import Names, ProjectCredentials, Settings
+from orchestrator.config import Names, ProjectCredentials, Settings, WorkerSettings
+from orchestrator.emulator.config import DEFAULT_TENANT
+from orchestrator.emulator.server import RunningEmulator, start_emulator
 from orchestrator.store import Store
 
 AMQP_URL = os.environ.get("CBR_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
@@ -61,4 +65,52 @@ async def topology(connection: AbstractRobustConnection, settings: Settings) -> 
     yield topo
     cleanup = await connection.channel()
     await delete_topology(cleanup, settings.names)
+    await cleanup.close()
+
+
+# ------------------------------------------------------------------ a real worker (engine, emulator)
+
+
+@pytest.fixture
+async def emulator() -> AsyncIterator[RunningEmulator]:
+    running = await start_emulator(EMULATOR_CONFIG)
+    yield running
+    await running.close()
+
+
+@pytest.fixture
+def worker_settings(settings: Settings, emulator: RunningEmulator) -> Settings:
+    """The broker tests' database and names, with the emulator's tenant and a quick worker."""
+    tenant = ProjectCredentials(
+        project_id=DEFAULT_TENANT.project_id,
+        region=DEFAULT_TENANT.region,  # type: ignore[arg-type]
+        access_key=DEFAULT_TENANT.access_key,
+        secret_key=DEFAULT_TENANT.secret_key,
+    )
+    worker = WorkerSettings(
+        lease_seconds=3,
+        heartbeat_seconds=0.5,
+        idle_poll_seconds=0.2,
+        status_poll_seconds=0.1,
+        backoff_base_seconds=0.1,
+        backoff_max_seconds=0.5,
+        relay_poll_seconds=0.2,
+        reply_attempts=2,
+    )
+    endpoints = {DEFAULT_TENANT.region: emulator.base_url}
+    return settings.model_copy(update={"credentials": [tenant], "cbr_endpoints": endpoints, "worker": worker})
+
+
+@pytest.fixture
+async def events_queue(
+    connection: AbstractRobustConnection, worker_settings: Settings
+) -> AsyncIterator[aio_pika.abc.AbstractQueue]:
+    """The topology, plus an exclusive queue bound to every event; removed afterwards."""
+    channel = await connection.channel()
+    await declare_topology(channel, worker_settings.names, worker_settings.worker.delivery_limit)
+    queue = await channel.declare_queue(exclusive=True)
+    await queue.bind(worker_settings.names.events_exchange, routing_key="#")
+    yield queue
+    cleanup = await connection.channel()
+    await delete_topology(cleanup, worker_settings.names)
     await cleanup.close()

@@ -3,36 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import json
 
 import aio_pika
 from aio_pika.abc import AbstractRobustConnection
-from broker_helpers import PROJECT, REGION, drain
+from broker_helpers import backup_body, drain, wait_for
 
 from orchestrator.broker import REASON_HEADER, Intake, Topology, publish_raw, workflow_id_for
 from orchestrator.config import Settings
 from orchestrator.store import Store, WorkflowStatus
-
-
-def backup_body(command_id: str, **over: object) -> bytes:
-    body: dict[str, object] = {
-        "kind": "backup",
-        "command_id": command_id,
-        "project_id": PROJECT,
-        "region": REGION,
-        "vault": {"id": "vault-1"},
-        "resources": [{"id": "srv-1"}],
-    }
-    body.update(over)
-    return json.dumps(body).encode()
-
-
-async def wait_for(predicate, seconds: float = 10) -> None:  # type: ignore[no-untyped-def]
-    loop = asyncio.get_running_loop()
-    end = loop.time() + seconds
-    while not await predicate():
-        assert loop.time() < end, "condition not met in time"
-        await asyncio.sleep(0.05)
 
 
 async def test_good_duplicate_and_bad_commands(

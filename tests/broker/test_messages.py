@@ -151,3 +151,51 @@ def test_json_schemas_cover_commands_and_event() -> None:
     schemas = json_schemas()
     assert set(schemas) == {"backup", "restore", "replicate", "fleet_backup", "command", "event"}
     assert schemas["backup"]["additionalProperties"] is False
+
+
+@pytest.mark.parametrize(
+    ("over", "field"),
+    [
+        ({"deadline": "2030-01-01T00:00:00"}, "deadline"),
+        ({"admission": {"start_by": "2030-01-01T00:00:00"}}, "admission.start_by"),
+        ({"admission": {"start_by": "2030-01-01 00:00"}}, "admission.start_by"),
+    ],
+)
+def test_a_datetime_without_a_time_zone_is_refused(over: dict[str, object], field: str) -> None:
+    with pytest.raises(InvalidCommand) as info:
+        parse_command(encode(backup(**over)))
+    assert info.value.reason.startswith(f"invalid: backup.{field}: Input should have timezone info")
+
+
+def test_datetimes_with_a_time_zone_are_accepted() -> None:
+    cmd = parse_command(
+        encode(backup(deadline="2030-01-01T00:00:00+02:00", admission={"start_by": "2030-01-01T00:00:00Z"}))
+    )
+    assert isinstance(cmd, BackupCommand) and cmd.admission is not None
+    assert cmd.deadline is not None and cmd.deadline.utcoffset() is not None
+    assert cmd.admission.start_by is not None and cmd.admission.start_by.utcoffset() is not None
+
+
+@pytest.mark.parametrize("field", ["reply_to", "correlation_id"])
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        ("é" * 200, "at most 255 UTF-8 bytes"),  # 200 characters, 400 bytes
+        ("q" * 256, "at most 255 characters"),
+        ("queue\nname", "no control characters"),
+        ("queue\x00", "no control characters"),
+        ("queue\x85", "no control characters"),
+    ],
+)
+def test_reply_to_and_correlation_id_are_amqp_short_strings(field: str, value: str, problem: str) -> None:
+    with pytest.raises(InvalidCommand) as info:
+        parse_command(encode(backup(**{field: value})))
+    assert info.value.reason.startswith(f"invalid: backup.{field}:")
+    assert problem in info.value.reason
+
+
+def test_a_short_string_of_255_bytes_is_accepted() -> None:
+    cmd = parse_command(encode(backup(reply_to="é" * 127 + "q", correlation_id="q" * 255)))
+    assert cmd.reply_to is not None and len(cmd.reply_to.encode()) == 255
+    with pytest.raises(InvalidCommand, match="reply_to"):
+        parse_command(encode(backup(reply_to="")))

@@ -7,8 +7,11 @@ from typing import Any
 
 import pytest
 
-from orchestrator.broker.intake import MAX_COMMAND_BYTES, _parse_within_size
+from orchestrator.broker.guard import SizeLimits, parse_guarded
+from orchestrator.config import WorkerSettings
 from orchestrator.messages import FleetBackupCommand, InvalidCommand, parse_command
+
+LIMITS = SizeLimits.of(WorkerSettings())
 
 P, R = "0a1b2c3d4e5f60718293a4b5c6d7e8f9", "eu-west-101"
 
@@ -43,10 +46,10 @@ def test_inconsistent_fleets_are_refused_with_a_reason(over: dict[str, Any], rea
 def test_a_fleet_of_100000_ids_passes_intake_but_other_large_commands_do_not() -> None:
     ids = [{"id": f"server-{i:06d}"} for i in range(100_000)]
     big = body(select={"resources": ids})
-    assert len(big) > MAX_COMMAND_BYTES
-    command = _parse_within_size(big)
+    assert len(big) > LIMITS.max_bytes
+    command = parse_guarded(big, LIMITS)
     assert command.kind == "fleet_backup" and len(command.select.resources or []) == 100_000
+    with pytest.raises(InvalidCommand, match="at most 100000 items"):
+        parse_guarded(body(select={"resources": [*ids, {"id": "one-too-many"}]}), LIMITS)
     with pytest.raises(InvalidCommand, match="too large"):
-        _parse_within_size(body(select={"resources": [*ids, {"id": "one-too-many"}]}))
-    with pytest.raises(InvalidCommand, match="too large"):
-        _parse_within_size(b"x" * (MAX_COMMAND_BYTES + 1))
+        parse_guarded(b"x" * (LIMITS.max_bytes + 1), LIMITS)

@@ -183,7 +183,9 @@ async def test_outbox_batches_do_not_overlap_and_commit_marks(store: Store) -> N
             assert len(first.events) + len(second.events) == 4
             for p in second.events:
                 second.mark(p)
+                second.mark_replied(p)  # events with a reply_to: done once both are published
         first.mark(first.events[0])
+        first.mark_replied(first.events[0])
     async with store.outbox_batch(10) as rest:
         assert len(rest.events) == 1
         assert rest.events[0].event.reply_to == "rq"
