@@ -89,7 +89,11 @@ def worker_settings(settings: Settings, emulator: RunningEmulator) -> Settings:
     )
     worker = WorkerSettings(
         lease_seconds=3,
+        lease_margin_seconds=0.5,
         heartbeat_seconds=0.5,
+        settle_seconds=2.5,
+        settle_base_seconds=0.2,
+        drain_seconds=2.0,
         idle_poll_seconds=0.2,
         status_poll_seconds=0.1,
         backoff_base_seconds=0.1,
@@ -98,7 +102,8 @@ def worker_settings(settings: Settings, emulator: RunningEmulator) -> Settings:
         reply_attempts=2,
     )
     endpoints = {DEFAULT_TENANT.region: emulator.base_url}
-    return settings.model_copy(update={"credentials": [tenant], "cbr_endpoints": endpoints, "worker": worker})
+    quick = {"credentials": [tenant], "cbr_endpoints": endpoints, "worker": worker, "cbr_timeout_seconds": 2.0}
+    return Settings.model_validate({**settings.model_dump(), **quick})
 
 
 @pytest.fixture

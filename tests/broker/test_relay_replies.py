@@ -24,12 +24,12 @@ async def seed(store: Store, reply_to: str | None, n: int = 1) -> list[str]:
             id=uuid.uuid4(), command_id=command_id, kind="backup", project_id="p", region="r", input={}
         )
     )
-    await store.claim_due("w", 30, 100)
+    [claimed] = [wf for wf in await store.claim_due("w", 30, 100) if wf.id == wid]
     ids = [f"{command_id}-e{i}" for i in range(n)]
     events = [
         OutboxEvent(e, "workflow.backup.succeeded", {"id": e, "type": "t"}, reply_to, "corr") for e in ids
     ]
-    await store.save_state("w", wid, {}, 30, events=events)
+    await store.save_state(claimed.claim, {}, 30, events=events)
     return ids
 
 

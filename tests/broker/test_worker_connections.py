@@ -40,14 +40,14 @@ async def test_intake_and_relay_do_not_share_a_connection(
 
             await wait_for(intake_closed)
             assert not parts.relay_connection.is_closed
-            wid, _ = await store.create_workflow_if_absent(
+            await store.create_workflow_if_absent(
                 NewWorkflow(
                     id=uuid.uuid4(), command_id="c", kind="backup", project_id="p", region="r", input={}
                 )
             )
-            await store.claim_due("test", 30, 1)
+            [claimed] = await store.claim_due("test", 30, 1)
             event = OutboxEvent("e-during-outage", "workflow.backup.succeeded", {"id": "e", "type": "t"})
-            await store.save_state("test", wid, {}, 30, events=[event])
+            await store.save_state(claimed.claim, {}, 30, events=[event])
             # the relay's connection is untouched: the event goes out at once, not after the intake's
             # connection is back (a robust connection waits 5 s before reconnecting)
             [got] = await drain(events_q, 1, seconds=2)
