@@ -22,6 +22,7 @@ from orchestrator.broker.dead_letter import dead_letter_copy
 from orchestrator.broker.guard import SizeLimits, parse_guarded
 from orchestrator.broker.topology import Topology
 from orchestrator.config import Settings
+from orchestrator.crash_points import crash_point
 from orchestrator.messages import AnyCommand, InvalidCommand
 from orchestrator.store import CommandConflict, NewWorkflow, Store, Verdict
 
@@ -90,6 +91,7 @@ class Intake:
                 await self._dead_letter(message, f"conflict: {conflict}")
                 return
             log.info("command %s → workflow %s (%s)", new.command_id, verdict.workflow_id, verdict.verdict)
+            crash_point("after_commit_before_ack")
 
     async def _accept(self, body: bytes) -> AnyCommand:
         if len(body) > self._limits.max_bytes:  # a large fleet takes a while to parse: not on the loop

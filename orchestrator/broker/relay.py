@@ -19,6 +19,7 @@ import aio_pika
 import aiormq
 from aio_pika.abc import AbstractChannel, AbstractExchange
 
+from orchestrator.crash_points import crash_point
 from orchestrator.messages import amqp_short_string
 from orchestrator.store import OUTBOX_CHANNEL, Listener, OutboxBatch, OutboxEvent, PendingEvent, Store
 
@@ -87,6 +88,7 @@ class Relay:
             if not batch.events:
                 return 0
             await asyncio.gather(*(self._relay(batch, pending) for pending in batch.events))
+            crash_point("mid_relay_batch")  # published and confirmed, not yet marked so
             return len(batch.published) + len(batch.replied)
 
     async def _relay(self, batch: OutboxBatch, pending: PendingEvent) -> None:

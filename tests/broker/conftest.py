@@ -102,7 +102,12 @@ def worker_settings(settings: Settings, emulator: RunningEmulator) -> Settings:
         reply_attempts=2,
     )
     endpoints = {DEFAULT_TENANT.region: emulator.base_url}
-    quick = {"credentials": [tenant], "cbr_endpoints": endpoints, "worker": worker, "cbr_timeout_seconds": 2.0}
+    quick = {
+        "credentials": [tenant],
+        "cbr_endpoints": endpoints,
+        "worker": worker,
+        "cbr_timeout_seconds": 2.0,
+    }
     return Settings.model_validate({**settings.model_dump(), **quick})
 
 

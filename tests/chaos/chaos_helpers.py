@@ -4,7 +4,9 @@ for a workflow to end."""
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Callable
+from typing import Any
 
 import aio_pika
 
@@ -87,3 +89,40 @@ async def all_ended(store: Store, seconds: float) -> None:
     async with asyncio.timeout(seconds):
         while await store.unfinished_count():  # noqa: ASYNC110 - workers elsewhere finish them
             await asyncio.sleep(0.2)
+
+
+def numbered_backups(emulator: RunningEmulator, n: int, prefix: str) -> list[BackupCommand]:
+    """``n`` single-server backups, ``prefix-0`` … into two vaults made as needed."""
+    return [
+        BackupCommand.model_validate(
+            {
+                "command_id": f"{prefix}-{i}",
+                "project_id": DEFAULT_TENANT.project_id,
+                "region": DEFAULT_TENANT.region,
+                "vault": {"name": f"{prefix}-vault-{i % 2}", "create": {"size_gb": 100_000}},
+                "resources": [{"id": server}],
+            }
+        )
+        for i, server in enumerate(server_ids(emulator, n))
+    ]
+
+
+async def all_published(store: Store, seconds: float) -> None:
+    """Wait until the outbox has nothing left to publish; fail after ``seconds``."""
+    async with asyncio.timeout(seconds):
+        while await store.unpublished_count():  # noqa: ASYNC110 - a relay elsewhere publishes them
+            await asyncio.sleep(0.1)
+
+
+async def collect(queue: aio_pika.abc.AbstractQueue, quiet: float = 0.5) -> list[dict[str, Any]]:
+    """Every message now in ``queue``, as JSON (waiting ``quiet`` seconds without one at the end)."""
+    got: list[dict[str, Any]] = []
+    while True:
+        try:
+            message = await queue.get(no_ack=True, fail=True, timeout=quiet)
+        except (aio_pika.exceptions.QueueEmpty, TimeoutError):
+            await asyncio.sleep(quiet)
+            message = await queue.get(no_ack=True, fail=False)
+            if message is None:
+                return got
+        got.append(json.loads(message.body))
