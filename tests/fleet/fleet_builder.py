@@ -18,7 +18,7 @@ from engine_helpers import PROJECT, REGION
 
 from orchestrator.broker import new_workflow
 from orchestrator.engine import outbox_event
-from orchestrator.engine.loop import FINAL_STATUS
+from orchestrator.engine.run import FINAL_STATUS
 from orchestrator.fleet.actions import perform_store_action
 from orchestrator.messages import FleetBackupCommand
 from orchestrator.store import OutboxEvent, Store, Workflow

@@ -1,0 +1,217 @@
+"""One run of one claimed workflow: from its :class:`Resume` to its next pause (sleep) or its end.
+
+The machine says what to do; the run does it and feeds back what it saw. The state is saved *before*
+every call that changes something in the cloud, so an intent is on disk before the cloud hears of it.
+Every write names the run's lease (owner and epoch). Each observation is charged to the workflow's budget;
+a workflow past its budget, or whose runs keep failing, is ended ``failed`` with an event.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from orchestrator.config import WorkerSettings
+from orchestrator.engine.actions import Actions
+from orchestrator.engine.budget import Exhausted, charge, out_of_time, over_budget, runs_failing
+from orchestrator.engine.events import outbox_event
+from orchestrator.engine.lease import Lease, Leases
+from orchestrator.engine.retry import RetryPolicy
+from orchestrator.fleet.actions import perform_store_action
+from orchestrator.messages import Outcome
+from orchestrator.store import Finish, OutboxEvent, Step, Store, Workflow, WorkflowStatus
+from orchestrator.workflows import Kind, kind_of
+from orchestrator.workflows.base import (
+    Action,
+    Call,
+    CheckpointCreated,
+    CheckpointLookup,
+    CheckpointShown,
+    CheckpointStatus,
+    Done,
+    Lock,
+    Locked,
+    MachineState,
+    Observation,
+    Progress,
+    Request,
+    Resume,
+    Sleep,
+    StoreAction,
+    Unlock,
+)
+
+log = logging.getLogger(__name__)
+
+MAX_ACTIONS_PER_RUN = 50
+# requests that change nothing in the cloud, or whose repetition after a crash is harmless (a bind found
+# made answers "already done"): no state needs to be on disk before them (their steps are written with
+# the next save); every other request is preceded by a save of the state announcing it
+NO_INTENT = (
+    "FindVault",
+    "ShowVault",
+    "FindCheckpoint",
+    "PollCheckpoint",
+    "ShowCheckpoint",
+    "ShowBackup",
+    "PollReplication",
+    "FindRestoreTask",
+    "ListProtectables",
+    "AddResources",
+)
+# observations after which a "poll" sleep waits for the project's next checkpoint-poll tick
+CHECKPOINT_SEEN = (CheckpointCreated, CheckpointLookup, CheckpointStatus, CheckpointShown)
+FINAL_STATUS = {
+    Outcome.SUCCEEDED: WorkflowStatus.SUCCEEDED,
+    Outcome.PARTIALLY_SUCCEEDED: WorkflowStatus.PARTIALLY_SUCCEEDED,
+    Outcome.FAILED: WorkflowStatus.FAILED,
+    Outcome.EXPIRED: WorkflowStatus.EXPIRED,
+}
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def announces_intent(request: Request) -> bool:
+    return type(request).__name__ not in NO_INTENT
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """What every run of one engine shares."""
+
+    store: Store
+    worker: WorkerSettings
+    actions: Actions
+    policy: RetryPolicy
+    leases: Leases
+
+
+@dataclass
+class Run:
+    ctx: RunContext
+    wf: Workflow
+    lease: Lease
+    kind: Kind[Any, Any] = field(init=False)
+    steps: list[Step] = field(default_factory=list)
+    events: list[OutboxEvent] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.kind = kind_of(self.wf.kind)
+
+    async def go(self) -> None:
+        now = _now()
+        exhausted = runs_failing(self.wf, self.ctx.worker) or out_of_time(self.wf, now, self.ctx.worker)
+        if exhausted is not None:
+            await self._abandon(exhausted)
+            return
+        state: MachineState = self.kind.load(self.wf.id, self.wf.input, self.wf.state)
+        if self.wf.deadline is not None and now >= self.wf.deadline:
+            await self._finish(state, self.kind.expire(state))
+            return
+        await self._advance(state, Resume(now, self.ctx.worker.settle_seconds))
+
+    async def _advance(self, state: MachineState, observation: Observation) -> None:
+        """Feed observations to the machine and do what it says, until it pauses or ends."""
+        answered: Request | None = None  # the request ``observation`` answers, if it answers one
+        for _ in range(MAX_ACTIONS_PER_RUN):
+            charge(state.budget, observation, answered)
+            exhausted = over_budget(state.budget, self.ctx.worker, observation)
+            if exhausted is not None:
+                await self._finish(state, self.kind.fail(state, exhausted.code, exhausted.message))
+                return
+            transition = self.kind.transition(state, observation)
+            state, answered = transition.state, None  # type: ignore[assignment]
+            for action in transition.actions:
+                if isinstance(action, Done):
+                    await self._finish(state, action)
+                    return
+                if isinstance(action, Sleep):
+                    await self._sleep(state, action, observation)
+                    return
+                seen = await self._act(state, action)
+                if seen is not None:
+                    observation = seen
+                    answered = action.request if isinstance(action, Call) else None
+        await self._sleep(state, Sleep("busy", 1))  # a machine that never settles
+
+    async def _act(self, state: MachineState, action: Action) -> Observation | None:
+        """Do one action that neither ends nor pauses the run; what it saw, if it looked at anything."""
+        wf, store = self.wf, self.ctx.store
+        if isinstance(action, Progress):
+            if wf.parent_id is None:  # a fleet's children publish nothing of their own
+                self.events.append(outbox_event(wf, action))
+            return None
+        if isinstance(action, Lock):
+            return Locked(await store.lock_resource(wf.id, wf.project_id, wf.region, action.resource_id))
+        if isinstance(action, Unlock):
+            await store.unlock_resource(wf.id, wf.project_id, wf.region, action.resource_id)
+            return None
+        if isinstance(action, StoreAction):  # admission, a fleet's children
+            return await perform_store_action(store, wf, action)
+        if isinstance(action, Call):
+            if announces_intent(action.request):  # the intent is on disk before the call
+                await self._save(state)
+            observation, step = await self.ctx.actions.perform(wf, action.request)
+            self.steps.append(step)
+            return observation
+        raise TypeError(f"{type(action).__name__} is not done here")
+
+    async def _save(self, state: MachineState) -> None:
+        """Save the state with the steps and events so far; the write renews the lease."""
+        sent = self.ctx.leases.clock()
+        await self.ctx.store.save_state(
+            self.lease.claim, state.model_dump(mode="json"), self.ctx.worker.lease_seconds, *self._written()
+        )
+        self.ctx.leases.renewed(self.lease, sent)
+
+    def _written(self) -> tuple[list[Step], list[OutboxEvent]]:
+        """The steps and events gathered so far, handed to a write (and so no longer pending)."""
+        steps, events = self.steps, self.events
+        self.steps, self.events = [], []
+        return steps, events
+
+    async def _sleep(self, state: MachineState, sleep: Sleep, after: Observation | None = None) -> None:
+        delay = self.ctx.policy.delay(sleep)
+        if sleep.reason == "poll" and isinstance(after, CHECKPOINT_SEEN):  # poll at the project's tick
+            delay = self.ctx.actions.poll_delay(self.wf.project_id, self.wf.region) or delay
+        run_at = _now() + timedelta(seconds=delay)
+        if self.wf.deadline is not None:
+            run_at = min(run_at, self.wf.deadline)
+        dumped = state.model_dump(mode="json")
+        await self.ctx.store.release_until(self.lease.claim, dumped, run_at, *self._written())
+
+    async def _abandon(self, why: Exhausted) -> None:
+        """End a workflow that spent its budget, or whose runs keep failing (its state may not even load)."""
+        log.warning("workflow %s ends: %s", self.wf.id, why.message)
+        try:
+            state: MachineState | None = self.kind.load(self.wf.id, self.wf.input, self.wf.state)
+            done = self.kind.fail(state, why.code, why.message) if state is not None else None
+        except Exception:
+            state, done = None, None
+        await self._finish(
+            state, done or Done(Outcome.FAILED, error_code=why.code, error_message=why.message)
+        )
+
+    async def _finish(self, state: MachineState | None, done: Done) -> None:
+        """Final state, result and event in one write (progress of this run saved just before)."""
+        store, wf = self.ctx.store, self.wf
+        dumped = state.model_dump(mode="json") if state is not None else wf.state
+        if self.events:  # progress reported in this run goes out before the final event
+            await store.save_state(self.lease.claim, dumped, self.ctx.worker.lease_seconds, *self._written())
+        finished_at = _now()
+        result = {
+            "resources": [r.model_dump(mode="json") for r in done.resources],
+            "checkpoint_id": done.checkpoint_id,
+            "destination_backup_id": done.destination_backup_id,
+            "fleet": done.fleet.model_dump(mode="json") if done.fleet else None,
+        }
+        finish = Finish(FINAL_STATUS[done.outcome], result, done.error_code, done.error_message)
+        # a fleet's children publish nothing: the fleet reports for them (progress and summary)
+        event = outbox_event(wf, done, finished_at) if wf.parent_id is None else None
+        steps, _ = self._written()
+        await store.finish_with_event(self.lease.claim, dumped, finish, event, steps)
+        log.info("workflow %s finished: %s", wf.id, done.outcome.value)
