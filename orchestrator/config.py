@@ -177,6 +177,9 @@ class Settings(BaseSettings):
     )
 
     database_url: str = "postgresql://postgres@127.0.0.1:5432/cbr_orchestrator"
+    database_timeout_seconds: float = Field(
+        default=30.0, gt=0, description="A database statement or connection attempt taking longer fails."
+    )
     amqp_url: SecretStr = SecretStr("amqp://guest:guest@127.0.0.1:5672/")
     names: Names = Field(default_factory=Names)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)

@@ -71,7 +71,11 @@ async def run_worker(
 
 
 async def _start(settings: Settings, owner: str | None) -> WorkerParts:
-    store = await Store.connect(settings.database_url, max_size=max(4, settings.worker.concurrency // 4))
+    store = await Store.connect(
+        settings.database_url,
+        max_size=max(4, settings.worker.concurrency // 4),
+        command_timeout=settings.database_timeout_seconds,
+    )
     # intake and relay each on a connection of their own: a connection-level error on one (RabbitMQ closes
     # the whole connection) never takes the other down
     connection = await aio_pika.connect_robust(settings.amqp_url.get_secret_value())

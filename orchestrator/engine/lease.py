@@ -78,7 +78,12 @@ class Leases:
         if lease.left(self._clock()) >= wanted:
             return
         sent = self._clock()
-        if lease.claim.workflow_id not in await self._store.heartbeat([lease.claim], self._seconds):
+        try:
+            async with asyncio.timeout(self._heartbeat):
+                kept = await self._store.heartbeat([lease.claim], self._seconds)
+        except Exception as exc:  # the database unreachable: no renewal, so no call
+            raise LeaseLost() from exc
+        if lease.claim.workflow_id not in kept:
             raise LeaseLost()
         lease.renewed(sent, self._seconds)
         if lease.left(self._clock()) < wanted:
@@ -104,8 +109,9 @@ class Leases:
         if not leases:
             return
         sent = self._clock()
-        try:
-            kept = await self._store.heartbeat([lease.claim for lease in leases], self._seconds)
+        try:  # a heartbeat slower than its interval failed: the watch must not wait on it
+            async with asyncio.timeout(self._heartbeat):
+                kept = await self._store.heartbeat([lease.claim for lease in leases], self._seconds)
         except Exception as exc:  # the database away for a moment: the watch stops runs in time
             log.warning("heartbeat failed (%s)", type(exc).__name__)
             return

@@ -49,14 +49,20 @@ async def _no_session_reset(conn: asyncpg.Connection) -> None:
     rolled back by the pool."""
 
 
-async def create_pool(dsn: str, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
+DEFAULT_COMMAND_TIMEOUT = 30.0
+
+
+async def create_pool(
+    dsn: str, min_size: int = 1, max_size: int = 10, command_timeout: float = DEFAULT_COMMAND_TIMEOUT
+) -> asyncpg.Pool:
     pool: asyncpg.Pool = await asyncpg.create_pool(
         dsn,
         min_size=min_size,
         max_size=max_size,
         init=_init_connection,
         reset=_no_session_reset,
-        command_timeout=30,
+        command_timeout=command_timeout,
+        timeout=command_timeout,  # connecting, too
     )
     return pool
 
@@ -123,8 +129,11 @@ class Store:
         self._writes = WorkflowWrites(pool)  # the hot writes, batched across workflows
 
     @classmethod
-    async def connect(cls, dsn: str, max_size: int = 10) -> Store:
-        return cls(await create_pool(dsn, max_size=max_size), dsn)
+    async def connect(
+        cls, dsn: str, max_size: int = 10, command_timeout: float = DEFAULT_COMMAND_TIMEOUT
+    ) -> Store:
+        """A pool on ``dsn``; a statement (or a connection attempt) taking ``command_timeout`` fails."""
+        return cls(await create_pool(dsn, max_size=max_size, command_timeout=command_timeout), dsn)
 
     async def close(self) -> None:
         await self._writes.drain()

@@ -52,6 +52,8 @@ def worker_env(settings: Settings, crash_at: str | None = None) -> dict[str, str
         "CBR_ORCH_CREDENTIALS": json.dumps(credentials),
         "CBR_ORCH_CBR_ENDPOINTS": json.dumps(settings.cbr_endpoints),
         "CBR_ORCH_CBR_TIMEOUT_SECONDS": str(settings.cbr_timeout_seconds),
+        "CBR_ORCH_CBR_MAX_RETRY_AFTER_SECONDS": str(settings.cbr_max_retry_after_seconds),
+        "CBR_ORCH_DATABASE_TIMEOUT_SECONDS": str(settings.database_timeout_seconds),
         "CBR_ORCH_WORKER": settings.worker.model_dump_json(),
     }
     if crash_at is not None:
