@@ -104,7 +104,7 @@ class WorkerSettings(BaseModel):
     settle_base_seconds: float = Field(default=2.0, gt=0)
     max_failures_per_request: int = Field(default=60, ge=1)
     max_calls: int = Field(default=50_000, ge=1)
-    max_steps: int = Field(default=200_000, ge=1)
+    max_steps: int = Field(default=1_000_000, ge=1)
     max_workflow_seconds: float = Field(default=8 * 86_400.0, gt=0)
     max_crashed_runs: int = Field(default=5, ge=1)
     idle_poll_seconds: float = Field(default=1.0, gt=0)
