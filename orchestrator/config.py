@@ -114,6 +114,7 @@ class WorkerSettings(BaseModel):
     backoff_base_seconds: float = Field(default=2.0, gt=0)
     backoff_max_seconds: float = Field(default=300.0, gt=0)
     relay_poll_seconds: float = Field(default=2.0, gt=0)
+    publish_timeout_seconds: float = Field(default=10.0, gt=0)  # an event not confirmed by then: again later
     delivery_limit: int = Field(default=5, ge=1)
     progress_every_seconds: float = Field(default=60.0, gt=0)
     # a command message larger than this is refused, except a fleet_backup up to the second cap

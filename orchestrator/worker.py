@@ -99,6 +99,7 @@ async def _start(settings: Settings, owner: str | None) -> WorkerParts:
         events,
         poll_seconds=settings.worker.relay_poll_seconds,
         reply_attempts=settings.worker.reply_attempts,
+        publish_timeout=settings.worker.publish_timeout_seconds,
     )
     tag = await topology.commands.consume(Intake(store, settings, topology).handle)
     log.info("worker %s started", engine.owner)

@@ -56,6 +56,7 @@ class Relay:
         poll_seconds: float = 2.0,
         batch_size: int = 256,
         reply_attempts: int = 5,
+        publish_timeout: float = 10.0,
     ) -> None:
         self._store = store
         self._channel = channel
@@ -63,6 +64,7 @@ class Relay:
         self._poll_seconds = poll_seconds
         self._batch_size = batch_size
         self._reply_attempts = reply_attempts
+        self._timeout = publish_timeout  # a confirm that never comes (a dead link) must not hold the batch
         self._listener = Listener(store.dsn, OUTBOX_CHANNEL)
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -96,7 +98,9 @@ class Relay:
         if not pending.published:
             try:
                 message = event_message(event)
-                await self._events.publish(message, routing_key=event.routing_key, mandatory=False)
+                await self._events.publish(
+                    message, routing_key=event.routing_key, mandatory=False, timeout=self._timeout
+                )
             except Exception as exc:  # tried again with the next batch
                 log.warning("relay: event %s not confirmed (%s)", event.event_id, type(exc).__name__)
                 return
@@ -131,7 +135,9 @@ class Relay:
             raise ReplyFailed(f"invalid reply_to: {exc}", permanent=True) from None
         reply = event_message(event, event.correlation_id)
         try:
-            result = await self._channel.default_exchange.publish(reply, routing_key=reply_to, mandatory=True)
+            result = await self._channel.default_exchange.publish(
+                reply, routing_key=reply_to, mandatory=True, timeout=self._timeout
+            )
         except aio_pika.exceptions.PublishError as exc:  # a channel opened with on_return_raises
             raise ReplyFailed(f"unroutable ({exc.args[0] if exc.args else 'returned'})") from None
         except Exception as exc:

@@ -62,6 +62,7 @@ from orchestrator.workflows.base import (
     begin_run,
     busy,
     found_nothing,
+    intent_from_flag,
     outcome_unknown,
     progress_actions,
     settle_later,
@@ -100,13 +101,9 @@ class BackupState(MachineState):
     @classmethod
     def _from_older_versions(cls, data: Any) -> Any:
         """A state saved before intents: "the checkpoint may have been created" becomes an intent."""
-        if isinstance(data, dict) and "checkpoint_maybe_created" in data:
-            data = dict(data)
-            maybe = data.pop("checkpoint_maybe_created")
-            if maybe and data.get("checkpoint_id") is None:
-                since = data.get("started_at") or data.get("now")
-                data["checkpoint_intent"] = {"announced_at": since}
-        return data
+        return intent_from_flag(
+            data, "checkpoint_maybe_created", "checkpoint_intent", "started_at", unless="checkpoint_id"
+        )
 
 
 def initial_state(command: BackupCommand, workflow_id: uuid.UUID) -> BackupState:

@@ -484,6 +484,18 @@ class Intent(BaseModel):
     lookups: int = 0
 
 
+def intent_from_flag(data: Any, flag: str, intent: str, since: str, unless: str | None = None) -> Any:
+    """A state saved before intents: the boolean ``flag`` ("the call may have been made") becomes the intent
+    ``intent``, announced at the state's ``since`` time (none if the state holds ``unless``: the call's
+    result)."""
+    if not isinstance(data, dict) or flag not in data:
+        return data
+    data = dict(data)
+    if data.pop(flag) and data.get(since) and not (unless and data.get(unless)):
+        data[intent] = {"announced_at": data[since]}
+    return data
+
+
 def announce(state: MachineState) -> Intent:
     if state.now is None:
         raise ValueError("no run time recorded")

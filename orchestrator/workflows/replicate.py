@@ -39,6 +39,7 @@ from orchestrator.workflows.base import (
     begin_run,
     busy,
     found_nothing,
+    intent_from_flag,
     outcome_unknown,
     progress_actions,
     settle_later,
@@ -60,11 +61,7 @@ class ReplicateState(MachineState):
     @classmethod
     def _from_older_versions(cls, data: Any) -> Any:
         """A state saved before intents: "the replication may have started" becomes an intent."""
-        if isinstance(data, dict) and "replicate_maybe_started" in data:
-            data = dict(data)
-            if data.pop("replicate_maybe_started") and data.get("started_at"):
-                data["replicate_intent"] = {"announced_at": data["started_at"]}
-        return data
+        return intent_from_flag(data, "replicate_maybe_started", "replicate_intent", "started_at")
 
 
 def initial_state(command: ReplicateCommand, workflow_id: uuid.UUID) -> ReplicateState:

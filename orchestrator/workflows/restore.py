@@ -37,6 +37,7 @@ from orchestrator.workflows.base import (
     begin_run,
     busy,
     found_nothing,
+    intent_from_flag,
     outcome_unknown,
     progress_actions,
     settle_later,
@@ -57,11 +58,7 @@ class RestoreState(MachineState):
     @classmethod
     def _from_older_versions(cls, data: Any) -> Any:
         """A state saved before intents: "the restore may have started" becomes an intent."""
-        if isinstance(data, dict) and "restore_maybe_started" in data:
-            data = dict(data)
-            if data.pop("restore_maybe_started") and data.get("requested_since"):
-                data["restore_intent"] = {"announced_at": data["requested_since"]}
-        return data
+        return intent_from_flag(data, "restore_maybe_started", "restore_intent", "requested_since")
 
 
 def initial_state(command: RestoreCommand, workflow_id: uuid.UUID) -> RestoreState:

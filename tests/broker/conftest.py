@@ -12,11 +12,11 @@ import pytest
 from aio_pika.abc import AbstractRobustConnection
 from broker_helpers import PROJECT, REGION
 from pg_databases import RUN, database, migrated_template, unique_name
+from quick_settings import emulator_settings, quick_worker
 from worker_helpers import EMULATOR_CONFIG
 
 from orchestrator.broker import Topology, declare_topology, delete_topology
-from orchestrator.config import Names, ProjectCredentials, Settings, WorkerSettings
-from orchestrator.emulator.config import DEFAULT_TENANT
+from orchestrator.config import Names, ProjectCredentials, Settings
 from orchestrator.emulator.server import RunningEmulator, start_emulator
 from orchestrator.store import Store
 
@@ -81,34 +81,10 @@ async def emulator() -> AsyncIterator[RunningEmulator]:
 @pytest.fixture
 def worker_settings(settings: Settings, emulator: RunningEmulator) -> Settings:
     """The broker tests' database and names, with the emulator's tenant and a quick worker."""
-    tenant = ProjectCredentials(
-        project_id=DEFAULT_TENANT.project_id,
-        region=DEFAULT_TENANT.region,  # type: ignore[arg-type]
-        access_key=DEFAULT_TENANT.access_key,
-        secret_key=DEFAULT_TENANT.secret_key,
+    worker = quick_worker(relay_poll_seconds=0.2, reply_attempts=2)
+    return emulator_settings(
+        settings.database_url, emulator.base_url, prefix=settings.names.prefix, worker=worker
     )
-    worker = WorkerSettings(
-        lease_seconds=3,
-        lease_margin_seconds=0.5,
-        heartbeat_seconds=0.5,
-        settle_seconds=2.5,
-        settle_base_seconds=0.2,
-        drain_seconds=2.0,
-        idle_poll_seconds=0.2,
-        status_poll_seconds=0.1,
-        backoff_base_seconds=0.1,
-        backoff_max_seconds=0.5,
-        relay_poll_seconds=0.2,
-        reply_attempts=2,
-    )
-    endpoints = {DEFAULT_TENANT.region: emulator.base_url}
-    quick = {
-        "credentials": [tenant],
-        "cbr_endpoints": endpoints,
-        "worker": worker,
-        "cbr_timeout_seconds": 2.0,
-    }
-    return Settings.model_validate({**settings.model_dump(), **quick})
 
 
 @pytest.fixture

@@ -91,15 +91,15 @@ async def all_ended(store: Store, seconds: float) -> None:
             await asyncio.sleep(0.2)
 
 
-def numbered_backups(emulator: RunningEmulator, n: int, prefix: str) -> list[BackupCommand]:
-    """``n`` single-server backups, ``prefix-0`` … into two vaults made as needed."""
+def numbered_backups(emulator: RunningEmulator, n: int, prefix: str, vaults: int = 2) -> list[BackupCommand]:
+    """``n`` single-server backups, ``prefix-0`` …, spread over ``vaults`` vaults made as needed."""
     return [
         BackupCommand.model_validate(
             {
                 "command_id": f"{prefix}-{i}",
                 "project_id": DEFAULT_TENANT.project_id,
                 "region": DEFAULT_TENANT.region,
-                "vault": {"name": f"{prefix}-vault-{i % 2}", "create": {"size_gb": 100_000}},
+                "vault": {"name": f"{prefix}-vault-{i % vaults}", "create": {"size_gb": 100_000}},
                 "resources": [{"id": server}],
             }
         )

@@ -7,21 +7,20 @@ closed at the end of the test, which then fails if a proxy recorded an unexpecte
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 
 import aio_pika
 import pytest
 from pg_databases import RUN, database, migrated_template, unique_name
+from quick_settings import AMQP_URL, emulator_settings
 from tcp_proxy import ProxyFactory, TcpProxy, upstream_of
 
 from orchestrator.broker import declare_topology, delete_topology
-from orchestrator.config import Names, ProjectCredentials, Settings, WorkerSettings
-from orchestrator.emulator.config import DEFAULT_TENANT, EmulatorConfig, Progression
+from orchestrator.config import Settings
+from orchestrator.emulator.config import EmulatorConfig, Progression
 from orchestrator.emulator.server import RunningEmulator, start_emulator
-
-AMQP_URL = os.environ.get("CBR_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
+from orchestrator.store import Store
 
 
 @pytest.fixture
@@ -58,6 +57,13 @@ async def dsn(template_db: str) -> AsyncIterator[str]:
 
 
 @pytest.fixture
+async def store(dsn: str) -> AsyncIterator[Store]:
+    opened = await Store.connect(dsn)
+    yield opened
+    await opened.close()
+
+
+@pytest.fixture
 async def emulator() -> AsyncIterator[RunningEmulator]:
     async with await start_emulator(EmulatorConfig(progression=Progression.instantly())) as running:
         yield running
@@ -65,35 +71,7 @@ async def emulator() -> AsyncIterator[RunningEmulator]:
 
 @pytest.fixture
 def settings(dsn: str, emulator: RunningEmulator) -> Settings:
-    tenant = DEFAULT_TENANT
-    return Settings(
-        database_url=dsn,
-        amqp_url=AMQP_URL,
-        names=Names(prefix=f"test.{RUN}.{uuid.uuid4().hex[:6]}"),
-        credentials=[
-            ProjectCredentials(
-                project_id=tenant.project_id,
-                region=tenant.region,
-                access_key=tenant.access_key,
-                secret_key=tenant.secret_key,
-            )
-        ],
-        cbr_endpoints={tenant.region: emulator.base_url},
-        cbr_timeout_seconds=2.0,
-        worker=WorkerSettings(
-            lease_seconds=3,
-            lease_margin_seconds=0.5,
-            heartbeat_seconds=0.5,
-            settle_seconds=2.5,
-            settle_base_seconds=0.2,
-            drain_seconds=2.0,
-            idle_poll_seconds=0.2,
-            status_poll_seconds=0.1,
-            backoff_base_seconds=0.1,
-            backoff_max_seconds=0.5,
-            relay_poll_seconds=0.5,
-        ),
-    )
+    return emulator_settings(dsn, emulator.base_url, prefix=f"test.{RUN}.{uuid.uuid4().hex[:6]}")
 
 
 @pytest.fixture

@@ -37,6 +37,15 @@ class Blackhole:
 
 
 @dataclass(frozen=True)
+class Stall:
+    """The network drops every packet for a while, and TCP holds on: nothing passes either way while it
+    lasts, nothing is lost — held bytes (and new connections) go through once another mode is set. What a
+    real outage does to a live connection (``Blackhole`` throws bytes away, which TCP never does)."""
+
+    name: ClassVar[str] = "stall"
+
+
+@dataclass(frozen=True)
 class Reset:
     """Abort both sides with a TCP RST (``SO_LINGER`` 0) once the connection has carried ``after_bytes``
     bytes, both ways together: 0 resets a new connection at once, an open one at its next chunk."""
@@ -72,7 +81,7 @@ class HttpErrorAfterForward:
     name: ClassVar[str] = "http_error_after_forward"
 
 
-Behaviour = Pass | Delay | Blackhole | Reset | CutAfter | HttpErrorAfterForward
+Behaviour = Pass | Delay | Blackhole | Stall | Reset | CutAfter | HttpErrorAfterForward
 
 
 @dataclass

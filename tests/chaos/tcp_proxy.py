@@ -30,6 +30,7 @@ from proxy_modes import (
     Pass,
     ProxyCounters,
     Reset,
+    Stall,
 )
 
 __all__ = [
@@ -42,6 +43,7 @@ __all__ = [
     "ProxyCounters",
     "ProxyFactory",
     "Reset",
+    "Stall",
     "TcpProxy",
     "upstream_of",
 ]
@@ -56,6 +58,7 @@ class TcpProxy:
         self.upstream = (upstream_host, upstream_port)
         self.behaviour: Behaviour = Pass()
         self.generation = 0  # bumped by every ``set``: open connections restart their byte counts
+        self.changed = asyncio.Event()  # set (and replaced) by every ``set``: stalled links look again
         self.counters = ProxyCounters()
         self.errors: list[str] = []
         self._server: asyncio.Server | None = None
@@ -80,6 +83,8 @@ class TcpProxy:
     def set(self, behaviour: Behaviour) -> None:
         self.behaviour = behaviour
         self.generation += 1
+        changed, self.changed = self.changed, asyncio.Event()
+        changed.set()
 
     def rewrite(self, url: str) -> str:
         """``url`` with its host and port replaced by the proxy's (user and password kept)."""
@@ -165,11 +170,21 @@ class _Link:
             while data := await self.client_reader.read(CHUNK):
                 self.counters.bytes_dropped += len(data)
             return False
+        if isinstance(behaviour, Stall):
+            await self._stalled(behaviour)
+            return await self._open()
         if isinstance(behaviour, Delay) and behaviour.at_connect:
             self.counters.by_mode[behaviour.name] += 1
             await asyncio.sleep(behaviour.seconds)
         self.upstream = await asyncio.open_connection(*self.proxy.upstream)
         return True
+
+    async def _stalled(self, stall: Stall) -> Behaviour:
+        """Hold on while the proxy stalls; the behaviour set after it."""
+        self.counters.by_mode[stall.name] += 1
+        while isinstance(behaviour := self.behaviour(), Stall):
+            await self.proxy.changed.wait()
+        return behaviour
 
     async def _relay(self) -> None:
         up = asyncio.create_task(self._pump_up())
@@ -208,6 +223,8 @@ class _Link:
         self, behaviour: Behaviour, data: bytes, writer: asyncio.StreamWriter, *, upward: bool
     ) -> bool:
         """Pass one chunk on as ``behaviour`` says; False once the link has ended."""
+        if isinstance(behaviour, Stall):
+            behaviour = await self._stalled(behaviour)
         if isinstance(behaviour, Blackhole):
             self.counters.by_mode[behaviour.name] += 1
             self.counters.bytes_dropped += len(data)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import aio_pika
 import pytest
 from chaos_helpers import (
@@ -21,13 +19,6 @@ from crash_points import CRASH_POINTS, KILLED, run_until_crash, worker_process
 from orchestrator.config import Settings
 from orchestrator.emulator.server import RunningEmulator
 from orchestrator.store import Store, WorkflowStatus
-
-
-@pytest.fixture
-async def store(dsn: str) -> AsyncIterator[Store]:
-    opened = await Store.connect(dsn)
-    yield opened
-    await opened.close()
 
 
 async def test_worker_killed_at_a_named_point_then_a_survivor_finishes(

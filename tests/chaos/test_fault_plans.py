@@ -22,7 +22,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import uuid
 from dataclasses import dataclass
 
 import asyncpg
@@ -32,9 +31,10 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 from pg_databases import dsn_of, unique_name
+from quick_settings import emulator_settings, quick_worker
 
 from orchestrator.broker import new_workflow
-from orchestrator.config import Names, ProjectCredentials, Settings, WorkerSettings
+from orchestrator.config import Settings
 from orchestrator.emulator.config import DEFAULT_TENANT, EmulatorConfig, Progression
 from orchestrator.emulator.errors import error_table
 from orchestrator.emulator.faults import FaultPlan, FaultRule
@@ -89,34 +89,21 @@ def fault_rules() -> st.SearchStrategy[FaultRule]:
 
 
 def quick_settings(dsn: str, emulator: RunningEmulator) -> Settings:
-    tenant = DEFAULT_TENANT
-    return Settings(
-        database_url=dsn,
-        names=Names(prefix=f"prop.{uuid.uuid4().hex[:6]}"),
-        credentials=[
-            ProjectCredentials(
-                project_id=tenant.project_id,
-                region=tenant.region,
-                access_key=tenant.access_key,
-                secret_key=tenant.secret_key,  # type: ignore[arg-type]
-            )
-        ],
-        cbr_endpoints={tenant.region: emulator.base_url},
-        cbr_timeout_seconds=0.5,
-        cbr_max_retry_after_seconds=0.2,
-        worker=WorkerSettings(
-            lease_seconds=1.5,
-            lease_margin_seconds=0.3,
-            heartbeat_seconds=0.3,
-            settle_seconds=1.0,
-            settle_base_seconds=0.1,
-            drain_seconds=0.2,
-            idle_poll_seconds=0.1,
-            status_poll_seconds=0.1,
-            backoff_base_seconds=0.05,
-            backoff_max_seconds=0.3,
-            max_failures_per_request=8,
-        ),
+    """Everything fast: the steps of a run are fractions of a second here."""
+    worker = quick_worker(
+        lease_seconds=1.5,
+        lease_margin_seconds=0.3,
+        heartbeat_seconds=0.3,
+        settle_seconds=1.0,
+        settle_base_seconds=0.1,
+        drain_seconds=0.2,
+        idle_poll_seconds=0.1,
+        backoff_base_seconds=0.05,
+        backoff_max_seconds=0.3,
+        max_failures_per_request=8,
+    )
+    return emulator_settings(
+        dsn, emulator.base_url, worker=worker, cbr_timeout_seconds=0.5, cbr_max_retry_after_seconds=0.2
     )
 
 

@@ -4,11 +4,9 @@ lookups; one vault per name and one checkpoint per command whatever the gateway 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import aio_pika
-import pytest
-from chaos_helpers import checkpoints_by_marker, ended, publish, server_ids
+from chaos_helpers import checkpoints_by_marker, ended, numbered_backups, publish
 from crash_points import worker_process
 from tcp_proxy import HttpErrorAfterForward, Pass, ProxyFactory
 
@@ -18,28 +16,6 @@ from orchestrator.emulator.faults import FaultPlan, FaultRule
 from orchestrator.emulator.server import RunningEmulator
 from orchestrator.messages import BackupCommand
 from orchestrator.store import Store, WorkflowStatus
-
-
-@pytest.fixture
-async def store(dsn: str) -> AsyncIterator[Store]:
-    opened = await Store.connect(dsn)
-    yield opened
-    await opened.close()
-
-
-def backups(emulator: RunningEmulator, n: int, prefix: str) -> list[BackupCommand]:
-    return [
-        BackupCommand.model_validate(
-            {
-                "command_id": f"{prefix}-{i}",
-                "project_id": DEFAULT_TENANT.project_id,
-                "region": DEFAULT_TENANT.region,
-                "vault": {"name": f"{prefix}-vault-{i % 2}", "create": {"size_gb": 100_000}},
-                "resources": [{"id": server}],
-            }
-        )
-        for i, server in enumerate(server_ids(emulator, n))
-    ]
 
 
 def vaults_by_name(emulator: RunningEmulator) -> dict[str, int]:
@@ -70,7 +46,7 @@ async def test_5xx_after_the_service_executed_a_create_makes_no_second_one(
         ]
     )
     emulator.faults.replace(plan)
-    commands = backups(emulator, 4, "gw")
+    commands = numbered_backups(emulator, 4, "gw")
     for command in commands:
         await publish(broker, settings, command)
     async with worker_process(settings):
@@ -94,7 +70,7 @@ async def test_a_flapping_gateway_answering_504_after_forwarding_doubles_nothing
     through = settings.model_copy(
         update={"cbr_endpoints": {DEFAULT_TENANT.region: gateway.rewrite(emulator.base_url)}}
     )
-    commands = backups(emulator, 6, "heal")
+    commands = numbered_backups(emulator, 6, "heal")
     for command in commands:
         await publish(broker, settings, command)
     async with worker_process(through):

@@ -3,43 +3,16 @@ worker settles what was under way by lookups, and no command gets a second check
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import aio_pika
-import pytest
-from chaos_helpers import checkpoints_by_marker, ended, publish, server_ids, until
+from chaos_helpers import checkpoints_by_marker, ended, numbered_backups, publish, until
 from crash_points import worker_process
 
 from orchestrator.config import Settings
-from orchestrator.emulator.config import DEFAULT_TENANT
 from orchestrator.emulator.faults import FaultPlan, FaultRule
 from orchestrator.emulator.server import RunningEmulator
-from orchestrator.messages import BackupCommand
 from orchestrator.store import Store, WorkflowStatus
 
 COMMANDS = 8
-
-
-@pytest.fixture
-async def store(dsn: str) -> AsyncIterator[Store]:
-    opened = await Store.connect(dsn)
-    yield opened
-    await opened.close()
-
-
-def commands(emulator: RunningEmulator) -> list[BackupCommand]:
-    return [
-        BackupCommand.model_validate(
-            {
-                "command_id": f"stop-{n}",
-                "project_id": DEFAULT_TENANT.project_id,
-                "region": DEFAULT_TENANT.region,
-                "vault": {"name": f"vault-stop-{n}", "create": {"size_gb": 100_000}},
-                "resources": [{"id": server}],
-            }
-        )
-        for n, server in enumerate(server_ids(emulator, COMMANDS))
-    ]
 
 
 async def leases_held_by(store: Store, pid: int) -> int:
@@ -66,7 +39,7 @@ async def test_sigterm_with_slow_calls_in_flight_gives_exactly_one_checkpoint_pe
     session was closed under the calls still going (`Session is closed`)."""
     slow = slow_cloud(settings)
     emulator.faults.replace(FaultPlan(rules=[FaultRule(latency_seconds=2.5)]))
-    for command in commands(emulator):
+    for command in numbered_backups(emulator, COMMANDS, "stop", vaults=COMMANDS):
         await publish(broker, settings, command)
     async with worker_process(slow) as first, worker_process(slow) as second:
         await until(lambda: emulator.counters.requests_of("create_vault") > 0, 20)

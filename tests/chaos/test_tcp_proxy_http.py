@@ -21,6 +21,7 @@ from tcp_proxy import (
     Pass,
     ProxyFactory,
     Reset,
+    Stall,
     TcpProxy,
 )
 
@@ -147,6 +148,22 @@ async def test_blackhole_on_an_open_keep_alive_connection(
             pass
     assert upstream.bodies == [b"ping"]
     assert proxy.counters.connections == 1
+
+
+async def test_stall_holds_the_bytes_of_open_and_new_connections_until_it_ends(
+    proxy: TcpProxy, upstream: Upstream, session: aiohttp.ClientSession
+) -> None:
+    assert (await post(session, proxy))[0] == 200
+    proxy.set(Stall())
+    held = asyncio.create_task(post(session, proxy, b"held"))  # on the open keep-alive connection
+    fresh = asyncio.create_task(raw_exchange(proxy, get_request("/big")))  # a new connection
+    await asyncio.sleep(0.5)
+    assert not held.done() and not fresh.done()
+    assert upstream.bodies == [b"ping"]  # nothing passed while it lasted
+    proxy.set(Pass())
+    assert await asyncio.wait_for(held, 5) == (200, b'{"received": 4}')  # nothing was lost either
+    assert (await asyncio.wait_for(fresh, 5)).endswith(b"x" * 1000)
+    assert proxy.counters.bytes_dropped == 0 and proxy.counters.by_mode["stall"] >= 2
 
 
 async def test_reset_on_connect_is_a_tcp_rst(proxy: TcpProxy, upstream: Upstream) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 
@@ -11,14 +10,13 @@ import pytest
 from aio_pika.abc import AbstractRobustConnection
 from engine_helpers import EndToEnd
 from pg_databases import RUN, database, migrated_template, unique_name
+from quick_settings import AMQP_URL, emulator_settings
 
 from orchestrator.broker import declare_topology, delete_topology
-from orchestrator.config import Names, ProjectCredentials, Settings, WorkerSettings
-from orchestrator.emulator.config import DEFAULT_TENANT, EmulatorConfig, Progression
+from orchestrator.config import Settings
+from orchestrator.emulator.config import EmulatorConfig, Progression
 from orchestrator.emulator.server import RunningEmulator, start_emulator
 from orchestrator.store import Store
-
-AMQP_URL = os.environ.get("CBR_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
 
 
 @pytest.fixture(scope="session")
@@ -53,35 +51,7 @@ async def emulator(emulator_config: EmulatorConfig) -> AsyncIterator[RunningEmul
 
 @pytest.fixture
 def settings(dsn: str, emulator: RunningEmulator) -> Settings:
-    tenant = DEFAULT_TENANT
-    return Settings(
-        database_url=dsn,
-        amqp_url=AMQP_URL,  # type: ignore[arg-type]
-        names=Names(prefix=f"test.{RUN}.{uuid.uuid4().hex[:6]}"),
-        credentials=[
-            ProjectCredentials(
-                project_id=tenant.project_id,
-                region=tenant.region,  # type: ignore[arg-type]
-                access_key=tenant.access_key,
-                secret_key=tenant.secret_key,
-            )
-        ],
-        cbr_endpoints={tenant.region: emulator.base_url},
-        cbr_timeout_seconds=2.0,
-        worker=WorkerSettings(
-            lease_seconds=3,
-            lease_margin_seconds=0.5,
-            heartbeat_seconds=0.5,
-            settle_seconds=2.5,
-            settle_base_seconds=0.2,
-            drain_seconds=2.0,
-            idle_poll_seconds=0.2,
-            status_poll_seconds=0.1,
-            backoff_base_seconds=0.1,
-            backoff_max_seconds=0.5,
-            relay_poll_seconds=0.5,
-        ),
-    )
+    return emulator_settings(dsn, emulator.base_url, prefix=f"test.{RUN}.{uuid.uuid4().hex[:6]}")
 
 
 @pytest.fixture

@@ -23,10 +23,10 @@ from typing import Any
 import aio_pika
 import asyncpg
 from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection
-from pydantic import SecretStr
+from quick_settings import emulator_settings, quick_worker
 
 from orchestrator.broker import command_message, declare_topology, delete_topology, new_workflow
-from orchestrator.config import Names, ProjectCredentials, Settings, WorkerSettings
+from orchestrator.config import Names, Settings
 from orchestrator.emulator.config import DEFAULT_TENANT, EmulatorConfig, Inventory, Progression
 from orchestrator.emulator.inventory import build_inventory
 from orchestrator.emulator.server import RunningEmulator
@@ -61,34 +61,16 @@ def with_reconnect(url: str) -> str:
 
 
 def make_settings(dsn: str, amqp_url: str, emulator: RunningEmulator) -> Settings:
-    tenant = DEFAULT_TENANT
-    return Settings(
-        database_url=dsn,
-        amqp_url=SecretStr(with_reconnect(amqp_url)),
-        names=Names(prefix=f"test.resilience.{uuid.uuid4().hex[:10]}"),
-        credentials=[
-            ProjectCredentials(
-                project_id=tenant.project_id,
-                region=tenant.region,
-                access_key=tenant.access_key,
-                secret_key=SecretStr(tenant.secret_key),
-            )
-        ],
-        cbr_endpoints={tenant.region: emulator.base_url},
+    worker = quick_worker(
+        lease_seconds=4, settle_seconds=3.5, status_poll_seconds=0.2, relay_poll_seconds=0.3
+    )
+    return emulator_settings(
+        dsn,
+        emulator.base_url,
+        amqp_url=with_reconnect(amqp_url),
+        prefix=f"test.resilience.{uuid.uuid4().hex[:10]}",
+        worker=worker,
         cbr_timeout_seconds=3.0,
-        worker=WorkerSettings(
-            lease_seconds=4,
-            lease_margin_seconds=0.5,
-            heartbeat_seconds=0.5,
-            settle_seconds=3.5,
-            settle_base_seconds=0.2,
-            drain_seconds=2.0,
-            idle_poll_seconds=0.2,
-            status_poll_seconds=0.2,
-            backoff_base_seconds=0.1,
-            backoff_max_seconds=0.5,
-            relay_poll_seconds=0.3,
-        ),
     )
 
 
