@@ -145,10 +145,11 @@ class Run:
             if wf.parent_id is None:  # a fleet's children publish nothing of their own
                 self.events.append(outbox_event(wf, action))
             return None
+        claim = self.lease.claim
         if isinstance(action, Lock):
-            return Locked(await store.lock_resource(wf.id, wf.project_id, wf.region, action.resource_id))
+            return Locked(await store.lock_resource(claim, wf.project_id, wf.region, action.resource_id))
         if isinstance(action, Unlock):
-            await store.unlock_resource(wf.id, wf.project_id, wf.region, action.resource_id)
+            await store.unlock_resource(claim, wf.project_id, wf.region, action.resource_id)
             return None
         if isinstance(action, StoreAction):  # admission, a fleet's children
             return await perform_store_action(store, wf, action)

@@ -25,11 +25,11 @@ from orchestrator.workflows.base import (
 
 async def perform_store_action(store: Store, wf: Workflow, action: StoreAction) -> Observation:
     if isinstance(action, Admit):
-        granted = await admit(store, wf.id, wf.project_id, wf.region, action.resource_ids, action.scopes)
+        granted = await admit(store, wf.claim, wf.project_id, wf.region, action.resource_ids, action.scopes)
         return Admitted(granted)
     if isinstance(action, SpawnChildren):
         with_ids = [(workflow_id_for(c.command_id), c) for c in action.children]
-        return ChildrenSpawned(await children.spawn(store, wf.id, with_ids))
+        return ChildrenSpawned(await children.spawn(store, wf.claim, with_ids))
     if isinstance(action, ReadFleet):
         found = await children.counts(store, wf.id)
         if not action.results:

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 import asyncpg
 
 from orchestrator.store.fleet_sql import fq
+from orchestrator.store.models import Claim
 from orchestrator.store.store import Conn, Store
 
 
@@ -23,17 +24,19 @@ class _NotAdmitted(Exception):
 
 async def admit(
     store: Store,
-    workflow_id: uuid.UUID,
+    claim: Claim,
     project_id: str,
     region: str,
     resource_ids: Sequence[str],
     scopes: Sequence[tuple[str, int]] = (),
 ) -> bool:
-    """True when the workflow now holds every lock and one slot under each scope (or held them already)."""
+    """True when the claimed workflow now holds every lock and one slot under each scope (or held them
+    already); raises :class:`~orchestrator.store.LeaseLost` when its run no longer holds the lease."""
     if not scopes and len(resource_ids) == 1:  # a single-server backup: one row of a shared statement
-        return await store.lock_alone(workflow_id, project_id, region, resource_ids[0])
+        return await store.lock_alone(claim, project_id, region, resource_ids[0])
+    workflow_id = claim.workflow_id
     try:
-        async with store.pool.acquire() as conn, conn.transaction():
+        async with store.fenced(claim) as conn:
             for scope, cap in scopes:  # caps first: the cheap refusal when a fleet waits on them
                 if await conn.fetchval(fq("take_slot"), scope, workflow_id, cap) is None:
                     raise _NotAdmitted()

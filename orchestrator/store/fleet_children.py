@@ -13,7 +13,7 @@ from typing import Any
 
 from orchestrator.messages import FleetCounts, ResourceResult
 from orchestrator.store.fleet_sql import fq
-from orchestrator.store.models import Workflow
+from orchestrator.store.models import Claim, Workflow
 from orchestrator.store.store import Store
 from orchestrator.workflows.backup import WINDOW_CLOSED
 from orchestrator.workflows.base import ChildSpec
@@ -64,11 +64,13 @@ class ChildRow:
     error_message: str | None
 
 
-async def spawn(store: Store, parent_id: uuid.UUID, children: Sequence[tuple[uuid.UUID, ChildSpec]]) -> int:
+async def spawn(store: Store, parent: Claim, children: Sequence[tuple[uuid.UUID, ChildSpec]]) -> int:
     """Create the children (workflow id, spec) not created yet, then check in the same transaction that
-    every one is there as this parent's child; how many there are. Raise :class:`ChildConflict` if not."""
+    every one is there as this parent's child; how many there are. Raise :class:`ChildConflict` if not
+    (and :class:`~orchestrator.store.LeaseLost` when the parent's run no longer holds its lease)."""
+    parent_id = parent.workflow_id
     rows = [(wid, c.command_id, c.kind, c.project_id, c.region, c.input, parent_id) for wid, c in children]
-    async with store.pool.acquire() as conn, conn.transaction():
+    async with store.fenced(parent) as conn:
         if rows:
             await conn.executemany(fq("insert_child"), rows)
         ids, command_ids = [r[0] for r in rows], [r[1] for r in rows]

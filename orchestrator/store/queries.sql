@@ -93,6 +93,12 @@ INSERT INTO outbox (event_id, workflow_id, routing_key, body, reply_to, correlat
 VALUES ($1, $2, $3, $4, $5, $6)
 ON CONFLICT (event_id) DO NOTHING;
 
+-- name: lease_held
+-- the run's lease, held for the rest of the transaction (a claim skips the row meanwhile)
+SELECT 1 FROM workflows
+ WHERE id = $1 AND lease_owner = $2 AND lease_epoch = $3 AND finished_at IS NULL
+   FOR SHARE;
+
 -- name: lock_resource
 INSERT INTO resource_locks (project_id, region, resource_id, workflow_id)
 VALUES ($1, $2, $3, $4)
@@ -327,12 +333,17 @@ WITH todo AS (
 SELECT id FROM wf;
 
 -- name: lock_one_resource_each
--- admission of many single-resource backups under no cap: $1 project, $2 region, $3 resource, $4 workflow
--- per backup; returns every workflow that holds its resource afterwards (a lock committed after this
--- statement's snapshot counts as a refusal, tried again later)
-WITH wanted AS (
-    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::uuid[]) WITH ORDINALITY
-               AS w(project_id, region, resource_id, workflow_id, n)
+-- admission of many single-resource backups under no cap: $1 project, $2 region, $3 resource, $4 workflow,
+-- $5 its run's lease owner, $6 epoch per backup; returns every workflow that holds its resource afterwards
+-- (a lock committed after this statement's snapshot counts as a refusal, tried again later; a run whose
+-- lease passed on takes nothing)
+WITH asked AS (
+    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::uuid[], $5::text[], $6::bigint[])
+                  WITH ORDINALITY AS w(project_id, region, resource_id, workflow_id, owner, epoch, n)
+), wanted AS (
+    SELECT a.project_id, a.region, a.resource_id, a.workflow_id, a.n
+      FROM asked a JOIN workflows wf
+        ON wf.id = a.workflow_id AND wf.lease_owner = a.owner AND wf.lease_epoch = a.epoch
 ), taken AS (
     INSERT INTO resource_locks (project_id, region, resource_id, workflow_id)
     SELECT project_id, region, resource_id, workflow_id FROM wanted ORDER BY n

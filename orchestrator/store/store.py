@@ -281,26 +281,31 @@ class Store:
         row = FinishRow(claim, state, steps, finish, event)
         self._check_written(await self._writes.finishes.write(row))
 
-    async def lock_resource(
-        self, workflow_id: uuid.UUID, project_id: str, region: str, resource_id: str
-    ) -> bool:
-        """Take the exclusive lock on a resource for a workflow; True when the workflow holds it."""
-        async with self.pool.acquire() as conn:
+    async def lock_resource(self, claim: Claim, project_id: str, region: str, resource_id: str) -> bool:
+        """Take the exclusive lock on a resource for the claimed workflow; True when the workflow holds it."""
+        workflow_id = claim.workflow_id
+        async with self.fenced(claim) as conn:
             await conn.execute(q("lock_resource"), project_id, region, resource_id, workflow_id)
             holder = await conn.fetchval(q("resource_holder"), project_id, region, resource_id)
             return bool(holder == workflow_id)
 
-    async def lock_alone(
-        self, workflow_id: uuid.UUID, project_id: str, region: str, resource_id: str
-    ) -> bool:
+    async def lock_alone(self, claim: Claim, project_id: str, region: str, resource_id: str) -> bool:
         """Admission of a single-resource backup under no cap (batched with others): True when it holds
         the resource's lock (now or already)."""
-        return await self._writes.locks.write(LockRow(workflow_id, project_id, region, resource_id))
+        return await self._writes.locks.write(LockRow(claim, project_id, region, resource_id))
 
-    async def unlock_resource(
-        self, workflow_id: uuid.UUID, project_id: str, region: str, resource_id: str
-    ) -> None:
-        await self.pool.execute(q("unlock_resource"), project_id, region, resource_id, workflow_id)
+    async def unlock_resource(self, claim: Claim, project_id: str, region: str, resource_id: str) -> None:
+        async with self.fenced(claim) as conn:
+            await conn.execute(q("unlock_resource"), project_id, region, resource_id, claim.workflow_id)
+
+    @asynccontextmanager
+    async def fenced(self, claim: Claim) -> AsyncIterator[Conn]:
+        """A transaction that writes for the claimed workflow only while its run holds the lease (held
+        until it commits); raises :class:`LeaseLost` otherwise."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            held = await conn.fetchval(q("lease_held"), claim.workflow_id, claim.owner, claim.epoch)
+            self._check_lease(held)
+            yield conn
 
     @staticmethod
     def _check_written(written: bool) -> None:

@@ -50,10 +50,14 @@ class FinishRow(_Row):
 class LockRow:
     """A single-resource backup under no cap asking for its resource's lock."""
 
-    workflow_id: uuid.UUID
+    claim: Claim
     project_id: str
     region: str
     resource_id: str
+
+    @property
+    def workflow_id(self) -> uuid.UUID:
+        return self.claim.workflow_id
 
 
 class WorkflowWrites:
@@ -76,6 +80,8 @@ class WorkflowWrites:
             [r.region for r in rows],
             [r.resource_id for r in rows],
             [r.workflow_id for r in rows],
+            [r.claim.owner for r in rows],
+            [r.claim.epoch for r in rows],
         )
         return {rec["id"] for rec in records}
 

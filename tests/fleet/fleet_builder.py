@@ -49,8 +49,7 @@ async def build_fleet(
     raw = {"command_id": command_id, "project_id": PROJECT, "region": REGION, "select": select}
     command = FleetBackupCommand.model_validate({**raw, **({"vaults": list(vaults)} if vaults else {})})
     wid, _ = await store.create_workflow_if_absent(new_workflow(command))
-    wf = await store.get_workflow(wid)
-    assert wf is not None
+    [wf] = [claimed for claimed in await store.claim_due("builder", 600, 100) if claimed.id == wid]
     t = fleet.transition(fleet.initial_state(command, wid), Resume(datetime.now(UTC)))
     for vault_id, held in (vaults or {}).items():
         t = fleet.transition(t.state, VaultFound(vault_id, tuple(held)))
@@ -58,8 +57,11 @@ async def build_fleet(
     assert isinstance(spawn, SpawnChildren)
     t = fleet.transition(t.state, await perform_store_action(store, wf, spawn))
     assert isinstance(t.state, fleet.FleetState)
-    await store.pool.execute(
-        "UPDATE workflows SET state = $2 WHERE id = $1", wid, t.state.model_dump(mode="json")
+    await store.pool.execute(  # saved, and given back: as after the run that spawned
+        "UPDATE workflows SET state = $2, lease_owner = NULL, lease_expires_at = NULL"
+        " WHERE id = $1 OR lease_owner = 'builder'",
+        wid,
+        t.state.model_dump(mode="json"),
     )
     return BuiltFleet(wf, t.state, command)
 

@@ -3,38 +3,52 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
 
+import pytest
 from engine_helpers import PROJECT, REGION, backup_command
 
 from orchestrator.broker import new_workflow
-from orchestrator.store import Store
+from orchestrator.store import Claim, LeaseLost, Store
 from orchestrator.store.admission import admit, slots_held
 
 SCOPE = f"project:{REGION}/{PROJECT}"
 
 
-async def workflows(store: Store, n: int, prefix: str = "w") -> list[uuid.UUID]:
+async def workflows(store: Store, n: int, prefix: str = "w") -> list[Claim]:
+    """``n`` workflows, claimed (admission is asked by a run that holds the workflow's lease)."""
     ids = []
     for i in range(n):
         wid, _ = await store.create_workflow_if_absent(
             new_workflow(backup_command(f"{prefix}-{i}", [f"s{i}"]))
         )
         ids.append(wid)
-    return ids
+    claims = {wf.id: wf.claim for wf in await store.claim_due("worker", 60, n)}
+    return [claims[wid] for wid in ids]
 
 
-async def finish(store: Store, wid: uuid.UUID) -> None:
+async def finish(store: Store, claim: Claim) -> None:
     await store.pool.execute(
-        "UPDATE workflows SET status = 'succeeded', finished_at = now() WHERE id = $1", wid
+        "UPDATE workflows SET status = 'succeeded', finished_at = now() WHERE id = $1", claim.workflow_id
     )
+
+
+async def test_a_run_whose_lease_passed_on_admits_nothing(store: Store) -> None:
+    [claim] = await workflows(store, 1)
+    await store.pool.execute("UPDATE workflows SET lease_epoch = lease_epoch + 1")  # claimed again
+    with pytest.raises(LeaseLost):
+        await admit(store, claim, PROJECT, REGION, ["a", "b"], [(SCOPE, 3)])
+    assert not await admit(store, claim, PROJECT, REGION, ["a"])  # the batched single lock: refused
+    with pytest.raises(LeaseLost):
+        await store.lock_resource(claim, PROJECT, REGION, "c")
+    assert await store.pool.fetchval("SELECT count(*) FROM resource_locks") == 0
+    assert await slots_held(store) == {}
 
 
 async def test_two_claimers_admitting_at_once_never_exceed_the_cap(store: Store, dsn: str) -> None:
     other = await Store.connect(dsn)  # a second worker: its own pool
     try:
         ids = await workflows(store, 12)
-        granted: set[uuid.UUID] = set()
+        granted: set[Claim] = set()
         for _ in range(4):  # rounds: everyone not admitted tries again, through either worker
             waiting = [w for w in ids if w not in granted]
             answers = await asyncio.gather(
@@ -47,7 +61,7 @@ async def test_two_claimers_admitting_at_once_never_exceed_the_cap(store: Store,
             assert len(granted) <= 3
             assert (await slots_held(store)).get(SCOPE, 0) <= 3
         assert len(granted) == 3
-        done = sorted(granted)[0]
+        done = sorted(granted, key=lambda c: str(c.workflow_id))[0]
         await finish(store, done)  # its slot ends with it
         assert (await slots_held(store))[SCOPE] == 2
         late = next(w for w in ids if w not in granted)
@@ -62,10 +76,14 @@ async def test_one_active_backup_per_resource_and_never_beside_a_restore(store: 
     first, second, restore = await workflows(store, 3)
     assert await admit(store, first, PROJECT, REGION, ["a", "b"])
     assert not await admit(store, second, PROJECT, REGION, ["b", "c"])  # b is being backed up
-    held = await store.pool.fetchval("SELECT count(*) FROM resource_locks WHERE workflow_id = $1", second)
+    held = await store.pool.fetchval(
+        "SELECT count(*) FROM resource_locks WHERE workflow_id = $1", second.workflow_id
+    )
     assert held == 0  # all or nothing: c was not kept
     await finish(store, first)
-    await store.pool.execute("DELETE FROM resource_locks WHERE workflow_id = $1", first)  # as finishing does
+    await store.pool.execute(  # as finishing does
+        "DELETE FROM resource_locks WHERE workflow_id = $1", first.workflow_id
+    )
     assert await store.lock_resource(restore, PROJECT, REGION, "c")  # a restore of c takes it
     assert not await admit(store, second, PROJECT, REGION, ["b", "c"])
     await store.unlock_resource(restore, PROJECT, REGION, "c")
@@ -77,5 +95,7 @@ async def test_a_refused_cap_keeps_no_resource_lock(store: Store) -> None:
     first, second = await workflows(store, 2)
     assert await admit(store, first, PROJECT, REGION, ["a"], [(SCOPE, 1)])
     assert not await admit(store, second, PROJECT, REGION, ["z"], [(SCOPE, 1)])
-    held = await store.pool.fetchval("SELECT count(*) FROM resource_locks WHERE workflow_id = $1", second)
+    held = await store.pool.fetchval(
+        "SELECT count(*) FROM resource_locks WHERE workflow_id = $1", second.workflow_id
+    )
     assert held == 0

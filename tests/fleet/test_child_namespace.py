@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -12,7 +13,7 @@ from fleet_builder import build_fleet
 from orchestrator.broker.intake import workflow_id_for
 from orchestrator.fleet.actions import perform_store_action
 from orchestrator.messages import BackupCommand, FleetBackupCommand, InvalidCommand, parse_command
-from orchestrator.store import NewWorkflow, Store, WorkflowStatus
+from orchestrator.store import NewWorkflow, Store, Workflow, WorkflowStatus
 from orchestrator.store import fleet_children as children
 from orchestrator.workflows import fleet
 from orchestrator.workflows.base import ChildrenSpawned, Resume, SpawnChildren
@@ -77,12 +78,24 @@ async def test_a_command_published_first_under_the_old_child_id_no_longer_change
     assert other.parent_id is None and [r["id"] for r in other.input["resources"]] == [squatter]
 
 
+async def running_again(store: Store, workflow_id: uuid.UUID) -> Workflow:
+    """The fleet as a run that claimed it again would hold it (it was built finished)."""
+    await store.pool.execute(
+        "UPDATE workflows SET status = 'running', finished_at = NULL, lease_owner = 'again',"
+        " lease_epoch = lease_epoch + 1, lease_expires_at = now() + interval '1 minute' WHERE id = $1",
+        workflow_id,
+    )
+    wf = await store.get_workflow(workflow_id)
+    assert wf is not None
+    return wf
+
+
 async def test_spawning_again_after_a_crash_creates_nothing_new(store: Store) -> None:
     built = await build_fleet(store, "fleet-twice", 600)
     before = [c.id for c in await children.children_of(store, built.workflow.id)]
     counted = await children.counts(store, built.workflow.id)
     again = spawn_of(built.command, now=T0 + timedelta(hours=1))  # a later run of the same phase
-    seen = await perform_store_action(store, built.workflow, again)
+    seen = await perform_store_action(store, await running_again(store, built.workflow.id), again)
     assert seen == ChildrenSpawned(3)
     assert [c.id for c in await children.children_of(store, built.workflow.id)] == before
     assert await children.counts(store, built.workflow.id) == counted
@@ -98,8 +111,8 @@ async def test_a_row_holding_a_childs_id_that_is_not_its_child_is_an_error_not_a
             workflow_id_for(command.command_id), command.command_id, "fleet_backup", PROJECT, REGION, {}
         )
     )
-    parent = await store.get_workflow(wid)
-    assert parent is not None
+    [parent] = await store.claim_due("worker", 60, 1)
+    assert parent.id == wid
     spawn = spawn_of(command)
     first = spawn.children[0]
     await store.create_workflow_if_absent(  # not a child of this fleet, yet under its first child's id

@@ -97,15 +97,15 @@ async def test_saves_keep_the_lease(store: Store) -> None:
 
 
 async def test_one_resource_asked_by_many_at_once_is_locked_once(store: Store) -> None:
-    ids = [c.workflow_id for c in await claimed(store, 4)]
-    got = await asyncio.gather(*(store.lock_alone(wid, "p", "r", "server-1") for wid in ids))
+    claims = await claimed(store, 4)
+    got = await asyncio.gather(*(store.lock_alone(c, "p", "r", "server-1") for c in claims))
     assert sum(got) == 1
-    holder = ids[got.index(True)]
+    holder = claims[got.index(True)]
     assert await store.lock_alone(holder, "p", "r", "server-1")  # asking again: still holds it
     others = await asyncio.gather(
-        *(store.lock_alone(wid, "p", "r", f"server-{i}") for i, wid in enumerate(ids))
+        *(store.lock_alone(c, "p", "r", f"server-{i}") for i, c in enumerate(claims))
     )
-    assert others == [i != 1 or wid == holder for i, wid in enumerate(ids)]
+    assert others == [i != 1 or c == holder for i, c in enumerate(claims)]
 
 
 async def test_a_failing_row_fails_alone(store: Store) -> None:

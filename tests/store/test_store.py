@@ -141,7 +141,7 @@ async def test_release_until_schedules_the_next_run(store: Store) -> None:
 async def test_finish_writes_state_event_and_releases_locks_together(store: Store) -> None:
     wid, _ = await store.create_workflow_if_absent(new())
     [claimed] = await store.claim_due("w", 30, 10)
-    assert await store.lock_resource(wid, "p", "r", "srv")
+    assert await store.lock_resource(claimed.claim, "p", "r", "srv")
     finish = Finish(WorkflowStatus.SUCCEEDED, {"resources": []})
     await store.finish_with_event(claimed.claim, {"phase": "done"}, finish, event(), steps=[step()])
     wf = await store.get_workflow(wid)
@@ -150,8 +150,9 @@ async def test_finish_writes_state_event_and_releases_locks_together(store: Stor
     assert wf.finished_at is not None
     assert wf.lease_owner is None
     assert [e.event_id for e in await store.events_of(wid)] == ["e1"]
-    other, _ = await store.create_workflow_if_absent(new("c2"))
-    assert await store.lock_resource(other, "p", "r", "srv")
+    await store.create_workflow_if_absent(new("c2"))
+    [other] = await store.claim_due("w", 30, 10)
+    assert await store.lock_resource(other.claim, "p", "r", "srv")
     with pytest.raises(LeaseLost):
         await store.finish_with_event(claimed.claim, {}, finish, event("e2"))
     assert len(await store.events_of(wid)) == 1
@@ -163,8 +164,9 @@ def test_finish_needs_a_final_status() -> None:
 
 
 async def test_resource_lock_is_exclusive(store: Store) -> None:
-    one, _ = await store.create_workflow_if_absent(new("a"))
-    two, _ = await store.create_workflow_if_absent(new("b"))
+    await store.create_workflow_if_absent(new("a"))
+    await store.create_workflow_if_absent(new("b"))
+    one, two = sorted((wf.claim for wf in await store.claim_due("w", 30, 10)), key=str)
     assert await store.lock_resource(one, "p", "r", "srv")
     assert await store.lock_resource(one, "p", "r", "srv")
     assert not await store.lock_resource(two, "p", "r", "srv")
