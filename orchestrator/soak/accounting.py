@@ -50,6 +50,7 @@ class Observed:
     ledger: dict[str, Any]
     confirmed: int = 0
     resends: int = 0
+    unpublished: int = 0  # outbox rows the relay never marked published
 
 
 @dataclass
@@ -77,6 +78,7 @@ class Figures:
     messages_sent: int = 0
     duplicates_sent: int = 0
     bad_sent: int = 0
+    edge_sent: int = 0
     resends: int = 0
     accepted: int = 0
     refused: dict[str, int] = field(default_factory=dict)  # reason (up to its first colon) → count
@@ -84,6 +86,8 @@ class Figures:
     fleet_children: int = 0
     ended: dict[str, int] = field(default_factory=dict)  # commands' workflows by status
     children_ended: dict[str, int] = field(default_factory=dict)
+    edge_ended: dict[str, int] = field(default_factory=dict)  # edge cases taken in, by status
+    edge_refused: dict[str, int] = field(default_factory=dict)  # edge cases dead-lettered, by reason
     events_total: int = 0
     events_distinct: int = 0
     final_events_total: int = 0
@@ -100,18 +104,23 @@ class Figures:
     unmatched_dead_letters: int = 0
     bad_not_refused: int = 0
     bad_not_refused_examples: list[str] = field(default_factory=list)
+    unpublished_events: int = 0
     suspects: list[str] = field(default_factory=list)  # commands whose step trails are worth reading
 
     @property
     def failures(self) -> list[str]:
         """Broken invariants, each as a sentence; empty when the run held every promise."""
         checks = [
-            (self.lost, "accepted commands without a final event or with an unended workflow"),
+            (
+                self.lost,
+                "commands lost (no final event, a workflow unended, or neither taken in nor refused)",
+            ),
             (self.effects.duplicated_commands, "commands with duplicate CBR side effects"),
             (self.valid_dead_lettered, "valid commands dead-lettered"),
             (self.bad_not_refused, "bad messages not dead-lettered (dropped in silence)"),
             (self.without_reason, "dead letters without a reason"),
             (self.double_ended, "commands with more than one distinct final event"),
+            (self.unpublished_events, "events never marked published (the relay sends them again and again)"),
         ]
         return [f"{n} {what}" for n, what in checks if n]
 
@@ -135,13 +144,15 @@ def account(seen: Observed) -> Figures:
         messages_sent=seen.confirmed,
         duplicates_sent=plan.duplicates,
         bad_sent=len(plan.bad),
+        edge_sent=len(plan.edge),
         resends=seen.resends,
+        unpublished_events=seen.unpublished,
     )
     _count_events(figures, seen.events)
-    refused_valid = _count_dead_letters(figures, seen)
+    refused = _count_dead_letters(figures, seen)
     rows = {row.command_id: row for row in seen.workflows if row.parent_id is None}
     _count_workflows(figures, seen, rows)
-    _count_lost(figures, seen, rows, refused_valid)
+    _count_lost(figures, seen, rows, refused)
     figures.effects = _count_effects(seen, rows)
     figures.suspects += figures.effects.duplicated_ids
     return figures
@@ -153,36 +164,38 @@ def _count_events(figures: Figures, events: EventLog) -> None:
 
 
 def _count_dead_letters(figures: Figures, seen: Observed) -> set[str]:
-    """Count the dead letters by what they were; answer the valid commands among them."""
+    """Count the dead letters by what they were; answer the commands (valid or edge cases) among them."""
     plan = seen.plan
-    bad_by_body = {b.body: b for b in plan.bad}
-    bad_by_id = {b.message_id: b for b in plan.bad}
-    valid_bodies = {m.body: m.command_id for m in plan.messages if m.valid}
+    bad_by_body, bad_by_id = {b.body: b for b in plan.bad}, {b.message_id: b for b in plan.bad}
+    by_body = {m.body: m.message_id for m in plan.messages if m.valid or m.label.startswith("edge:")}
     refused: Counter[str] = Counter()
+    refused_edge: Counter[str] = Counter()
     matched: set[str] = set()
-    refused_valid: set[str] = set()
+    refused_commands: set[str] = set()
     for letter in seen.dead_letters:
         figures.dead_lettered += 1
         figures.without_reason += letter.reason is None
+        reason = (letter.reason or "(no reason)").split(":")[0]
         bad = bad_by_body.get(letter.body) or bad_by_id.get(letter.message_id or "")
-        command_id = valid_bodies.get(letter.body) or (
-            letter.message_id if letter.message_id in plan.commands else None
-        )
+        command_id = by_body.get(letter.body) or letter.message_id or ""
         if bad is not None:
             matched.add(bad.message_id)
-            refused[(letter.reason or "(no reason)").split(":")[0]] += 1
-        elif command_id is not None:
+            refused[reason] += 1
+        elif command_id in plan.edge:
+            refused_commands.add(command_id)
+            refused_edge[reason] += 1
+        elif command_id in plan.commands:
+            refused_commands.add(command_id)
             figures.valid_dead_lettered += 1
-            refused_valid.add(command_id)
             _example(figures.valid_dead_lettered_examples, f"{command_id} ({letter.reason or 'no reason'})")
         else:
             figures.unmatched_dead_letters += 1
-    figures.refused = dict(refused.most_common())
+    figures.refused, figures.edge_refused = dict(refused.most_common()), dict(refused_edge.most_common())
     missing = [b for b in plan.bad if b.message_id not in matched]
     figures.bad_not_refused = len(missing)
     for bad in missing:
         _example(figures.bad_not_refused_examples, bad.what)
-    return refused_valid
+    return refused_commands
 
 
 def _count_workflows(figures: Figures, seen: Observed, rows: dict[str, WorkflowRow]) -> None:
@@ -192,19 +205,21 @@ def _count_workflows(figures: Figures, seen: Observed, rows: dict[str, WorkflowR
     figures.accepted = sum(1 for c in plan.commands if c in rows)
     figures.ended = dict(Counter(rows[c].status for c in plan.commands if c in rows))
     figures.children_ended = dict(Counter(row.status for row in children))
+    figures.edge_ended = dict(Counter(rows[c].status for c in plan.edge if c in rows))
     figures.unended_workflows = sum(1 for row in seen.workflows if row.status not in FINAL)
-    figures.double_ended = sum(1 for c in plan.commands if len(seen.events.finals.get(c, ())) > 1)
+    every = [*plan.commands, *plan.edge]
+    figures.double_ended = sum(1 for c in every if len(seen.events.finals.get(c, ())) > 1)
 
 
 def _count_lost(figures: Figures, seen: Observed, rows: dict[str, WorkflowRow], refused: set[str]) -> None:
     """Lost: accepted without a final event, or with its workflow (or a fleet child of it) unended; or a
-    valid command that never became a workflow without being dead-lettered either."""
+    command (valid or edge case) that never became a workflow without being dead-lettered either."""
     finals = seen.events.finals
     parents = {row.id: row.command_id for row in rows.values()}
     unended_children = {
         parents.get(r.parent_id) for r in seen.workflows if r.parent_id and r.status not in FINAL
     }
-    for command_id in seen.plan.commands:
+    for command_id in [*seen.plan.commands, *seen.plan.edge]:
         row = rows.get(command_id)
         if row is None:
             why = None if command_id in refused else "never taken in"
@@ -242,7 +257,7 @@ def _count_effects(seen: Observed, rows: dict[str, WorkflowRow]) -> Effects:
     for row in seen.workflows:
         if row.parent_id is not None:
             children.setdefault(row.parent_id, []).append(str(row.id))
-    for command_id, command in plan.commands.items():
+    for command_id, command in [*plan.commands.items(), *plan.edge.items()]:
         workflow_id = workflow_id_for(command_id)
         if command.kind == "backup":
             counts = [markers[str(workflow_id)]]

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from orchestrator.messages import AnyCommand, parse_command
+from orchestrator.soak import edge_cases
 from orchestrator.soak.bad_input import BadMessage, bad_messages
 from orchestrator.soak.seed import DESTINATION, SOURCE, VAULT_SIZE_GB, SeededBackup, Seeds
 
@@ -36,6 +37,7 @@ class Mix:
     fleets: int
     duplicates: int
     bad: int
+    edge: int
 
     @classmethod
     def of(cls, total: int) -> Mix:
@@ -44,7 +46,8 @@ class Mix:
         replications = round(total * 0.06)
         multis = round(total * 0.16)
         singles = max(0, total - fleets - restores - replications - multis)
-        return cls(singles, multis, restores, replications, fleets, max(2, total // 20), max(9, total // 100))
+        duplicates, bad, edge = max(2, total // 20), max(9, total // 100), max(4, total // 250)
+        return cls(singles, multis, restores, replications, fleets, duplicates, bad, edge)
 
     @property
     def commands(self) -> int:
@@ -57,7 +60,8 @@ class Mix:
     def servers(self) -> int:
         """Servers the emulator's inventory must hold."""
         multi = sum(self.multi_size(i) for i in range(self.multis))
-        return self.singles + multi + self.fleets * FLEET_SIZE + self.restores + self.replications
+        seeded = self.restores + self.replications
+        return self.singles + multi + self.fleets * FLEET_SIZE + seeded + self.edge
 
 
 @dataclass(frozen=True)
@@ -69,6 +73,8 @@ class Allocation:
     fleets: list[list[str]]
     for_restore: list[str]
     for_replication: list[str]
+    edge_free: list[str]
+    edge_bound: list[str]  # bound to another vault by the seeding
 
     @classmethod
     def of(cls, mix: Mix, servers: Sequence[str]) -> Allocation:
@@ -79,12 +85,16 @@ class Allocation:
         def take(n: int) -> list[str]:
             return [next(left) for _ in range(n)]
 
+        free, bound = edge_cases.split(mix.edge)
+
         return cls(
             singles=take(mix.singles),
             multis=[take(mix.multi_size(i)) for i in range(mix.multis)],
             fleets=[take(FLEET_SIZE) for _ in range(mix.fleets)],
             for_restore=take(mix.restores),
             for_replication=take(mix.replications),
+            edge_free=take(free),
+            edge_bound=take(bound),
         )
 
 
@@ -109,6 +119,8 @@ class Plan:
     bad: list[BadMessage]
     restore_of: dict[str, str] = field(default_factory=dict)  # command id → the seeded backup it restores
     replication_of: dict[str, str] = field(default_factory=dict)  # command id → the backup it replicates
+    edge: dict[str, AnyCommand] = field(default_factory=dict)  # may end, or be refused with a reason
+    edge_what: dict[str, str] = field(default_factory=dict)
 
     @property
     def duplicates(self) -> int:
@@ -183,6 +195,12 @@ def build_plan(mix: Mix, allocation: Allocation, seeds: Seeds, seed: int) -> Pla
     valid = [_outgoing(c) for c in commands.values()]
     rng.shuffle(valid)
     messages = _with_duplicates(valid, mix.duplicates, rng)
+    edge = {}
+    for case in edge_cases.edge_cases(allocation.edge_free, allocation.edge_bound):
+        command = parse_command(_json(case.raw))
+        edge[command.command_id] = (command, case.what)
+        position = rng.randint(0, len(messages))
+        messages.insert(position, Outgoing(_json(case.raw), command.command_id, f"edge:{case.what}", None))
     bad = bad_messages(mix.bad, list(commands.values())[: max(1, len(commands) // 3)], rng)
     for item in bad:  # late ones (reusing an id) go in the last tenth, after their original is taken in
         low = int(len(messages) * 0.9) if item.late else 0
@@ -195,6 +213,8 @@ def build_plan(mix: Mix, allocation: Allocation, seeds: Seeds, seed: int) -> Pla
         bad=bad,
         restore_of={c.command_id: c.backup_id for c in commands.values() if c.kind == "restore"},
         replication_of={c.command_id: c.backup_id for c in commands.values() if c.kind == "replicate"},
+        edge={command_id: command for command_id, (command, _) in edge.items()},
+        edge_what={command_id: what for command_id, (_, what) in edge.items()},
     )
 
 

@@ -26,7 +26,13 @@ def _examples(examples: list[str]) -> str:
 
 def _sent(f: Figures) -> str:
     commands = f"{f.commands} commands ({_counts(f.by_kind)})"
-    return f"{f.messages_sent} messages: {commands}, {f.duplicates_sent} duplicates, {f.bad_sent} bad"
+    extras = f"{f.duplicates_sent} duplicates, {f.bad_sent} bad, {f.edge_sent} edge cases"
+    return f"{f.messages_sent} messages: {commands}, {extras}"
+
+
+def _edge(f: Figures) -> str:
+    ended = _counts(f.edge_ended, FINAL)
+    return f"taken in and ended: {ended}; refused: {_counts(f.edge_refused)}"
 
 
 def _effects(e: Effects) -> str:
@@ -71,6 +77,7 @@ def soak_rows(result: SoakResult) -> list[tuple[str, str]]:
         ("workflows", f"{f.workflows} ({commands} commands, {f.fleet_children} fleet children)"),
         ("ended, by outcome", _counts(f.ended, FINAL)),
         ("fleet children ended, by outcome", _counts(f.children_ended, FINAL)),
+        ("edge cases (end, or be refused with a reason)", _edge(f)),
         ("final events (total / distinct)", f"{f.final_events_total} / {f.final_events_distinct}"),
         ("all events (total / distinct)", f"{f.events_total} / {f.events_distinct}"),
         ("lost", f"{f.lost} ({f.unended_workflows} workflows unended){_examples(f.lost_examples)}"),
@@ -80,6 +87,7 @@ def soak_rows(result: SoakResult) -> list[tuple[str, str]]:
         ("succeeded without a side effect", str(f.effects.succeeded_without_effect)),
         ("dead-lettered", _dead_letters(f)),
         ("bad messages not dead-lettered", f"{f.bad_not_refused}{_examples(f.bad_not_refused_examples)}"),
+        ("events never marked published", str(f.unpublished_events)),
         ("workers", _workers(result.workers)),
         ("service restarts", restarts),
         ("fault plans (faults fired)", plans),

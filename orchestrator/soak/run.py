@@ -36,7 +36,7 @@ DATABASE = "cbro_soak"
 PUBLISH_SHARE = 0.9  # commands go out over the first 90 % of the window: the last ones still meet chaos
 SETTLE_POLL_SECONDS = 1.0
 PROGRESS_EVERY_SECONDS = 10.0
-TRAIL_PARTS = 40
+TRAIL_PARTS = 24
 Say = Callable[[str], None]
 
 
@@ -48,6 +48,8 @@ class SoakResult:
     workers: PoolFigures
     worker_exit_codes: list[int] = field(default_factory=list)
     publish_errors: dict[str, int] = field(default_factory=dict)
+    confirmed: int = 0  # messages the broker confirmed (each planned message once)
+    resends: int = 0  # publishes tried again after a lost confirm
     cbr_requests: dict[str, int] = field(default_factory=dict)
     faults_fired: dict[str, int] = field(default_factory=dict)
     trails: dict[str, str] = field(default_factory=dict)  # suspect command → its CBR steps, in order
@@ -70,7 +72,9 @@ async def run_soak(options: SoakOptions, say: Say = lambda _: None) -> SoakResul
         async with EmulatorProcess(mix.servers, limits, tenants=[SOURCE, DESTINATION]) as emulator:
             allocation = Allocation.of(mix, server_ids(mix.servers))
             say(f"seeding {len(allocation.for_restore) + len(allocation.for_replication)} backups")
-            seeds = await seed_backups(emulator.base_url, allocation.for_restore, allocation.for_replication)
+            seeds = await seed_backups(
+                emulator.base_url, allocation.for_restore, allocation.for_replication, allocation.edge_bound
+            )
             await emulator.reset_counters()
             plan = build_plan(mix, allocation, seeds, options.seed)
             dsn = await _database(postgres)
@@ -143,11 +147,33 @@ async def _soak(
     async with connection:
         await declare_topology(await connection.channel(), settings.names, settings.worker.delivery_limit)
     events = EventLog()
-    await events.start(url, settings.names)
+    try:
+        await events.start(url, settings.names)
+        result = await _run_workers(options, plan, settings, emulator, services, events, say)
+        await asyncio.sleep(1.0)  # late redeliveries of events are counted too
+        seen = await _observe(plan, settings, events, emulator)
+    finally:
+        await events.close()
+    seen.confirmed, seen.resends = result.confirmed, result.resends
+    result.figures = account(seen)
+    result.trails = await _trails(settings.database_url, result.figures.suspects)
+    return result
+
+
+async def _run_workers(
+    options: SoakOptions,
+    plan: Plan,
+    settings: Settings,
+    emulator: EmulatorProcess,
+    services: tuple[PrivatePostgres, PrivateRabbit],
+    events: EventLog,
+    say: Say,
+) -> SoakResult:
+    """The workers from start to stop: the chaos window, then the wait for every workflow to end."""
     grace = 2 * settings.worker.lease_seconds + settings.cbr_timeout_seconds + 20
     pool = WorkerPool(settings, options.workers, grace, options.logs_dir, random.Random(options.seed))
     chaos = Chaos(options, pool, emulator, *services)
-    publisher = Publisher(url, settings.names.commands_queue)
+    publisher = Publisher(settings.amqp_url.get_secret_value(), settings.names.commands_queue)
     result = SoakResult(options, Figures(), chaos.log, pool.figures)
     try:
         await pool.start()
@@ -159,13 +185,8 @@ async def _soak(
         result.settle_seconds = round(time.monotonic() - settle_began, 1)
     finally:
         result.worker_exit_codes = await pool.stop()
-    await asyncio.sleep(1.0)  # late redeliveries of events are counted too
-    result.publish_errors = dict(publisher.errors)
-    seen = await _observe(plan, settings, events, emulator)
-    seen.confirmed, seen.resends = publisher.confirmed, publisher.resends
-    await events.close()
-    result.figures = account(seen)
-    result.trails = await _trails(settings.database_url, result.figures.suspects)
+        result.publish_errors = dict(publisher.errors)
+        result.confirmed, result.resends = publisher.confirmed, publisher.resends
     return result
 
 
@@ -233,11 +254,12 @@ async def _observe(plan: Plan, settings: Settings, events: EventLog, emulator: E
     store = await Store.connect(settings.database_url, max_size=2)
     try:
         workflows = await store.list_workflows(limit=20 * len(plan.messages) + 1000)
+        unpublished = await store.unpublished_count()
     finally:
         await store.close()
     ledger: dict[str, Any] = await emulator.admin("GET", "/_emulator/ledger")
     letters = await _dead_letters(settings)
-    return Observed(plan, events, rows_of(workflows), letters, ledger)
+    return Observed(plan, events, rows_of(workflows), letters, ledger, unpublished=unpublished)
 
 
 async def _trails(dsn: str, command_ids: list[str]) -> dict[str, str]:

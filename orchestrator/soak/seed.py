@@ -28,6 +28,7 @@ DESTINATION = Tenant(  # another project in another region, to replicate into
     region="eu-west-0",
 )
 SEED_MARK = "soak-seed"
+ELSEWHERE = "soak-edge-elsewhere"
 SEED_VAULT_RESOURCES = 200
 VAULT_SIZE_GB = 1_000_000
 SERVER_TYPE = "OS::Nova::Server"
@@ -65,9 +66,17 @@ def client_of(base_url: str, tenant: Tenant) -> CbrClient:
     )
 
 
-async def seed_backups(base_url: str, for_restore: Sequence[str], for_replication: Sequence[str]) -> Seeds:
-    """One available backup of every given server, and the replication vault in the destination."""
+async def seed_backups(
+    base_url: str,
+    for_restore: Sequence[str],
+    for_replication: Sequence[str],
+    bound_elsewhere: Sequence[str] = (),
+) -> Seeds:
+    """One available backup of every given server, the replication vault in the destination, and the
+    ``bound_elsewhere`` servers bound to a vault of their own (no backup)."""
     async with client_of(base_url, SOURCE) as source, client_of(base_url, DESTINATION) as destination:
+        if bound_elsewhere:
+            await _bind(source, ELSEWHERE, bound_elsewhere)
         vault = await destination.create_vault(
             VaultCreate(
                 name="soak-replicas",
@@ -86,19 +95,24 @@ async def seed_backups(base_url: str, for_restore: Sequence[str], for_replicatio
     )
 
 
-async def _back_up(source: CbrClient, number: int, servers: Sequence[str]) -> str:
+async def _bind(source: CbrClient, name: str, servers: Sequence[str]) -> str:
     vault = await source.create_vault(
         VaultCreate(
-            name=f"{SEED_MARK}-{number}",
+            name=name,
             billing=BillingCreate(object_type="server", protect_type="backup", size=VAULT_SIZE_GB),
             resources=[ResourceRef(id=s, type=SERVER_TYPE) for s in servers],
         )
     )
+    return vault.id
+
+
+async def _back_up(source: CbrClient, number: int, servers: Sequence[str]) -> str:
+    vault_id = await _bind(source, f"{SEED_MARK}-{number}", servers)
     parameters = CheckpointParameters(
         resources=list(servers), name=SEED_MARK, description=SEED_MARK, incremental=False
     )
-    await source.create_checkpoint(vault.id, parameters)
-    return vault.id
+    await source.create_checkpoint(vault_id, parameters)
+    return vault_id
 
 
 async def _available(source: CbrClient, vault_ids: Sequence[str], servers: set[str]) -> list[Backup]:

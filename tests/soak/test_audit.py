@@ -215,9 +215,35 @@ def test_the_audit_names_lost_commands_refused_valid_ones_and_silently_dropped_b
     assert figures.double_ended == 1
     assert (figures.final_events_total, figures.final_events_distinct) == (4, 3)
     assert figures.failures == [
-        "1 accepted commands without a final event or with an unended workflow",
+        "1 commands lost (no final event, a workflow unended, or neither taken in nor refused)",
         "1 valid commands dead-lettered",
         "1 bad messages not dead-lettered (dropped in silence)",
         "1 dead letters without a reason",
         "1 commands with more than one distinct final event",
+    ]
+
+
+def test_an_edge_case_may_be_refused_with_a_reason_but_not_vanish() -> None:
+    edge = [
+        command(
+            {"command_id": f"e{i}", "kind": "backup", "vault": {"name": "v"}, "resources": [{"id": f"s{i}"}]}
+        )
+        for i in range(3)
+    ]
+    plan = plan_of([], Seeds.none())
+    plan.edge = {c.command_id: c for c in edge}
+    plan.messages = [Outgoing(c.model_dump_json().encode(), c.command_id, "edge:x") for c in edge]
+    events = EventLog()
+    events.note(final_event("e2", "expired"))
+    letters = [DeadLetter(plan.messages[0].body, "e0", "refused: start_by must carry a time zone")]
+    rows = [row("e2", "backup", "expired")]
+    figures = account(Observed(plan, events, rows, letters, {"projects": []}, unpublished=2))
+
+    assert figures.edge_refused == {"refused": 1}
+    assert figures.edge_ended == {"expired": 1}
+    assert figures.valid_dead_lettered == 0
+    assert figures.lost == 1 and figures.lost_examples == ["e1 (never taken in)"]
+    assert figures.failures == [
+        "1 commands lost (no final event, a workflow unended, or neither taken in nor refused)",
+        "2 events never marked published (the relay sends them again and again)",
     ]

@@ -36,6 +36,7 @@ def test_a_thousand_commands_mix_every_kind_on_disjoint_servers() -> None:
         r.id for c in plan.commands.values() if c.kind == "fleet_backup" for r in c.select.resources or []
     ]
     used += [c.server_id for c in plan.commands.values() if c.kind == "restore"]
+    used += [r.id for c in plan.edge.values() if c.kind == "backup" for r in c.resources]
     assert len(used) == len(set(used)), "no server serves two commands"
     assert len(set(plan.restore_of.values())) == 80
     assert len(set(plan.replication_of.values())) == 60
@@ -53,7 +54,7 @@ def test_duplicates_follow_their_originals_and_bad_messages_are_all_refusable() 
     assert all(positions[m.command_id] < i for i, m in duplicates)
     assert all(m.body == plan.messages[positions[m.command_id]].body for _, m in duplicates)
 
-    bad = [m for m in plan.messages if not m.valid]
+    bad = [m for m in plan.messages if m.label.startswith("bad:")]
     assert len(bad) == len(plan.bad) == mix.bad == 9
     assert len({m.body for m in bad}) == len(bad), "each bad body is distinct, so each dead letter is matched"
     for item in plan.bad:
@@ -71,3 +72,24 @@ def test_duplicates_follow_their_originals_and_bad_messages_are_all_refusable() 
         except (InvalidCommand, RecursionError, ValueError):
             continue
         assert json.loads(item.body)["project_id"] not in {c.project_id for c in plan.commands.values()}
+
+
+def test_edge_cases_of_every_kind_use_servers_of_their_own() -> None:
+    mix = Mix.of(1000)
+    allocation = Allocation.of(mix, server_ids(mix.servers))
+    plan = build_plan(mix, allocation, seeds_for(allocation), seed=7)
+
+    assert len(plan.edge) == mix.edge == 4
+    assert sorted(plan.edge_what.values()) == [
+        "deadline long past",
+        "reply_to of 510 bytes",
+        "server bound to another vault",
+        "start_by without a time zone",
+    ]
+    edge = [m for m in plan.messages if m.label.startswith("edge:")]
+    assert [parse_command(m.body).command_id for m in edge] == [m.message_id for m in edge]
+    assert {m.message_id for m in edge} == set(plan.edge)
+    bound = [c for i, c in plan.edge.items() if plan.edge_what[i] == "server bound to another vault"]
+    assert [r.id for c in bound for r in c.resources] == allocation.edge_bound
+    long = next(c for i, c in plan.edge.items() if plan.edge_what[i] == "reply_to of 510 bytes")
+    assert long.reply_to is not None and len(long.reply_to) == 255 and len(long.reply_to.encode()) == 510
