@@ -84,14 +84,10 @@ class WorkerPool:
         self._watching = True
         self._starting = asyncio.Lock()
 
-    @property
-    def live(self) -> list[Worker]:
-        return list(self._live)
-
     async def start(self) -> None:
         """Bring the pool up to ``size`` live workers."""
         async with self._starting:  # a replacement after a crash and one after a kill must not both start
-            while len(self._live) < self.size:
+            while self._watching and len(self._live) < self.size:
                 await self._spawn()
 
     async def _spawn(self) -> None:
@@ -167,9 +163,9 @@ class WorkerPool:
 
     async def stop(self) -> list[int]:
         """SIGTERM every live worker, wait for all (SIGKILL after the grace); their exit codes."""
-        self._watching = False
-        stopping = self._live
-        self._live = []
+        async with self._starting:  # no replacement starts behind our back
+            self._watching = False
+            stopping, self._live = self._live, []
         for worker in stopping:
             worker.signalled = "SIGTERM"
             with contextlib.suppress(ProcessLookupError):
