@@ -46,7 +46,8 @@ class Mix:
         replications = round(total * 0.06)
         multis = round(total * 0.16)
         singles = max(0, total - fleets - restores - replications - multis)
-        duplicates, bad, edge = max(2, total // 20), max(9, total // 100), max(4, total // 250)
+        # edge cases stay few: one that loops (a server bound elsewhere) eats the shared call rate
+        duplicates, bad, edge = max(2, total // 20), max(9, total // 100), 4 if total < 1000 else 8
         return cls(singles, multis, restores, replications, fleets, duplicates, bad, edge)
 
     @property
