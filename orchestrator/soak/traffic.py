@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import aio_pika
-from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection
+from aio_pika.abc import AbstractIncomingMessage
 
 from orchestrator.config import Names
 from orchestrator.soak.plan import Outgoing
@@ -23,6 +23,7 @@ from orchestrator.soak.plan import Outgoing
 PUBLISH_TIMEOUT = 5.0
 RESEND_PAUSE = 0.5
 RECONNECT_SECONDS = 0.5
+SUBSCRIBE_TIMEOUT = 10.0  # a queue still recovering after the broker's restart may not answer at all
 
 
 def with_reconnect(url: str) -> str:
@@ -81,7 +82,12 @@ class Publisher:
 
 @dataclass
 class EventLog:
-    """Every event that reached a durable queue bound to the events exchange."""
+    """Every event that reached a durable queue bound to the events exchange.
+
+    It reads through a connection of its own that it opens again whenever it is lost (rather than a
+    robust connection: after a broker restart under load, aio-pika's restore can leave the queue
+    without its consumer, and the events would wait in the queue, unread, for ever).
+    """
 
     total: int = 0
     ids: set[str] = field(default_factory=set)
@@ -89,11 +95,37 @@ class EventLog:
     finals: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))  # command id → event ids
     outcomes: dict[str, str] = field(default_factory=dict)  # final event id → outcome
     unreadable: int = 0
-    connection: AbstractRobustConnection | None = None
+    reconnects: int = 0
+    _reading: asyncio.Task[None] | None = None
 
     async def start(self, url: str, names: Names) -> None:
-        self.connection = await aio_pika.connect_robust(with_reconnect(url))
-        channel = await self.connection.channel()
+        """Return once the queue is consumed; go on reading (and reconnecting) until :meth:`close`."""
+        subscribed = asyncio.Event()
+        self._reading = asyncio.create_task(self._read(url, names, subscribed))
+        await subscribed.wait()
+
+    async def _read(self, url: str, names: Names, subscribed: asyncio.Event) -> None:
+        while True:
+            with contextlib.suppress(Exception):  # the broker is away, or went away: connect again
+                await self._read_until_lost(url, names, subscribed)
+            self.reconnects += 1
+            await asyncio.sleep(RECONNECT_SECONDS)
+
+    async def _read_until_lost(self, url: str, names: Names, subscribed: asyncio.Event) -> None:
+        connection = await aio_pika.connect(url, timeout=PUBLISH_TIMEOUT)
+        lost = asyncio.Event()
+        try:
+            connection.close_callbacks.add(lambda *_: lost.set())
+            channel = await connection.channel()
+            channel.close_callbacks.add(lambda *_: lost.set())
+            await asyncio.wait_for(self._subscribe(channel, names), SUBSCRIBE_TIMEOUT)
+            subscribed.set()
+            await lost.wait()
+        finally:
+            with contextlib.suppress(Exception):
+                await connection.close()
+
+    async def _subscribe(self, channel: aio_pika.abc.AbstractChannel, names: Names) -> None:
         await channel.set_qos(prefetch_count=500)
         queue = await channel.declare_queue(
             f"{names.prefix}.soak-events", durable=True, arguments={"x-queue-type": "quorum"}
@@ -130,6 +162,6 @@ class EventLog:
         return all(self.finals.get(c) for c in command_ids)
 
     async def close(self) -> None:
-        if self.connection is not None:
-            with contextlib.suppress(Exception):
-                await self.connection.close()
+        if self._reading is not None:
+            self._reading.cancel()
+            await asyncio.gather(self._reading, return_exceptions=True)
