@@ -7,16 +7,18 @@ publishes commands and counts events: it runs as ``python -m orchestrator.cli em
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 import sys
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
 import aiohttp
 
-from orchestrator.emulator.config import DEFAULT_TENANT, Inventory
+from orchestrator.emulator.config import DEFAULT_TENANT, Inventory, Tenant
 from orchestrator.emulator.inventory import build_inventory
 
 START_SECONDS = 60.0
@@ -61,11 +63,20 @@ def server_ids(servers: int) -> list[str]:
 
 
 class EmulatorProcess:
-    """``async with EmulatorProcess(servers, limits) as emulator:`` — a started, configured emulator."""
+    """``async with EmulatorProcess(servers, limits) as emulator:`` — a started, configured emulator.
 
-    def __init__(self, servers: int, limits: EmulatorLimits) -> None:
+    ``tenants`` (default: the default tenant) go to the process in a file, so no key shows on its command
+    line.
+    """
+
+    def __init__(self, servers: int, limits: EmulatorLimits, tenants: Sequence[Tenant] = ()) -> None:
         self.servers = servers
         self.limits = limits
+        self._tenants_file = None
+        if tenants:
+            self._tenants_file = tempfile.NamedTemporaryFile("w", suffix=".json")  # noqa: SIM115 - closed in stop
+            json.dump({"tenants": [t.model_dump() for t in tenants]}, self._tenants_file)
+            self._tenants_file.flush()
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self._proc: asyncio.subprocess.Process | None = None
@@ -77,6 +88,8 @@ class EmulatorProcess:
         args += ["--servers", str(self.servers), "--disks", "0"]
         if self.limits.backup_capacity is not None:
             args += ["--backup-capacity", str(self.limits.backup_capacity)]
+        if self._tenants_file is not None:
+            args += ["--tenants", self._tenants_file.name]
         return args
 
     async def start(self) -> None:
@@ -131,6 +144,8 @@ class EmulatorProcess:
                 proc.kill()
                 await proc.wait()
         self._stderr.close()
+        if self._tenants_file is not None:
+            self._tenants_file.close()
 
     async def __aenter__(self) -> EmulatorProcess:
         try:

@@ -12,11 +12,11 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from orchestrator.bench.emulator_process import EmulatorLimits, EmulatorProcess, server_ids
+from orchestrator.bench.queue_run import QueuePlan, run_through_queue
 from orchestrator.bench.theory import Floor
 from orchestrator.config import RateLimitSettings, WorkerSettings
 from orchestrator.emulator.config import DEFAULT_TENANT
 from orchestrator.messages import FleetBackupCommand
-from orchestrator.soak import QueuePlan, run_through_queue
 
 FLEET_TUNING = WorkerSettings()
 VAULT_SIZE_GB = 1_000_000

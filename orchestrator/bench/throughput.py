@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from orchestrator.bench.emulator_process import EmulatorLimits, EmulatorProcess, server_ids
-from orchestrator.soak import QueuePlan, backup_commands, run_through_queue
+from orchestrator.bench.queue_run import QueuePlan, backup_commands, run_through_queue
 
 
 @dataclass

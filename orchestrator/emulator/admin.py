@@ -9,6 +9,9 @@ method   path                           body → answer
 GET      /_emulator/health              → ``{"status": "ok", "now": …}``
 GET      /_emulator/state               → ``{"emulator": describe(), "clock", "tenants", "counters",
                                         "faults", "rate_limit"}`` (tenants without secrets)
+GET      /_emulator/ledger              → ``{"projects": [{"region", "project_id", "checkpoints",
+                                        "restores", "replications"}]}``: every side effect, one by one
+                                        (see ``ledger.py``)
 GET      /_emulator/faults              → ``{"seed", "rules": [rule + "fired"]}``
 PUT      /_emulator/faults              ``FaultPlan`` (replaces all rules, reseeds) → same as GET
 DELETE   /_emulator/faults              → same as GET, with no rules
@@ -118,6 +121,10 @@ async def state(request: web.Request) -> web.Response:
     )
 
 
+async def ledger(request: web.Request) -> web.Response:
+    return web.json_response(request.app[DOMAIN].ledger())
+
+
 async def get_faults(request: web.Request) -> web.Response:
     return web.json_response(request.app[FAULTS].snapshot())
 
@@ -202,6 +209,7 @@ def admin_routes() -> list[web.RouteDef]:
     return [
         web.get(f"{prefix}/health", health, allow_head=False),
         web.get(f"{prefix}/state", state, allow_head=False),
+        web.get(f"{prefix}/ledger", ledger, allow_head=False),
         web.get(f"{prefix}/faults", get_faults, allow_head=False),
         web.put(f"{prefix}/faults", put_faults),
         web.delete(f"{prefix}/faults", delete_faults),

@@ -45,6 +45,7 @@ from orchestrator.emulator.config import EmulatorConfig, Progression, Tenant  # 
 from orchestrator.emulator.context import Call, World  # noqa: E402
 from orchestrator.emulator.dispatch import HANDLERS, success_statuses  # noqa: E402
 from orchestrator.emulator.errors import CbrError  # noqa: E402
+from orchestrator.emulator.ledger import project_ledger  # noqa: E402
 from orchestrator.emulator.state import ProjectState  # noqa: E402
 
 log = logging.getLogger(__name__)
@@ -134,6 +135,11 @@ class Emulator:
             "timer_failures": self.world.scheduler.failures,
             "projects": [self._summary(state) for state in self.world.projects.values()],
         }
+
+    def ledger(self) -> dict[str, Any]:
+        """Every checkpoint, restore task and replication record of every project (admin, read-only)."""
+        self.tick()
+        return {"projects": [project_ledger(state) for state in self.world.projects.values()]}
 
     def _summary(self, state: ProjectState) -> dict[str, Any]:
         tasks = self.world.runner.pool(self.world.backup_pool(state))

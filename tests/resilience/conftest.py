@@ -12,11 +12,11 @@ from collections.abc import AsyncIterator, Iterator
 
 import asyncpg
 import pytest
-from private_services import PrivatePostgres, PrivateRabbit
 from resilience_helpers import COMMANDS, REPORT, SHARED_ADMIN_DSN, emulator_config_for
 
 from orchestrator.emulator.config import EmulatorConfig
 from orchestrator.emulator.server import RunningEmulator, start_emulator
+from orchestrator.soak.services import PrivatePostgres, PrivateRabbit
 from orchestrator.store import run_migrations
 
 RUN = uuid.uuid4().hex[:8]

@@ -14,7 +14,6 @@ import asyncio
 import logging
 
 import pytest
-from private_services import PrivatePostgres, PrivateRabbit
 from resilience_helpers import (
     COMMANDS,
     SHARED_AMQP_URL,
@@ -27,6 +26,7 @@ from resilience_helpers import (
 
 from orchestrator.emulator.config import EmulatorConfig
 from orchestrator.emulator.server import RunningEmulator
+from orchestrator.soak.services import PrivatePostgres, PrivateRabbit
 from orchestrator.store import Store
 
 pytestmark = pytest.mark.resilience

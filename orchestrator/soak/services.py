@@ -1,12 +1,12 @@
-"""Private PostgreSQL and RabbitMQ instances that a test may stop, kill and restart.
+"""Private PostgreSQL and RabbitMQ instances that the soak and the restart tests stop, kill and restart.
 
 The machine's shared services (PostgreSQL on 5432, RabbitMQ on 5672) are never touched: each instance
 here has its own temporary directory, its own ports, its own socket directory (PostgreSQL), its own node
 name, Erlang cookie, data and log directories (RabbitMQ), and ignores the system configuration files.
 
-Everything is synchronous (``subprocess``); async tests call the slow parts through ``asyncio.to_thread``
-so that the worker under test keeps running while a service restarts. A missing binary raises
-:class:`ServiceError`: these tests must fail loudly on a machine without the packages, never skip.
+Everything is synchronous (``subprocess``); async callers run the slow parts through ``asyncio.to_thread``
+so that the workers keep running while a service restarts. A missing binary raises :class:`ServiceError`:
+a soak or a test must fail loudly on a machine without the packages, never skip.
 """
 
 from __future__ import annotations
@@ -169,8 +169,9 @@ def postgres_bin_dir() -> Path:
 class PrivatePostgres:
     """A throw-away cluster: ``start()``, ``stop(mode)``, ``restart()``, ``close()`` (also on failure)."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_connections: int = 100) -> None:
         self.bin = postgres_bin_dir()
+        self.max_connections = max_connections
         try:
             self._owner = pwd.getpwnam(PG_USER)
         except KeyError as exc:
@@ -227,7 +228,7 @@ class PrivatePostgres:
             f"port = {self.port}",
             f"unix_socket_directories = '{self.root}'",
             "fsync = off",  # the tests crash the server process, not the machine
-            "max_connections = 100",
+            f"max_connections = {self.max_connections}",
             "shared_buffers = 32MB",
             "logging_collector = off",
         ]

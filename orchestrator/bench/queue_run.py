@@ -1,11 +1,9 @@
-"""``cbr-orchestrator soak``: N single-server backups through the queue, W worker processes, the emulator.
+"""Commands through the queue to W real worker processes, on the machine's shared PostgreSQL and RabbitMQ.
 
 Everything is created for the run and removed afterwards: a database, RabbitMQ names with their own
-prefix, an in-process emulator with instant progression. Workers are real ``cbr-orchestrator worker``
-processes configured through environment variables only.
-
-:func:`run_through_queue` is the machinery on its own (any commands, any CBR endpoint, which events to
-wait for); ``cbr-orchestrator bench`` uses it with an emulator in its own process.
+prefix. Workers are real ``cbr-orchestrator worker`` processes configured through environment variables
+only. :func:`run_through_queue` runs any commands against any CBR endpoint and waits for the events it is
+told to count; ``cbr-orchestrator bench`` uses it with an emulator in its own process.
 """
 
 from __future__ import annotations
@@ -18,19 +16,16 @@ import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import aio_pika
 import asyncpg
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractRobustConnection
-from rich.table import Table
 
 from orchestrator.broker import command_message, declare_topology, delete_topology
 from orchestrator.config import Names, ProjectCredentials, RateLimitSettings, Settings, WorkerSettings
-from orchestrator.emulator.config import DEFAULT_TENANT, EmulatorConfig, Inventory, Progression
-from orchestrator.emulator.inventory import build_inventory
-from orchestrator.emulator.server import start_emulator
+from orchestrator.emulator.config import DEFAULT_TENANT
 from orchestrator.messages import BackupCommand, Command
 from orchestrator.store import Store, run_migrations
 
@@ -42,54 +37,6 @@ WORKER_TUNING = WorkerSettings(
 )
 # An emulator without a request-rate limit: the shared limiter must not be what is measured.
 UNLIMITED_RATE = RateLimitSettings(rate=5000, burst=1000, max_rate=5000, max_lease=200)
-
-
-@dataclass
-class SoakFigures:
-    commands: int
-    workers: int
-    workflows: dict[str, int] = field(default_factory=dict)
-    events_total: int = 0
-    events_distinct: int = 0
-    final_events: int = 0
-    final_events_distinct: int = 0
-    checkpoints: int = 0
-    cbr_calls_total: int = 0
-    cbr_calls_by_operation: dict[str, int] = field(default_factory=dict)
-    worker_exit_codes: list[int | None] = field(default_factory=list)
-    timed_out: bool = False
-    wall_seconds: float = 0.0
-
-    @property
-    def workflows_total(self) -> int:
-        return sum(self.workflows.values())
-
-    @property
-    def cbr_calls_per_workflow(self) -> float:
-        return self.cbr_calls_total / self.commands if self.commands else 0.0
-
-    @property
-    def commands_per_second(self) -> float:
-        return self.commands / self.wall_seconds if self.wall_seconds else 0.0
-
-    @property
-    def ok(self) -> bool:
-        n = self.commands
-        return (
-            self.workflows_total == n
-            and self.workflows.get("succeeded", 0) == n
-            and self.final_events_distinct == n
-            and self.checkpoints == n
-        )
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            **asdict(self),
-            "workflows_total": self.workflows_total,
-            "cbr_calls_per_workflow": round(self.cbr_calls_per_workflow, 2),
-            "commands_per_second": round(self.commands_per_second, 2),
-            "ok": self.ok,
-        }
 
 
 def _dsn_of(db: str) -> str:
@@ -367,49 +314,3 @@ async def _run_with_topology(
     finally:
         codes = await _stop_workers(procs)
     return QueueRun(tally, {}, codes, peaks, timed_out, published_after, counted_after)
-
-
-async def run_soak(commands: int = 1000, workers: int = 2, wait_seconds: float = 600.0) -> SoakFigures:
-    """Run one soak and return its figures; everything it created is removed again."""
-    figures = SoakFigures(commands=commands, workers=workers)
-    inventory = Inventory(servers=commands, disks=0, data_disks_per_server=0)
-    config = EmulatorConfig(progression=Progression.instantly(), inventory=inventory)
-    server_ids = list(build_inventory(inventory, DEFAULT_TENANT.region, DEFAULT_TENANT.project_id).servers)
-    async with await start_emulator(config) as em:
-        commands_ = backup_commands(server_ids)
-        plan = QueuePlan(commands_, workers, em.base_url, commands, wait_seconds=wait_seconds)
-        run = await run_through_queue(plan)
-        figures.checkpoints = em.counters.requests_of("create_checkpoint")
-        requests = em.counters.snapshot()["requests"]
-    figures.timed_out = run.timed_out
-    figures.wall_seconds = round(run.counted_after, 2)
-    figures.worker_exit_codes = run.worker_exit_codes
-    tally = run.tally
-    figures.events_total, figures.events_distinct = tally.total, len(tally.ids)
-    figures.final_events, figures.final_events_distinct = tally.finals, len(tally.final_ids)
-    figures.workflows = run.workflows
-    figures.cbr_calls_total = requests["total"]
-    figures.cbr_calls_by_operation = dict(requests["by_operation"])
-    return figures
-
-
-def figures_table(f: SoakFigures) -> Table:
-    table = Table(title=f"soak: {f.commands} backup commands, {f.workers} workers", show_header=False)
-    table.add_column("figure")
-    table.add_column("value", justify="right")
-    statuses = ", ".join(f"{k} {v}" for k, v in sorted(f.workflows.items())) or "none"
-    rows = [
-        ("commands sent", str(f.commands)),
-        ("workflows created", f"{f.workflows_total} ({statuses})"),
-        ("events received (total / distinct)", f"{f.events_total} / {f.events_distinct}"),
-        ("final events (total / distinct)", f"{f.final_events} / {f.final_events_distinct}"),
-        ("checkpoints created", str(f.checkpoints)),
-        ("CBR calls (total / per workflow)", f"{f.cbr_calls_total} / {f.cbr_calls_per_workflow:.2f}"),
-        ("worker exit codes", " ".join(str(c) for c in f.worker_exit_codes)),
-        ("wall time", f"{f.wall_seconds:.2f} s" + (" (timed out)" if f.timed_out else "")),
-        ("commands/s", f"{f.commands_per_second:.1f}"),
-        ("verdict", "[green]ok[/]" if f.ok else "[red]FAILED[/]"),
-    ]
-    for name, value in rows:
-        table.add_row(name, value)
-    return table
