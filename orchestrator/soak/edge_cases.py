@@ -1,6 +1,7 @@
 """Valid commands at the edges: each must end with a final event, or be refused with a reason — never hang.
 
-Today's schema accepts them all; what the orchestrator does with them is its choice, but it must choose:
+The schema may take them or refuse them; what the orchestrator does with them is its choice, but it must
+choose:
 
 * a ``reply_to`` of 255 characters that are 510 bytes (more than an AMQP routing key holds);
 * an ``admission.start_by`` without a time zone;

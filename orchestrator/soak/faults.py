@@ -1,7 +1,8 @@
 """The fault plans the soak puts on the emulator in turn (``PUT /_emulator/faults``).
 
 Each plan is what a real cloud does on a bad day: throttling with ``Retry-After``, 5xx answers (a gateway's
-502/503/504 as well as the service's 500), calls that execute and then lose their answer, slow lookups.
+502/503/504 as well as the service's 500), calls that execute and then lose their answer or get a 504 from
+the gateway anyway, slow lookups.
 Probabilities are high enough to hit many calls and low enough that work goes on; the last plan mixes
 everything (the recipe of issue 7's first finding: lost answers and 5xx on calls, 429 on every call).
 """
@@ -46,6 +47,11 @@ def _lost_answers(probability: float, hang_seconds: float) -> list[dict[str, Any
     return [{"operation": op, **rule} for op in NON_IDEMPOTENT]
 
 
+def _gateway_after_execution(probability: float) -> list[dict[str, Any]]:
+    """The call executes, and the gateway answers 504 anyway (a definite-looking answer that is not)."""
+    return [{"operation": op, "error_after_execute_probability": probability} for op in NON_IDEMPOTENT]
+
+
 def _slow(operations: tuple[str, ...], probability: float, seconds: float) -> list[dict[str, Any]]:
     return [
         {"operation": op, "latency_seconds": seconds, "latency_probability": probability} for op in operations
@@ -57,6 +63,7 @@ def fault_plans(hang_seconds: float) -> list[FaultPlan]:
     return [
         FaultPlan("execute-then-timeout", _lost_answers(0.3, hang_seconds)),
         FaultPlan("5xx on calls and lookups", _server_errors(0.25)),
+        FaultPlan("504 after execution", _gateway_after_execution(0.3)),
         FaultPlan("429 + Retry-After on every call", _throttling(0.25)),  # meets the RabbitMQ restart
         # slow calls: kills and SIGTERMs fall while calls are in flight
         FaultPlan("slow lookups and calls", [*_slow(LOOKUPS, 0.4, 1.5), *_slow(NON_IDEMPOTENT, 0.3, 2.0)]),
@@ -64,6 +71,7 @@ def fault_plans(hang_seconds: float) -> list[FaultPlan]:
             "all at once",
             [
                 *_lost_answers(0.25, hang_seconds),
+                *_gateway_after_execution(0.15),
                 *_server_errors(0.3),
                 *_throttling(0.3),
                 *_slow(LOOKUPS, 0.2, 1.0),

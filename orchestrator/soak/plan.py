@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from orchestrator.messages import AnyCommand, parse_command
+from orchestrator.messages import AnyCommand, BackupCommand, InvalidCommand, ResourceRef, parse_command
 from orchestrator.soak import edge_cases
 from orchestrator.soak.bad_input import BadMessage, bad_messages
 from orchestrator.soak.seed import DESTINATION, SOURCE, VAULT_SIZE_GB, SeededBackup, Seeds
@@ -198,7 +198,7 @@ def build_plan(mix: Mix, allocation: Allocation, seeds: Seeds, seed: int) -> Pla
     messages = _with_duplicates(valid, mix.duplicates, rng)
     edge = {}
     for case in edge_cases.edge_cases(allocation.edge_free, allocation.edge_bound):
-        command = parse_command(_json(case.raw))
+        command = _edge_command(case.raw)
         edge[command.command_id] = (command, case.what)
         position = rng.randint(0, len(messages))
         messages.insert(position, Outgoing(_json(case.raw), command.command_id, f"edge:{case.what}", None))
@@ -217,6 +217,15 @@ def build_plan(mix: Mix, allocation: Allocation, seeds: Seeds, seed: int) -> Pla
         edge={command_id: command for command_id, (command, _) in edge.items()},
         edge_what={command_id: what for command_id, (_, what) in edge.items()},
     )
+
+
+def _edge_command(raw: dict[str, Any]) -> AnyCommand:
+    """An edge case as a command, whether the schema takes it or refuses it (it is sent either way)."""
+    try:
+        return parse_command(_json(raw))
+    except InvalidCommand:
+        resources = [ResourceRef.model_validate(r) for r in raw["resources"]]
+        return BackupCommand.model_construct(**{**raw, "resources": resources})
 
 
 def _json(raw: dict[str, Any]) -> bytes:
