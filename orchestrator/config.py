@@ -13,7 +13,15 @@ import json
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -195,6 +203,14 @@ class Settings(BaseSettings):
         default=120.0, gt=0, description="Retry-After answers are capped at this many seconds."
     )
 
+    @field_validator("credentials", mode="before")
+    @classmethod
+    def _credentials_as_in_the_file(cls, value: Any) -> Any:
+        """``CBR_ORCH_CREDENTIALS`` takes the secrets file's form too: ``{"credentials": [...]}``."""
+        if isinstance(value, dict) and set(value) == {"credentials"}:
+            return value["credentials"]
+        return value
+
     @model_validator(mode="after")
     def _calls_fit_the_lease(self) -> Settings:
         """A call that is not idempotent needs its timeout plus the margin of lease left to start, and its
@@ -238,3 +254,33 @@ def _read_secrets_file(path: Path) -> list[ProjectCredentials]:
     if not isinstance(items, list):
         raise ValueError(f"secrets file {path}: 'credentials' must be a list")
     return [ProjectCredentials.model_validate(item) for item in items]
+
+
+ENV_PREFIX = "CBR_ORCH_"
+NESTED = ("worker", "rate_limit", "names")
+
+
+def env_name(location: tuple[int | str, ...]) -> str:
+    """The environment variable a settings field is read from (``worker.lease_seconds`` →
+    ``CBR_ORCH_WORKER__LEASE_SECONDS``; anything inside a JSON value → that value's variable)."""
+    parts = [str(p) for p in location]
+    if not parts:
+        return f"{ENV_PREFIX}*"
+    if parts[0] in NESTED and len(parts) > 1:
+        return f"{ENV_PREFIX}{parts[0].upper()}__{parts[1].upper()}"
+    return f"{ENV_PREFIX}{parts[0].upper()}"
+
+
+def explain_settings_error(exc: ValidationError) -> list[str]:
+    """One line per mistake, naming the environment variable to fix (never echoing a value)."""
+    lines = []
+    for error in exc.errors(include_url=False, include_input=False):
+        location = tuple(error["loc"])
+        message = str(error["msg"]).removeprefix("Value error, ")
+        if not location:  # a rule across fields: its message names them
+            lines.append(message)
+            continue
+        within = location[2:] if location[0] in NESTED else location[1:]
+        inside = f" (at {'.'.join(str(p) for p in within)})" if within else ""
+        lines.append(f"{env_name(location)}{inside}: {message}")
+    return lines

@@ -17,15 +17,17 @@ class CliRun:
     stderr: str
 
 
-async def run_cli(database_url: str, *args: str) -> CliRun:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CBR_ORCH_")}
-    env.update(CBR_ORCH_DATABASE_URL=database_url, COLUMNS=str(COLUMNS), NO_COLOR="1", TERM="dumb")
+async def run_cli(database_url: str, *args: str, env: dict[str, str] | None = None) -> CliRun:
+    """``cbr-orchestrator ARGS`` on ``database_url``, with ``env`` on top of a clean environment."""
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("CBR_ORCH_")}
+    environment.update(CBR_ORCH_DATABASE_URL=database_url, COLUMNS=str(COLUMNS), NO_COLOR="1", TERM="dumb")
+    environment.update(env or {})
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "orchestrator.cli",
         *args,
-        env=env,
+        env=environment,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )

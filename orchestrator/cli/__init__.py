@@ -1,0 +1,10 @@
+"""The ``cbr-orchestrator`` command: the application (``app``), and one module per group of commands."""
+
+from orchestrator.cli import emulator, proofs, service, workflows
+from orchestrator.cli.app import app
+
+__all__ = ["app", "emulator", "main", "proofs", "service", "workflows"]
+
+
+def main() -> None:
+    app()

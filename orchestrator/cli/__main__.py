@@ -1,0 +1,5 @@
+"""``python -m orchestrator.cli``: the same as ``cbr-orchestrator``."""
+
+from orchestrator.cli import main
+
+main()
