@@ -96,8 +96,8 @@ class WorkerSettings(BaseModel):
 
     Budget per workflow (then it ends ``failed``): ``max_failures_per_request`` "retry later" answers to
     one kind of request since it last succeeded, ``max_calls`` CBR calls, ``max_steps`` steps,
-    ``max_workflow_seconds`` of age, and ``max_crashed_runs`` runs in a row that ended without giving the
-    workflow back.
+    ``max_workflow_seconds`` of age, ``max_failed_runs`` runs in a row that failed in our own code, and
+    ``max_crashed_runs`` runs in a row that ended without a word (the worker killed, the lease lost).
     """
 
     model_config = ConfigDict(frozen=True)
@@ -114,7 +114,8 @@ class WorkerSettings(BaseModel):
     max_calls: int = Field(default=50_000, ge=1)
     max_steps: int = Field(default=1_000_000, ge=1)
     max_workflow_seconds: float = Field(default=8 * 86_400.0, gt=0)
-    max_crashed_runs: int = Field(default=5, ge=1)
+    max_failed_runs: int = Field(default=5, ge=1)
+    max_crashed_runs: int = Field(default=20, ge=1)
     idle_poll_seconds: float = Field(default=1.0, gt=0)
     status_poll_seconds: float = Field(default=5.0, gt=0)
     # status listings start this long before the oldest outstanding poll (cloud vs our clock; see poller)

@@ -66,9 +66,14 @@ def out_of_time(wf: Workflow, now: datetime, limits: WorkerSettings) -> Exhauste
 
 
 def runs_failing(wf: Workflow, limits: WorkerSettings) -> Exhausted | None:
-    """The runs before this one all ended without giving the workflow back (crash, error, lost lease)."""
-    before = wf.crashed_runs - 1  # the claim counted this run already
-    if before < limits.max_crashed_runs:
-        return None
-    error = f": {wf.last_run_error}" if wf.last_run_error else ""
-    return Exhausted(RUNS_FAILING, f"{before} runs in a row failed{error}"[:1000])
+    """The runs before this one kept failing in our code, or kept ending without a word (each time the
+    worker was killed while running it, or lost its lease: a poison workflow that kills whoever runs it
+    looks like that, and so, rarely, does bad luck — hence a higher limit)."""
+    if wf.failed_runs >= limits.max_failed_runs:
+        error = f": {wf.last_run_error}" if wf.last_run_error else ""
+        return Exhausted(RUNS_FAILING, f"{wf.failed_runs} runs in a row failed{error}"[:1000])
+    crashed = wf.crashed_runs - 1  # the claim counted this run already
+    if crashed >= limits.max_crashed_runs:
+        message = f"{crashed} runs in a row ended without a word (their worker killed, or its lease lost)"
+        return Exhausted(RUNS_FAILING, message)
+    return None

@@ -78,8 +78,8 @@ class Leases:
         if lease.left(self._clock()) >= wanted:
             return
         sent = self._clock()
-        try:
-            async with asyncio.timeout(self._heartbeat):
+        try:  # a renewal slower than the lease has left is no renewal
+            async with asyncio.timeout(max(lease.left(sent) - self._margin, MIN_WATCH_SECONDS)):
                 kept = await self._store.heartbeat([lease.claim], self._seconds)
         except Exception as exc:  # the database unreachable: no renewal, so no call
             raise LeaseLost() from exc
@@ -90,18 +90,28 @@ class Leases:
             raise LeaseLost()
 
     async def keep(self) -> None:
-        """Until cancelled: renew every held lease each heartbeat; stop runs whose lease is lost or ends."""
-        next_beat = self._clock() + self._heartbeat
-        while True:
-            await asyncio.sleep(self._pause(next_beat))
-            if self._clock() >= next_beat:
-                next_beat = self._clock() + self._heartbeat
-                await self._beat()
-            self._stop_expiring()
+        """Until cancelled: renew every held lease each heartbeat (in a task of its own: a slow database
+        must not hold up the watch); stop runs whose lease is lost or about to end."""
+        beats = asyncio.create_task(self._beats())
+        try:
+            while True:
+                await asyncio.sleep(self._pause())
+                self._stop_expiring()
+        finally:
+            beats.cancel()
+            await asyncio.gather(beats, return_exceptions=True)
 
-    def _pause(self, next_beat: float) -> float:
+    async def _beats(self) -> None:
+        while True:
+            await asyncio.sleep(self._heartbeat)
+            await self._beat()
+
+    def _pause(self) -> float:
+        """Until the next lease needs looking at (every heartbeat at the least)."""
         now = self._clock()
-        wake = min([next_beat, *(lease.valid_until - self._margin for lease in self._held.values())])
+        wake = min(
+            [now + self._heartbeat, *(lease.valid_until - self._margin for lease in self._held.values())]
+        )
         return max(MIN_WATCH_SECONDS, wake - now)
 
     async def _beat(self) -> None:
@@ -109,9 +119,8 @@ class Leases:
         if not leases:
             return
         sent = self._clock()
-        try:  # a heartbeat slower than its interval failed: the watch must not wait on it
-            async with asyncio.timeout(self._heartbeat):
-                kept = await self._store.heartbeat([lease.claim for lease in leases], self._seconds)
+        try:
+            kept = await self._store.heartbeat([lease.claim for lease in leases], self._seconds)
         except Exception as exc:  # the database away for a moment: the watch stops runs in time
             log.warning("heartbeat failed (%s)", type(exc).__name__)
             return

@@ -140,7 +140,7 @@ class Engine:
             await self._release_after_error(wf, lease, exc)
 
     async def _release_after_error(self, wf: Workflow, lease: Lease, exc: Exception) -> None:
-        delay = self._policy.delay(Sleep("busy", wf.crashed_runs))
+        delay = self._policy.delay(Sleep("busy", wf.failed_runs + 1))
         error = f"{type(exc).__name__}: {exc}"
         try:
             await self._store.release_after_error(lease.claim, _now() + timedelta(seconds=delay), error)

@@ -8,6 +8,7 @@ backup it restores, a replication record to the backup it copies — and each co
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from collections import Counter
@@ -104,6 +105,9 @@ class Figures:
     unmatched_dead_letters: int = 0
     bad_not_refused: int = 0
     bad_not_refused_examples: list[str] = field(default_factory=list)
+    # a command and a later message reusing its id with another body: the first taken in wins, and with
+    # competing consumers and redeliveries the later one may arrive first (then the command is refused)
+    conflicts_won_by_the_reuse: int = 0
     unpublished_events: int = 0
     suspects: list[str] = field(default_factory=list)  # commands whose step trails are worth reading
 
@@ -172,6 +176,8 @@ def _count_dead_letters(figures: Figures, seen: Observed) -> set[str]:
     refused_edge: Counter[str] = Counter()
     matched: set[str] = set()
     refused_commands: set[str] = set()
+    reused = {_command_id_of(b.body): b for b in plan.bad if b.late}
+    conflicted: set[str] = set()
     for letter in seen.dead_letters:
         figures.dead_lettered += 1
         figures.without_reason += letter.reason is None
@@ -186,16 +192,34 @@ def _count_dead_letters(figures: Figures, seen: Observed) -> set[str]:
             refused_edge[reason] += 1
         elif command_id in plan.commands:
             refused_commands.add(command_id)
+            if reason == "conflict" and command_id in reused:
+                conflicted.add(command_id)  # decided below, with the message that reused its id
+                continue
             figures.valid_dead_lettered += 1
             _example(figures.valid_dead_lettered_examples, f"{command_id} ({letter.reason or 'no reason'})")
         else:
             figures.unmatched_dead_letters += 1
     figures.refused, figures.edge_refused = dict(refused.most_common()), dict(refused_edge.most_common())
+    for command_id in conflicted:  # the reuse arrived first and was taken in: the pair was decided
+        if reused[command_id].message_id in matched:  # both refused: the command was lost
+            figures.valid_dead_lettered += 1
+            _example(figures.valid_dead_lettered_examples, f"{command_id} (conflict, both refused)")
+        else:
+            matched.add(reused[command_id].message_id)
+            figures.conflicts_won_by_the_reuse += 1
     missing = [b for b in plan.bad if b.message_id not in matched]
     figures.bad_not_refused = len(missing)
     for bad in missing:
         _example(figures.bad_not_refused_examples, bad.what)
     return refused_commands
+
+
+def _command_id_of(body: bytes) -> str:
+    try:
+        found = json.loads(body).get("command_id")
+    except (ValueError, AttributeError):
+        return ""
+    return str(found) if found is not None else ""
 
 
 def _count_workflows(figures: Figures, seen: Observed, rows: dict[str, WorkflowRow]) -> None:

@@ -87,6 +87,7 @@ def soak_rows(result: SoakResult) -> list[tuple[str, str]]:
         ("succeeded without a side effect", str(f.effects.succeeded_without_effect)),
         ("dead-lettered", _dead_letters(f)),
         ("bad messages not dead-lettered", f"{f.bad_not_refused}{_examples(f.bad_not_refused_examples)}"),
+        ("id reuses taken in before their command (first wins)", str(f.conflicts_won_by_the_reuse)),
         ("events never marked published", str(f.unpublished_events)),
         ("workers", _workers(result.workers)),
         ("service restarts", restarts),

@@ -90,7 +90,8 @@ class Workflow:
     finished_at: datetime | None
     parent_id: uuid.UUID | None = None  # a fleet's child backup names its fleet
     lease_epoch: int = 0  # raised by every claim
-    crashed_runs: int = 0  # runs in a row that ended without giving the workflow back (this one counted)
+    crashed_runs: int = 0  # runs in a row that ended without a word (a kill, a lost lease; this one counted)
+    failed_runs: int = 0  # runs in a row that failed in our own code
     last_run_error: str | None = None
 
     @classmethod

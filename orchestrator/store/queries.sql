@@ -61,15 +61,16 @@ RETURNING id;
 -- $1 id, $2 owner, $3 epoch, $4 state, $5 next run at
 UPDATE workflows
    SET state = $4, next_run_at = $5, lease_owner = NULL, lease_expires_at = NULL, crashed_runs = 0,
-       last_run_error = NULL, updated_at = now()
+       failed_runs = 0, last_run_error = NULL, updated_at = now()
  WHERE id = $1 AND lease_owner = $2 AND lease_epoch = $3 AND finished_at IS NULL
 RETURNING id;
 
 -- name: release_after_error
--- a run that failed in our own code: given back for a later run, counted as a crashed run
+-- a run that failed in our own code: given back for a later run, counted as a failed run (not a crash)
 -- $1 id, $2 owner, $3 epoch, $4 next run at, $5 error
 UPDATE workflows
-   SET next_run_at = $4, lease_owner = NULL, lease_expires_at = NULL, last_run_error = $5, updated_at = now()
+   SET next_run_at = $4, lease_owner = NULL, lease_expires_at = NULL, last_run_error = $5,
+       failed_runs = failed_runs + 1, crashed_runs = GREATEST(crashed_runs - 1, 0), updated_at = now()
  WHERE id = $1 AND lease_owner = $2 AND lease_epoch = $3 AND finished_at IS NULL
 RETURNING id;
 
@@ -273,7 +274,7 @@ WITH todo AS (
 ), wf AS (
     UPDATE workflows w
        SET state = t.state, next_run_at = t.run_at, lease_owner = NULL, lease_expires_at = NULL,
-           crashed_runs = 0, last_run_error = NULL, updated_at = now()
+           crashed_runs = 0, failed_runs = 0, last_run_error = NULL, updated_at = now()
       FROM todo t
      WHERE w.id = t.id AND w.lease_owner = t.owner AND w.lease_epoch = t.epoch AND w.finished_at IS NULL
     RETURNING w.id, t.owner

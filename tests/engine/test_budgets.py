@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 
@@ -128,3 +129,19 @@ async def test_a_huge_retry_after_is_capped(e2e: EndToEnd) -> None:
     status, _, _ = await the_workflow(e2e.store, "throttled")
     assert status is WorkflowStatus.SUCCEEDED
     assert e2e.emulator.counters.snapshot()["faults"]["by_kind"] == {"throttle": 1}
+
+
+async def test_a_workflow_whose_runs_keep_dying_without_a_word_ends_failed(
+    store: Store, settings: Settings, emulator_config: EmulatorConfig
+) -> None:
+    """Each run's worker died (its lease simply ran out): counted apart from runs that failed with an
+    error, with a limit of its own; past it the workflow ends with its event."""
+    await submit(store, backup_command("dying", servers(emulator_config, 1)))
+    for _ in range(3):  # three runs, each claimed and then never heard of again
+        [claimed] = await store.claim_due("doomed", 0.05, 10)
+        assert claimed.command_id == "dying"
+        await asyncio.sleep(0.1)
+    await run_until_done(store, tuned(settings, max_crashed_runs=3), "solo", seconds=20)
+    status, code, message = await the_workflow(store, "dying")
+    assert (status, code) == (WorkflowStatus.FAILED, "orchestrator.runs_failing")
+    assert message is not None and message.startswith("3 runs in a row ended without a word")

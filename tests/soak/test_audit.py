@@ -247,3 +247,29 @@ def test_an_edge_case_may_be_refused_with_a_reason_but_not_vanish() -> None:
         "1 commands lost (no final event, a workflow unended, or neither taken in nor refused)",
         "2 events never marked published (the relay sends them again and again)",
     ]
+
+
+@pytest.mark.parametrize("reuse_refused", [False, True])
+def test_a_command_and_a_reuse_of_its_id_may_arrive_in_either_order_but_one_must_be_taken_in(
+    reuse_refused: bool,
+) -> None:
+    """With competing consumers and redeliveries the later message may arrive first: the first taken in
+    wins and the other is refused with a conflict. Both refused would lose the command."""
+    original = command(
+        {"command_id": "c0", "kind": "backup", "vault": {"name": "v"}, "resources": [{"id": "s0"}]}
+    )
+    other = original.model_copy(update={"resources": [original.resources[0].model_copy(update={"id": "s9"})]})
+    reuse = BadMessage(other.model_dump_json().encode(), "soak-bad-0000", "reused id, other body", late=True)
+    plan = plan_of([original], Seeds.none(), [reuse])
+    events = EventLog()
+    events.note(final_event("c0"))
+    letters = [
+        DeadLetter(plan.messages[0].body, "c0", "conflict: command id c0 already names a different one")
+    ]
+    if reuse_refused:
+        letters.append(DeadLetter(reuse.body, reuse.message_id, "conflict: command id c0 already names …"))
+    figures = account(Observed(plan, events, [row("c0", "backup")], letters, {"projects": []}))
+
+    assert figures.conflicts_won_by_the_reuse == (0 if reuse_refused else 1)
+    assert figures.valid_dead_lettered == (1 if reuse_refused else 0)
+    assert figures.bad_not_refused == 0

@@ -116,11 +116,11 @@ async def test_runs_that_do_not_give_the_workflow_back_are_counted(store: Store)
     [two] = await store.claim_due("w", 30, 10)
     assert two.crashed_runs == 2
     await store.release_after_error(two.claim, datetime.now(UTC), "TypeError: boom")
-    [three] = await store.claim_due("w", 30, 10)
-    assert (three.crashed_runs, three.last_run_error) == (3, "TypeError: boom")
+    [three] = await store.claim_due("w", 30, 10)  # the failed run is counted as failed, not as crashed
+    assert (three.crashed_runs, three.failed_runs, three.last_run_error) == (2, 1, "TypeError: boom")
     await store.release_until(three.claim, {}, datetime.now(UTC))
     [four] = await store.claim_due("w", 30, 10)
-    assert (four.crashed_runs, four.last_run_error) == (1, None)
+    assert (four.crashed_runs, four.failed_runs, four.last_run_error) == (1, 0, None)
     assert one.id == wid
 
 
