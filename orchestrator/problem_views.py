@@ -23,7 +23,8 @@ def _when(moment: datetime) -> str:
 
 def refusals_table(refusals: list[Refusal]) -> Table:
     """Refusals, one a row, in the order given."""
-    table = Table(title=f"{len(refusals)} refused commands (newest first)")
+    commands = "command" if len(refusals) == 1 else "commands"
+    table = Table(title=f"{len(refusals)} refused {commands} (newest first)")
     for column in ("refused", "command", "message id", "bytes", "reason"):
         table.add_column(column, overflow="fold")
     for r in refusals:

@@ -131,7 +131,7 @@ def wait_and_summarise(
     outcome = asyncio.run(wait_for_outcome(console, chosen, command.command_id, known, timeout, conflict))
     if isinstance(outcome, Refused):
         for refusal in outcome.refusals:
-            console.print(f"[red]refused[/]: {escape(refusal.reason)}")
+            console.print(f"[red]command refused by intake[/]: {escape(refusal.reason)}")
         raise typer.Exit(EXIT_REFUSED)
     if isinstance(outcome, TimedOut):
         waited = f"--timeout: stopped waiting after {timeout:g} s"
