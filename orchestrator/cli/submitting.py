@@ -1,5 +1,6 @@
 """What ``submit`` does around publishing a command: say what its command id already names, warn of a
-``reply_to`` queue that does not exist, and (``--wait``) follow it to its end, its refusal or the timeout.
+deadline already past and of a ``reply_to`` queue that does not exist, and (``--wait``) follow it to its
+end, its refusal or the timeout.
 
 A wait ends in one of three ways: the workflow is final (its result and any undelivered reply are shown),
 intake refused the command (its reason is shown at once), or ``--timeout`` passed. When no worker has taken
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 import typer
@@ -27,11 +29,13 @@ if TYPE_CHECKING:  # the rest is imported when used: `--help` stays quick
 WAIT_EXIT_CODES = {"succeeded": 0, "partially_succeeded": 3}  # any other final status: 1
 EXIT_REFUSED = 2
 EXIT_TIMED_OUT = 4
-WAIT_HELP = (
-    "Follow the workflow to its end with a live progress bar. Exit codes: 0 succeeded, 1 failed or expired, "
-    f"2 refused, 3 partially succeeded, {EXIT_TIMED_OUT} --timeout passed (the command goes on)."
-)
 NO_WORKER_NOTICE_SECONDS = 10.0  # no workflow and no refusal after this long: say why that may be
+WAIT_HELP = (
+    "Follow the workflow to its end with a live progress bar; a refusal ends the wait at once with its "
+    f"reason, and a command no worker has taken after {NO_WORKER_NOTICE_SECONDS:g} s is said to be waiting. "
+    f"Exit codes: 0 succeeded, 1 failed or expired, {EXIT_REFUSED} refused, 3 partially succeeded, "
+    f"{EXIT_TIMED_OUT} --timeout passed (the command goes on)."
+)
 POLL_SECONDS = 0.5
 REPLY_SETTLE_SECONDS = 5.0  # at most this long for the relay's first try of the replies, after the end
 CHECK_TIMEOUT_SECONDS = 5.0
@@ -76,6 +80,11 @@ def check_before_publishing(
         known = None
     if known is not None and known.workflow is not None:
         console.print(escape(_known_notice(command.command_id, known.workflow, known.same_body)))
+    if command.deadline is not None and command.deadline <= datetime.now(UTC):
+        console.print(
+            f"[yellow]the deadline {command.deadline.isoformat()} has passed[/]: "
+            "the workflow will end `expired` at once"
+        )
     if command.reply_to is not None:
         _warn_if_no_queue(console, chosen, command.reply_to)
     return known

@@ -21,7 +21,8 @@ def submit(
     command_json: Annotated[str | None, typer.Option("--json", help="The command as a JSON string.")] = None,
     wait: Annotated[bool, typer.Option("--wait", help=WAIT_HELP)] = False,
     timeout: Annotated[
-        float | None, typer.Option(min=0.1, help="With --wait: stop waiting after this many seconds.")
+        float | None,
+        typer.Option(min=0.1, metavar="<seconds>", help="With --wait: stop waiting after this many seconds."),
     ] = None,
 ) -> None:
     """Publish one command (see `cbr-orchestrator schema`) to the commands queue. A command id that already

@@ -83,3 +83,12 @@ async def test_every_query_of_refusals_and_replies_prepares(store: Store) -> Non
     async with store.pool.acquire() as conn:
         for name, sql in problem_queries().items():
             assert await conn.prepare(sql), name  # raises on a typo or a missing column
+
+
+async def test_the_help_of_refusals_and_of_submit_names_the_environment_and_the_exit_codes() -> None:
+    refusals = await run_cli("postgresql://unused/db", "refusals", "--help")
+    assert refusals.code == 0 and "CBR_ORCH_DATABASE_URL" in refusals.stdout
+    assert "[default: 50; 1<=x<=10000]" in refusals.stdout
+    submit = await run_cli("postgresql://unused/db", "submit", "--help")
+    assert "--timeout <seconds>" in submit.stdout
+    assert "2 refused" in submit.stdout and "4 --timeout passed" in submit.stdout

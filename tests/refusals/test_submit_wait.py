@@ -6,8 +6,10 @@ from __future__ import annotations
 import time
 import uuid
 
+import aio_pika
 import pytest
 from cli_runner import run_cli
+from quick_settings import AMQP_URL
 from refusal_helpers import UNKNOWN_PROJECT, backup_json
 
 from orchestrator.store import Store
@@ -106,3 +108,42 @@ async def test_a_reply_to_a_queue_that_does_not_exist_is_shown_at_submit_and_at_
     failures = await reply_failures(store, workflow.id)
     assert failures and {f.reply_to for f in failures} == {queue}
     assert {f.error for f in failures} == {"unroutable (312 NO_ROUTE)"}
+
+
+async def commands_waiting(prefix: str) -> int:
+    connection = await aio_pika.connect_robust(AMQP_URL)
+    async with connection:
+        channel = await connection.channel()
+        queue = await channel.declare_queue(f"{prefix}.commands", passive=True, robust=False)
+        return queue.declaration_result.message_count or 0
+
+
+async def test_submit_warns_of_a_deadline_already_past(dsn: str, cli_env: dict[str, str]) -> None:
+    past = backup_json("late-1", deadline="2020-01-01T06:00:00Z")
+    run = await run_cli(dsn, "submit", "--json", past, env=cli_env)
+    assert run.code == 0, run.stdout + run.stderr
+    assert (
+        "the deadline 2020-01-01T06:00:00+00:00 has passed: the workflow will end `expired` at once"
+        in run.stdout
+    )
+    future = await run_cli(
+        dsn, "submit", "--json", backup_json("soon-1", deadline="2099-01-01T06:00:00Z"), env=cli_env
+    )
+    assert future.code == 0 and "deadline" not in future.stdout
+
+
+async def test_without_the_database_submit_publishes_all_the_same_but_a_wait_publishes_nothing(
+    cli_env: dict[str, str],
+) -> None:
+    away = "postgresql://postgres@127.0.0.1:5432/cbro_refusals_no_such_database"
+    prefix = cli_env["CBR_ORCH_NAMES__PREFIX"]
+    run = await run_cli(away, "submit", "--json", backup_json("away-1"), env=cli_env)
+    assert run.code == 0, run.stdout + run.stderr
+    assert (
+        "cannot check command id 'away-1' in the database (InvalidCatalogNameError); publishing" in run.stdout
+    )
+    assert await commands_waiting(prefix) == 1
+    waiting = await run_cli(away, "submit", "--wait", "--json", backup_json("away-2"), env=cli_env)
+    assert waiting.code == 1
+    assert "--wait needs the database; nothing was published" in waiting.stdout
+    assert await commands_waiting(prefix) == 1
