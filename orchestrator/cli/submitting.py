@@ -249,18 +249,18 @@ async def _workflow_now(dsn: str, command_id: str) -> Workflow | None:
 
 
 def _summarise(console: Console, dsn: str, workflow: Workflow) -> None:
+    """The workflow in detail, then its replies that could not be delivered (once the relay tried them)."""
     from orchestrator.problem_views import reply_failures_view
     from orchestrator.store import workflow_status
     from orchestrator.views import workflow_detail
 
+    failures = asyncio.run(_reply_failures_once_tried(dsn, workflow)) if workflow.reply_to else []
     detail = asyncio.run(workflow_status(dsn, str(workflow.id)))
     if detail is not None:
         console.print(workflow_detail(detail))
-    if workflow.reply_to is not None:
-        failures = asyncio.run(_reply_failures_once_tried(dsn, workflow))
-        view = reply_failures_view(failures)
-        if view is not None:
-            console.print(view)
+    view = reply_failures_view(failures)
+    if view is not None:
+        console.print(view)
 
 
 async def _reply_failures_once_tried(dsn: str, workflow: Workflow) -> list[FailedReply]:
