@@ -55,11 +55,14 @@ ResourceType = Literal[
 
 
 class InvalidCommand(Exception):
-    """A message that is not a command we accept; ``reason`` is safe to put in a dead-letter header."""
+    """A message that is not a command we accept; ``reason`` is safe to put in a dead-letter header.
+    ``command_id``: the message's command id, when it named a well-formed one (a refusal is recorded
+    under it)."""
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, command_id: str | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
+        self.command_id = command_id
 
 
 class _Strict(BaseModel):
@@ -272,13 +275,30 @@ def command_from_json(raw: object) -> AnyCommand:
     """Validate a decoded JSON value as a command (its version first)."""
     if not isinstance(raw, dict):
         raise InvalidCommand("malformed: a command is a JSON object")
+    command_id = command_id_in(raw)
     version = raw.get("version", COMMAND_VERSION)
     if version != COMMAND_VERSION:
-        raise InvalidCommand(f"unsupported version: {_short(version)}, expected {COMMAND_VERSION}")
+        raise InvalidCommand(
+            f"unsupported version: {_short(version)}, expected {COMMAND_VERSION}", command_id
+        )
     try:
         return _COMMAND_ADAPTER.validate_python(raw)
     except ValidationError as exc:
-        raise InvalidCommand("invalid: " + _summarise(exc)) from None
+        raise InvalidCommand("invalid: " + _summarise(exc), command_id) from None
+
+
+_ID_ADAPTER: TypeAdapter[str] = TypeAdapter(Id)
+
+
+def command_id_in(raw: dict[str, Any]) -> str | None:
+    """The command id a decoded command names, when it is a well-formed one (whatever else is wrong)."""
+    value = raw.get("command_id")
+    if not isinstance(value, str) or len(value) > 128:
+        return None
+    try:
+        return _ID_ADAPTER.validate_python(value)
+    except ValidationError:
+        return None
 
 
 def _short(value: object) -> str:

@@ -4,7 +4,8 @@ Commands arriving together are committed together (:class:`CommitBatch`: one INS
 
 The message is acked only after the workflow is committed, and never held while the workflow runs.
 Bad input (malformed, invalid, unknown version, too large, no credentials for the project, a command id
-that already names a different command) is dead-lettered at once with its reason in a header; only an
+that already names a different command) is dead-lettered at once with its reason in a header, and the
+refusal recorded in PostgreSQL under its command id (:mod:`orchestrator.broker.refusal_log`); only an
 unexpected failure outside the parsing guard (the database away) requeues the message, and the queue's
 delivery limit dead-letters a message that keeps failing.
 """
@@ -20,6 +21,7 @@ from aio_pika.abc import AbstractIncomingMessage
 from orchestrator.broker.commit_batch import CommitBatch
 from orchestrator.broker.dead_letter import dead_letter_copy
 from orchestrator.broker.guard import SizeLimits, parse_guarded
+from orchestrator.broker.refusal_log import RefusalLog, refusal_of
 from orchestrator.broker.topology import Topology
 from orchestrator.config import Settings
 from orchestrator.crash_points import crash_point
@@ -75,6 +77,7 @@ class Intake:
         self._settings = settings
         self._topology = topology
         self._batch = CommitBatch(store, store_retry_delays)
+        self._refusals = RefusalLog(store, store_retry_delays)
         self._limits = SizeLimits.of(settings.worker)
 
     async def handle(self, message: AbstractIncomingMessage) -> None:
@@ -82,13 +85,13 @@ class Intake:
             try:
                 command = await self._accept(message.body)
             except InvalidCommand as exc:
-                await self._dead_letter(message, exc.reason)
+                await self._refuse(message, exc.reason, exc.command_id)
                 return
             new = new_workflow(command)
             verdict = await self._batch.commit(new)
             if verdict.verdict is Verdict.CONFLICT:
                 conflict = CommandConflict(new.command_id, verdict.workflow_id)
-                await self._dead_letter(message, f"conflict: {conflict}")
+                await self._refuse(message, f"conflict: {conflict}", new.command_id)
                 return
             log.info("command %s → workflow %s (%s)", new.command_id, verdict.workflow_id, verdict.verdict)
             crash_point("after_commit_before_ack")
@@ -101,9 +104,14 @@ class Intake:
         for project_id, region in _projects_of(command):
             if not self._settings.has_credentials(project_id, region):
                 raise InvalidCommand(
-                    f"refused: no credentials configured for project {project_id} in region {region}"
+                    f"refused: no credentials configured for project {project_id} in region {region}",
+                    command.command_id,
                 )
         return command
+
+    async def _refuse(self, message: AbstractIncomingMessage, reason: str, command_id: str | None) -> None:
+        await self._dead_letter(message, reason)
+        await self._refusals.record(refusal_of(message, reason, command_id))
 
     async def _dead_letter(self, message: AbstractIncomingMessage, reason: str) -> None:
         """Republish to the dead-letter exchange with the reason (confirmed), then ack the original."""

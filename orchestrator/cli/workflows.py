@@ -11,6 +11,7 @@ import typer
 from rich.markup import escape
 
 from orchestrator.cli.app import ENV_BROKER, ENV_DATABASE, app, console, settings
+from orchestrator.cli.submitting import WAIT_HELP
 from orchestrator.store.models import WorkflowStatus
 
 
@@ -18,16 +19,22 @@ from orchestrator.store.models import WorkflowStatus
 def submit(
     file: Annotated[Path | None, typer.Argument(help="JSON file with one command, or '-' for stdin.")] = None,
     command_json: Annotated[str | None, typer.Option("--json", help="The command as a JSON string.")] = None,
-    wait: Annotated[
-        bool, typer.Option("--wait", help="Follow the workflow to its end with a live progress bar.")
-    ] = False,
+    wait: Annotated[bool, typer.Option("--wait", help=WAIT_HELP)] = False,
+    timeout: Annotated[
+        float | None,
+        typer.Option(min=0.1, metavar="<seconds>", help="With --wait: stop waiting after this many seconds."),
+    ] = None,
 ) -> None:
-    """Publish one command (see `cbr-orchestrator schema`) to the commands queue."""
+    """Publish one command (see `cbr-orchestrator schema`) to the commands queue. A command id that already
+    names a workflow is said first: the same command is a duplicate, another one is refused."""
     from orchestrator.broker import submit as publish
+    from orchestrator.cli.submitting import check_before_publishing, wait_and_summarise
     from orchestrator.messages import InvalidCommand, parse_command
 
     if (file is None) == (command_json is None):
         raise typer.BadParameter("give a FILE or --json, not both")
+    if timeout is not None and not wait:
+        raise typer.BadParameter("--timeout bounds a --wait", param_hint="--timeout")
     if command_json is not None:
         raw = command_json.encode()
     else:
@@ -38,26 +45,11 @@ def submit(
         console.print(f"[red]command refused[/]: {escape(exc.reason)}")
         raise typer.Exit(2) from exc
     chosen = settings()
+    known = check_before_publishing(console, chosen, command, wait)
     asyncio.run(publish(chosen, command))
     console.print(f"submitted {command.kind} command {escape(command.command_id)}")
-    if wait:
-        _wait_and_summarise(chosen.database_url, command.command_id)
-
-
-WAIT_EXIT_CODES = {"succeeded": 0, "partially_succeeded": 3}
-
-
-def _wait_and_summarise(dsn: str, command_id: str) -> None:
-    """Exit 0 when the workflow succeeded, 3 when partially, 1 otherwise."""
-    from orchestrator.fleet.watch import wait_for_workflow
-    from orchestrator.store import workflow_status
-    from orchestrator.views import workflow_detail
-
-    final = asyncio.run(wait_for_workflow(dsn, command_id, console))
-    detail = asyncio.run(workflow_status(dsn, str(final.id)))
-    if detail is not None:
-        console.print(workflow_detail(detail))
-    raise typer.Exit(WAIT_EXIT_CODES.get(final.status.value, 1))
+    if wait and known is not None:
+        wait_and_summarise(console, chosen, command, known, timeout)
 
 
 RESOURCES_PAGE_MAX = 1000  # a page is a table in the terminal: more rows take seconds to lay out
@@ -95,6 +87,7 @@ def status(
 
 def _show_workflow(dsn: str, ref: str, page: tuple[int, int] | None) -> None:
     """One workflow in detail, or (``page``: offset, limit) one page of a fleet's resources."""
+    from orchestrator.cli.refusals import show_refusals_of
     from orchestrator.store import workflow_status
     from orchestrator.store.status import fleet_resources
     from orchestrator.views import resources_table, workflow_detail
@@ -104,8 +97,10 @@ def _show_workflow(dsn: str, ref: str, page: tuple[int, int] | None) -> None:
         detail = asyncio.run(workflow_status(dsn, ref))
         if detail is None:
             console.print(missing)
+            show_refusals_of(dsn, ref)
             raise typer.Exit(1)
         console.print(workflow_detail(detail))
+        show_refusals_of(dsn, detail.workflow.command_id)  # a command refused under this workflow's id
         return
     found = asyncio.run(fleet_resources(dsn, ref, *page))
     if found is None:

@@ -32,6 +32,7 @@ async def test_migrate_twice_and_concurrently(empty_dsn: str) -> None:
         "resource_locks",
         "rate_buckets",
         "admission_slots",
+        "refusals",
     }
     assert recorded == len(load_migrations())
 

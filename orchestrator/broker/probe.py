@@ -1,0 +1,33 @@
+"""Looking at a queue without touching its messages: whether it exists, how many messages wait in it and
+how many consumers it has (``submit`` uses it to explain a wait, and to warn of a ``reply_to`` queue that
+does not exist)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import aio_pika
+import aiormq
+
+from orchestrator.config import Settings
+
+PROBE_TIMEOUT_SECONDS = 5.0
+
+
+@dataclass(frozen=True)
+class QueueCounts:
+    messages: int  # ready to be delivered (not those delivered and unacked)
+    consumers: int
+
+
+async def queue_counts(settings: Settings, queue: str) -> QueueCounts | None:
+    """The counts of ``queue``, or None when no queue has that name."""
+    connection = await aio_pika.connect(settings.amqp_url.get_secret_value(), timeout=PROBE_TIMEOUT_SECONDS)
+    async with connection:
+        channel = await connection.channel()
+        try:
+            declared = await channel.declare_queue(queue, passive=True, timeout=PROBE_TIMEOUT_SECONDS)
+        except aiormq.exceptions.ChannelNotFoundEntity:
+            return None
+        result = declared.declaration_result
+        return QueueCounts(result.message_count or 0, result.consumer_count or 0)

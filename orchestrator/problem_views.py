@@ -1,0 +1,75 @@
+"""How refusals and undelivered replies look in the terminal (``refusals``, ``status``, ``submit --wait``).
+
+As in :mod:`orchestrator.views`, text from outside (command ids, message ids, queue names, reasons) goes into
+a ``Text``, never into markup.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime
+
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from orchestrator.store.refusals import Refusal
+from orchestrator.store.replies import FailedReply
+
+
+def _when(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def refusals_table(refusals: list[Refusal]) -> Table:
+    """Refusals, one a row, in the order given."""
+    commands = "command" if len(refusals) == 1 else "commands"
+    table = Table(title=f"{len(refusals)} refused {commands} (newest first)")
+    for column in ("refused", "command", "message id", "bytes", "reason"):
+        table.add_column(column, overflow="fold")
+    for r in refusals:
+        table.add_row(
+            _when(r.refused_at),
+            Text(r.command_id or "-"),
+            Text(r.message_id or "-"),
+            str(r.size_bytes),
+            Text(r.reason),
+        )
+    return table
+
+
+def refusal_lines(refusals: list[Refusal]) -> RenderableType:
+    """A command's refusals, oldest first: when, and why."""
+    return Group(
+        *(
+            Text.assemble(("refused at intake", "red"), f" {_when(r.refused_at)}: {r.reason}")
+            for r in refusals
+        )
+    )
+
+
+def reply_failures_view(failures: list[FailedReply]) -> RenderableType | None:
+    """The replies a workflow's events could not deliver, grouped by queue, error and state; None when
+    every reply was delivered (or none was asked for)."""
+    if not failures:
+        return None
+    groups = Counter((f.reply_to, f.error, f.parked) for f in failures)
+    most_attempts: dict[tuple[str, str, bool], int] = {}
+    for f in failures:
+        key = (f.reply_to, f.error, f.parked)
+        most_attempts[key] = max(f.attempts, most_attempts.get(key, 0))
+    lines = []
+    for (reply_to, error, parked), events in groups.items():
+        attempts = most_attempts[(reply_to, error, parked)]
+        state = (
+            f"given up after {attempts} attempts"
+            if parked
+            else f"tried {attempts} time{'s' if attempts != 1 else ''}, the relay tries again"
+        )
+        what = f"{events} event{'s' if events != 1 else ''}"
+        lines.append(
+            Text.assemble(
+                ("reply not delivered", "red"), f" to queue {reply_to!r}: {error} ({what}, {state})"
+            )
+        )
+    return Group(*lines)

@@ -1,0 +1,74 @@
+"""The command line as a user runs it (a separate process) against a real PostgreSQL, RabbitMQ and, when a
+test asks for one, a real worker on the CBR emulator: per-test database, RabbitMQ names and environment."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Iterator
+
+import aio_pika
+import pytest
+from pg_databases import RUN, database, migrated_template, unique_name
+from quick_settings import AMQP_URL, emulator_settings, quick_worker
+from refusal_helpers import EMULATOR_CONFIG
+
+from orchestrator.broker import delete_topology
+from orchestrator.config import Settings
+from orchestrator.emulator.server import RunningEmulator, start_emulator
+from orchestrator.store import Store
+from orchestrator.worker import run_worker
+
+
+@pytest.fixture(scope="session")
+def template_db() -> Iterator[str]:
+    yield from migrated_template("refusals")
+
+
+@pytest.fixture
+async def dsn(template_db: str) -> AsyncIterator[str]:
+    async with database(unique_name("refusals"), template_db) as url:
+        yield url
+
+
+@pytest.fixture
+async def store(dsn: str) -> AsyncIterator[Store]:
+    s = await Store.connect(dsn)
+    yield s
+    await s.close()
+
+
+@pytest.fixture
+async def emulator() -> AsyncIterator[RunningEmulator]:
+    running = await start_emulator(EMULATOR_CONFIG)
+    yield running
+    await running.close()
+
+
+@pytest.fixture
+async def settings(dsn: str, emulator: RunningEmulator) -> AsyncIterator[Settings]:
+    """A worker's settings on this test's database and RabbitMQ names; the names are removed afterwards."""
+    worker = quick_worker(relay_poll_seconds=0.2, reply_attempts=2)
+    chosen = emulator_settings(
+        dsn, emulator.base_url, prefix=f"test.{RUN}.{uuid.uuid4().hex[:6]}", worker=worker
+    )
+    yield chosen
+    connection = await aio_pika.connect_robust(AMQP_URL)
+    async with connection:
+        await delete_topology(await connection.channel(), chosen.names)
+
+
+@pytest.fixture
+def cli_env(settings: Settings) -> dict[str, str]:
+    """What the command line needs beside the database: the broker and the names of its queues."""
+    return {"CBR_ORCH_AMQP_URL": AMQP_URL, "CBR_ORCH_NAMES__PREFIX": settings.names.prefix}
+
+
+@pytest.fixture
+async def worker(settings: Settings) -> AsyncIterator[None]:
+    """A real worker (intake, engine, relay) on the emulator, until the test ends."""
+    stop = asyncio.Event()
+    task = asyncio.create_task(run_worker(settings, stop))
+    yield
+    stop.set()
+    await task
