@@ -7,4 +7,7 @@ __all__ = ["app", "emulator", "main", "proofs", "service", "workflows"]
 
 
 def main() -> None:
-    app()
+    from orchestrator.cli.unreachable import services_explained
+
+    with services_explained():
+        app()
