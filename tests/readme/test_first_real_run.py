@@ -80,13 +80,16 @@ async def run_bash(script: str, cwd: Path, env: dict[str, str]) -> tuple[int, st
     return proc.returncode, out.decode(errors="replace")
 
 
-async def final_statuses(dsn: str) -> dict[str, str]:
+async def workflows_by_kind(dsn: str) -> dict[str, asyncpg.Record]:
     conn = await asyncpg.connect(dsn)
     try:
-        rows = await conn.fetch("SELECT kind, status FROM workflows ORDER BY created_at")
+        rows = await conn.fetch(
+            "SELECT kind, status, input->>'backup_id' AS restored,"
+            " result->'resources'->0->>'backup_id' AS made FROM workflows"
+        )
     finally:
         await conn.close()
-    return {row["kind"]: row["status"] for row in rows}
+    return {row["kind"]: row for row in rows}
 
 
 async def test_the_first_real_run_section_runs_as_pasted_and_ends_with_a_backup_and_a_restore(
@@ -108,5 +111,10 @@ async def test_the_first_real_run_section_runs_as_pasted_and_ends_with_a_backup_
     assert code == 0, output[-6000:]
     assert "created database" in output, output[-3000:]
     assert "ecs-0001" in output  # the inventory was listed
-    assert await final_statuses(private_database) == {"backup": "succeeded", "restore": "succeeded"}
+    workflows = await workflows_by_kind(private_database)
+    assert {kind: row["status"] for kind, row in workflows.items()} == {
+        "backup": "succeeded",
+        "restore": "succeeded",
+    }
+    assert workflows["restore"]["restored"] == workflows["backup"]["made"] is not None
     print(f"first real run: {took:.1f} s")
