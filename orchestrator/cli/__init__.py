@@ -7,4 +7,7 @@ __all__ = ["app", "emulator", "main", "proofs", "refusals", "service", "workflow
 
 
 def main() -> None:
-    app()
+    from orchestrator.cli.unreachable import services_explained
+
+    with services_explained():
+        app()

@@ -5,19 +5,62 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from typing import Annotated
 
+import typer
 from rich.markup import escape
 
-from orchestrator.cli.app import ENV_BROKER, ENV_CLOUD, ENV_DATABASE, app, console, run_long_lived, settings
+from orchestrator.cli.app import (
+    ENV_BROKER,
+    ENV_CLOUD,
+    ENV_DATABASE,
+    app,
+    console,
+    errors,
+    run_long_lived,
+    settings,
+)
 
 
 @app.command(epilog=ENV_DATABASE)
-def migrate() -> None:
+def migrate(
+    create_database: Annotated[
+        bool,
+        typer.Option(
+            "--create-database",
+            help="First create the database CBR_ORCH_DATABASE_URL names when it does not exist "
+            "(through the server's 'postgres' database, with the same credentials).",
+        ),
+    ] = False,
+) -> None:
     """Apply the SQL migrations not applied yet (safe to run twice, and by two processes at once)."""
     from orchestrator.store import run_migrations
 
-    applied = asyncio.run(run_migrations(settings().database_url))
+    chosen = settings()
+    if create_database:
+        _create_database(chosen.database_url, chosen.database_timeout_seconds)
+    applied = asyncio.run(run_migrations(chosen.database_url))
     console.print(f"applied migrations: {escape(str(applied))}" if applied else "database is up to date")
+
+
+def _create_database(dsn: str, timeout: float) -> None:
+    import asyncpg
+
+    from orchestrator.store.database import NoDatabaseNamed, create_database, database_name
+
+    try:
+        name = database_name(dsn)
+        created = asyncio.run(create_database(dsn, timeout))
+    except NoDatabaseNamed as exc:
+        errors.print(f"CBR_ORCH_DATABASE_URL: {escape(str(exc))}")
+        raise typer.Exit(2) from None
+    except asyncpg.InsufficientPrivilegeError as exc:
+        errors.print(
+            f"cannot create the database CBR_ORCH_DATABASE_URL names: {escape(str(exc))} "
+            "(its role needs CREATEDB, or create the database beforehand)"
+        )
+        raise typer.Exit(1) from None
+    console.print(f"created database {escape(name)}" if created else f"database {escape(name)} exists")
 
 
 @app.command(epilog=f"{ENV_DATABASE} {ENV_BROKER} {ENV_CLOUD}")

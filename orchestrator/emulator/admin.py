@@ -12,6 +12,11 @@ GET      /_emulator/state               → ``{"emulator": describe(), "clock", 
 GET      /_emulator/ledger              → ``{"projects": [{"region", "project_id", "checkpoints",
                                         "restores", "replications"}]}``: every side effect, one by one
                                         (see ``ledger.py``)
+GET      /_emulator/inventory           ``?region=&project_id=`` (both optional filters) →
+                                        ``{"projects": [{"region", "project_id", "servers",
+                                        "disks"}]}``: each server with its disks, each standalone disk,
+                                        with the vault it is bound to and its newest available backup
+                                        (see ``inventory_listing.py``); 404 when no tenant matches
 GET      /_emulator/faults              → ``{"seed", "rules": [rule + "fired"]}``
 PUT      /_emulator/faults              ``FaultPlan`` (replaces all rules, reseeds) → same as GET
 DELETE   /_emulator/faults              → same as GET, with no rules
@@ -125,6 +130,22 @@ async def ledger(request: web.Request) -> web.Response:
     return web.json_response(request.app[DOMAIN].ledger())
 
 
+INVENTORY_FILTERS = frozenset({"region", "project_id"})
+
+
+async def inventory(request: web.Request) -> web.Response:
+    query = request.rel_url.query
+    unknown = sorted(set(query) - INVENTORY_FILTERS)
+    if unknown:
+        raise _bad_request(f"unknown query parameter {unknown[0]!r}; filters are region and project_id")
+    region, project_id = query.get("region") or None, query.get("project_id") or None
+    listed = request.app[DOMAIN].inventory(region, project_id)
+    if not listed["projects"]:
+        wanted = ", ".join(f"{k} {v}" for k, v in (("region", region), ("project_id", project_id)) if v)
+        raise GatewayError(404, "EMULATOR.0404", f"no tenant's project matches {wanted}")
+    return web.json_response(listed)
+
+
 async def get_faults(request: web.Request) -> web.Response:
     return web.json_response(request.app[FAULTS].snapshot())
 
@@ -210,6 +231,7 @@ def admin_routes() -> list[web.RouteDef]:
         web.get(f"{prefix}/health", health, allow_head=False),
         web.get(f"{prefix}/state", state, allow_head=False),
         web.get(f"{prefix}/ledger", ledger, allow_head=False),
+        web.get(f"{prefix}/inventory", inventory, allow_head=False),
         web.get(f"{prefix}/faults", get_faults, allow_head=False),
         web.put(f"{prefix}/faults", put_faults),
         web.delete(f"{prefix}/faults", delete_faults),

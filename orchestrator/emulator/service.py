@@ -45,6 +45,7 @@ from orchestrator.emulator.config import EmulatorConfig, Progression, Tenant  # 
 from orchestrator.emulator.context import Call, World  # noqa: E402
 from orchestrator.emulator.dispatch import HANDLERS, success_statuses  # noqa: E402
 from orchestrator.emulator.errors import CbrError  # noqa: E402
+from orchestrator.emulator.inventory_listing import project_listing  # noqa: E402
 from orchestrator.emulator.ledger import project_ledger  # noqa: E402
 from orchestrator.emulator.state import ProjectState  # noqa: E402
 
@@ -140,6 +141,17 @@ class Emulator:
         """Every checkpoint, restore task and replication record of every project (admin, read-only)."""
         self.tick()
         return {"projects": [project_ledger(state) for state in self.world.projects.values()]}
+
+    def inventory(self, region: str | None = None, project_id: str | None = None) -> dict[str, Any]:
+        """The servers and disks of every tenant's project, or of those in ``region`` / ``project_id``,
+        each with its vault and newest backup (admin, read-only)."""
+        self.tick()
+        chosen = dict.fromkeys(
+            (t.region, t.project_id)
+            for t in self.config.tenants
+            if region in (None, t.region) and project_id in (None, t.project_id)
+        )
+        return {"projects": [project_listing(self.world.project(*key)) for key in chosen]}
 
     def _summary(self, state: ProjectState) -> dict[str, Any]:
         tasks = self.world.runner.pool(self.world.backup_pool(state))
