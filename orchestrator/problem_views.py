@@ -6,7 +6,6 @@ a ``Text``, never into markup.
 
 from __future__ import annotations
 
-from collections import Counter
 from datetime import datetime
 
 from rich.console import Group, RenderableType
@@ -14,7 +13,6 @@ from rich.table import Table
 from rich.text import Text
 
 from orchestrator.store.refusals import Refusal
-from orchestrator.store.replies import FailedReply
 
 
 def _when(moment: datetime) -> str:
@@ -46,30 +44,3 @@ def refusal_lines(refusals: list[Refusal]) -> RenderableType:
             for r in refusals
         )
     )
-
-
-def reply_failures_view(failures: list[FailedReply]) -> RenderableType | None:
-    """The replies a workflow's events could not deliver, grouped by queue, error and state; None when
-    every reply was delivered (or none was asked for)."""
-    if not failures:
-        return None
-    groups = Counter((f.reply_to, f.error, f.parked) for f in failures)
-    most_attempts: dict[tuple[str, str, bool], int] = {}
-    for f in failures:
-        key = (f.reply_to, f.error, f.parked)
-        most_attempts[key] = max(f.attempts, most_attempts.get(key, 0))
-    lines = []
-    for (reply_to, error, parked), events in groups.items():
-        attempts = most_attempts[(reply_to, error, parked)]
-        state = (
-            f"given up after {attempts} attempts"
-            if parked
-            else f"tried {attempts} time{'s' if attempts != 1 else ''}, the relay tries again"
-        )
-        what = f"{events} event{'s' if events != 1 else ''}"
-        lines.append(
-            Text.assemble(
-                ("reply not delivered", "red"), f" to queue {reply_to!r}: {error} ({what}, {state})"
-            )
-        )
-    return Group(*lines)

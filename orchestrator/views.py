@@ -1,7 +1,9 @@
-"""How workflows look in the terminal: a table of many, or one with its step history.
+"""How workflows look in the terminal: a table of many, or one in detail (the ids its next command needs,
+its resources, its fleet, step history and events).
 
-Every text that comes from outside (command ids, CBR codes and messages, resource and vault ids) goes into
-a ``Text``, never into markup: ``[/x]`` in a CBR message must be shown, not parsed (nor crash ``status``).
+Text from outside is shown as written, never as markup (``orchestrator.view_text``). Ids a user copies into
+the next command (backup, checkpoint, vault, resource) are never cut: they fold, or stand on lines of their
+own when a table of them would not fit the terminal.
 """
 
 from __future__ import annotations
@@ -14,110 +16,176 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from orchestrator.fleet.report import GIB, duration, progress_line, report_of
+from orchestrator.event_list import event_list, reply_rows
+from orchestrator.fleet.report import GIB, duration, report_of
 from orchestrator.messages import FleetReport
+from orchestrator.resource_list import ResourceList, fleet_resource
 from orchestrator.store import Workflow, WorkflowDetail
 from orchestrator.store.fleet_children import ResourcePage, ResourceRow
+from orchestrator.store.resource_results import checkpoint_of, resource_outcomes, vault_of
 from orchestrator.store.status import FleetDetail
+from orchestrator.view_text import age, copyable, one_line, plain, status_text, when
+from orchestrator.workflow_progress import percent_done
 
-STATUS_STYLE = {
-    "succeeded": "green",
-    "partially_succeeded": "yellow",
-    "failed": "red",
-    "expired": "red",
-    "skipped": "yellow",
-    "running": "cyan",
-    "pending": "white",
-    "waiting": "white",
-}
+KIND_SHORT = {"fleet_backup": "fleet"}  # in the list, which must fit 120 columns
 
 
-def _when(moment: datetime | None) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M:%S") if moment else ""
+# ------------------------------------------------------------------ the list
 
 
-def _status(status: str) -> Text:
-    return Text(status, style=STATUS_STYLE.get(status, "white"))
-
-
-def _plain(*parts: str | None) -> Text:
-    """Outside text, shown as written (markup-like brackets included)."""
-    return Text(" ".join(p for p in parts if p))
-
-
-def workflows_table(workflows: list[Workflow]) -> Table:
-    table = Table(title=f"{len(workflows)} workflows (newest first)")
-    for column in (
-        "workflow",
-        "command",
-        "kind",
-        "status",
-        "project / region",
-        "attempts",
-        "updated",
-        "progress",
-        "error",
-    ):
-        table.add_column(column)
+def workflows_table(workflows: list[Workflow], now: datetime | None = None) -> Table:
+    """One line per workflow, fitting 120 columns: the command id whole, the rest shortened or cut (the
+    project, a 32-digit id, is in the detail and the JSON)."""
+    now = now or datetime.now(UTC)
+    table = Table(
+        title=f"{len(workflows)} workflows (newest first)",
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+        pad_edge=False,
+        padding=(0, 1, 0, 0),  # and the box's blank separator: two spaces between columns
+    )
+    table.add_column("workflow", no_wrap=True)
+    table.add_column("command", no_wrap=True)
+    table.add_column("kind", no_wrap=True)
+    table.add_column("status", no_wrap=True)
+    table.add_column("region")
+    table.add_column("updated", no_wrap=True)
+    table.add_column("progress / error")
     for wf in workflows:
         table.add_row(
             str(wf.id)[:8],
-            _plain(wf.command_id),
-            _plain(wf.kind),
-            _status(wf.status.value),
-            _plain(f"{wf.project_id[:8]} / {wf.region}"),
-            str(wf.attempts),
-            _when(wf.updated_at),
-            _plain(_progress(wf)),
-            _plain(wf.error_code),
+            plain(wf.command_id),
+            plain(KIND_SHORT.get(wf.kind, wf.kind)),
+            status_text(wf.status.value, short=True),
+            one_line(wf.region),
+            age(wf.updated_at, now),
+            one_line(_list_progress(wf)),
         )
     return table
 
 
-def workflow_detail(detail: WorkflowDetail) -> RenderableType:
+def _list_progress(wf: Workflow) -> str:
+    """A fleet: resources final of all, and its problems; else the error code, or the percentage done."""
+    report = fleet_report(wf)
+    if report is not None:
+        c = report.counts
+        problems = [f"{n} {label}" for n, label in ((c.failed, "failed"), (c.skipped, "skipped")) if n]
+        return " · ".join([f"{c.final}/{c.total}", *problems])
+    if wf.error_code:
+        return wf.error_code
+    percent = percent_done(wf)
+    return f"{percent}%" if percent is not None and not wf.status.is_final else ""
+
+
+# ------------------------------------------------------------------ one workflow
+
+
+def workflow_detail(detail: WorkflowDetail, payloads: bool = False) -> RenderableType:
+    """The workflow; its resources (a fleet: counts, first children and problems); steps; events (each
+    with its body when ``payloads``)."""
     wf = detail.workflow
-    summary = Table.grid(padding=(0, 2))
-    for label, value in (
-        ("workflow", _plain(str(wf.id))),
-        ("command", _plain(wf.command_id)),
-        ("kind", _plain(wf.kind)),
-        ("status", _status(wf.status.value)),
-        ("project / region", _plain(f"{wf.project_id} / {wf.region}")),
-        ("created", _plain(_when(wf.created_at))),
-        ("finished", _plain(_when(wf.finished_at))),
-        ("error", _plain(wf.error_code, wf.error_message)),
-    ):
-        summary.add_row(Text(label, style="bold"), value)
+    parts: list[RenderableType] = [_summary(detail)]
+    report = fleet_report(wf)
+    if report is not None and detail.fleet is not None:
+        parts.append(fleet_panel(report, detail.fleet, wf.command_id))
+    elif wf.kind == "backup":
+        parts.append(ResourceList(resource_outcomes(wf), title="resources"))
+    parts.append(_steps(detail))
+    parts.append(event_list(wf, detail.events, payloads))
+    return Group(*parts)
+
+
+def _summary(detail: WorkflowDetail) -> Table:
+    wf = detail.workflow
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold", no_wrap=True)
+    grid.add_column(overflow="fold")
+    status = status_text(wf.status.value)
+    percent = percent_done(wf)
+    if percent is not None:
+        status.append(f" · {percent}%")
+    rows: list[tuple[str, Text]] = [
+        ("workflow", copyable(str(wf.id))),
+        ("command", copyable(wf.command_id)),
+        ("kind", plain(wf.kind)),
+        ("status", status),
+        ("project", copyable(wf.project_id)),
+        ("region", plain(wf.region)),
+        ("created", plain(when(wf.created_at))),
+        ("updated", plain(when(wf.updated_at), f"({age(wf.updated_at, datetime.now(UTC))})")),
+        ("finished", plain(when(wf.finished_at))),
+        ("runs", plain(str(wf.attempts))),
+    ]
+    if wf.parent_id is not None:
+        rows.append(("fleet", copyable(str(wf.parent_id))))
+    if wf.error_code or wf.error_message:
+        rows.append(("error", plain(wf.error_code, wf.error_message)))
+    rows += _ids_for_next(wf)
+    rows += reply_rows(wf, detail.events)
+    for label, value in rows:
+        grid.add_row(label, value)
+    return grid
+
+
+def _ids_for_next(wf: Workflow) -> list[tuple[str, Text]]:
+    """The ids the next command needs: a backup's vault and checkpoint; what a restore restored where; a
+    replication's source and destination."""
+    if wf.kind == "backup":
+        vault_id, vault_name = vault_of(wf)
+        return [
+            ("vault", plain(vault_name or "(given by id)")),
+            ("vault id", copyable(vault_id or "not resolved yet")),
+            ("checkpoint", copyable(checkpoint_of(wf) or "not created yet")),
+        ]
+    if wf.kind == "restore":
+        return _restored(wf)
+    if wf.kind == "replicate":
+        given = wf.input
+        return [
+            ("source backup", copyable(given.get("backup_id"))),
+            ("destination region", plain(given.get("destination_region"))),
+            ("destination project", copyable(given.get("destination_project_id"))),
+            ("destination vault", copyable(given.get("destination_vault_id"))),
+            ("destination backup", copyable((wf.result or {}).get("destination_backup_id") or "not yet")),
+        ]
+    return []
+
+
+def _restored(wf: Workflow) -> list[tuple[str, Text]]:
+    given = wf.input
+    target = "server" if given.get("server_id") else "volume"
+    rows = [
+        ("backup restored", copyable(given.get("backup_id"))),
+        (f"target {target}", copyable(given.get(f"{target}_id"))),
+    ]
+    for mapping in given.get("mappings") or []:
+        rows.append(("disk", copyable(f"{mapping.get('backup_id')} → {mapping.get('volume_id')}")))
+    return rows
+
+
+def _steps(detail: WorkflowDetail) -> RenderableType:
+    if not detail.steps:
+        return Text("no CBR calls yet")
     steps = Table(title="step history")
     for column in ("started", "worker", "operation", "outcome", "error"):
         steps.add_column(column)
     for stored in detail.steps:
         step = stored.step
         steps.add_row(
-            _when(step.started_at),
-            _plain(stored.worker),
-            _plain(step.operation),
-            _plain(step.outcome.value),
-            _plain(step.error_code, step.error_message),
+            when(step.started_at),
+            plain(stored.worker),
+            plain(step.operation),
+            plain(step.outcome.value),
+            plain(step.error_code, step.error_message),
         )
-    events = Table(title="events")
-    for column in ("event id", "routing key"):
-        events.add_column(column)
-    for event in detail.events:
-        events.add_row(_plain(event.event_id), _plain(event.routing_key))
-    report = fleet_report(wf)
-    if report is None or detail.fleet is None:
-        return Group(summary, steps, events)
-    return Group(summary, fleet_panel(report, detail.fleet, wf.command_id), steps, events)
+    return steps
+
+
+# ------------------------------------------------------------------ fleets
 
 
 def fleet_report(wf: Workflow) -> FleetReport | None:
     return report_of(wf.kind, wf.state, wf.result, datetime.now(UTC))
-
-
-def _progress(wf: Workflow) -> str:
-    report = fleet_report(wf)
-    return progress_line(report) if report is not None else ""
 
 
 def fleet_panel(report: FleetReport, fleet: FleetDetail, ref: str) -> RenderableType:
@@ -157,16 +225,18 @@ def _first_of(shown: int, total: int, what: str) -> str:
 
 def _children(fleet: FleetDetail, ref: str) -> RenderableType:
     shown, total = len(fleet.children), fleet.children_total
+    if not total:
+        return Text("no child backups yet")
     table = Table(title=_first_of(shown, total, "child backups (one checkpoint each)"))
     for column in ("child", "status", "resources", "vault", "error"):
-        table.add_column(column)
+        table.add_column(column, no_wrap=column == "vault")
     for child in fleet.children:
         table.add_row(
-            _plain(child.command_id.rsplit("/", 1)[-1]),
-            _status(child.status),
+            plain(child.command_id.rsplit("/", 1)[-1]),
+            status_text(child.status),
             str(child.resources),
-            _plain(child.vault),
-            _plain(child.error_code),
+            plain(child.vault),
+            plain(child.error_code),
         )
     if shown == total:
         return table
@@ -174,34 +244,28 @@ def _children(fleet: FleetDetail, ref: str) -> RenderableType:
     return Group(table, Text(more))
 
 
-def _problems(problems: list[ResourceRow], total: int) -> Table:
-    table = Table(title=_first_of(len(problems), total, "failed or skipped resources"))
+def _problems(problems: list[ResourceRow], total: int) -> RenderableType:
+    title = _first_of(len(problems), total, "failed or skipped resources")
+    if not problems:
+        return Text(title)
+    table = Table(title=title)
     for column in ("resource", "status", "code", "message"):
-        table.add_column(column)
+        table.add_column(column, no_wrap=column == "resource")
     for r in problems:
-        table.add_row(_plain(r.resource_id), _status(r.status), _plain(r.error_code), _plain(r.error_message))
+        table.add_row(
+            plain(r.resource_id), status_text(r.status), plain(r.error_code), plain(r.error_message)
+        )
     return table
 
 
 def resources_table(page: ResourcePage) -> RenderableType:
     """One page of a fleet's resources (``status <fleet> --resources``), and how to ask for the next."""
-    first, last = page.offset + 1, page.offset + len(page.rows)
-    table = Table(box=box.SIMPLE)
-    for column in ("#", "resource", "status", "backup", "checkpoint", "vault", "error"):
-        table.add_column(column)
-    for r in page.rows:
-        table.add_row(
-            str(r.position),
-            _plain(r.resource_id),
-            _status(r.status),
-            _plain(r.backup_id),
-            _plain(r.checkpoint_id),
-            _plain(r.vault),
-            _plain(r.error_code, r.error_message),
-        )
     if not page.rows:
         return Text(f"no resources after {page.offset} (the fleet has {page.total})")
+    first, last = page.offset + 1, page.offset + len(page.rows)
+    rows = [fleet_resource(r) for r in page.rows]
+    listed = ResourceList(rows, title="resources", positions=[r.position for r in page.rows])
     footer = f"resources {first}–{last} of {page.total}"
     if last < page.total:
         footer += f"; next page: --offset {last}"
-    return Group(table, Text(footer))
+    return Group(listed, Text(footer))

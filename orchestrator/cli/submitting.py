@@ -249,18 +249,15 @@ async def _workflow_now(dsn: str, command_id: str) -> Workflow | None:
 
 
 def _summarise(console: Console, dsn: str, workflow: Workflow) -> None:
-    """The workflow in detail, then its replies that could not be delivered (once the relay tried them)."""
-    from orchestrator.problem_views import reply_failures_view
+    """The workflow in detail, its reply's fate included (once the relay has tried to deliver it)."""
     from orchestrator.store import workflow_status
     from orchestrator.views import workflow_detail
 
-    failures = asyncio.run(_reply_failures_once_tried(dsn, workflow)) if workflow.reply_to else []
+    if workflow.reply_to:
+        asyncio.run(_reply_failures_once_tried(dsn, workflow))  # its state known before it is shown
     detail = asyncio.run(workflow_status(dsn, str(workflow.id)))
     if detail is not None:
         console.print(workflow_detail(detail))
-    view = reply_failures_view(failures)
-    if view is not None:
-        console.print(view)
 
 
 async def _reply_failures_once_tried(dsn: str, workflow: Workflow) -> list[FailedReply]:

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import sys
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 from rich.markup import escape
+from rich.text import Text
 
 from orchestrator.cli.app import ENV_BROKER, ENV_DATABASE, app, console, settings
 from orchestrator.cli.submitting import WAIT_HELP
@@ -68,8 +71,15 @@ def status(
         bool, typer.Option("--resources", help="Page through a fleet's resources, each with its result.")
     ] = False,
     offset: Annotated[int, typer.Option(min=0, help="With --resources: resources to skip.")] = 0,
+    events: Annotated[
+        bool, typer.Option("--events", help="With a workflow: print each event's body (JSON).")
+    ] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print JSON for scripts instead of tables.")
+    ] = False,
 ) -> None:
-    """List workflows, or show one workflow with its step history and events (a fleet: its counts, first
+    """List workflows (a fleet's children are in its detail), or show one workflow: its resources with
+    their backup, checkpoint and vault ids, its step history and events (a fleet: its counts, first
     children and first failures; every resource's result with --resources, a page at a time)."""
     from orchestrator.store import list_workflows
     from orchestrator.views import workflows_table
@@ -77,39 +87,91 @@ def status(
     dsn = settings().database_url
     if resources and ref is None:
         raise typer.BadParameter("--resources needs a fleet's workflow id or command id", param_hint="REF")
+    if events and ref is None:
+        raise typer.BadParameter("--events needs a workflow id or command id", param_hint="REF")
     if resources and limit > RESOURCES_PAGE_MAX:
         raise typer.BadParameter(f"at most {RESOURCES_PAGE_MAX} resources a page", param_hint="--limit")
+    show = Shown(as_json, events)
     if ref is not None:
-        _show_workflow(dsn, ref, (offset, limit) if resources else None)
+        _show_workflow(dsn, ref, (offset, limit) if resources else None, show)
         return
-    console.print(workflows_table(asyncio.run(list_workflows(dsn, state, limit))))
+    listed = asyncio.run(list_workflows(dsn, state, limit))
+    if as_json:
+        from orchestrator.status_json import workflows_json
+
+        _print_json(workflows_json(listed))
+        return
+    console.print(workflows_table(listed))
 
 
-def _show_workflow(dsn: str, ref: str, page: tuple[int, int] | None) -> None:
+@dataclass(frozen=True)
+class Shown:
+    """How ``status`` prints: JSON for scripts, or tables (with events' bodies when ``payloads``)."""
+
+    as_json: bool = False
+    payloads: bool = False
+
+
+def _print_json(text: str) -> None:
+    """JSON as it is: not through Rich, which would wrap it and read brackets as markup."""
+    sys.stdout.write(text + "\n")
+
+
+def _show_workflow(dsn: str, ref: str, page: tuple[int, int] | None, show: Shown) -> None:
     """One workflow in detail, or (``page``: offset, limit) one page of a fleet's resources."""
+    if page is None:
+        _show_detail(dsn, ref, show)
+    else:
+        _show_page(dsn, ref, page, show)
+
+
+def _show_detail(dsn: str, ref: str, show: Shown) -> None:
     from orchestrator.cli.refusals import show_refusals_of
     from orchestrator.store import workflow_status
-    from orchestrator.store.status import fleet_resources
-    from orchestrator.views import resources_table, workflow_detail
+    from orchestrator.views import workflow_detail
 
-    missing = f"[red]no workflow with id or command id {escape(repr(ref))}[/]"
-    if page is None:
-        detail = asyncio.run(workflow_status(dsn, ref))
-        if detail is None:
-            console.print(missing)
-            show_refusals_of(dsn, ref)
+    detail = asyncio.run(workflow_status(dsn, ref, payloads=show.payloads or show.as_json))
+    if detail is None:
+        if not show.as_json:
+            console.print(Text(_missing(ref), style="red"))
+            show_refusals_of(dsn, ref)  # a command refused at intake has no workflow, but a reason
             raise typer.Exit(1)
-        console.print(workflow_detail(detail))
+        _fail(_missing(ref), show)
+    if show.as_json:
+        from orchestrator.status_json import detail_json
+
+        _print_json(detail_json(detail))
+    else:
+        console.print(workflow_detail(detail, payloads=show.payloads))
         show_refusals_of(dsn, detail.workflow.command_id)  # a command refused under this workflow's id
-        return
+
+
+def _show_page(dsn: str, ref: str, page: tuple[int, int], show: Shown) -> None:
+    from orchestrator.store.status import fleet_resources
+    from orchestrator.views import resources_table
+
     found = asyncio.run(fleet_resources(dsn, ref, *page))
     if found is None:
-        console.print(missing)
-        raise typer.Exit(1)
+        _fail(_missing(ref), show)
     workflow, resources = found
     if workflow.kind != "fleet_backup":
-        console.print(
-            f"[red]--resources pages a fleet's resources; {escape(repr(ref))} is a {workflow.kind}[/]"
-        )
-        raise typer.Exit(1)
-    console.print(resources_table(resources))
+        _fail(f"--resources pages a fleet's resources; {ref!r} is a {workflow.kind}", show)
+    if show.as_json:
+        from orchestrator.status_json import resources_json
+
+        _print_json(resources_json(workflow, resources))
+    else:
+        console.print(resources_table(resources))
+
+
+def _missing(ref: str) -> str:
+    return f"no workflow with id or command id {ref!r}"
+
+
+def _fail(message: str, show: Shown) -> NoReturn:
+    """Exit 1 saying why: in red, or as ``{"error": ...}`` for a script reading JSON."""
+    if show.as_json:
+        _print_json(json.dumps({"error": message}))
+    else:
+        console.print(Text(message, style="red"))
+    raise typer.Exit(1)

@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 from rich.console import Console
 from rich.progress import (
     BarColumn,
-    MofNCompleteColumn,
     Progress,
     SpinnerColumn,
     TaskID,
@@ -19,6 +18,7 @@ from rich.progress import (
 from orchestrator.fleet.report import progress_line, report_of
 from orchestrator.store import Store, Workflow
 from orchestrator.store.status import find_workflow
+from orchestrator.workflow_progress import percent_done, progress_text
 
 
 async def wait_for_workflow(
@@ -37,7 +37,6 @@ async def _follow(store: Store, command_id: str, console: Console, poll_seconds:
         SpinnerColumn(),
         TextColumn("{task.description}", style="bold", markup=False),  # a command id: shown as written
         BarColumn(),
-        MofNCompleteColumn(),
         TextColumn("{task.fields[line]}", markup=False),
         TimeElapsedColumn(),
     )
@@ -53,11 +52,14 @@ async def _follow(store: Store, command_id: str, console: Console, poll_seconds:
 
 
 def _show(bar: Progress, task: TaskID, wf: Workflow) -> None:
+    """One line: ``backup · running · 50%``; a fleet's ``fleet_backup · running · 412/600 · …`` (its count
+    once: the bar has no count column of its own)."""
     report = report_of(wf.kind, wf.state, wf.result, datetime.now(UTC))
     if report is None:
-        bar.update(task, line=f"{wf.kind} {wf.status.value}")
+        percent = percent_done(wf)  # None once it failed: the bar ends full, the line says how it ended
+        done = 100 if percent is None else percent
+        bar.update(task, total=100, completed=done, line=progress_text(wf))
         return
     c = report.counts
-    bar.update(
-        task, total=c.total or None, completed=c.final, line=f"{wf.status.value} · {progress_line(report)}"
-    )
+    line = f"{wf.kind} · {wf.status.value} · {progress_line(report)}"
+    bar.update(task, total=c.total or None, completed=c.final, line=line)

@@ -132,14 +132,18 @@ SELECT shown.*
  LIMIT 1;
 
 -- name: workflows_shown
--- The newest $2 workflows (of status $1 when given), as `status` lists them: without a fleet's selection.
+-- The newest $2 workflows (of status $1 when given), as `status` lists them: without a fleet's selection,
+-- nor a fleet's children (its detail shows them).
 SELECT shown.*
   FROM workflows w
  CROSS JOIN LATERAL jsonb_populate_record(w, jsonb_build_object('input', w.input - 'select')) AS shown
- WHERE ($1::text IS NULL OR w.status = $1)
+ WHERE ($1::text IS NULL OR w.status = $1) AND w.parent_id IS NULL
  ORDER BY w.created_at DESC
  LIMIT $2;
 
--- name: event_keys
--- A workflow's events as `status` lists them: ids and routing keys, not their bodies.
-SELECT event_id, routing_key FROM outbox WHERE workflow_id = $1 ORDER BY id;
+-- name: events_shown
+-- A workflow's events as `status` shows them: when each was written and published, how its reply to
+-- reply_to fared (sql/005_outbox_replies.sql); their bodies only when $2.
+SELECT event_id, routing_key, created_at, published_at, reply_to, replied_at, reply_attempts, reply_error,
+       reply_parked_at, CASE WHEN $2 THEN body END AS body
+  FROM outbox WHERE workflow_id = $1 ORDER BY id;

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 
 from orchestrator.store import fleet_children
 from orchestrator.store.fleet_children import ChildRow, ResourcePage, ResourceRow
 from orchestrator.store.fleet_sql import fq
-from orchestrator.store.models import StoredStep, Workflow, WorkflowStatus
+from orchestrator.store.models import JsonDict, StoredStep, Workflow, WorkflowStatus
 from orchestrator.store.store import Store
 
 CHILDREN_SHOWN = 50  # a fleet's children listed in its detail
@@ -21,11 +22,29 @@ PROBLEMS_SHOWN = 50  # a fleet's failed or skipped resources listed in its detai
 
 
 @dataclass(frozen=True)
-class EventKey:
-    """An event as ``status`` lists it (its body stays in the outbox)."""
+class EventRow:
+    """An event as ``status`` shows it: when it was published and, when its command named a ``reply_to``
+    queue, how the reply fared; its body only when asked for (``status ID --events``)."""
 
     event_id: str
     routing_key: str
+    created_at: datetime
+    published_at: datetime | None
+    reply_to: str | None = None
+    replied_at: datetime | None = None
+    reply_attempts: int = 0
+    reply_error: str | None = None
+    reply_parked_at: datetime | None = None
+    body: JsonDict | None = None
+
+    @property
+    def reply(self) -> str | None:
+        """``delivered``, ``parked`` (given up: see ``reply_error``), ``pending``; None without reply_to."""
+        if self.reply_to is None:
+            return None
+        if self.replied_at is not None:
+            return "delivered"
+        return "parked" if self.reply_parked_at is not None else "pending"
 
 
 @dataclass(frozen=True)
@@ -39,12 +58,18 @@ class FleetDetail:
 class WorkflowDetail:
     workflow: Workflow
     steps: list[StoredStep]
-    events: list[EventKey]
+    events: list[EventRow]
     fleet: FleetDetail | None = None
+
+    @property
+    def parked_replies(self) -> list[EventRow]:
+        """Events whose reply could not be delivered to ``reply_to`` and is no longer tried."""
+        return [e for e in self.events if e.reply == "parked"]
 
 
 async def list_workflows(dsn: str, status: WorkflowStatus | None = None, limit: int = 50) -> list[Workflow]:
-    """The newest workflows, optionally of one status (a fleet's selection left out of its input)."""
+    """The newest workflows, optionally of one status: not a fleet's children (the fleet's detail lists
+    them), and a fleet's selection left out of its input."""
     store = await Store.connect(dsn, max_size=2)
     try:
         rows = await store.pool.fetch(fq("workflows_shown"), status.value if status else None, limit)
@@ -53,17 +78,16 @@ async def list_workflows(dsn: str, status: WorkflowStatus | None = None, limit: 
         await store.close()
 
 
-async def workflow_status(dsn: str, ref: str) -> WorkflowDetail | None:
-    """One workflow, by workflow id or command id, with its step history and events."""
+async def workflow_status(dsn: str, ref: str, payloads: bool = False) -> WorkflowDetail | None:
+    """One workflow, by workflow id or command id, with its step history and events (with their bodies
+    when ``payloads``)."""
     store = await Store.connect(dsn, max_size=2)
     try:
         workflow = await find_workflow(store, ref)
         if workflow is None:
             return None
-        events = [
-            EventKey(r["event_id"], r["routing_key"])
-            for r in await store.pool.fetch(fq("event_keys"), workflow.id)
-        ]
+        rows = await store.pool.fetch(fq("events_shown"), workflow.id, payloads)
+        events = [EventRow(**dict(r)) for r in rows]
         fleet = await _fleet_detail(store, workflow.id) if workflow.kind == "fleet_backup" else None
         return WorkflowDetail(workflow, await store.steps_of(workflow.id), events, fleet)
     finally:
