@@ -161,7 +161,8 @@ def expire(state: FleetState) -> Done:
 
 def cancel(state: FleetState, pending: Request | None) -> Transition | None:
     """Asked to cancel: select nothing more, spawn nothing more, ask every unfinished child to cancel and
-    watch them end (None once that is under way); the summary then says ``cancelled``."""
+    watch them end (None once that is under way); the summary then says ``cancelled`` (unless every child
+    had ended on its own first)."""
     del pending  # a fleet's own calls only read
     if state.cancelling:
         return None
@@ -296,7 +297,7 @@ def _summary(state: FleetState, obs: FleetSeen) -> Done:
     outcome = fleet_outcome(counts, expired=counts.window_closed > 0)
     first = problems[0] if problems and outcome.value == "failed" else None
     error = (first.error_code, first.error_message) if first else (None, None)
-    if state.cancelling:
+    if state.cancelling and (counts.cancelled or not counts.children):  # else all ended before the cancel
         outcome, error = Outcome.CANCELLED, (CANCELLED, f"cancelled: {counts.cancelled} resources cancelled")
     return Done(outcome, problems, fleet=_report(state), error_code=error[0], error_message=error[1])
 

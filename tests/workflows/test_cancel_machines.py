@@ -219,6 +219,9 @@ def test_a_fleet_cancels_its_children_then_ends_cancelled_once_they_all_ended() 
     _, t = step(state, FleetSeen(over))
     done = ended(t)
     assert done.fleet is not None and done.fleet.counts.cancelled == 1
+    all_done = FleetCounts(total=1, succeeded=1, children=1, children_final=1)  # ended before the cancel
+    _, t = step(state, FleetSeen(all_done))
+    assert isinstance(t.actions[-1], Done) and t.actions[-1].outcome is Outcome.SUCCEEDED
 
 
 def test_every_kind_can_be_cancelled() -> None:
