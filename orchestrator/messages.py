@@ -325,6 +325,7 @@ class Outcome(StrEnum):
     PARTIALLY_SUCCEEDED = "partially_succeeded"
     FAILED = "failed"
     EXPIRED = "expired"
+    CANCELLED = "cancelled"
     PROGRESS = "progress"
 
 
@@ -354,6 +355,7 @@ class FleetCounts(_Strict):
     failed: int = 0
     skipped: int = 0
     window_closed: int = 0  # of the skipped: not started before the fleet's window closed
+    cancelled: int = 0  # of the failed and skipped: ended by a cancel (see ``cbr-orchestrator cancel``)
     bytes_protected: int = 0
     children: int = 0
     children_final: int = 0

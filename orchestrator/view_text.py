@@ -15,6 +15,7 @@ STATUS_STYLE = {
     "partially_succeeded": "yellow",
     "failed": "red",
     "expired": "red",
+    "cancelled": "magenta",
     "skipped": "yellow",
     "running": "cyan",
     "pending": "white",

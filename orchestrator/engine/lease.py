@@ -5,7 +5,7 @@ on its monotonic clock until which the lease surely holds: counted from *before*
 or renewed it, so never later than the database's expiry. From that:
 
 * a heartbeat renews every lease still held; one the database no longer gives us (another claim has it)
-  stops its run at once;
+  stops its run at once; a workflow asked to cancel meanwhile is marked so (its run stops at its next step);
 * a run whose lease is about to end without renewal (the database unreachable) is stopped
   ``lease_margin_seconds`` before the end, so that it never acts on a lease another worker may take;
 * :meth:`Leases.ensure` lets a call that is not idempotent start only with its timeout plus the margin of
@@ -34,6 +34,7 @@ class Lease:
     claim: Claim
     valid_until: float  # monotonic
     run: asyncio.Task[None] | None = None
+    cancelling: bool = False  # a heartbeat found the workflow asked to cancel
 
     def renewed(self, sent_at: float, lease_seconds: float) -> None:
         self.valid_until = max(self.valid_until, sent_at + lease_seconds)
@@ -80,12 +81,13 @@ class Leases:
         sent = self._clock()
         try:  # a renewal slower than the lease has left is no renewal
             async with asyncio.timeout(max(lease.left(sent) - self._margin, MIN_WATCH_SECONDS)):
-                kept = await self._store.heartbeat([lease.claim], self._seconds)
+                renewed = await self._store.renew_leases([lease.claim], self._seconds)
         except Exception as exc:  # the database unreachable: no renewal, so no call
             raise LeaseLost() from exc
-        if lease.claim.workflow_id not in kept:
+        if lease.claim.workflow_id not in renewed.kept:
             raise LeaseLost()
         lease.renewed(sent, self._seconds)
+        lease.cancelling = lease.cancelling or lease.claim.workflow_id in renewed.cancelling
         if lease.left(self._clock()) < wanted:
             raise LeaseLost()
 
@@ -120,13 +122,14 @@ class Leases:
             return
         sent = self._clock()
         try:
-            kept = await self._store.heartbeat([lease.claim for lease in leases], self._seconds)
+            renewed = await self._store.renew_leases([lease.claim for lease in leases], self._seconds)
         except Exception as exc:  # the database away for a moment: the watch stops runs in time
             log.warning("heartbeat failed (%s)", type(exc).__name__)
             return
         for lease in leases:
-            if lease.claim.workflow_id in kept:
+            if lease.claim.workflow_id in renewed.kept:
                 lease.renewed(sent, self._seconds)
+                lease.cancelling = lease.cancelling or lease.claim.workflow_id in renewed.cancelling
             else:
                 self._stop(lease, "its lease passed to another worker")
 

@@ -4,6 +4,10 @@ The machine says what to do; the run does it and feeds back what it saw. The sta
 every call that changes something in the cloud, so an intent is on disk before the cloud hears of it.
 Every write names the run's lease (owner and epoch). Each observation is charged to the workflow's budget;
 a workflow past its budget, or whose runs keep failing, is ended ``failed`` with an event.
+
+A workflow asked to cancel (seen in its row when claimed, or by a heartbeat of its lease) is stopped at the
+start of its run and before each call or pause: its kind says how it ends (``Kind.cancel``), or that it goes
+on until an unknown outcome is settled (docs/guarantees.md, "Cancelling").
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from orchestrator.workflows import Kind, kind_of
 from orchestrator.workflows.base import (
     Action,
     Call,
+    CancelChildren,
     CheckpointCreated,
     CheckpointLookup,
     CheckpointShown,
@@ -40,6 +45,7 @@ from orchestrator.workflows.base import (
     Resume,
     Sleep,
     StoreAction,
+    Transition,
     Unlock,
 )
 
@@ -68,6 +74,7 @@ FINAL_STATUS = {
     Outcome.PARTIALLY_SUCCEEDED: WorkflowStatus.PARTIALLY_SUCCEEDED,
     Outcome.FAILED: WorkflowStatus.FAILED,
     Outcome.EXPIRED: WorkflowStatus.EXPIRED,
+    Outcome.CANCELLED: WorkflowStatus.CANCELLED,
 }
 
 
@@ -109,23 +116,42 @@ class Run:
             await self._abandon(exhausted)
             return
         state: MachineState = self.kind.load(self.wf.id, self.wf.input, self.wf.state)
+        resume = Resume(now, self.ctx.worker.settle_seconds)
+        stop = self.kind.cancel(state, None) if self._cancel_requested() else None
+        if stop is not None:
+            await self._advance(state, resume, stop)
+            return
         if self.wf.deadline is not None and now >= self.wf.deadline:
             await self._finish(state, self.kind.expire(state))
             return
-        await self._advance(state, Resume(now, self.ctx.worker.settle_seconds))
+        await self._advance(state, resume)
 
-    async def _advance(self, state: MachineState, observation: Observation) -> None:
-        """Feed observations to the machine and do what it says, until it pauses or ends."""
+    def _cancel_requested(self) -> bool:
+        return self.wf.cancel_requested_at is not None or self.lease.cancelling
+
+    async def _advance(
+        self, state: MachineState, observation: Observation, first: Transition | None = None
+    ) -> None:
+        """Feed observations to the machine and do what it says, until it pauses or ends (``first``: what
+        to do before feeding ``observation``, which it then replaces)."""
         answered: Request | None = None  # the request ``observation`` answers, if it answers one
+        transition = first
         for _ in range(MAX_ACTIONS_PER_RUN):
-            charge(state.budget, observation, answered)
-            exhausted = over_budget(state.budget, self.ctx.worker, observation)
-            if exhausted is not None:
-                await self._finish(state, self.kind.fail(state, exhausted.code, exhausted.message))
-                return
-            transition = self.kind.transition(state, observation)
+            if transition is None:
+                charge(state.budget, observation, answered)
+                exhausted = over_budget(state.budget, self.ctx.worker, observation)
+                if exhausted is not None:
+                    await self._finish(state, self.kind.fail(state, exhausted.code, exhausted.message))
+                    return
+                transition = self.kind.transition(state, observation)
             state, answered = transition.state, None  # type: ignore[assignment]
-            for action in transition.actions:
+            actions, transition = list(transition.actions), None
+            while actions:
+                action = actions.pop(0)
+                stop = self._cancel_before(state, action)
+                if stop is not None:  # what the machine does instead of this call or pause
+                    state, actions = stop.state, list(stop.actions)  # type: ignore[assignment]
+                    continue
                 if isinstance(action, Done):
                     await self._finish(state, action)
                     return
@@ -137,6 +163,12 @@ class Run:
                     observation = seen
                     answered = action.request if isinstance(action, Call) else None
         await self._sleep(state, Sleep("busy", 1))  # a machine that never settles
+
+    def _cancel_before(self, state: MachineState, action: Action) -> Transition | None:
+        """Before a call or a pause of a workflow asked to cancel: how it stops (None: it goes on)."""
+        if not isinstance(action, Call | Sleep) or not self._cancel_requested():
+            return None
+        return self.kind.cancel(state, action.request if isinstance(action, Call) else None)
 
     async def _act(self, state: MachineState, action: Action) -> Observation | None:
         """Do one action that neither ends nor pauses the run; what it saw, if it looked at anything."""
@@ -153,6 +185,9 @@ class Run:
             return None
         if isinstance(action, StoreAction):  # admission, a fleet's children
             return await perform_store_action(store, wf, action)
+        if isinstance(action, CancelChildren):
+            await store.cancel_children(claim)
+            return None
         if isinstance(action, Call):
             if announces_intent(action.request):  # the intent is on disk before the call
                 await self._save(state)
@@ -183,7 +218,8 @@ class Run:
         if self.wf.deadline is not None:
             run_at = min(run_at, self.wf.deadline)
         dumped = state.model_dump(mode="json")
-        await self.ctx.store.release_until(self.lease.claim, dumped, run_at, *self._written())
+        seen = self._cancel_requested()  # a request the run did not see makes the workflow due at once
+        await self.ctx.store.release_until(self.lease.claim, dumped, run_at, *self._written(), seen)
 
     async def _abandon(self, why: Exhausted) -> None:
         """End a workflow that spent its budget, or whose runs keep failing (its state may not even load)."""

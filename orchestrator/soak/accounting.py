@@ -22,7 +22,7 @@ from orchestrator.soak.seed import SEED_MARK, SOURCE
 from orchestrator.soak.traffic import EventLog
 
 MARKER = re.compile(r"cbro-([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})")
-FINAL = ("succeeded", "partially_succeeded", "failed", "expired")
+FINAL = ("succeeded", "partially_succeeded", "failed", "expired", "cancelled")
 EXAMPLES = 5
 
 

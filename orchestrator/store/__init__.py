@@ -2,6 +2,8 @@
 
 from orchestrator.store.migrations import run_migrations
 from orchestrator.store.models import (
+    CancelOutcome,
+    CancelVerdict,
     Claim,
     CommandVerdict,
     Finish,
@@ -23,12 +25,15 @@ from orchestrator.store.store import (
     CommandConflict,
     LeaseLost,
     OutboxBatch,
+    Renewed,
     Store,
 )
 
 __all__ = [
     "OUTBOX_CHANNEL",
     "WORKFLOWS_CHANNEL",
+    "CancelOutcome",
+    "CancelVerdict",
     "Claim",
     "CommandConflict",
     "CommandVerdict",
@@ -39,6 +44,7 @@ __all__ = [
     "OutboxBatch",
     "OutboxEvent",
     "PendingEvent",
+    "Renewed",
     "Step",
     "StepOutcome",
     "Store",

@@ -16,7 +16,7 @@ from orchestrator.store.fleet_sql import fq
 from orchestrator.store.models import Claim, Workflow
 from orchestrator.store.store import Store
 from orchestrator.workflows.backup import WINDOW_CLOSED
-from orchestrator.workflows.base import ChildSpec
+from orchestrator.workflows.base import CANCELLED, ChildSpec
 
 GIB = 1024**3
 
@@ -85,8 +85,8 @@ async def spawn(store: Store, parent: Claim, children: Sequence[tuple[uuid.UUID,
 
 async def counts(store: Store, parent_id: uuid.UUID) -> FleetCounts:
     """Resources by state, summed over the children (one row per child, so cheap for 100,000 resources)."""
-    total = waiting = running = succeeded = failed = skipped = closed = gb = final_children = 0
-    rows = await store.pool.fetch(fq("children_counts"), parent_id, WINDOW_CLOSED)
+    total = waiting = running = succeeded = failed = skipped = closed = cancelled = gb = final_children = 0
+    rows = await store.pool.fetch(fq("children_counts"), parent_id, WINDOW_CLOSED, CANCELLED)
     for row in rows:
         n = row["resources"]
         total += n
@@ -100,6 +100,7 @@ async def counts(store: Store, parent_id: uuid.UUID) -> FleetCounts:
         skipped += by_status.get("skipped", 0)
         failed += n - by_status.get("succeeded", 0) - by_status.get("skipped", 0)  # unreported: failed
         closed += row["window_closed"]
+        cancelled += row["cancelled"]
         gb += row["succeeded_gb"]
     return FleetCounts(
         total=total,
@@ -109,6 +110,7 @@ async def counts(store: Store, parent_id: uuid.UUID) -> FleetCounts:
         failed=failed,
         skipped=skipped,
         window_closed=closed,
+        cancelled=cancelled,
         bytes_protected=gb * GIB,
         children=len(rows),
         children_final=final_children,

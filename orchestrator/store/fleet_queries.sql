@@ -41,13 +41,15 @@ SELECT w.finished_at IS NOT NULL AS final,
        jsonb_array_length(w.input -> 'resources') AS resources,
        coalesce(r.by_status, '{}'::jsonb) AS by_status,
        coalesce(r.succeeded_gb, 0) AS succeeded_gb,
-       coalesce(r.window_closed, 0) AS window_closed
+       coalesce(r.window_closed, 0) AS window_closed,
+       coalesce(r.cancelled, 0) AS cancelled
   FROM workflows w
   LEFT JOIN LATERAL (
         SELECT jsonb_object_agg(status, n) AS by_status, sum(gb) FILTER (WHERE status = 'succeeded') AS succeeded_gb,
-               sum(closed) AS window_closed
+               sum(closed) AS window_closed, sum(cancelled) AS cancelled
           FROM (SELECT e ->> 'status' AS status, count(*) AS n, sum(coalesce((e ->> 'size_gb')::bigint, 0)) AS gb,
-                       count(*) FILTER (WHERE e ->> 'error_code' = $2) AS closed
+                       count(*) FILTER (WHERE e ->> 'error_code' = $2) AS closed,
+                       count(*) FILTER (WHERE e ->> 'error_code' = $3) AS cancelled
                   FROM jsonb_array_elements(coalesce(w.result -> 'resources', '[]'::jsonb)) AS e
                  GROUP BY 1) per_status) r ON w.finished_at IS NOT NULL
  WHERE w.parent_id = $1;

@@ -20,6 +20,7 @@ class WorkflowStatus(StrEnum):
     PARTIALLY_SUCCEEDED = "partially_succeeded"
     FAILED = "failed"
     EXPIRED = "expired"
+    CANCELLED = "cancelled"
 
     @property
     def is_final(self) -> bool:
@@ -93,6 +94,7 @@ class Workflow:
     crashed_runs: int = 0  # runs in a row that ended without a word (a kill, a lost lease; this one counted)
     failed_runs: int = 0  # runs in a row that failed in our own code
     last_run_error: str | None = None
+    cancel_requested_at: datetime | None = None  # the first request to cancel it (``cancel``)
 
     @classmethod
     def from_record(cls, record: Any) -> Workflow:
@@ -104,6 +106,38 @@ class Workflow:
     def claim(self) -> Claim:
         """The lease this workflow was claimed with (only meaningful for a claimed workflow)."""
         return Claim(self.id, self.lease_owner or "", self.lease_epoch)
+
+
+class CancelVerdict(StrEnum):
+    """What a request to cancel a workflow did."""
+
+    REQUESTED = "requested"  # recorded now: the workflow stops at its next step
+    ALREADY_REQUESTED = "already_requested"  # recorded before: the workflow is stopping
+    ALREADY_CANCELLED = "already_cancelled"
+    ALREADY_ENDED = "already_ended"  # it ended otherwise (its status says how): nothing to cancel
+    NOT_FOUND = "not_found"
+
+
+@dataclass(frozen=True)
+class CancelOutcome:
+    """The answer to a request to cancel the workflow named ``ref`` (a workflow id or a command id)."""
+
+    verdict: CancelVerdict
+    ref: str
+    workflow_id: uuid.UUID | None = None
+    command_id: str | None = None
+    kind: str | None = None
+    status: WorkflowStatus | None = None  # as it was when the request was handled
+    requested_at: datetime | None = None  # the first request's time
+
+    @property
+    def accepted(self) -> bool:
+        """The workflow is cancelled, or will be at its next step (or it ends on its own first)."""
+        return self.verdict in (
+            CancelVerdict.REQUESTED,
+            CancelVerdict.ALREADY_REQUESTED,
+            CancelVerdict.ALREADY_CANCELLED,
+        )
 
 
 @dataclass(frozen=True)

@@ -47,7 +47,7 @@ UPDATE workflows w
    SET lease_expires_at = now() + make_interval(secs => $2)
   FROM unnest($3::uuid[], $4::bigint[]) AS c(id, epoch)
  WHERE w.id = c.id AND w.lease_epoch = c.epoch AND w.lease_owner = $1 AND w.finished_at IS NULL
-RETURNING w.id;
+RETURNING w.id, w.cancel_requested_at IS NOT NULL AS cancelling;
 
 -- name: save_state
 -- $1 id, $2 owner, $3 epoch, $4 state, $5 lease seconds
@@ -58,10 +58,12 @@ UPDATE workflows
 RETURNING id;
 
 -- name: release_until
--- $1 id, $2 owner, $3 epoch, $4 state, $5 next run at
+-- $1 id, $2 owner, $3 epoch, $4 state, $5 next run at, $6 whether the run saw a request to cancel (one it
+-- did not see makes the workflow due at once)
 UPDATE workflows
-   SET state = $4, next_run_at = $5, lease_owner = NULL, lease_expires_at = NULL, crashed_runs = 0,
-       failed_runs = 0, last_run_error = NULL, updated_at = now()
+   SET state = $4, lease_owner = NULL, lease_expires_at = NULL, crashed_runs = 0, failed_runs = 0,
+       next_run_at = CASE WHEN cancel_requested_at IS NOT NULL AND NOT $6 THEN now() ELSE $5 END,
+       last_run_error = NULL, updated_at = now()
  WHERE id = $1 AND lease_owner = $2 AND lease_epoch = $3 AND finished_at IS NULL
 RETURNING id;
 
@@ -110,6 +112,38 @@ SELECT workflow_id FROM resource_locks WHERE project_id = $1 AND region = $2 AND
 
 -- name: unlock_resource
 DELETE FROM resource_locks WHERE project_id = $1 AND region = $2 AND resource_id = $3 AND workflow_id = $4;
+
+-- name: workflow_to_cancel
+-- a workflow by id ($1) or command id ($2), locked until the request is recorded (a run that finishes it
+-- meanwhile waits, or is waited for)
+SELECT id, command_id, kind, status, finished_at, cancel_requested_at
+  FROM workflows
+ WHERE id = $1 OR command_id = $2
+ ORDER BY id = $1 DESC
+ LIMIT 1
+   FOR UPDATE;
+
+-- name: request_cancel
+-- the first request's time is kept; the workflow is due now (a run holding it sees the request by heartbeat)
+UPDATE workflows
+   SET cancel_requested_at = coalesce(cancel_requested_at, now()), next_run_at = LEAST(next_run_at, now()),
+       updated_at = now()
+ WHERE id = $1 AND finished_at IS NULL
+RETURNING cancel_requested_at;
+
+-- name: cancel_children
+-- a fleet's unfinished children, each asked to cancel and made due now; how many
+WITH asked AS (
+    UPDATE workflows
+       SET cancel_requested_at = coalesce(cancel_requested_at, now()), next_run_at = LEAST(next_run_at, now()),
+           updated_at = now()
+     WHERE parent_id = $1 AND finished_at IS NULL
+    RETURNING id)
+SELECT count(*) FROM asked;
+
+-- name: wake_workflows
+-- engines waiting for work claim at once ($1: their channel)
+SELECT pg_notify($1, '');
 
 -- name: release_resources
 DELETE FROM resource_locks WHERE workflow_id = $1;
@@ -267,13 +301,16 @@ WITH todo AS (
 SELECT id FROM wf;
 
 -- name: releases_until_logged
--- per workflow: $1 id, $2 owner, $3 epoch, $4 state, $5 next run at; steps: $6-$14
+-- per workflow: $1 id, $2 owner, $3 epoch, $4 state, $5 next run at, $6 whether its run saw a request to
+-- cancel (one it did not see makes the workflow due at once); steps: $7-$15
 WITH todo AS (
-    SELECT * FROM unnest($1::uuid[], $2::text[], $3::bigint[], $4::jsonb[], $5::timestamptz[])
-               AS t(id, owner, epoch, state, run_at)
+    SELECT * FROM unnest($1::uuid[], $2::text[], $3::bigint[], $4::jsonb[], $5::timestamptz[], $6::bool[])
+               AS t(id, owner, epoch, state, run_at, cancel_seen)
 ), wf AS (
     UPDATE workflows w
-       SET state = t.state, next_run_at = t.run_at, lease_owner = NULL, lease_expires_at = NULL,
+       SET state = t.state, lease_owner = NULL, lease_expires_at = NULL,
+           next_run_at = CASE WHEN w.cancel_requested_at IS NOT NULL AND NOT t.cancel_seen THEN now()
+                              ELSE t.run_at END,
            crashed_runs = 0, failed_runs = 0, last_run_error = NULL, updated_at = now()
       FROM todo t
      WHERE w.id = t.id AND w.lease_owner = t.owner AND w.lease_epoch = t.epoch AND w.finished_at IS NULL
@@ -283,8 +320,8 @@ WITH todo AS (
                        started_at, finished_at)
     SELECT wf.id, wf.owner, s.operation, s.request, s.outcome, s.response, s.error_code, s.error_message,
            s.started_at, s.finished_at
-      FROM unnest($6::uuid[], $7::text[], $8::jsonb[], $9::text[], $10::jsonb[], $11::text[], $12::text[],
-                  $13::timestamptz[], $14::timestamptz[]) WITH ORDINALITY
+      FROM unnest($7::uuid[], $8::text[], $9::jsonb[], $10::text[], $11::jsonb[], $12::text[], $13::text[],
+                  $14::timestamptz[], $15::timestamptz[]) WITH ORDINALITY
                AS s(workflow_id, operation, request, outcome, response, error_code, error_message,
                     started_at, finished_at, n)
       JOIN wf ON wf.id = s.workflow_id

@@ -14,6 +14,8 @@ import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
 from orchestrator.store.models import (
+    CancelOutcome,
+    CancelVerdict,
     Claim,
     CommandVerdict,
     Finish,
@@ -197,8 +199,12 @@ class Store:
 
     async def heartbeat(self, claims: Sequence[Claim], lease_seconds: float) -> set[uuid.UUID]:
         """Extend the leases of ``claims`` still held (same owner and epoch); return those workflow ids."""
+        return (await self.renew_leases(claims, lease_seconds)).kept
+
+    async def renew_leases(self, claims: Sequence[Claim], lease_seconds: float) -> Renewed:
+        """:meth:`heartbeat`, also telling which of the workflows kept have been asked to cancel."""
         if not claims:
-            return set()
+            return Renewed(set(), set())
         rows = await self.pool.fetch(
             q("heartbeat"),
             claims[0].owner,
@@ -206,7 +212,7 @@ class Store:
             [c.workflow_id for c in claims],
             [c.epoch for c in claims],
         )
-        return {r["id"] for r in rows}
+        return Renewed({r["id"] for r in rows}, {r["id"] for r in rows if r["cancelling"]})
 
     async def hand_back(self, claims: Sequence[Claim]) -> set[uuid.UUID]:
         """Give back leases still held by a stopping worker: due again at once; return those ids."""
@@ -238,12 +244,15 @@ class Store:
         run_at: datetime,
         steps: Sequence[Step] = (),
         events: Sequence[OutboxEvent] = (),
+        cancel_seen: bool = False,
     ) -> None:
-        """Persist the state and give the workflow back until ``run_at``."""
+        """Persist the state and give the workflow back until ``run_at`` (at once when it was asked to
+        cancel and its run did not see it: ``cancel_seen`` False)."""
         if not events:  # the usual case: one row of a statement shared with other workflows
-            self._check_written(await self._writes.releases.write(ReleaseRow(claim, state, steps, run_at)))
+            row = ReleaseRow(claim, state, steps, run_at, cancel_seen)
+            self._check_written(await self._writes.releases.write(row))
             return
-        await self._write_with_events("release_until", claim, state, run_at, steps, events)
+        await self._write_with_events("release_until", claim, state, run_at, steps, events, cancel_seen)
 
     async def release_after_error(self, claim: Claim, run_at: datetime, error: str) -> None:
         """Give the workflow back after its run failed in our own code; the state is left as it was."""
@@ -260,10 +269,12 @@ class Store:
         last: float | datetime,
         steps: Sequence[Step],
         events: Sequence[OutboxEvent],
+        *more: object,
     ) -> None:
         """A write that also carries events: lease-guarded ``query``, steps and events in one transaction."""
         async with self.pool.acquire() as conn, conn.transaction():
-            ok = await conn.fetchval(q(query), claim.workflow_id, claim.owner, claim.epoch, state, last)
+            args = (claim.workflow_id, claim.owner, claim.epoch, state, last, *more)
+            ok = await conn.fetchval(q(query), *args)
             self._check_lease(ok)
             await self._write_steps(conn, claim.workflow_id, claim.owner, steps)
             await self._write_events(conn, claim.workflow_id, events)
@@ -293,6 +304,37 @@ class Store:
         """Admission of a single-resource backup under no cap (batched with others): True when it holds
         the resource's lock (now or already)."""
         return await self._writes.locks.write(LockRow(claim, project_id, region, resource_id))
+
+    # ------------------------------------------------------------ cancel
+
+    async def request_cancel(self, ref: str) -> CancelOutcome:
+        """Ask the workflow named ``ref`` (workflow id or command id) to cancel: the request is recorded
+        and the workflow made due; its next run ends it ``cancelled`` (docs/guarantees.md). A workflow
+        already final is left as it is (the outcome says how it ended)."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            row = await conn.fetchrow(q("workflow_to_cancel"), _uuid_or_none(ref), ref)
+            if row is None:
+                return CancelOutcome(CancelVerdict.NOT_FOUND, ref)
+            status, requested_at = WorkflowStatus(row["status"]), row["cancel_requested_at"]
+            if row["finished_at"] is not None:
+                cancelled = status is WorkflowStatus.CANCELLED
+                verdict = CancelVerdict.ALREADY_CANCELLED if cancelled else CancelVerdict.ALREADY_ENDED
+            else:
+                first = requested_at is None
+                verdict = CancelVerdict.REQUESTED if first else CancelVerdict.ALREADY_REQUESTED
+                requested_at = await conn.fetchval(q("request_cancel"), row["id"])
+                await conn.execute(q("wake_workflows"), WORKFLOWS_CHANNEL)
+        return CancelOutcome(
+            verdict, ref, row["id"], row["command_id"], row["kind"], status, requested_at=requested_at
+        )
+
+    async def cancel_children(self, parent: Claim) -> int:
+        """Ask every unfinished child of the claimed fleet to cancel; how many were asked."""
+        async with self.fenced(parent) as conn:
+            asked: int = await conn.fetchval(q("cancel_children"), parent.workflow_id)
+            if asked:
+                await conn.execute(q("wake_workflows"), WORKFLOWS_CHANNEL)
+        return asked
 
     async def unlock_resource(self, claim: Claim, project_id: str, region: str, resource_id: str) -> None:
         async with self.fenced(claim) as conn:
@@ -411,6 +453,21 @@ class Store:
     async def unpublished_count(self) -> int:
         n: int = await self.pool.fetchval(q("unpublished_count"))
         return n
+
+
+@dataclass(frozen=True)
+class Renewed:
+    """What a heartbeat found: the leases still held, and which of those workflows were asked to cancel."""
+
+    kept: set[uuid.UUID]
+    cancelling: set[uuid.UUID]
+
+
+def _uuid_or_none(ref: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(ref)
+    except ValueError:
+        return None
 
 
 def _pending_event(row: Any) -> PendingEvent:

@@ -38,6 +38,7 @@ class SaveRow(_Row):
 @dataclass(frozen=True)
 class ReleaseRow(_Row):
     run_at: datetime
+    cancel_seen: bool = False  # its run saw a request to cancel (one it did not see: due at once)
 
 
 @dataclass(frozen=True)
@@ -89,7 +90,9 @@ class WorkflowWrites:
         return await self._run("save_states_logged", rows, [r.lease_seconds for r in rows])
 
     async def _release(self, rows: Sequence[ReleaseRow]) -> set[uuid.UUID]:
-        return await self._run("releases_until_logged", rows, [r.run_at for r in rows])
+        return await self._run(
+            "releases_until_logged", rows, [r.run_at for r in rows], [r.cancel_seen for r in rows]
+        )
 
     async def _finish(self, rows: Sequence[FinishRow]) -> set[uuid.UUID]:
         return await self._run(

@@ -17,7 +17,7 @@ from orchestrator.messages import (
     RestoreCommand,
 )
 from orchestrator.workflows import backup, fleet, replicate, restore
-from orchestrator.workflows.base import Done, MachineState, Observation, Transition
+from orchestrator.workflows.base import CANCELLED, Done, MachineState, Observation, Request, Transition
 
 S = TypeVar("S", bound=MachineState)
 C = TypeVar("C", bound=BaseModel)
@@ -35,6 +35,11 @@ class Kind(Generic[S, C]):
         Outcome.FAILED, error_code=code, error_message=message
     )
     """Ends the workflow failed with an error (budget spent, runs failing): every resource reported."""
+    cancel: Callable[[S, Request | None], Transition | None] = lambda state, _pending: Transition(
+        state, (Done(Outcome.CANCELLED, error_code=CANCELLED, error_message="cancelled"),)
+    )
+    """Asked to cancel, before a call not made yet (or at the start of a run: None): how the workflow
+    stops (its actions replace what it was about to do), or None to go on (e.g. an outcome to settle)."""
 
     def load(self, workflow_id: uuid.UUID, input_: dict[str, Any], state: dict[str, Any]) -> S:
         """The stored state, or the initial state built from the command on the first run."""
@@ -52,6 +57,7 @@ KINDS: dict[str, Kind[Any, Any]] = {
         backup.transition,
         backup.expire,
         backup.fail,
+        backup.cancel,
     ),
     "restore": Kind(
         "restore",
@@ -61,6 +67,7 @@ KINDS: dict[str, Kind[Any, Any]] = {
         restore.transition,
         restore.expire,
         restore.fail,
+        restore.cancel,
     ),
     "replicate": Kind(
         "replicate",
@@ -70,6 +77,7 @@ KINDS: dict[str, Kind[Any, Any]] = {
         replicate.transition,
         replicate.expire,
         replicate.fail,
+        replicate.cancel,
     ),
     "fleet_backup": Kind(
         "fleet_backup",
@@ -78,6 +86,7 @@ KINDS: dict[str, Kind[Any, Any]] = {
         fleet.initial_state,
         fleet.transition,
         fleet.expire,
+        cancel=fleet.cancel,
     ),
 }
 

@@ -27,6 +27,8 @@ from pydantic import Field, model_validator
 
 from orchestrator.messages import BackupCommand, Outcome, ResourceResult
 from orchestrator.workflows.base import (
+    CANCELLED,
+    MAY_STILL_FINISH,
     AddResources,
     Admit,
     Admitted,
@@ -48,6 +50,7 @@ from orchestrator.workflows.base import (
     MachineState,
     Observation,
     PollCheckpoint,
+    Request,
     ResourcesAdded,
     Resume,
     ShowCheckpoint,
@@ -164,6 +167,37 @@ def expire(state: BackupState) -> Done:
 def fail(state: BackupState, code: str, message: str) -> Done:
     """Ended from outside (budget spent, runs failing): each resource not backed up fails with the error."""
     return _done(state, Outcome.FAILED, error=(code, message))
+
+
+def cancel(state: BackupState, pending: Request | None) -> Transition | None:
+    """Asked to cancel, before ``pending`` (a call not made yet) or at the start of a run (None).
+
+    A create whose outcome is unknown is settled first (None: go on; its lookups find or rule out the
+    vault or checkpoint); the create about to be made is not made. Then the backup ends ``cancelled``:
+    what ended stays as it ended; a resource of a checkpoint running in CBR (which cannot cancel it) is
+    reported failed, saying that its backup may still finish; one whose backup never started, skipped.
+    """
+    state = state.model_copy(deep=True)
+    if isinstance(pending, CreateVault):
+        state.vault_intent = None
+    if isinstance(pending, CreateCheckpoint):
+        state.checkpoint_intent = None
+    if state.vault_intent is not None or state.checkpoint_intent is not None:
+        return None
+    checkpoint, running = state.checkpoint_id, len(state.pending)
+    if checkpoint is None:
+        status, why = "skipped", "cancelled before its backup started"
+        message = why
+    else:
+        status, why = "failed", f"{MAY_STILL_FINISH} (checkpoint {checkpoint})"
+        message = (
+            f"cancelled while {running} backups of checkpoint {checkpoint} were running in CBR, which cannot"
+            " cancel them: they may still finish"
+        )
+    for rid in state.pending:
+        state.results[rid] = _result(state, rid, status, code=CANCELLED, message=why)
+    state.pending = []
+    return Transition(state, (_done(state, Outcome.CANCELLED, error=(CANCELLED, message)),))
 
 
 # ------------------------------------------------------------------ phases

@@ -410,6 +410,11 @@ StoreAction = Admit | SpawnChildren | ReadFleet
 
 
 @dataclass(frozen=True)
+class CancelChildren:
+    """Ask every unfinished child of this fleet to cancel; answered with nothing."""
+
+
+@dataclass(frozen=True)
 class Progress:
     percent: int
     fleet: FleetReport | None = None
@@ -426,7 +431,7 @@ class Done:
     fleet: FleetReport | None = None
 
 
-Action = Call | Lock | Unlock | Sleep | Progress | Done | Admit | SpawnChildren | ReadFleet
+Action = Call | Lock | Unlock | Sleep | Progress | Done | Admit | SpawnChildren | ReadFleet | CancelChildren
 
 
 @dataclass(frozen=True)
@@ -539,6 +544,9 @@ def terminal(failure: Failed, resources: tuple[ResourceResult, ...] = ()) -> Don
 
 
 OUTCOME_UNKNOWN = "orchestrator.outcome_unknown"
+CANCELLED = "orchestrator.cancelled"
+NOT_STARTED = "cancelled before it started"
+MAY_STILL_FINISH = "cancelled while it was running in CBR, which cannot cancel it: it may still finish"
 
 
 def outcome_unknown(failure: Failed, what: str) -> tuple[str, str]:

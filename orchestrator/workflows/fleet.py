@@ -30,11 +30,14 @@ from orchestrator.messages import (
     FleetBackupCommand,
     FleetCounts,
     FleetReport,
+    Outcome,
     ProjectRegion,
     ResourceResult,
 )
 from orchestrator.workflows.base import (
+    CANCELLED,
     Call,
+    CancelChildren,
     ChildrenSpawned,
     ChildSpec,
     Done,
@@ -46,6 +49,7 @@ from orchestrator.workflows.base import (
     Progress,
     ProtectablesPage,
     ReadFleet,
+    Request,
     Resume,
     ShowVault,
     Sleep,
@@ -102,6 +106,7 @@ class FleetState(MachineState):
     now: datetime | None = None
     start_by: datetime | None = None
     counts: FleetCounts | None = None
+    cancelling: bool = False  # asked to cancel: its children were asked too; it ends once they all ended
 
 
 def initial_state(command: FleetBackupCommand, workflow_id: uuid.UUID) -> FleetState:
@@ -152,6 +157,19 @@ def transition(state: FleetState, obs: Observation) -> Transition:
 def expire(state: FleetState) -> Done:
     """A fleet has no deadline of its own (its window applies to its children); kept for the registry."""
     return Done(fleet_outcome(state.counts or FleetCounts(), expired=True), fleet=_report(state))
+
+
+def cancel(state: FleetState, pending: Request | None) -> Transition | None:
+    """Asked to cancel: select nothing more, spawn nothing more, ask every unfinished child to cancel and
+    watch them end (None once that is under way); the summary then says ``cancelled`` (unless every child
+    had ended on its own first)."""
+    del pending  # a fleet's own calls only read
+    if state.cancelling:
+        return None
+    state = state.model_copy(deep=True)
+    state.cancelling, state.phase = True, "watch"
+    state.sources, state.vaults_to_show, state.selected = [], [], []
+    return Transition(state, (CancelChildren(), ReadFleet()))
 
 
 # ------------------------------------------------------------------ phases
@@ -278,13 +296,10 @@ def _summary(state: FleetState, obs: FleetSeen) -> Done:
     problems = tuple(r for r in results if r.status != "succeeded")[:FLEET_PROBLEMS_LISTED]
     outcome = fleet_outcome(counts, expired=counts.window_closed > 0)
     first = problems[0] if problems and outcome.value == "failed" else None
-    return Done(
-        outcome,
-        problems,
-        fleet=_report(state),
-        error_code=first.error_code if first else None,
-        error_message=first.error_message if first else None,
-    )
+    error = (first.error_code, first.error_message) if first else (None, None)
+    if state.cancelling and (counts.cancelled or not counts.children):  # else all ended before the cancel
+        outcome, error = Outcome.CANCELLED, (CANCELLED, f"cancelled: {counts.cancelled} resources cancelled")
+    return Done(outcome, problems, fleet=_report(state), error_code=error[0], error_message=error[1])
 
 
 def _failed(state: FleetState, failure: Failed) -> Transition:

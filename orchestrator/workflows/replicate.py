@@ -20,6 +20,8 @@ from pydantic import model_validator
 
 from orchestrator.messages import Outcome, ReplicateCommand, ResourceResult
 from orchestrator.workflows.base import (
+    CANCELLED,
+    MAY_STILL_FINISH,
     BackupDetails,
     Call,
     Done,
@@ -31,6 +33,7 @@ from orchestrator.workflows.base import (
     ReplicaSeen,
     ReplicateBackup,
     ReplicationStarted,
+    Request,
     Resume,
     ShowBackup,
     Sleep,
@@ -97,6 +100,28 @@ def expire(state: ReplicateState) -> Done:
 
 def fail(state: ReplicateState, code: str, message: str) -> Done:
     return _done(state, Outcome.FAILED, None, code, message)
+
+
+def cancel(state: ReplicateState, pending: Request | None) -> Transition | None:
+    """Asked to cancel (before ``pending``, a call not made yet; None: at the start of a run). A
+    replication whose outcome is unknown is settled first (None: go on); one about to be asked is not. A
+    replication under way in CBR, which cannot cancel it, is reported failed, saying that it may still
+    finish; one never started, skipped."""
+    state = state.model_copy(deep=True)
+    if isinstance(pending, ReplicateBackup):
+        state.replicate_intent = None
+    if state.replicate_intent is not None:
+        return None
+    running = state.phase in ("poll", "find_replica")  # find_replica without an intent: one found under way
+    where = f" (record {state.record_id})" if state.record_id else ""
+    result = ResourceResult(
+        resource_id=state.command.backup_id,
+        status="failed" if running else "skipped",
+        error_code=CANCELLED,
+        error_message=f"{MAY_STILL_FINISH}{where}" if running else "cancelled before the replication started",
+    )
+    done = Done(Outcome.CANCELLED, (result,), error_code=CANCELLED, error_message=result.error_message)
+    return Transition(state, (done,))
 
 
 def _resume(state: ReplicateState) -> Transition:

@@ -17,6 +17,8 @@ from pydantic import model_validator
 
 from orchestrator.messages import Outcome, ResourceResult, RestoreCommand
 from orchestrator.workflows.base import (
+    CANCELLED,
+    MAY_STILL_FINISH,
     Accepted,
     Call,
     Done,
@@ -27,6 +29,7 @@ from orchestrator.workflows.base import (
     Locked,
     MachineState,
     Observation,
+    Request,
     RestoreBackup,
     Resume,
     Sleep,
@@ -116,6 +119,29 @@ def expire(state: RestoreState) -> Done:
 
 def fail(state: RestoreState, code: str, message: str) -> Done:
     return _done(state, Outcome.FAILED, code, message)
+
+
+def cancel(state: RestoreState, pending: Request | None) -> Transition | None:
+    """Asked to cancel (before ``pending``, a call not made yet; None: at the start of a run). A restore
+    whose outcome is unknown is settled first (None: go on); one about to be asked is not. A restore
+    running in CBR, which cannot cancel it, is reported failed, saying that it may still finish; one never
+    started, skipped."""
+    state = state.model_copy(deep=True)
+    if isinstance(pending, RestoreBackup):
+        state.restore_intent = None
+    if state.restore_intent is not None:
+        return None
+    running = state.phase == "poll"
+    message = f"{MAY_STILL_FINISH} (restore of backup {state.command.backup_id})" if running else None
+    result = ResourceResult(
+        resource_id=state.command.target_id,
+        status="failed" if running else "skipped",
+        backup_id=state.command.backup_id,
+        error_code=CANCELLED,
+        error_message=message or "cancelled before the restore started",
+    )
+    done = Done(Outcome.CANCELLED, (result,), error_code=CANCELLED, error_message=result.error_message)
+    return Transition(state, (done,))
 
 
 def _resume(state: RestoreState, resume: Resume) -> Transition:

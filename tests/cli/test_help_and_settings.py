@@ -9,7 +9,19 @@ from cli_runner import run_cli
 
 from orchestrator.cli.app import package_version
 
-COMMANDS = ("migrate", "worker", "submit", "status", "schema", "emulator", "demo", "tour", "soak", "bench")
+COMMANDS = (
+    "migrate",
+    "worker",
+    "submit",
+    "status",
+    "cancel",
+    "schema",
+    "emulator",
+    "demo",
+    "tour",
+    "soak",
+    "bench",
+)
 PROJECT = "0a1b2c3d4e5f60718293a4b5c6d7e8f9"
 
 
@@ -23,12 +35,12 @@ async def test_help_shows_no_bool_metavar_and_names_defaults_and_choices(command
     run = await run_cli("postgresql://unused/db", command, "--help")
     assert run.code == 0, run.stderr
     assert "<bool>" not in run.stdout
-    if command in ("migrate", "worker", "submit", "status"):
+    if command in ("migrate", "worker", "submit", "status", "cancel"):
         assert "CBR_ORCH_DATABASE_URL" in run.stdout
     if command in ("worker", "submit"):
         assert "CBR_ORCH_AMQP_URL" in run.stdout
     if command == "status":
-        assert "<pending|running|succeeded|partially_succeeded|failed|expired>" in run.stdout
+        assert "<pending|running|succeeded|partially_succeeded|failed|expired|cancelled>" in run.stdout
         assert "[default: 50" in run.stdout
     if command == "emulator":
         assert "<instant|fast|realistic>" in run.stdout and "[default: 8790]" in run.stdout

@@ -1,0 +1,106 @@
+"""Cancelling a fleet: every unfinished child is asked to cancel, and the fleet ends ``cancelled`` once they
+all ended, with one summary event counting the cancelled resources (its children publish nothing)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from engine_helpers import PROJECT, REGION, eventually, running_engines, servers, slow_tasks, submit
+
+from orchestrator.config import Settings
+from orchestrator.emulator.config import EmulatorConfig, Inventory, Progression
+from orchestrator.emulator.server import RunningEmulator
+from orchestrator.messages import FleetBackupCommand
+from orchestrator.store import CancelVerdict, Store, Workflow, WorkflowStatus
+from orchestrator.store.fleet_children import children_of
+from orchestrator.workflows.base import CANCELLED
+
+FLEET = 300  # two children: 256 + 44
+
+
+@pytest.fixture
+def emulator_config() -> EmulatorConfig:
+    return EmulatorConfig(
+        manual_clock=True, inventory=Inventory(servers=FLEET, disks=0), progression=Progression.instantly()
+    )
+
+
+def fleet_command(command_id: str, select: dict[str, Any], **over: Any) -> FleetBackupCommand:
+    return FleetBackupCommand.model_validate(
+        {"command_id": command_id, "project_id": PROJECT, "region": REGION, "select": select, **over}
+    )
+
+
+async def workflow(store: Store, command_id: str) -> Workflow:
+    wf = await store.workflow_by_command(command_id)
+    assert wf is not None, command_id
+    return wf
+
+
+async def is_final(store: Store, command_id: str) -> bool:
+    return (await workflow(store, command_id)).status.is_final
+
+
+async def held_anywhere(store: Store) -> tuple[int, int]:
+    locks = await store.pool.fetchval("SELECT count(*) FROM resource_locks")
+    slots = await store.pool.fetchval("SELECT count(*) FROM admission_slots")
+    return locks, slots
+
+
+async def test_a_fleet_cancels_its_children_and_ends_cancelled_counting_them(
+    store: Store, settings: Settings, emulator: RunningEmulator, emulator_config: EmulatorConfig
+) -> None:
+    """One child backs up (slowly) while the other waits for the project's only slot: both are cancelled,
+    the first reporting its backups as possibly finishing, the second its resources skipped."""
+    slow_tasks(emulator, 600)
+    select = {"resources": [{"id": i} for i in servers(emulator_config, FLEET)]}
+    await submit(store, fleet_command("fleet-c", select, project_concurrency=1))
+
+    async def one_child_runs_one_waits() -> bool:
+        kids = await children_of(store, (await workflow(store, "fleet-c")).id)
+        running = [k for k in kids if k.state.get("checkpoint_id")]
+        waiting = [k for k in kids if k.attempts and k.state.get("admitted") is False]
+        return len(running) == 1 and len(waiting) == 1
+
+    async with running_engines(store, settings, "solo"):
+        await eventually(one_child_runs_one_waits, 30)
+        assert await held_anywhere(store) != (0, 0)
+        asked = await store.request_cancel("fleet-c")
+        await eventually(lambda: is_final(store, "fleet-c"), 15)
+
+    assert asked.verdict is CancelVerdict.REQUESTED
+    fleet = await workflow(store, "fleet-c")
+    assert (fleet.status, fleet.error_code) == (WorkflowStatus.CANCELLED, CANCELLED)
+    kids = await children_of(store, fleet.id)
+    assert [(k.status, k.error_code) for k in kids] == [(WorkflowStatus.CANCELLED, CANCELLED)] * 2
+    assert all(k.cancel_requested_at is not None for k in kids)
+    assert [await store.events_of(k.id) for k in kids] == [[], []]  # children publish nothing
+    assert fleet.result is not None
+    counts = fleet.result["fleet"]["counts"]
+    assert (counts["total"], counts["cancelled"], counts["succeeded"]) == (FLEET, FLEET, 0)
+    assert {counts["failed"], counts["skipped"]} == {256, 44}  # the running child's, the waiting one's
+    assert (counts["children"], counts["children_final"]) == (2, 2)
+    finals = [e for e in await store.events_of(fleet.id) if e.body["data"]["outcome"] != "progress"]
+    [summary] = finals
+    assert summary.routing_key == "workflow.fleet_backup.cancelled"
+    assert summary.body["data"]["fleet"]["counts"]["cancelled"] == FLEET
+    assert await held_anywhere(store) == (0, 0)
+    assert emulator.counters.requests_of("create_checkpoint") == 1
+
+
+async def test_a_fleet_cancelled_before_it_ran_selects_and_spawns_nothing(
+    store: Store, settings: Settings, emulator: RunningEmulator
+) -> None:
+    await submit(store, fleet_command("fleet-early", {"protectables": {"types": ["server"]}}))
+    asked = await store.request_cancel("fleet-early")
+    async with running_engines(store, settings, "solo"):
+        await eventually(lambda: is_final(store, "fleet-early"), 10)
+
+    assert asked.verdict is CancelVerdict.REQUESTED
+    fleet = await workflow(store, "fleet-early")
+    assert fleet.status is WorkflowStatus.CANCELLED
+    assert await children_of(store, fleet.id) == []
+    assert await store.steps_of(fleet.id) == []  # not one listing
+    [summary] = await store.events_of(fleet.id)
+    assert summary.routing_key == "workflow.fleet_backup.cancelled"
