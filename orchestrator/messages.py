@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
+    AliasChoices,
     AwareDatetime,
     BaseModel,
     ConfigDict,
@@ -111,18 +112,40 @@ class ResourceRef(_Strict):
     type: ResourceType = "OS::Nova::Server"
 
 
+PROJECT_TASKS = 200  # a fleet's default cap of backup tasks running at once per project
+MAX_PROJECT_TASKS = 10_000
+
+
 class Admission(_Strict):
     """Limits a backup waits for before it starts (a fleet sets them on its children)."""
 
-    project_concurrency: int | None = Field(
-        default=None, ge=1, le=10_000, description="Backups of this kind running at once in the project."
+    project_tasks: int | None = Field(
+        default=None,
+        ge=1,
+        le=MAX_PROJECT_TASKS,
+        validation_alias=AliasChoices("project_tasks", "project_concurrency"),
+        description="Backup tasks (one per resource) of capped backups running at once in the project, "
+        "the unit of CBR's per-project capacity. A backup with more resources than this starts only when "
+        "no other holds any (then it runs alone). Old name: project_concurrency.",
     )
     vault_concurrency: int | None = Field(
-        default=None, ge=1, le=256, description="Backups of this kind running at once in the vault."
+        default=None, ge=1, le=256, description="Backups (checkpoints) of this kind at once in the vault."
     )
     start_by: AwareDatetime | None = Field(
         default=None, description="Not started by then: the backup ends 'expired', its resources skipped."
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_name(cls, data: Any) -> Any:
+        return _one_of_names(data, "project_tasks", "project_concurrency")
+
+
+def _one_of_names(data: Any, name: str, old: str) -> Any:
+    """A field renamed: either name is read, both at once is refused (which one would be meant?)."""
+    if isinstance(data, dict) and name in data and old in data:
+        raise ValueError(f"give {name} (its old name: {old}), not both")
+    return data
 
 
 class BackupCommand(_CommandBase):
@@ -178,6 +201,7 @@ class ReplicateCommand(_CommandBase):
 
 MAX_FLEET_RESOURCES = 100_000
 VAULT_CAPACITY = 256  # resources a CBR vault (and so a checkpoint) holds at most
+VAULT_MAX_GB = 10_485_760  # the largest vault CBR creates
 
 
 class ProjectRegion(_Strict):
@@ -210,15 +234,24 @@ class FleetSelector(_Strict):
 
 
 class AutoVaults(_Strict):
-    """Vaults created as needed (by name) so that none holds more than 256 resources."""
+    """Vaults created as needed (by name): none holds more than 256 resources, nor resources whose sizes
+    add up to more than its ``size_gb``."""
 
     name_prefix: str = Field(default="fleet", min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_-]+$")
-    size_gb: int = Field(default=10_240, ge=10, le=10_485_760)
+    size_gb: int = Field(
+        default=10_240,
+        ge=10,
+        le=VAULT_MAX_GB,
+        description="Capacity of each vault created. Resources are packed so that their sizes (as "
+        "list_protectable gives them) add up to at most this; one larger than it gets a vault of its own, "
+        f"sized to it (at most {VAULT_MAX_GB} GB, CBR's largest; a larger one is skipped).",
+    )
     consistent_level: Literal["crash_consistent", "app_consistent"] = "crash_consistent"
 
 
 class FleetBackupCommand(_CommandBase):
-    """Back up a fleet: one parent workflow; a child backup (one checkpoint) per vault and ≤256 resources."""
+    """Back up a fleet: one parent workflow; child backups (one checkpoint each) of one vault and at most
+    256 resources, and at most ``project_tasks``."""
 
     kind: Literal["fleet_backup"] = "fleet_backup"
     select: FleetSelector
@@ -228,13 +261,26 @@ class FleetBackupCommand(_CommandBase):
     auto_vaults: AutoVaults = Field(default_factory=AutoVaults)
     incremental: bool = True
     name: str | None = Field(default=None, min_length=1, max_length=64)
-    project_concurrency: int = Field(
-        default=20, ge=1, le=10_000, description="Child backups at once per project."
+    project_tasks: int = Field(
+        default=PROJECT_TASKS,
+        ge=1,
+        le=MAX_PROJECT_TASKS,
+        validation_alias=AliasChoices("project_tasks", "project_concurrency"),
+        description="Backup tasks of this fleet running at once per project: one task per resource, the "
+        "unit CBR's per-project capacity counts. Children hold at most this many resources. "
+        "project_concurrency, its old name, is read with this meaning.",
     )
-    vault_concurrency: int = Field(default=1, ge=1, le=256, description="Child backups at once per vault.")
+    vault_concurrency: int = Field(
+        default=1, ge=1, le=256, description="Child backups (checkpoints) running at once per vault."
+    )
     window_seconds: int | None = Field(
         default=None, ge=1, le=604_800, description="Work not started this long after it began expires."
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_name(cls, data: Any) -> Any:
+        return _one_of_names(data, "project_tasks", "project_concurrency")
 
     @model_validator(mode="after")
     def _consistent(self) -> FleetBackupCommand:
@@ -346,11 +392,13 @@ class Timings(_Strict):
 
 
 class FleetCounts(_Strict):
-    """Resources of a fleet by state, and its children (one per vault and checkpoint)."""
+    """Resources of a fleet by state, and its children (one checkpoint each). Counted per resource, as
+    children see their backup tasks end: ``final`` (what progress counts) moves resource by resource."""
 
     total: int = 0
     waiting: int = 0  # in children not admitted yet (caps, locks) or not yet created
-    running: int = 0
+    running: int = 0  # in admitted children, backup task not ended
+    ended: int = 0  # backup task ended while its checkpoint runs on: succeeded or failed once it ends
     succeeded: int = 0
     failed: int = 0
     skipped: int = 0
@@ -362,7 +410,8 @@ class FleetCounts(_Strict):
 
     @property
     def final(self) -> int:
-        return self.succeeded + self.failed + self.skipped
+        """Resources done: backed up, failed, skipped, or ended and about to be told which."""
+        return self.succeeded + self.failed + self.skipped + self.ended
 
 
 FLEET_PROBLEMS_LISTED = 100  # failed or skipped resources a fleet's final event lists, at most

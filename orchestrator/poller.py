@@ -432,7 +432,7 @@ def _checkpoint_answer(backups: list[PolledBackup] | None, tasks: list[PolledTas
         for t in tasks
     )
     final = bool(seen) and all(b.status in FINAL_BACKUP for b in seen)
-    return CheckpointStatus("available" if final else "protecting", seen)
+    return CheckpointStatus("available" if final else "protecting", seen, from_tasks=True)
 
 
 def _checkpoint_status(backups: list[PolledBackup]) -> CheckpointStatus:

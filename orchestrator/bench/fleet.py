@@ -16,7 +16,7 @@ from orchestrator.bench.queue_run import QueuePlan, run_through_queue
 from orchestrator.bench.theory import Floor
 from orchestrator.config import RateLimitSettings, WorkerSettings
 from orchestrator.emulator.config import DEFAULT_TENANT
-from orchestrator.messages import FleetBackupCommand
+from orchestrator.messages import MAX_PROJECT_TASKS, FleetBackupCommand
 
 FLEET_TUNING = WorkerSettings()
 VAULT_SIZE_GB = 1_000_000
@@ -72,8 +72,12 @@ def _round(value: float | None, digits: int) -> float | None:
     return None if value is None else round(value, digits)
 
 
-def fleet_command(ids: list[str]) -> FleetBackupCommand:
+def fleet_command(ids: list[str], capacity: int | None = None) -> FleetBackupCommand:
+    """The fleet's own cap (``project_tasks``) stays out of the emulator's way: ten times its ``capacity``
+    (the C of the floor), so the emulator's queue never runs dry and the floor stays the bound. A cap at C
+    itself would add the orchestrator's reaction time (a poll, then a new checkpoint) to every wave."""
     t = DEFAULT_TENANT
+    cap = {"project_tasks": min(MAX_PROJECT_TASKS, 10 * (capacity or MAX_PROJECT_TASKS))}
     return FleetBackupCommand.model_validate(
         {
             "command_id": f"bench-fleet-{uuid.uuid4().hex[:12]}",
@@ -81,6 +85,7 @@ def fleet_command(ids: list[str]) -> FleetBackupCommand:
             "region": t.region,
             "select": {"resources": [{"id": s} for s in ids]},
             "auto_vaults": {"name_prefix": "bench", "size_gb": VAULT_SIZE_GB},
+            **cap,
         }
     )
 
@@ -97,7 +102,7 @@ async def measure_fleet(
     figures = FleetFigures(servers=servers, workers=workers, floor=Floor.of(servers, limits))
     async with EmulatorProcess(servers, limits) as emulator:
         plan = QueuePlan(
-            [fleet_command(server_ids(servers))],
+            [fleet_command(server_ids(servers), limits.backup_capacity)],
             workers,
             emulator.base_url,
             expected=1,

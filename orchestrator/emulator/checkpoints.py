@@ -110,6 +110,18 @@ def check_vault_accepts_backup(project: ProjectState, vault: Vault) -> None:
         raise CbrError.of("6114")
 
 
+def check_vault_holds(project: ProjectState, vault: Vault, planned_mb: int) -> None:
+    """A vault that does not expand refuses backups that would store more than it has left: counted with
+    what its backups still running will store (6114, as for a vault already full)."""
+    if vault.auto_expand:
+        return
+    kept = sum(b.size_mb for b in project.vault_backups(vault.id) if b.status in ("available", *BACKUP_BUSY))
+    if kept + planned_mb > vault.size_gb * 1024:
+        free_gb = max(0, vault.size_gb * 1024 - kept) / 1024
+        detail = f"The new backups need {planned_mb / 1024:.1f} GB; {free_gb:.1f} GB are free."
+        raise CbrError.of("6114", detail)
+
+
 def select_resources(project: ProjectState, vault: Vault, wanted: list[str] | None) -> list[VaultResource]:
     if not wanted:
         chosen = list(vault.resources.values())
@@ -156,6 +168,12 @@ def start_run(world: World, project: ProjectState, vault: Vault, run: RunRequest
     if len(skipped) == len(chosen):
         busy = any(s.code.endswith("6125") for s in skipped)
         raise CbrError.of("0002" if busy else "2010")
+    backed_up = frozenset(project.resource_stats(vault.id))
+    skipped_ids = {s.id for s in skipped}
+    started = [r for r in chosen if r.id not in skipped_ids]
+    check_vault_holds(
+        project, vault, sum(_planned_mb(project, r, run.incremental, backed_up) for r in started)
+    )
     checkpoint = Checkpoint(
         id=world.ids.new(),
         project_id=project.project_id,
@@ -170,9 +188,8 @@ def start_run(world: World, project: ProjectState, vault: Vault, run: RunRequest
         skipped=skipped,
     )
     project.checkpoints[checkpoint.id] = checkpoint
-    under_way = _Run(world, project, vault, checkpoint, run, at, frozenset(project.resource_stats(vault.id)))
-    skipped_ids = {s.id for s in skipped}
-    for resource in (r for r in chosen if r.id not in skipped_ids):
+    under_way = _Run(world, project, vault, checkpoint, run, at, backed_up)
+    for resource in started:
         checkpoint.resources.append(
             CheckpointResource(
                 resource.id, resource.name, resource.type, resource.size_gb, resource.extra_info
@@ -249,8 +266,7 @@ def _new_backup(run: _Run, resource: VaultResource) -> Backup:
         policy_id=run.request.policy_id,
     )
     if isinstance(found, Server):
-        excluded = set((resource.extra_info or {}).get("exclude_volumes") or [])
-        disks = [disk for disk in found.disks if disk.id not in excluded]
+        disks = _backed_up_disks(found, resource)
         backup.children = [_child(run.world, backup, disk, at) for disk in disks]
         backup.contain_system_disk = any(disk.bootable for disk in disks)
         backup.resource_size = sum(disk.size_gb for disk in disks)
@@ -260,6 +276,24 @@ def _new_backup(run: _Run, resource: VaultResource) -> Backup:
     for child in backup.children:
         child.size_mb = _stored_mb(child.resource_size, incremental)
     return backup
+
+
+def _backed_up_disks(server: Server, resource: VaultResource) -> list[Disk]:
+    excluded = set((resource.extra_info or {}).get("exclude_volumes") or [])
+    return [disk for disk in server.disks if disk.id not in excluded]
+
+
+def _planned_mb(
+    project: ProjectState, resource: VaultResource, incremental: bool, backed_up: frozenset[str]
+) -> int:
+    """What the backup of ``resource`` will store (as :func:`_new_backup` sizes it)."""
+    found = project.inventory.find(resource.id)
+    size = (
+        sum(d.size_gb for d in _backed_up_disks(found, resource))
+        if isinstance(found, Server)
+        else resource.size_gb
+    )
+    return _stored_mb(size, incremental and resource.id in backed_up)
 
 
 def _stored_mb(size_gb: int, incremental: bool) -> int:

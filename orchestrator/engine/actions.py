@@ -180,7 +180,9 @@ class CbrActions:
         resources = tuple(vault.resource_ids())
         if vault.name:
             self._vaults.learn(project, region, vault.name, vault.id, resources)
-        return VaultFound(vault.id, resources)
+        billing = None if vault.auto_expand else vault.billing  # an auto-expanding vault has no limit
+        used = billing.used / 1024 if billing and billing.used is not None else None  # MB → GB
+        return VaultFound(vault.id, resources, billing.size if billing else None, used)
 
     async def _create_checkpoint(self, project: str, region: str, req: CreateCheckpoint) -> Observation:
         params = CheckpointParameters(

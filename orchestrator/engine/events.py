@@ -24,6 +24,8 @@ def outbox_event(wf: Workflow, done: Done | Progress, finished_at: datetime | No
     extra: dict[str, Any]
     if isinstance(done, Progress):
         outcome, name = Outcome.PROGRESS, f"progress-{done.percent}"
+        if done.fleet is not None:  # a fleet reports more than once a percent: named by resources ended too
+            name += f"-{done.fleet.counts.final}"
         extra = {"progress": done.percent, "fleet": done.fleet}
     else:
         outcome, name = done.outcome, "final"

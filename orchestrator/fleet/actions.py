@@ -25,7 +25,7 @@ from orchestrator.workflows.base import (
 
 async def perform_store_action(store: Store, wf: Workflow, action: StoreAction) -> Observation:
     if isinstance(action, Admit):
-        granted = await admit(store, wf.claim, wf.project_id, wf.region, action.resource_ids, action.scopes)
+        granted = await admit(store, wf.claim, wf.project_id, wf.region, action.resource_ids, action.caps)
         return Admitted(granted)
     if isinstance(action, SpawnChildren):
         with_ids = [(workflow_id_for(c.command_id), c) for c in action.children]

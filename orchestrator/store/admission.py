@@ -1,9 +1,20 @@
-"""Admission in the database: a backup starts only holding its resources' locks and a slot per cap.
+"""Admission in the database: a backup starts only holding its resources' locks and room under each cap.
 
 Locks are rows of ``resource_locks`` (shared with restores: a resource never has two active backups,
-nor a backup beside a restore). A cap is a set of numbered slots under a scope whose primary key makes
-more than ``cap`` holders impossible, however many workers admit at once. All or nothing: one
-transaction; when something is taken, nothing is kept. Everything held ends with the workflow.
+nor a backup beside a restore). A holder of a cap is a row of ``admission_slots`` under the cap's scope.
+Two units:
+
+- per holder (a vault's cap, in backups): slots numbered below the cap, whose primary key makes more than
+  ``cap`` holders impossible, however many workers admit at once;
+- per resource (a project's cap, in backup tasks as CBR counts them): a holder counts for the resources
+  it has not backed up yet (its state's ``pending``, which shrinks as its backups end, read live), at most
+  the cap each; a backup is admitted when its resources fit beside them. Admitters of one scope take its
+  advisory lock first, so each counts what the one before it committed. A backup larger than the cap
+  counts as the cap: it starts once nothing else holds any, and never waits forever for room it cannot
+  have (a fleet never makes one: its children hold at most ``project_tasks`` resources).
+
+All or nothing: one transaction; when something is refused, nothing is kept. Everything held ends with
+the workflow.
 """
 
 from __future__ import annotations
@@ -16,6 +27,7 @@ import asyncpg
 from orchestrator.store.fleet_sql import fq
 from orchestrator.store.models import Claim
 from orchestrator.store.store import Conn, Store
+from orchestrator.workflows.base import Cap
 
 
 class _NotAdmitted(Exception):
@@ -28,22 +40,30 @@ async def admit(
     project_id: str,
     region: str,
     resource_ids: Sequence[str],
-    scopes: Sequence[tuple[str, int]] = (),
+    caps: Sequence[Cap] = (),
 ) -> bool:
-    """True when the claimed workflow now holds every lock and one slot under each scope (or held them
+    """True when the claimed workflow now holds every lock and room under each cap (or held them
     already); raises :class:`~orchestrator.store.LeaseLost` when its run no longer holds the lease."""
-    if not scopes and len(resource_ids) == 1:  # a single-server backup: one row of a shared statement
+    if not caps and len(resource_ids) == 1:  # a single-server backup: one row of a shared statement
         return await store.lock_alone(claim, project_id, region, resource_ids[0])
     workflow_id = claim.workflow_id
     try:
         async with store.fenced(claim) as conn:
-            for scope, cap in scopes:  # caps first: the cheap refusal when a fleet waits on them
-                if await conn.fetchval(fq("take_slot"), scope, workflow_id, cap) is None:
+            for cap in caps:  # caps first: the cheap refusal when a fleet waits on them
+                if not await _take(conn, cap, workflow_id, len(resource_ids)):
                     raise _NotAdmitted()
             await _lock_all(conn, workflow_id, project_id, region, sorted(resource_ids))
     except (_NotAdmitted, asyncpg.DeadlockDetectedError, asyncpg.UniqueViolationError):
         return False
     return True
+
+
+async def _take(conn: Conn, cap: Cap, workflow_id: uuid.UUID, resources: int) -> bool:
+    if not cap.per_resource:
+        return await conn.fetchval(fq("take_slot"), cap.scope, workflow_id, cap.limit) is not None
+    await conn.execute(fq("lock_scope"), cap.scope)
+    tasks = min(resources, cap.limit)
+    return await conn.fetchval(fq("take_tasks"), cap.scope, workflow_id, cap.limit, tasks) is not None
 
 
 async def _lock_all(conn: Conn, workflow_id: uuid.UUID, project_id: str, region: str, ids: list[str]) -> None:
@@ -58,3 +78,8 @@ async def slots_held(store: Store) -> dict[str, int]:
     """Admitted workflows per scope, now."""
     rows = await store.pool.fetch(fq("admission_holders"))
     return {r["scope"]: r["n"] for r in rows}
+
+
+async def tasks_held(store: Store, scope: str, cap: int) -> int:
+    """Backup tasks counted against a per-resource cap now: its holders' resources not backed up yet."""
+    return int(await store.pool.fetchval(fq("tasks_in_flight"), scope, cap))

@@ -84,37 +84,55 @@ async def spawn(store: Store, parent: Claim, children: Sequence[tuple[uuid.UUID,
 
 
 async def counts(store: Store, parent_id: uuid.UUID) -> FleetCounts:
-    """Resources by state, summed over the children (one row per child, so cheap for 100,000 resources)."""
-    total = waiting = running = succeeded = failed = skipped = closed = cancelled = gb = final_children = 0
+    """Resources by state, summed over the children (one row per child, so cheap for 100,000 resources):
+    a running child's resources count as their backup tasks end (its state's ``ended`` and ``results``)."""
+    found = _Tally()
     rows = await store.pool.fetch(fq("children_counts"), parent_id, WINDOW_CLOSED, CANCELLED)
     for row in rows:
-        n = row["resources"]
-        total += n
-        if not row["final"]:
-            running += n if row["admitted"] else 0
-            waiting += 0 if row["admitted"] else n
-            continue
-        final_children += 1
-        by_status: dict[str, int] = row["by_status"]
-        succeeded += by_status.get("succeeded", 0)
-        skipped += by_status.get("skipped", 0)
-        failed += n - by_status.get("succeeded", 0) - by_status.get("skipped", 0)  # unreported: failed
-        closed += row["window_closed"]
-        cancelled += row["cancelled"]
-        gb += row["succeeded_gb"]
-    return FleetCounts(
-        total=total,
-        waiting=waiting,
-        running=running,
-        succeeded=succeeded,
-        failed=failed,
-        skipped=skipped,
-        window_closed=closed,
-        cancelled=cancelled,
-        bytes_protected=gb * GIB,
-        children=len(rows),
-        children_final=final_children,
-    )
+        found.add(row)
+    return found.counts(len(rows))
+
+
+@dataclass
+class _Tally:
+    """Resources by state, summed child by child (a child's row: ``children_counts``)."""
+
+    total: int = 0
+    waiting: int = 0
+    running: int = 0
+    ended: int = 0
+    succeeded: int = 0
+    failed: int = 0
+    skipped: int = 0
+    window_closed: int = 0
+    cancelled: int = 0
+    gb: int = 0
+    children_final: int = 0
+
+    def add(self, row: Any) -> None:
+        n, by_status = row["resources"], row["by_status"]
+        ok, skipped = by_status.get("succeeded", 0), by_status.get("skipped", 0)
+        self.total += n
+        self.succeeded += ok
+        self.skipped += skipped
+        self.window_closed += row["window_closed"]
+        self.cancelled += row["cancelled"]
+        self.gb += row["succeeded_gb"]
+        if row["final"]:
+            self.children_final += 1
+            self.failed += n - ok - skipped  # unreported: failed
+            return
+        self.failed += by_status.get("failed", 0)
+        self.ended += row["ended"]
+        unfinished = n - sum(by_status.values()) - row["ended"]
+        if row["admitted"]:
+            self.running += unfinished
+        else:
+            self.waiting += unfinished
+
+    def counts(self, children: int) -> FleetCounts:
+        fields = {k: v for k, v in vars(self).items() if k != "gb"}
+        return FleetCounts(**fields, bytes_protected=self.gb * GIB, children=children)
 
 
 async def children_problems(store: Store, parent_id: uuid.UUID, limit: int) -> list[ResourceResult]:
@@ -177,10 +195,10 @@ def _child_resource(row: Any) -> ResourceRow:
     """A resource of a child: as the child reported it; failed with the child's error when it did not."""
     position, rid, rtype = row["position"], row["resource_id"], row["resource_type"]
     where = {"checkpoint_id": row["checkpoint_id"], "vault": row["vault"]}
-    if not row["final"]:
-        return ResourceRow(position, rid, rtype, "running" if row["admitted"] else "waiting", **where)
     if row["reported"] is not None:
         return _reported(position, row["reported"], **where)
+    if not row["final"]:
+        return ResourceRow(position, rid, rtype, "running" if row["admitted"] else "waiting", **where)
     return ResourceRow(
         position,
         rid,

@@ -22,6 +22,43 @@ WITH held AS (SELECT slot FROM admission_slots WHERE scope = $1 AND workflow_id 
         RETURNING slot)
 SELECT slot FROM held UNION ALL SELECT slot FROM taken;
 
+-- name: lock_scope
+-- Admitters of one per-resource cap count its holders one at a time (held until the transaction ends).
+SELECT pg_advisory_xact_lock(hashtextextended($1, 0));
+
+-- name: tasks_in_flight
+-- Backup tasks counted against the per-resource cap $1 of $2: each holder's resources whose backup task
+-- has not ended (its state's 'pending' but the 'ended' ones; all of its command's before it saved a
+-- state), at most $2 each.
+SELECT coalesce(sum(least(jsonb_array_length(coalesce(w.state -> 'pending', w.input -> 'resources'))
+                        - jsonb_array_length(coalesce(w.state -> 'ended', '[]'::jsonb)), $2)), 0)
+  FROM admission_slots a
+  JOIN workflows w ON w.id = a.workflow_id
+ WHERE a.scope = $1;
+
+-- name: take_tasks
+-- Room for $4 backup tasks under the per-resource cap $1 of $3 for workflow $2: held already, or taken
+-- when they fit beside what its holders have in flight (as tasks_in_flight counts). Under lock_scope.
+WITH held AS (SELECT slot FROM admission_slots WHERE scope = $1 AND workflow_id = $2),
+     holders AS (
+        SELECT count(*)::int AS n,
+               coalesce(sum(least(jsonb_array_length(coalesce(w.state -> 'pending', w.input -> 'resources'))
+                                  - jsonb_array_length(coalesce(w.state -> 'ended', '[]'::jsonb)), $3)), 0) AS tasks
+          FROM admission_slots a
+          JOIN workflows w ON w.id = a.workflow_id
+         WHERE a.scope = $1),
+     taken AS (
+        INSERT INTO admission_slots (scope, slot, workflow_id)
+        SELECT $1, s, $2
+          FROM holders, generate_series(0, holders.n) AS s
+         WHERE NOT EXISTS (SELECT 1 FROM held)
+           AND holders.tasks + $4 <= $3
+           AND NOT EXISTS (SELECT 1 FROM admission_slots a WHERE a.scope = $1 AND a.slot = s)
+         ORDER BY s
+         LIMIT 1
+        RETURNING slot)
+SELECT slot FROM held UNION ALL SELECT slot FROM taken;
+
 -- name: insert_child
 INSERT INTO workflows (id, command_id, kind, project_id, region, input, parent_id)
 VALUES ($1, $2, $3, $4, $5, $6, $7)
@@ -36,9 +73,12 @@ SELECT c.command_id
  ORDER BY c.command_id;
 
 -- name: children_counts
+-- One row per child: its size, and its resources by status — from its result once final, else from the
+-- results its state holds so far and the resources whose backup tasks ended (outcome not read yet).
 SELECT w.finished_at IS NOT NULL AS final,
        coalesce((w.state ->> 'admitted')::boolean, false) AS admitted,
        jsonb_array_length(w.input -> 'resources') AS resources,
+       jsonb_array_length(coalesce(w.state -> 'ended', '[]'::jsonb)) AS ended,
        coalesce(r.by_status, '{}'::jsonb) AS by_status,
        coalesce(r.succeeded_gb, 0) AS succeeded_gb,
        coalesce(r.window_closed, 0) AS window_closed,
@@ -50,14 +90,19 @@ SELECT w.finished_at IS NOT NULL AS final,
           FROM (SELECT e ->> 'status' AS status, count(*) AS n, sum(coalesce((e ->> 'size_gb')::bigint, 0)) AS gb,
                        count(*) FILTER (WHERE e ->> 'error_code' = $2) AS closed,
                        count(*) FILTER (WHERE e ->> 'error_code' = $3) AS cancelled
-                  FROM jsonb_array_elements(coalesce(w.result -> 'resources', '[]'::jsonb)) AS e
-                 GROUP BY 1) per_status) r ON w.finished_at IS NOT NULL
+                  FROM (SELECT e FROM jsonb_array_elements(coalesce(w.result -> 'resources', '[]'::jsonb)) AS e
+                         WHERE w.finished_at IS NOT NULL
+                        UNION ALL
+                        SELECT e FROM jsonb_each(coalesce(w.state -> 'results', '{}'::jsonb)) AS so_far(rid, e)
+                         WHERE w.finished_at IS NULL) AS reported
+                 GROUP BY 1) per_status) r ON true
  WHERE w.parent_id = $1;
 
 -- name: children_resources
 -- The children's resources in order (child by child, each in its command's order), numbered from 1: those
 -- after position $2, at most $3; only the failed or skipped ones of final children when $4. Children wholly
--- before $2 are skipped by their sizes alone, so a page reads the one or two children it shows.
+-- before $2 are skipped by their sizes alone, so a page reads the one or two children it shows. A running
+-- child's resources whose backups ended are reported from its state.
 WITH sizes AS (
     SELECT id, jsonb_array_length(input -> 'resources') AS n, command_id
       FROM workflows
@@ -69,7 +114,8 @@ wanted AS (
 SELECT k.before + want.pos AS position,
        want.r ->> 'id' AS resource_id,
        want.r ->> 'type' AS resource_type,
-       rep.by_id -> (want.r ->> 'id') AS reported,
+       CASE WHEN w.finished_at IS NULL THEN w.state -> 'results' ELSE rep.by_id END
+           -> (want.r ->> 'id') AS reported,
        w.status, w.finished_at IS NOT NULL AS final,
        coalesce((w.state ->> 'admitted')::boolean, false) AS admitted,
        w.error_code, w.error_message,

@@ -1,8 +1,9 @@
 """Backup: ensure the vault and the resources' association, create the checkpoint, poll it to the end.
 
 First the backup is admitted (:class:`Admit`): it holds the lock of each of its resources (at most one
-active backup per resource, never beside a restore of it) and a slot under each concurrency cap it
-carries; not admitted, it waits, and expires with its resources skipped once its ``start_by`` passes.
+active backup per resource, never beside a restore of it) and room under each concurrency cap it carries
+(the project's counted in backup tasks: its ``pending`` resources, which it gives back as their backups
+end); not admitted, it waits, and expires with its resources skipped once its ``start_by`` passes.
 
 Phases: ``resolve_vault`` → (``create_vault`` ⇄ ``find_vault``) → (``associate`` →
 (``verify_association``)) → ``checkpoint`` ⇄ ``find_checkpoint`` → ``poll``. Creating a vault and
@@ -15,6 +16,9 @@ settle window; a throttled or failed lookup settles nothing.
 Polling reads the checkpoint's backups. A checkpoint can end (``error``) before any backup of it is
 listed; so while a pending resource has no backup listed, every ``SHOW_CHECKPOINT_EVERY``-th poll also
 reads the checkpoint itself, and once that says it ended, the listing decides each resource with it.
+While the checkpoint runs, polls list its backup tasks still running: a pending resource no longer among
+them has its task ended (``ended``): its outcome is read when the checkpoint ends, but it counts as done
+for progress and no longer against the project's cap of running backup tasks.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from orchestrator.workflows.base import (
     Admitted,
     BackupSeen,
     Call,
+    Cap,
     CheckpointCreated,
     CheckpointLookup,
     CheckpointShown,
@@ -88,6 +93,7 @@ class BackupState(MachineState):
     marker: str
     vault_id: str | None = None
     pending: list[str] = Field(default_factory=list)
+    ended: list[str] = Field(default_factory=list)  # of the pending: task ended, outcome not read yet
     to_associate: list[str] = Field(default_factory=list)
     results: dict[str, ResourceResult] = Field(default_factory=dict)
     vault_intent: Intent | None = None
@@ -212,22 +218,23 @@ def _admit(state: BackupState, now: datetime) -> Transition:
             )
         state.pending = []
         return Transition(state, (_done(state, Outcome.EXPIRED),))
-    return Transition(state, (Admit(tuple(sorted(state.pending)), admission_scopes(state.command)),))
+    return Transition(state, (Admit(tuple(sorted(state.pending)), admission_caps(state.command)),))
 
 
-def admission_scopes(command: BackupCommand) -> tuple[tuple[str, int], ...]:
-    """The (scope, cap) pairs a backup needs a slot under: its project's and its vault's, when capped."""
+def admission_caps(command: BackupCommand) -> tuple[Cap, ...]:
+    """The caps a backup needs room under: its project's, counted in backup tasks (one per resource, as
+    CBR counts them), and its vault's, counted in backups; only those its admission sets."""
     admission = command.admission
     if admission is None:
         return ()
     where = f"{command.region}/{command.project_id}"
     vault = command.vault.id or f"name:{command.vault.name}"
-    scopes = []
-    if admission.project_concurrency is not None:
-        scopes.append((f"project:{where}", admission.project_concurrency))
+    caps = []
+    if admission.project_tasks is not None:
+        caps.append(Cap(f"project:{where}", admission.project_tasks, per_resource=True))
     if admission.vault_concurrency is not None:
-        scopes.append((f"vault:{where}/{vault}", admission.vault_concurrency))
-    return tuple(scopes)
+        caps.append(Cap(f"vault:{where}/{vault}", admission.vault_concurrency))
+    return tuple(caps)
 
 
 def _resume(state: BackupState, obs: Observation) -> Transition:
@@ -388,11 +395,19 @@ def _polled(state: BackupState, obs: CheckpointStatus) -> Transition:
             _record_no_backup(state, rid, f"checkpoint ended {ended} without a backup of it")
     if not state.pending:
         return Transition(state, (_done(state, None),))
+    _note_ended(state, obs, by_resource)
     total = len(state.command.resources)
-    progress = progress_actions(state, 100 * (total - len(state.pending)) // total)
+    progress = progress_actions(state, 100 * (total - len(state.pending) + len(state.ended)) // total)
     if _time_to_show_checkpoint(state, by_resource):
         return Transition(state, (*progress, Call(ShowCheckpoint(state.checkpoint_id or ""))))
     return Transition(state, (*progress, Sleep("poll")))
+
+
+def _note_ended(state: BackupState, obs: CheckpointStatus, listed: dict[str, BackupSeen]) -> None:
+    """While the checkpoint runs, a pending resource not among its unfinished tasks has ended."""
+    if obs.from_tasks and obs.status not in FINAL_CHECKPOINT_STATUSES and listed:
+        state.ended += [rid for rid in state.pending if rid not in listed and rid not in state.ended]
+    state.ended = [rid for rid in state.ended if rid in state.pending]
 
 
 def _record_backup(state: BackupState, seen: BackupSeen) -> None:
@@ -419,8 +434,9 @@ def _record_failure(state: BackupState, rid: str, code: str, message: str) -> No
 
 
 def _time_to_show_checkpoint(state: BackupState, listed: dict[str, BackupSeen]) -> bool:
-    """Count the polls listing no backup of some pending resource; every n-th, read the checkpoint."""
-    if all(rid in listed for rid in state.pending):
+    """Count the polls listing no backup of some pending resource (whose task did not end: that one is
+    known not to be listed); every n-th, read the checkpoint."""
+    if all(rid in listed or rid in state.ended for rid in state.pending):
         return False
     state.polls_missing_backups += 1
     return state.polls_missing_backups % SHOW_CHECKPOINT_EVERY == 0

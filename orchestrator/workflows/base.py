@@ -52,8 +52,12 @@ class Locked:
 
 @dataclass(frozen=True)
 class VaultFound:
+    """A vault, its resources, and its capacity when CBR told it (``size_gb``, ``used_gb``)."""
+
     vault_id: str
     resource_ids: tuple[str, ...]
+    size_gb: float | None = None
+    used_gb: float | None = None
 
 
 @dataclass(frozen=True)
@@ -102,8 +106,12 @@ class BackupSeen:
 
 @dataclass(frozen=True)
 class CheckpointStatus:
+    """``from_tasks``: read from the checkpoint's backup tasks still waiting or running (a resource not
+    among them has its task ended), not from its backups."""
+
     status: str  # CBR checkpoint status: protecting, available, error, ...
     backups: tuple[BackupSeen, ...] = ()
+    from_tasks: bool = False
 
 
 @dataclass(frozen=True)
@@ -166,9 +174,10 @@ class Admitted:
 
 @dataclass(frozen=True)
 class ProtectablesPage:
-    """One page of ``list_protectable``: (id, type, id of the vault it is bound to or None) of each."""
+    """One page of ``list_protectable``: (id, type, id of the vault it is bound to or None, size in GB or
+    None) of each."""
 
-    items: tuple[tuple[str, str, str | None], ...]
+    items: tuple[tuple[str, str, str | None, int | None], ...]
 
 
 @dataclass(frozen=True)
@@ -376,11 +385,21 @@ class Sleep:
 
 
 @dataclass(frozen=True)
+class Cap:
+    """A concurrency cap: at most ``limit`` holders of ``scope`` at once; with ``per_resource``, at most
+    ``limit`` resources not yet backed up among its holders (each holder's pending ones, read live)."""
+
+    scope: str
+    limit: int
+    per_resource: bool = False
+
+
+@dataclass(frozen=True)
 class Admit:
-    """Take, in one transaction, the lock of every resource and a slot under each (scope, cap)."""
+    """Take, in one transaction, the lock of every resource and room under each cap."""
 
     resource_ids: tuple[str, ...]
-    scopes: tuple[tuple[str, int], ...] = ()
+    caps: tuple[Cap, ...] = ()
 
 
 @dataclass(frozen=True)

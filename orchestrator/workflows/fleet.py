@@ -1,16 +1,20 @@
 """Fleet backup: select resources, pack them into child backups, watch the children, summarise.
 
 Phases: ``start`` → (``list_protectables`` | ``show_vaults``) → ``spawn`` → ``watch`` → ``summarize``.
-Children are ordinary ``backup`` workflows (one vault and checkpoint each, ≤256 resources) that carry the
-fleet's caps and window in their ``admission``; the database admits them (see ``orchestrator.fleet``).
+Children are ordinary ``backup`` workflows (one vault and checkpoint each, ≤256 resources and at most
+``project_tasks``) that carry the fleet's caps and window in their ``admission``; the database admits them
+(``orchestrator.store.admission``). Resources chosen by id are looked up in the project's protectables
+listing (50 a page, never one call per resource) for their sizes, which vaults are packed by.
 The parent ends when every child is final: ``succeeded``, ``partially_succeeded``, ``failed``, or
 ``expired`` when the window closed before any resource was backed up.
 
 A child's workflow is named ``fleet/<parent workflow id>/<n>`` (``child_command_id``): an id no command can
 take, since command ids may not hold ``/``; the same fleet always names its children the same, so spawning
 again after a crash creates nothing new. Its input is an ordinary backup command under the fleet's command id.
-The final report carries counts and the first failed or skipped resources; every resource's result stays
-in the children's rows (``cbr-orchestrator status <fleet> --resources``).
+The counts advance per resource, as children see their backups end; a progress event goes out each time
+another 5 % of the resources ended, or 10 s after the last one if any resource ended since. The final
+report carries counts and the first failed or skipped resources; every resource's result stays in the
+children's rows (``cbr-orchestrator status <fleet> --resources``).
 """
 
 from __future__ import annotations
@@ -19,12 +23,21 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from orchestrator.fleet.packing import RESOURCE_TYPES, ChildPlan, Plan, Target, plan_auto, plan_into
+from orchestrator.fleet.packing import (
+    OBJECT_TYPES,
+    RESOURCE_TYPES,
+    ChildPlan,
+    Plan,
+    Target,
+    plan_auto,
+    plan_into,
+)
 from orchestrator.fleet.report import fleet_outcome, fleet_report
 from orchestrator.messages import (
     FLEET_PROBLEMS_LISTED,
+    VAULT_CAPACITY,
     Admission,
     AutoVaults,
     FleetBackupCommand,
@@ -62,16 +75,19 @@ from orchestrator.workflows.base import (
 
 PAGE = 50  # list_protectable answers at most 50 instances a page
 PROGRESS_STEP = 5  # a progress event each time another 5 % of the resources is final
+PROGRESS_EVERY = timedelta(seconds=10)  # and at least this often while resources end
 
 
 class Source(BaseModel):
-    """One listing still to read: protectables of a type in a project."""
+    """One listing still to read: protectables of a type in a project (``lookup``: only to learn the
+    sizes and vaults of resources chosen by id)."""
 
     model_config = ConfigDict(extra="forbid")
 
     project_id: str
     region: str
     protectable_type: str
+    lookup: bool = False
 
 
 class FleetOptions(BaseModel):
@@ -86,9 +102,18 @@ class FleetOptions(BaseModel):
     auto_vaults: AutoVaults
     incremental: bool
     name: str | None
-    project_concurrency: int
+    project_tasks: int
     vault_concurrency: int
     window_seconds: int | None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_older_versions(cls, data: Any) -> Any:
+        """Saved before caps counted backup tasks: the old name, read with the new meaning."""
+        if isinstance(data, dict) and "project_concurrency" in data:
+            data = dict(data)
+            data["project_tasks"] = data.pop("project_concurrency")
+        return data
 
 
 class FleetState(MachineState):
@@ -100,6 +125,8 @@ class FleetState(MachineState):
     marker: str | None = None
     vaults_to_show: list[str] = Field(default_factory=list)
     vaults_seen: dict[str, list[str]] = Field(default_factory=dict)
+    vaults_free_gb: dict[str, float] = Field(default_factory=dict)  # target vaults whose capacity is known
+    unsized: dict[str, int] = Field(default_factory=dict)  # chosen by id, not seen listed yet: → index
     select_vaults: bool = False
     unplaced: list[ResourceResult] = Field(default_factory=list)
     started_at: datetime | None = None
@@ -107,6 +134,8 @@ class FleetState(MachineState):
     start_by: datetime | None = None
     counts: FleetCounts | None = None
     cancelling: bool = False  # asked to cancel: its children were asked too; it ends once they all ended
+    progress_at: datetime | None = None  # of the last progress event
+    progress_final: int = 0  # resources ended at the last progress event
 
 
 def initial_state(command: FleetBackupCommand, workflow_id: uuid.UUID) -> FleetState:
@@ -115,6 +144,8 @@ def initial_state(command: FleetBackupCommand, workflow_id: uuid.UUID) -> FleetS
     sel = command.select
     if sel.resources is not None:
         state.selected = [Target(command.project_id, command.region, r.id, r.type) for r in sel.resources]
+        state.unsized = {t.resource_id: i for i, t in enumerate(state.selected)}
+        state.sources = _lookups(command)
     elif sel.protectables is not None:
         places = sel.protectables.projects or [
             ProjectRegion(project_id=command.project_id, region=command.region)
@@ -130,6 +161,13 @@ def initial_state(command: FleetBackupCommand, workflow_id: uuid.UUID) -> FleetS
     if command.vaults is not None:
         state.vaults_to_show = list(command.vaults)
     return state
+
+
+def _lookups(command: FleetBackupCommand) -> list[Source]:
+    """Listings that give the sizes (and vaults) of resources chosen by id: one per type listed."""
+    types = sorted({OBJECT_TYPES[r.type] for r in command.select.resources or [] if r.type in OBJECT_TYPES})
+    where = {"project_id": command.project_id, "region": command.region}
+    return [Source(**where, protectable_type=t, lookup=True) for t in types]
 
 
 def transition(state: FleetState, obs: Observation) -> Transition:
@@ -204,20 +242,41 @@ def _select_next(state: FleetState) -> Transition:
 
 def _page(state: FleetState, obs: ProtectablesPage) -> Transition:
     src = state.sources[0]
-    rtype = RESOURCE_TYPES.get(src.protectable_type, "OS::Nova::Server")
-    for rid, _type, bound in obs.items:
-        state.selected.append(Target(src.project_id, src.region, rid, rtype, bound or None))
-    if len(obs.items) >= PAGE:
-        state.marker = obs.items[-1][0]
+    if src.lookup:
+        _learn(state, obs)
     else:
-        state.sources.pop(0)
+        rtype = RESOURCE_TYPES.get(src.protectable_type, "OS::Nova::Server")
+        for rid, _type, bound, size in obs.items:
+            state.selected.append(Target(src.project_id, src.region, rid, rtype, bound or None, size))
+    if len(obs.items) < PAGE or (src.lookup and not _unsized_of(state, src.protectable_type)):
+        state.sources.pop(0)  # read to its end, or every resource it was read for is seen
         state.marker = None
+    else:
+        state.marker = obs.items[-1][0]
     return _select_next(state)
+
+
+def _unsized_of(state: FleetState, protectable_type: str) -> bool:
+    """Whether a resource chosen by id of this type has not been seen listed yet."""
+    return any(
+        OBJECT_TYPES.get(state.selected[i].resource_type) == protectable_type for i in state.unsized.values()
+    )
+
+
+def _learn(state: FleetState, obs: ProtectablesPage) -> None:
+    """Sizes and vaults of resources chosen by id, from a page of the listing (others are ignored)."""
+    for rid, _type, bound, size in obs.items:
+        index = state.unsized.pop(rid, None)
+        if index is not None:
+            t = state.selected[index]
+            state.selected[index] = Target(t.project_id, t.region, rid, t.resource_type, bound or None, size)
 
 
 def _vault_shown(state: FleetState, obs: VaultFound) -> Transition:
     state.vaults_to_show.pop(0)
     state.vaults_seen[obs.vault_id] = list(obs.resource_ids)
+    if obs.size_gb is not None:
+        state.vaults_free_gb[obs.vault_id] = max(0.0, obs.size_gb - (obs.used_gb or 0.0))
     if state.select_vaults:
         opts = state.options
         state.selected += [
@@ -229,12 +288,14 @@ def _vault_shown(state: FleetState, obs: VaultFound) -> Transition:
 def _spawn(state: FleetState) -> Transition:
     state.phase = "spawn"
     opts = state.options
+    child_size = min(VAULT_CAPACITY, opts.project_tasks)  # a child always fits under the project cap
     if opts.vaults is not None:
-        plan: Plan = plan_into(state.selected, state.vaults_seen)
+        plan: Plan = plan_into(state.selected, state.vaults_seen, state.vaults_free_gb, child_size)
     else:
-        plan = plan_auto(state.selected, state.tag, opts.auto_vaults)
+        plan = plan_auto(state.selected, state.tag, opts.auto_vaults, child_size)
     state.unplaced = list(plan.unplaced)
     state.selected = []  # the children hold the selection from here on
+    state.unsized = {}
     specs = tuple(_child(state, n, child) for n, child in enumerate(plan.children, start=1))
     return Transition(state, (SpawnChildren(specs),))
 
@@ -246,10 +307,10 @@ def _child(state: FleetState, n: int, child: ChildPlan) -> ChildSpec:
         vault = {"id": child.vault.vault_id}
     else:
         spec = opts.auto_vaults
-        create = {"object_type": child.vault.object_type, "size_gb": spec.size_gb}
+        create = {"object_type": child.vault.object_type, "size_gb": child.vault.size_gb or spec.size_gb}
         vault = {"name": child.vault.name, "create": {**create, "consistent_level": spec.consistent_level}}
     admission = Admission(
-        project_concurrency=opts.project_concurrency,
+        project_tasks=opts.project_tasks,
         vault_concurrency=opts.vault_concurrency,
         start_by=state.start_by,
     )
@@ -280,12 +341,23 @@ def _watched(state: FleetState, obs: FleetSeen) -> Transition:
         state.phase = "summarize"
         return Transition(state, (ReadFleet(results=True),))
     done = state.counts.final
-    percent = 100 * done // state.counts.total if state.counts.total else 0
-    step = min(percent, 99) // PROGRESS_STEP * PROGRESS_STEP
+    percent = min(100 * done // state.counts.total if state.counts.total else 0, 99)
+    step = percent // PROGRESS_STEP * PROGRESS_STEP
+    if not _progress_due(state, step, done):
+        return Transition(state, (Sleep("poll"),))
+    state.progress_reported = max(step, state.progress_reported)
+    state.progress_at, state.progress_final = state.now, done
+    return Transition(state, (Progress(percent, _report(state)), Sleep("poll")))
+
+
+def _progress_due(state: FleetState, step: int, done: int) -> bool:
+    """Another 5 % of the resources ended, or some did and the last event is 10 s old."""
     if step > state.progress_reported:
-        state.progress_reported = step
-        return Transition(state, (Progress(step, _report(state)), Sleep("poll")))
-    return Transition(state, (Sleep("poll"),))
+        return True
+    last = state.progress_at or state.started_at
+    return done > state.progress_final and (
+        last is None or state.now is None or state.now - last >= PROGRESS_EVERY
+    )
 
 
 def _summary(state: FleetState, obs: FleetSeen) -> Done:
@@ -305,6 +377,12 @@ def _summary(state: FleetState, obs: FleetSeen) -> Done:
 def _failed(state: FleetState, failure: Failed) -> Transition:
     if failure.kind == "retry_later":
         return busy(state, failure)
+    if state.phase == "list_protectables" and state.sources and state.sources[0].lookup:
+        # sizes could not be read: the resources chosen by id are packed without them (CBR refuses,
+        # with 6114, what then does not fit), rather than not backed up at all
+        state.sources = [s for s in state.sources if not s.lookup]
+        state.marker = None
+        return _select_next(state)
     return Transition(
         state, (Done(fleet_outcome(FleetCounts()), error_code=failure.code, error_message=failure.message),)
     )

@@ -154,7 +154,7 @@ async def cbr(
 
 async def _vault_with_a_server(client: CbrClient) -> str:
     server = await anext(client.iter_protectables("server"))
-    billing = BillingCreate(object_type="server", size=100)
+    billing = BillingCreate(object_type="server", size=100_000)  # room for its backups
     vault = await client.create_vault(
         VaultCreate(name="chaos", billing=billing, resources=[ResourceRef(id=server.id, type=server.type)])
     )

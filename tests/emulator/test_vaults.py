@@ -321,8 +321,7 @@ def test_show_summary_totals_size_and_use(api: Api) -> None:
 
 def test_a_full_vault_refuses_new_backups(api: Api) -> None:
     server = api.servers()[1]
-    vault = api.vault(resources=[server], size=10)
-    assert server.size_gb > 10
+    vault = api.vault(resources=[server], size=server.size_gb)  # room for one full backup, exactly
     api.backup_run(vault["id"])
     settle(api)
     assert (
@@ -330,6 +329,41 @@ def test_a_full_vault_refuses_new_backups(api: Api) -> None:
         == server.size_gb
     )
     api.refused("create_checkpoint", "6114", body={"checkpoint": {"vault_id": vault["id"]}})
+
+
+def test_a_backup_that_would_overfill_its_vault_is_refused_and_starts_nothing(api: Api) -> None:
+    first, second = api.servers()[:2]
+    vault = api.vault(resources=[first, second], size=first.size_gb + second.size_gb - 1)
+    error = api.refused("create_checkpoint", "6114", body={"checkpoint": {"vault_id": vault["id"]}})
+    assert f"{first.size_gb + second.size_gb:.1f} GB" in error.message  # what the new backups need
+    assert (api.state.checkpoints, api.state.backups, api.state.op_logs) == ({}, {}, {})
+    api.backup_run(vault["id"], resources=[first.id])  # one of them fits
+
+
+def test_backups_still_running_count_against_the_room_left_and_incremental_ones_store_less(api: Api) -> None:
+    first, second = api.servers()[:2]
+    vault = api.vault(resources=[first, second], size=first.size_gb + second.size_gb // 2)
+    api.backup_run(vault["id"], resources=[first.id])  # running: its size is taken already
+    api.refused("create_checkpoint", "6114", body={"checkpoint": {"vault_id": vault["id"]}})
+    api.refused(
+        "create_checkpoint",
+        "6114",
+        body={"checkpoint": {"vault_id": vault["id"], "parameters": {"resources": [second.id]}}},
+    )
+    settle(api)
+    api.backup_run(vault["id"], resources=[first.id])  # incremental: a twentieth of it
+    settle(api)
+    used = api.ok("show_vault", path={"vault_id": vault["id"]})["vault"]["billing"]["used"]
+    assert used == first.size_gb * 1024 + first.size_gb * 1024 // 20 <= vault["billing"]["size"] * 1024
+
+
+def test_an_auto_expanding_vault_takes_any_backup(api: Api) -> None:
+    servers = api.servers()[:3]
+    vault = api.vault(resources=servers, size=10, auto_expand=True)
+    api.backup_run(vault["id"])
+    settle(api)
+    used = api.ok("show_vault", path={"vault_id": vault["id"]})["vault"]["billing"]["used"]
+    assert used == sum(s.size_gb for s in servers) * 1024 > 10 * 1024
 
 
 def test_projects_do_not_see_each_others_vaults(api: Api, neighbour: Api) -> None:

@@ -173,7 +173,7 @@ def vault_request(name: str = "vault-http") -> dict[str, Any]:
                 "consistent_level": "crash_consistent",
                 "object_type": "server",
                 "protect_type": "backup",
-                "size": 100,
+                "size": 100_000,  # room for the backups of any servers the tests make
                 "charging_mode": "post_paid",
                 "cloud_type": "public",
             },

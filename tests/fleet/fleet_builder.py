@@ -20,10 +20,18 @@ from orchestrator.broker import new_workflow
 from orchestrator.engine import outbox_event
 from orchestrator.engine.run import FINAL_STATUS
 from orchestrator.fleet.actions import perform_store_action
-from orchestrator.messages import FleetBackupCommand
+from orchestrator.messages import VAULT_CAPACITY, FleetBackupCommand
 from orchestrator.store import OutboxEvent, Store, Workflow
 from orchestrator.workflows import fleet
-from orchestrator.workflows.base import Done, ReadFleet, Resume, SpawnChildren, Transition, VaultFound
+from orchestrator.workflows.base import (
+    Done,
+    ProtectablesPage,
+    ReadFleet,
+    Resume,
+    SpawnChildren,
+    Transition,
+    VaultFound,
+)
 
 FAILURE_CODE = "BackupService.6114"
 FAILURE_MESSAGE = "The vault capacity is insufficient; resize the vault and retry the backup of this server."
@@ -31,6 +39,12 @@ FAILURE_MESSAGE = "The vault capacity is insufficient; resize the vault and retr
 
 def resource_id(i: int) -> str:
     return f"srv-{i:06d}"
+
+
+def listed(command: FleetBackupCommand, size_gb: int = 10) -> ProtectablesPage:
+    """The protectables listing the fleet reads for the sizes of the servers it was given, in one page."""
+    ids = [r.id for r in command.select.resources or []]
+    return ProtectablesPage(tuple((i, "OS::Nova::Server", None, size_gb) for i in ids))
 
 
 @dataclass
@@ -47,10 +61,12 @@ async def build_fleet(
     ``vaults`` (target vault → the resources it holds now) the fleet fills them instead of creating some."""
     select = {"resources": [{"id": resource_id(i)} for i in range(resources)]}
     raw = {"command_id": command_id, "project_id": PROJECT, "region": REGION, "select": select}
+    raw["project_tasks"] = VAULT_CAPACITY  # children of 256, a vault's worth each
     command = FleetBackupCommand.model_validate({**raw, **({"vaults": list(vaults)} if vaults else {})})
     wid, _ = await store.create_workflow_if_absent(new_workflow(command))
     [wf] = [claimed for claimed in await store.claim_due("builder", 600, 100) if claimed.id == wid]
     t = fleet.transition(fleet.initial_state(command, wid), Resume(datetime.now(UTC)))
+    t = fleet.transition(t.state, listed(command))
     for vault_id, held in (vaults or {}).items():
         t = fleet.transition(t.state, VaultFound(vault_id, tuple(held)))
     [spawn] = t.actions

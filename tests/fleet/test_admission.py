@@ -9,18 +9,19 @@ from engine_helpers import PROJECT, REGION, backup_command
 
 from orchestrator.broker import new_workflow
 from orchestrator.store import Claim, LeaseLost, Store
-from orchestrator.store.admission import admit, slots_held
+from orchestrator.store.admission import admit, slots_held, tasks_held
+from orchestrator.workflows.base import Cap
 
 SCOPE = f"project:{REGION}/{PROJECT}"
 
 
-async def workflows(store: Store, n: int, prefix: str = "w") -> list[Claim]:
-    """``n`` workflows, claimed (admission is asked by a run that holds the workflow's lease)."""
+async def workflows(store: Store, n: int, prefix: str = "w", resources: int = 1) -> list[Claim]:
+    """``n`` workflows of ``resources`` each, claimed (admission is asked by a run that holds the
+    workflow's lease)."""
     ids = []
     for i in range(n):
-        wid, _ = await store.create_workflow_if_absent(
-            new_workflow(backup_command(f"{prefix}-{i}", [f"s{i}"]))
-        )
+        names = [f"{prefix}{i}-s{j}" for j in range(resources)] if resources > 1 else [f"s{i}"]
+        wid, _ = await store.create_workflow_if_absent(new_workflow(backup_command(f"{prefix}-{i}", names)))
         ids.append(wid)
     claims = {wf.id: wf.claim for wf in await store.claim_due("worker", 60, n)}
     return [claims[wid] for wid in ids]
@@ -36,7 +37,7 @@ async def test_a_run_whose_lease_passed_on_admits_nothing(store: Store) -> None:
     [claim] = await workflows(store, 1)
     await store.pool.execute("UPDATE workflows SET lease_epoch = lease_epoch + 1")  # claimed again
     with pytest.raises(LeaseLost):
-        await admit(store, claim, PROJECT, REGION, ["a", "b"], [(SCOPE, 3)])
+        await admit(store, claim, PROJECT, REGION, ["a", "b"], [Cap(SCOPE, 3)])
     assert not await admit(store, claim, PROJECT, REGION, ["a"])  # the batched single lock: refused
     with pytest.raises(LeaseLost):
         await store.lock_resource(claim, PROJECT, REGION, "c")
@@ -53,7 +54,7 @@ async def test_two_claimers_admitting_at_once_never_exceed_the_cap(store: Store,
             waiting = [w for w in ids if w not in granted]
             answers = await asyncio.gather(
                 *(
-                    admit((store, other)[i % 2], w, PROJECT, REGION, [], [(SCOPE, 3)])
+                    admit((store, other)[i % 2], w, PROJECT, REGION, [], [Cap(SCOPE, 3)])
                     for i, w in enumerate(waiting)
                 )
             )
@@ -65,8 +66,8 @@ async def test_two_claimers_admitting_at_once_never_exceed_the_cap(store: Store,
         await finish(store, done)  # its slot ends with it
         assert (await slots_held(store))[SCOPE] == 2
         late = next(w for w in ids if w not in granted)
-        assert await admit(other, late, PROJECT, REGION, [], [(SCOPE, 3)])
-        assert await admit(other, late, PROJECT, REGION, [], [(SCOPE, 3)])  # asking again: still holds one
+        assert await admit(other, late, PROJECT, REGION, [], [Cap(SCOPE, 3)])
+        assert await admit(other, late, PROJECT, REGION, [], [Cap(SCOPE, 3)])  # asking again: still holds one
         assert (await slots_held(store))[SCOPE] == 3
     finally:
         await other.close()
@@ -93,9 +94,80 @@ async def test_one_active_backup_per_resource_and_never_beside_a_restore(store: 
 
 async def test_a_refused_cap_keeps_no_resource_lock(store: Store) -> None:
     first, second = await workflows(store, 2)
-    assert await admit(store, first, PROJECT, REGION, ["a"], [(SCOPE, 1)])
-    assert not await admit(store, second, PROJECT, REGION, ["z"], [(SCOPE, 1)])
+    assert await admit(store, first, PROJECT, REGION, ["a"], [Cap(SCOPE, 1)])
+    assert not await admit(store, second, PROJECT, REGION, ["z"], [Cap(SCOPE, 1)])
     held = await store.pool.fetchval(
         "SELECT count(*) FROM resource_locks WHERE workflow_id = $1", second.workflow_id
     )
     assert held == 0
+
+
+async def admit_all(store: Store, claim: Claim, cap: Cap) -> bool:
+    """Admission as a backup asks it: for the resources it has not backed up (all, before it saved any)."""
+    ids = await store.pool.fetchval(
+        """SELECT coalesce(state -> 'pending', jsonb_path_query_array(input, '$.resources[*].id'))
+             FROM workflows WHERE id = $1""",
+        claim.workflow_id,
+    )
+    return await admit(store, claim, PROJECT, REGION, ids, [cap])
+
+
+async def pending(store: Store, claim: Claim, left: int) -> None:
+    """The holder saved its state with ``left`` resources not backed up yet (as a backup's poll does)."""
+    await store.pool.execute(
+        """UPDATE workflows SET state = jsonb_build_object('pending', (
+               SELECT coalesce(jsonb_agg(r -> 'id'), '[]'::jsonb)
+                 FROM jsonb_array_elements(input -> 'resources') WITH ORDINALITY AS e(r, n) WHERE n <= $2))
+            WHERE id = $1""",
+        claim.workflow_id,
+        left,
+    )
+
+
+async def test_a_project_cap_counts_the_resources_its_holders_have_not_backed_up_yet(store: Store) -> None:
+    cap = Cap(SCOPE, 5, per_resource=True)
+    three, other_three, two = await workflows(store, 3, resources=3)
+    await pending(store, two, 2)
+    assert await admit_all(store, three, cap)
+    assert not await admit_all(store, other_three, cap)  # 3 + 3 > 5
+    assert await admit_all(store, two, cap)  # 3 + 2 = 5
+    assert await tasks_held(store, SCOPE, 5) == 5
+    await pending(store, three, 1)  # two of its backups ended
+    assert not await admit_all(store, other_three, cap)  # 1 + 2 + 3 > 5
+    await pending(store, two, 0)
+    assert await admit_all(store, other_three, cap)  # 1 + 0 + 3
+    assert await tasks_held(store, SCOPE, 5) == 4
+    assert (await slots_held(store))[SCOPE] == 3
+
+
+async def test_a_backup_larger_than_the_cap_starts_once_nothing_else_holds_it(store: Store) -> None:
+    cap = Cap(SCOPE, 4, per_resource=True)
+    [small] = await workflows(store, 1, "small")
+    [large] = await workflows(store, 1, "large", resources=6)
+    assert await admit_all(store, small, cap)
+    assert not await admit_all(store, large, cap)  # counted as the whole cap: 1 + 4 > 4
+    await finish(store, small)
+    assert await admit_all(store, large, cap)
+    assert await tasks_held(store, SCOPE, 4) == 4
+    [late] = await workflows(store, 1, "late")
+    assert not await admit_all(store, late, cap)
+
+
+async def test_two_claimers_admitting_at_once_never_exceed_the_cap_in_backup_tasks(
+    store: Store, dsn: str
+) -> None:
+    other = await Store.connect(dsn)  # a second worker: its own pool
+    cap = Cap(SCOPE, 7, per_resource=True)
+    try:
+        claims = await workflows(store, 12, resources=2)
+        granted: set[Claim] = set()
+        for _ in range(3):
+            waiting = [w for w in claims if w not in granted]
+            answers = await asyncio.gather(
+                *(admit_all((store, other)[i % 2], w, cap) for i, w in enumerate(waiting))
+            )
+            granted |= {w for w, ok in zip(waiting, answers, strict=True) if ok}
+            assert await tasks_held(store, SCOPE, 7) == 2 * len(granted) <= 7
+        assert len(granted) == 3
+    finally:
+        await other.close()

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from engine_helpers import PROJECT, REGION, EndToEnd, backup_command
-from fleet_builder import build_fleet
+from fleet_builder import build_fleet, listed
 
 from orchestrator.broker.intake import workflow_id_for
 from orchestrator.fleet.actions import perform_store_action
@@ -34,7 +34,8 @@ def fleet_command(command_id: str, servers: list[str]) -> FleetBackupCommand:
 
 def spawn_of(command: FleetBackupCommand, now: datetime = T0) -> SpawnChildren:
     state = fleet.initial_state(command, workflow_id_for(command.command_id))
-    [action] = fleet.transition(state, Resume(now)).actions
+    looked_up = fleet.transition(state, Resume(now)).state
+    [action] = fleet.transition(looked_up, listed(command)).actions
     assert isinstance(action, SpawnChildren)
     return action
 

@@ -23,8 +23,22 @@ def body(**over: Any) -> bytes:
 
 
 def test_a_fleet_is_a_command_of_the_union() -> None:
-    command = parse_command(body(window_seconds=3600, project_concurrency=5))
+    command = parse_command(body(window_seconds=3600, project_tasks=5))
     assert isinstance(command, FleetBackupCommand) and command.vault_concurrency == 1
+
+
+def test_the_project_cap_counts_backup_tasks_and_its_old_name_is_read_with_that_meaning() -> None:
+    old = parse_command(body(project_concurrency=150))
+    new = parse_command(body(project_tasks=150))
+    assert isinstance(old, FleetBackupCommand) and old.project_tasks == 150
+    assert old == new and old.model_dump() == new.model_dump()  # the same command whichever name is used
+    assert "project_concurrency" not in old.model_dump()
+    default = parse_command(body())
+    assert isinstance(default, FleetBackupCommand) and default.project_tasks == 200
+    field = FleetBackupCommand.model_json_schema()["properties"]["project_tasks"]
+    assert "one task per resource" in field["description"] and "project_concurrency" in field["description"]
+    with pytest.raises(InvalidCommand, match=r"give project_tasks .* not both"):
+        parse_command(body(project_tasks=100, project_concurrency=20))
 
 
 @pytest.mark.parametrize(
@@ -36,6 +50,7 @@ def test_a_fleet_is_a_command_of_the_union() -> None:
         ({"deadline": "2030-01-01T00:00:00Z"}, "window_seconds"),
         ({"select": {"vaults": ["v"]}, "vaults": ["w"]}, "own targets"),
         ({"project_concurrency": 0}, "project_concurrency"),
+        ({"project_tasks": 10_001}, "project_tasks"),
     ],
 )
 def test_inconsistent_fleets_are_refused_with_a_reason(over: dict[str, Any], reason: str) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -12,6 +13,8 @@ from rich.console import Console
 
 from orchestrator.emulator.config import EmulatorConfig, Inventory, Progression
 from orchestrator.emulator.faults import FaultPlan, FaultRule
+from orchestrator.emulator.state import ProjectState
+from orchestrator.fleet.report import report_of
 from orchestrator.fleet.watch import wait_for_workflow
 from orchestrator.messages import FleetBackupCommand
 from orchestrator.store import WorkflowStatus, list_workflows, workflow_status
@@ -43,10 +46,10 @@ def finals(events: list[dict[str, Any]], kind: str = "fleet_backup") -> list[dic
     return [e for e in events if e["data"]["kind"] == kind and e["data"]["outcome"] != "progress"]
 
 
-async def test_fleet_of_600_servers_by_type_is_auto_packed_into_3_vaults_and_succeeds(
+async def test_fleet_of_600_servers_by_type_is_packed_into_vaults_holding_at_most_their_size(
     e2e: EndToEnd,
 ) -> None:
-    command = fleet_command("fleet-1", {"protectables": {"types": ["server"]}}, project_concurrency=2)
+    command = fleet_command("fleet-1", {"protectables": {"types": ["server"]}}, vault_concurrency=2)
     live = io.StringIO()
     waiting = asyncio.create_task(
         wait_for_workflow(
@@ -62,17 +65,22 @@ async def test_fleet_of_600_servers_by_type_is_auto_packed_into_3_vaults_and_suc
     assert wf is not None and wf.result is not None
     assert wf.status is WorkflowStatus.SUCCEEDED, (wf.error_code, wf.error_message)
     counts = wf.result["fleet"]["counts"]
+    vaults = list(e2e.emulator.emulator.world.project(REGION, PROJECT).vaults.values())
+    held = {v.name: sum(r.size_gb for r in v.resources.values()) for v in vaults}
+    assert sum(held.values()) > 10 * 10_240  # 600 servers need many vaults of the default 10,240 GB
+    assert all(v.size_gb == 10_240 and held[v.name] <= v.size_gb for v in vaults), held
+    used = {v.name: emulator_state(e2e).vault_used_mb(v.id) / 1024 for v in vaults}
+    assert all(used[v.name] <= v.size_gb for v in vaults), used  # and what their backups store fits
     assert (counts["total"], counts["succeeded"], counts["failed"], counts["children"]) == (
         FLEET,
         FLEET,
         0,
-        3,
+        len(vaults),
     )
     assert counts["bytes_protected"] > 0
-    assert e2e.emulator.counters.requests_of("create_checkpoint") == 3  # one checkpoint per vault
-    assert e2e.emulator.counters.requests_of("create_vault") == 3
-    vaults = e2e.emulator.emulator.describe()["projects"][0]
-    assert vaults["vaults"] == 3
+    assert e2e.emulator.counters.requests_of("create_checkpoint") == len(vaults)  # one checkpoint per vault
+    assert e2e.emulator.counters.requests_of("create_vault") == len(vaults)
+    assert e2e.emulator.counters.requests_of("list_protectable") == FLEET // 50 + 1  # sizes come with it
 
     events = await collect(e2e.events_queue)
     [summary] = finals(events)
@@ -90,9 +98,73 @@ async def test_fleet_of_600_servers_by_type_is_auto_packed_into_3_vaults_and_suc
     listed = rendered(workflows_table(await list_workflows(e2e.settings.database_url)))
     assert f"{FLEET}/{FLEET}" in listed  # the fleet's row in `status`
     detail = await workflow_status(e2e.settings.database_url, "fleet-1")
-    assert detail is not None and detail.fleet is not None and len(detail.fleet.children) == 3
+    assert detail is not None and detail.fleet is not None and len(detail.fleet.children) == len(vaults)
     shown = rendered(workflow_detail(detail))
-    assert "3 child backups" in shown and "0 failed or skipped resources" in shown
+    assert f"{len(vaults)} child backups" in shown and "0 failed or skipped resources" in shown
+
+
+def emulator_state(e2e: EndToEnd) -> ProjectState:
+    return e2e.emulator.emulator.world.project(REGION, PROJECT)
+
+
+ENDED = ("succeeded", "failed", "skipped", "ended")
+BIG_VAULTS = {"size_gb": 1_000_000}  # room for 256 servers of any size: vaults of 256
+
+
+async def test_a_fleet_never_runs_more_backup_tasks_at_once_than_its_project_cap(e2e: EndToEnd) -> None:
+    e2e.emulator.emulator.set_progression(Progression(base_seconds=1, gb_per_second=1e6, waiting_seconds=0))
+    select = {"protectables": {"types": ["server"]}}  # 600: vaults of 256, 256 and 88
+    command = fleet_command("fleet-cap", select, project_concurrency=200, auto_vaults=BIG_VAULTS)  # old name
+    await e2e.publish(command)
+    await e2e.drain(seconds=90)
+
+    wf = await e2e.workflow("fleet-cap")
+    assert wf.status is WorkflowStatus.SUCCEEDED, (wf.error_code, wf.error_message)
+    assert wf.result is not None and wf.result["fleet"]["counts"]["succeeded"] == FLEET
+    [project] = e2e.emulator.emulator.describe()["projects"]
+    peak = project["backup_tasks"]["peak_running"]
+    assert 88 <= peak <= 200, peak  # CBR's unit: backup tasks running at once, one per resource
+    sizes = await e2e.store.pool.fetch(
+        "SELECT jsonb_array_length(input -> 'resources') AS n FROM workflows WHERE parent_id = $1", wf.id
+    )
+    assert max(r["n"] for r in sizes) <= 200 and sum(r["n"] for r in sizes) == FLEET
+
+
+async def test_fleet_progress_moves_per_resource_while_children_run(e2e: EndToEnd) -> None:
+    e2e.emulator.emulator.set_progression(Progression(base_seconds=0.2, gb_per_second=150, waiting_seconds=0))
+    ids = e2e.servers(300)  # two children, 256 and 44, in one vault, running side by side
+    command = fleet_command(
+        "fleet-moves",
+        {"resources": [{"id": i} for i in ids]},
+        project_tasks=300,
+        vault_concurrency=2,
+        auto_vaults=BIG_VAULTS,
+    )
+    seen: list[int] = []  # what `submit --wait` and `status` read: the parent's counts, resource by resource
+
+    async def follow() -> None:
+        while True:
+            wf = await e2e.store.workflow_by_command("fleet-moves")
+            report = report_of(wf.kind, wf.state, wf.result, datetime.now(UTC)) if wf else None
+            if report is not None:
+                seen.append(report.counts.final)
+            await asyncio.sleep(0.05)
+
+    following = asyncio.create_task(follow())
+    await e2e.publish(command)
+    await e2e.drain(seconds=60)
+    following.cancel()
+    await asyncio.gather(following, return_exceptions=True)
+
+    wf = await e2e.workflow("fleet-moves")
+    assert wf.status is WorkflowStatus.SUCCEEDED, (wf.error_code, wf.error_message)
+    between = sorted(set(seen) - {0, 44, 256, 300})  # not only whole children
+    assert len(between) >= 3, sorted(set(seen))  # as often as the children poll
+    events = await collect(e2e.events_queue)
+    progress = [e for e in events if e["data"]["outcome"] == "progress"]
+    finals_seen = [sum(e["data"]["fleet"]["counts"][k] for k in ENDED) for e in progress]
+    assert len(progress) >= 3 and len({e["id"] for e in progress}) == len(progress)
+    assert finals_seen == sorted(finals_seen) and set(finals_seen) - {0, 44, 256, 300}
 
 
 async def test_partially_failing_fleet_reports_each_failed_resource_with_its_cbr_code(
@@ -113,7 +185,8 @@ async def test_partially_failing_fleet_reports_each_failed_resource_with_its_cbr
         )
     )
     ids = e2e.servers(300)  # two children: 256 + 44
-    await e2e.publish(fleet_command("fleet-2", {"resources": [{"id": i} for i in ids]}))
+    select = {"resources": [{"id": i} for i in ids]}
+    await e2e.publish(fleet_command("fleet-2", select, project_tasks=256, auto_vaults=BIG_VAULTS))
     await e2e.drain(seconds=60)
 
     wf = await e2e.store.workflow_by_command("fleet-2")
@@ -148,7 +221,11 @@ async def test_children_not_started_in_the_window_expire_with_their_resources_sk
     e2e.emulator.emulator.set_progression(Progression(base_seconds=2, gb_per_second=1e6, waiting_seconds=0))
     ids = e2e.servers(300)
     command = fleet_command(
-        "fleet-3", {"resources": [{"id": i} for i in ids]}, project_concurrency=1, window_seconds=1
+        "fleet-3",
+        {"resources": [{"id": i} for i in ids]},
+        project_tasks=256,  # children of 256 and 44: one at a time
+        auto_vaults=BIG_VAULTS,
+        window_seconds=1,
     )
     await e2e.publish(command)
     await e2e.drain(seconds=60)

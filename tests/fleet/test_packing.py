@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from orchestrator.fleet.packing import NO_ROOM, Target, plan_auto, plan_into
+from orchestrator.fleet.packing import NO_ROOM, Plan, Target, plan_auto, plan_into
 from orchestrator.messages import AutoVaults
 
 P, R = "a" * 32, "r1"
@@ -48,3 +48,53 @@ def test_given_vaults_keep_their_members_fill_free_room_and_report_the_rest() ->
     assert [(u.resource_id, u.status, u.error_code) for u in plan.unplaced] == [
         ("s00001", "skipped", NO_ROOM)
     ]
+
+
+def sized(sizes: list[int]) -> list[Target]:
+    return [Target(P, R, f"s{i:05d}", size_gb=gb) for i, gb in enumerate(sizes)]
+
+
+def vault_contents(plan: Plan) -> dict[str, list[Target]]:
+    held: dict[str, list[Target]] = {}
+    for c in plan.children:
+        held.setdefault(c.vault.name or c.vault.vault_id or "", []).extend(c.resources)
+    return held
+
+
+def test_auto_vaults_hold_resources_whose_sizes_add_up_to_at_most_their_size() -> None:
+    sizes = [(i * 37) % 500 + 40 for i in range(600)]  # 40 to 539 GB, 173,400 GB in all
+    plan = plan_auto(sized(sizes), "f", AutoVaults(size_gb=10_240))
+    held = vault_contents(plan)
+    assert all(c.vault.size_gb == 10_240 for c in plan.children)
+    assert all(sum(t.gb for t in ts) <= 10_240 for ts in held.values())
+    assert sum(len(ts) for ts in held.values()) == 600 and not plan.unplaced
+    assert len(held) == 18  # 173,400 / 10,240 = 16.9: filled in order, little room is left over
+
+
+def test_children_hold_at_most_child_size_and_new_vaults_one_child_each() -> None:
+    bound = [Target(P, R, f"b{i:03d}", bound_vault="v-old") for i in range(250)]
+    plan = plan_auto(bound + targets(300), "f", AutoVaults(), child_size=100)
+    assert [(c.vault.vault_id or c.vault.name, len(c.resources)) for c in plan.children] == [
+        ("v-old", 100),  # an existing vault: backed up in several children
+        ("v-old", 100),
+        ("v-old", 50),
+        ("fleet-f-server-001", 100),
+        ("fleet-f-server-002", 100),
+        ("fleet-f-server-003", 100),
+    ]
+    into = plan_into(targets(300), {"v1": []}, child_size=100)
+    assert [len(c.resources) for c in into.children] == [100, 100, 56]
+    assert len(into.unplaced) == 44
+
+
+def test_given_vaults_take_resources_up_to_their_free_gb_when_known() -> None:
+    chosen = sized([60, 30, 30, 500])
+    plan = plan_into(chosen, {"v1": [], "v2": []}, {"v1": 100.0})  # v2: capacity not known
+    placed = {c.vault.vault_id: [t.resource_id for t in c.resources] for c in plan.children}
+    assert placed == {"v1": ["s00000", "s00001"], "v2": ["s00002", "s00003"]}
+    plan = plan_into(chosen, {"v1": []}, {"v1": 100.0})
+    assert [(u.resource_id, u.error_code) for u in plan.unplaced] == [
+        ("s00002", NO_ROOM),
+        ("s00003", NO_ROOM),
+    ]
+    assert "500 GB (the most free: 10 GB)" in (plan.unplaced[1].error_message or "")

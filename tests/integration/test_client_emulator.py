@@ -65,7 +65,9 @@ async def free_servers(client: CbrClient, count: int) -> list[Protectable]:
     return free[:count]
 
 
-async def backup_vault(client: CbrClient, name: str, servers: list[Protectable], size: int = 500) -> Vault:
+async def backup_vault(
+    client: CbrClient, name: str, servers: list[Protectable], size: int = 100_000
+) -> Vault:
     resources = [ResourceRef(id=server.id, type=SERVER) for server in servers]
     billing = BillingCreate(object_type="server", protect_type="backup", size=size)
     return await client.create_vault(VaultCreate(name=name, billing=billing, resources=resources))
