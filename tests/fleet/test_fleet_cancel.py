@@ -17,6 +17,7 @@ from orchestrator.store.fleet_children import children_of
 from orchestrator.workflows.base import CANCELLED
 
 FLEET = 300  # two children: 256 + 44
+BIG_VAULTS = {"size_gb": 1_000_000}  # vaults packed by count (256), not by size
 
 
 @pytest.fixture
@@ -51,11 +52,11 @@ async def held_anywhere(store: Store) -> tuple[int, int]:
 async def test_a_fleet_cancels_its_children_and_ends_cancelled_counting_them(
     store: Store, settings: Settings, emulator: RunningEmulator, emulator_config: EmulatorConfig
 ) -> None:
-    """One child backs up (slowly) while the other waits for the project's only slot: both are cancelled,
+    """One child backs up (slowly) while the other waits for the project's room (256 backup tasks, all held by the first): both are cancelled,
     the first reporting its backups as possibly finishing, the second its resources skipped."""
     slow_tasks(emulator, 600)
     select = {"resources": [{"id": i} for i in servers(emulator_config, FLEET)]}
-    await submit(store, fleet_command("fleet-c", select, project_concurrency=1))
+    await submit(store, fleet_command("fleet-c", select, project_tasks=256, auto_vaults=BIG_VAULTS))
 
     async def one_child_runs_one_waits() -> bool:
         kids = await children_of(store, (await workflow(store, "fleet-c")).id)

@@ -31,9 +31,11 @@ from orchestrator.workflows.base import (
     Failed,
     FindCheckpoint,
     FleetSeen,
+    ListProtectables,
     Locked,
     MachineState,
     Observation,
+    ProtectablesPage,
     ReadFleet,
     ReplicateBackup,
     ReplicationStarted,
@@ -206,6 +208,8 @@ def test_a_fleet_cancels_its_children_then_ends_cancelled_once_they_all_ended() 
         {"command_id": "f", "project_id": PROJECT, "region": "r1", "select": {"resources": [{"id": "s0"}]}}
     )
     state, t = step(fleet.initial_state(command, WID), NOW)
+    assert isinstance(the_call(t), ListProtectables)  # the size of s0 first
+    state, t = step(state, ProtectablesPage((("s0", "OS::Nova::Server", None, 10),)))
     assert isinstance(t.actions[0], SpawnChildren)  # about to spawn: it spawns nothing more
     stop = fleet.cancel(state, None)
     assert stop is not None and stop.actions == (CancelChildren(), ReadFleet())
