@@ -33,7 +33,7 @@ NO_WORKER_NOTICE_SECONDS = 10.0  # no workflow and no refusal after this long: s
 WAIT_HELP = (
     "Follow the workflow to its end with a live progress bar; a refusal ends the wait at once with its "
     f"reason, and a command no worker has taken after {NO_WORKER_NOTICE_SECONDS:g} s is said to be waiting. "
-    f"Exit codes: 0 succeeded, 1 failed or expired, {EXIT_REFUSED} refused, 3 partially succeeded, "
+    f"Exit codes: 0 succeeded, 1 failed, expired or cancelled, {EXIT_REFUSED} refused, 3 partially succeeded, "
     f"{EXIT_TIMED_OUT} --timeout passed (the command goes on)."
 )
 POLL_SECONDS = 0.5

@@ -80,16 +80,20 @@ async def run_bash(script: str, cwd: Path, env: dict[str, str]) -> tuple[int, st
     return proc.returncode, out.decode(errors="replace")
 
 
-async def workflows_by_kind(dsn: str) -> dict[str, asyncpg.Record]:
+async def workflows_by_name(dsn: str) -> dict[str, asyncpg.Record]:
+    """The section's workflows by their command id without its time stamp (``first-backup`` ...)."""
     conn = await asyncpg.connect(dsn)
     try:
         rows = await conn.fetch(
-            "SELECT kind, status, input->>'backup_id' AS restored,"
+            "SELECT command_id, status, input->>'backup_id' AS restored,"
             " result->'resources'->0->>'backup_id' AS made FROM workflows"
         )
+        refused = await conn.fetch("SELECT command_id, reason FROM refusals")
     finally:
         await conn.close()
-    return {row["kind"]: row for row in rows}
+    named = {row["command_id"].rsplit("-", 2)[0]: row for row in rows}
+    named |= {row["command_id"].rsplit("-", 2)[0]: row for row in refused}
+    return named
 
 
 async def test_the_first_real_run_section_runs_as_pasted_and_ends_with_a_backup_and_a_restore(
@@ -111,10 +115,11 @@ async def test_the_first_real_run_section_runs_as_pasted_and_ends_with_a_backup_
     assert code == 0, output[-6000:]
     assert "created database" in output, output[-3000:]
     assert "ecs-0001" in output  # the inventory was listed
-    workflows = await workflows_by_kind(private_database)
-    assert {kind: row["status"] for kind, row in workflows.items()} == {
-        "backup": "succeeded",
-        "restore": "succeeded",
-    }
-    assert workflows["restore"]["restored"] == workflows["backup"]["made"] is not None
+    named = await workflows_by_name(private_database)
+    assert set(named) == {"first-backup", "restore-of-first-backup", "no-credentials", "cancelled-backup"}
+    assert named["first-backup"]["status"] == named["restore-of-first-backup"]["status"] == "succeeded"
+    assert named["restore-of-first-backup"]["restored"] == named["first-backup"]["made"] is not None
+    assert named["cancelled-backup"]["status"] == "cancelled"
+    assert "no credentials" in named["no-credentials"]["reason"]
+    assert "submit exited 2" in output  # the refusal ended the wait with its exit code
     print(f"first real run: {took:.1f} s")
