@@ -33,8 +33,8 @@ NO_WORKER_NOTICE_SECONDS = 10.0  # no workflow and no refusal after this long: s
 WAIT_HELP = (
     "Follow the workflow to its end with a live progress bar; a refusal ends the wait at once with its "
     f"reason, and a command no worker has taken after {NO_WORKER_NOTICE_SECONDS:g} s is said to be waiting. "
-    f"Exit codes: 0 succeeded, 1 failed, expired or cancelled, {EXIT_REFUSED} refused, 3 partially succeeded, "
-    f"{EXIT_TIMED_OUT} --timeout passed (the command goes on)."
+    f"Exit codes: 0 succeeded, 1 failed, expired or cancelled, {EXIT_REFUSED} refused, "
+    f"3 partially succeeded, {EXIT_TIMED_OUT} --timeout passed (the command goes on)."
 )
 POLL_SECONDS = 0.5
 REPLY_SETTLE_SECONDS = 5.0  # at most this long for the relay's first try of the replies, after the end

@@ -41,7 +41,7 @@ async def test_a_create_executed_after_the_clients_timeout_is_found_not_made_aga
     await submit(store, backup_command("late", servers(emulator_config, 1)))
     await run_until_done(store, quick, "solo")
     wf = await store.workflow_by_command("late")
-    assert wf is not None and wf.status is WorkflowStatus.SUCCEEDED, (wf and wf.error_code)
+    assert wf is not None and wf.status is WorkflowStatus.SUCCEEDED, wf and wf.error_code
     assert checkpoints_by_marker(emulator) == {f"cbro-{wf.id}": 1}
     steps = await outcomes(store, "late")
     assert steps[steps.index(("CreateCheckpoint", "unknown")) + 1] == ("FindCheckpoint", "ok")

@@ -52,8 +52,9 @@ async def held_anywhere(store: Store) -> tuple[int, int]:
 async def test_a_fleet_cancels_its_children_and_ends_cancelled_counting_them(
     store: Store, settings: Settings, emulator: RunningEmulator, emulator_config: EmulatorConfig
 ) -> None:
-    """One child backs up (slowly) while the other waits for the project's room (256 backup tasks, all held by the first): both are cancelled,
-    the first reporting its backups as possibly finishing, the second its resources skipped."""
+    """One child of 256 backs up (slowly) while the other waits for room in the project (256 backup
+    tasks, all held by the first): both are cancelled, the first reporting its backups as possibly
+    finishing, the second its resources skipped."""
     slow_tasks(emulator, 600)
     select = {"resources": [{"id": i} for i in servers(emulator_config, FLEET)]}
     await submit(store, fleet_command("fleet-c", select, project_tasks=256, auto_vaults=BIG_VAULTS))

@@ -65,15 +65,26 @@ def test_signed_vector_verifies(vector: dict) -> None:
 
 def _verify(headers: dict[str, str], body: bytes | None, now: datetime = SIGNED_AT, query: str = "") -> None:
     verify_request(
-        "POST", "/v3/p/checkpoints", query, headers, body,
-        {CREDENTIALS.access_key: CREDENTIALS.secret_key}.get, now=now,
+        "POST",
+        "/v3/p/checkpoints",
+        query,
+        headers,
+        body,
+        {CREDENTIALS.access_key: CREDENTIALS.secret_key}.get,
+        now=now,
     )
 
 
 def _signed_post(body: bytes) -> dict[str, str]:
     return sign_request(
-        CREDENTIALS, "POST", "127.0.0.1:9", "/v3/p/checkpoints", [],
-        {"Content-Type": "application/json", "X-Project-Id": "p"}, body, now=SIGNED_AT,
+        CREDENTIALS,
+        "POST",
+        "127.0.0.1:9",
+        "/v3/p/checkpoints",
+        [],
+        {"Content-Type": "application/json", "X-Project-Id": "p"},
+        body,
+        now=SIGNED_AT,
     )
 
 
@@ -108,8 +119,14 @@ def test_unknown_access_key_is_refused() -> None:
 
 def test_wrong_secret_is_refused() -> None:
     headers = sign_request(
-        Credentials(CREDENTIALS.access_key, "not-the-secret"), "POST", "h", "/v3/p/checkpoints", [], {},
-        b"{}", now=SIGNED_AT,
+        Credentials(CREDENTIALS.access_key, "not-the-secret"),
+        "POST",
+        "h",
+        "/v3/p/checkpoints",
+        [],
+        {},
+        b"{}",
+        now=SIGNED_AT,
     )
     with pytest.raises(SignatureError, match="does not match"):
         _verify(headers, b"{}")

@@ -43,6 +43,8 @@ NOW = Resume(T0, SETTLE)
 
 def at(seconds: float) -> Resume:
     return Resume(T0 + timedelta(seconds=seconds), SETTLE)
+
+
 BUSY = Failed("retry_later", "BackupService.2002", "being backed up")
 UNKNOWN = Failed("retry_later", "timeout", "no answer", outcome_unknown=True)
 TERMINAL = Failed("terminal", "BackupService.2005", "backup state does not allow restore")
