@@ -311,7 +311,7 @@ def _child(state: FleetState, n: int, child: ChildPlan) -> ChildSpec:
         vault = {"name": child.vault.name, "create": {**create, "consistent_level": spec.consistent_level}}
     admission = Admission(
         project_tasks=opts.project_tasks,
-        vault_concurrency=opts.vault_concurrency,
+        vault_concurrency=1 if child.shares_new_vault else opts.vault_concurrency,
         start_by=state.start_by,
     )
     command = {

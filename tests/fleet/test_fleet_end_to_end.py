@@ -128,6 +128,9 @@ async def test_a_fleet_never_runs_more_backup_tasks_at_once_than_its_project_cap
         "SELECT jsonb_array_length(input -> 'resources') AS n FROM workflows WHERE parent_id = $1", wf.id
     )
     assert max(r["n"] for r in sizes) <= 200 and sum(r["n"] for r in sizes) == FLEET
+    assert len(sizes) == 5  # children of 200 + 56, 200 + 56 and 88
+    vaults = sorted(len(v.resources) for v in emulator_state(e2e).vaults.values())
+    assert vaults == [88, 256, 256]  # each made once, by the first of its children, and shared
 
 
 async def test_fleet_progress_moves_per_resource_while_children_run(e2e: EndToEnd) -> None:

@@ -90,13 +90,20 @@ def test_children_hold_at_most_project_tasks_resources_under_the_old_name_too() 
     ids = [f"s{i:04d}" for i in range(300)]
     for cap in ({"project_tasks": 120}, {"project_concurrency": 120}):
         st, _ = step(
-            fleet.initial_state(command({"resources": [{"id": i} for i in ids]}, **cap), WID), Resume(T0)
+            fleet.initial_state(
+                command({"resources": [{"id": i} for i in ids]}, vault_concurrency=2, **cap), WID
+            ),
+            Resume(T0),
         )
         _, t = step(st, listed(ids))
         children = spawned(t).children
-        assert [len(c.input["resources"]) for c in children] == [120, 120, 60]  # a vault each
-        caps = {BackupCommand.model_validate(c.input).admission.project_tasks for c in children}  # type: ignore[union-attr]
-        assert caps == {120}
+        # vaults of 256 and 44, backed up in children of at most 120
+        assert [len(c.input["resources"]) for c in children] == [120, 120, 16, 44]
+        admissions = [BackupCommand.model_validate(c.input).admission for c in children]
+        assert {a.project_tasks for a in admissions if a} == {120}
+        # the children of the shared new vault run one at a time: the first creates it, the others find it
+        assert [a.vault_concurrency for a in admissions if a] == [1, 1, 1, 2]
+        assert len({c.input["vault"]["name"] for c in children[:3]}) == 1
 
 
 def test_a_fleet_saved_before_project_tasks_reads_its_old_cap() -> None:
