@@ -193,3 +193,27 @@ def test_is_an_exception_with_kind() -> None:
     error = CbrApiError(operation="op", status=400, code="c", message="m", kind=TERMINAL)
     assert isinstance(error, Exception)
     assert error.kind == "terminal"
+
+
+@pytest.mark.parametrize("status", [500, 502, 503, 504])
+def test_a_gateway_5xx_to_a_call_that_is_not_idempotent_is_an_unknown_outcome(status: int) -> None:
+    gateway = '{"error_code": "APIG.0201", "error_msg": "Backend timeout."}'
+    create = error_from_response("create_checkpoint", status, {}, gateway, idempotent=False)
+    lookup = error_from_response("list_backups", status, {}, gateway, idempotent=True)
+    assert (create.kind, create.outcome_unknown) == (RETRY, True)
+    assert lookup.outcome_unknown is False
+
+
+def test_a_5xx_with_which_cbr_itself_refuses_a_create_is_definite() -> None:
+    busy = '{"error_code": "BackupService.0002", "error_msg": "busy"}'
+    refused = error_from_response("create_checkpoint", 500, {}, busy, idempotent=False)
+    assert (refused.kind, refused.outcome_unknown) == (RETRY, False)
+    not_implemented = error_from_response("create_checkpoint", 501, {}, "", idempotent=False)
+    assert not_implemented.outcome_unknown is False
+
+
+def test_retry_after_is_capped() -> None:
+    error = error_from_response(
+        "list_backups", 429, {"Retry-After": "3600"}, "", idempotent=True, retry_after_cap=120.0
+    )
+    assert error.retry_after == 120.0
