@@ -3,9 +3,9 @@
 A vault holds at most 256 resources, and resources whose sizes add up to at most its capacity; a child is
 one checkpoint in one vault, of at most ``child_size`` resources (the fleet's ``project_tasks`` when below
 256, so that a child always fits under the project's cap of backup tasks). A vault, created for the
-fleet or existing, with more than that is backed up in several children; the children of one vault
-created for the fleet run one at a time (``shares_new_vault``), so that the first creates it and the
-others find it by name instead of racing to create it twice.
+fleet or existing, with more than that is backed up in several children. A vault created for the fleet
+holds whole children, as many as fit; they run one at a time (``shares_new_vault``), so that the first
+creates it and the others find it by name instead of racing to create it twice.
 
 Pure and deterministic (the same selection gives the same children, so a re-planned fleet after a crash
 creates no second child). Resources already bound to a vault are backed up in it; the rest go into the
@@ -91,9 +91,9 @@ def chunks(items: list[Target], size: int = VAULT_CAPACITY) -> Iterable[tuple[Ta
 def plan_auto(
     selected: Iterable[Target], fleet_tag: str, auto: AutoVaults, child_size: int = VAULT_CAPACITY
 ) -> Plan:
-    """Bound resources into their vaults; the others into new vaults of ≤ 256 resources and ≤ ``size_gb``
-    GB per project and type (one larger than ``size_gb`` alone in a vault sized to it), each in children of
-    ≤ ``child_size``."""
+    """Bound resources into their vaults; the others into new vaults of whole children of ``child_size``
+    (≤ 256 resources) and ≤ ``size_gb`` GB per project and type (one larger than ``size_gb`` alone in a
+    vault sized to it)."""
     bound, free = _split_bound(selected)
     children = _bound_children(bound, child_size)
     unplaced: list[ResourceResult] = []
@@ -104,7 +104,7 @@ def plan_auto(
             continue
         groups[(t.project_id, t.region, OBJECT_TYPES.get(t.resource_type, "server"))].append(t)
     for (project, region, object_type), members in sorted(groups.items()):
-        for n, vault in enumerate(_fill_vaults(members, auto.size_gb, VAULT_CAPACITY), start=1):
+        for n, vault in enumerate(_fill_vaults(members, auto.size_gb, _new_vault_holds(child_size)), start=1):
             size = max(auto.size_gb, sum(t.gb for t in vault))
             name = f"{auto.name_prefix}-{fleet_tag}-{object_type}-{n:03d}"
             choice = VaultChoice(name=name, object_type=object_type, size_gb=size)
@@ -112,6 +112,12 @@ def plan_auto(
             parts = chunks(vault, child_size)
             children += [ChildPlan(project, region, choice, part, shared) for part in parts]
     return Plan(tuple(children), tuple(unplaced))
+
+
+def _new_vault_holds(child_size: int) -> int:
+    """A vault made for the fleet holds whole children (children of a project run one full one at a time,
+    so a partial child would leave project capacity unused): as many as fit in 256."""
+    return child_size * max(1, VAULT_CAPACITY // child_size)
 
 
 def _fill_vaults(members: list[Target], size_gb: int, most: int) -> Iterable[list[Target]]:

@@ -128,9 +128,29 @@ async def test_a_fleet_never_runs_more_backup_tasks_at_once_than_its_project_cap
         "SELECT jsonb_array_length(input -> 'resources') AS n FROM workflows WHERE parent_id = $1", wf.id
     )
     assert max(r["n"] for r in sizes) <= 200 and sum(r["n"] for r in sizes) == FLEET
-    assert len(sizes) == 5  # children of 200 + 56, 200 + 56 and 88
     vaults = sorted(len(v.resources) for v in emulator_state(e2e).vaults.values())
-    assert vaults == [88, 256, 256]  # each made once, by the first of its children, and shared
+    assert vaults == [200, 200, 200] and len(sizes) == 3  # a vault made for each child of 200
+
+
+async def test_children_share_the_vaults_made_for_them_each_made_once(e2e: EndToEnd) -> None:
+    e2e.emulator.emulator.set_progression(Progression(base_seconds=0.2, gb_per_second=1e6, waiting_seconds=0))
+    select = {"protectables": {"types": ["server"]}}  # 600: vaults of 200, each two children of 100
+    await e2e.publish(
+        fleet_command("fleet-shared", select, project_tasks=100, vault_concurrency=2, auto_vaults=BIG_VAULTS)
+    )
+    await e2e.drain(seconds=90)
+
+    wf = await e2e.workflow("fleet-shared")
+    assert wf.status is WorkflowStatus.SUCCEEDED, (wf.error_code, wf.error_message)
+    state = emulator_state(e2e)
+    vaults = sorted((v.name, len(v.resources)) for v in state.vaults.values())
+    assert [n for _, n in vaults] == [200, 200, 200] and len({name for name, _ in vaults}) == 3
+    children = await e2e.store.pool.fetch("SELECT input FROM workflows WHERE parent_id = $1", wf.id)
+    assert len(children) == 6
+    [project] = e2e.emulator.emulator.describe()["projects"]
+    assert project["backup_tasks"]["peak_running"] <= 100
+    assert e2e.emulator.counters.requests_of("create_vault") == 3
+    assert e2e.emulator.counters.requests_of("create_checkpoint") == 6
 
 
 async def test_fleet_progress_moves_per_resource_while_children_run(e2e: EndToEnd) -> None:

@@ -71,7 +71,7 @@ def test_auto_vaults_hold_resources_whose_sizes_add_up_to_at_most_their_size() -
     assert len(held) == 18  # 173,400 / 10,240 = 16.9: filled in order, little room is left over
 
 
-def test_children_hold_at_most_child_size_and_share_the_vaults_made_for_them_one_at_a_time() -> None:
+def test_children_hold_at_most_child_size_and_vaults_made_for_them_hold_whole_children() -> None:
     bound = [Target(P, R, f"b{i:03d}", bound_vault="v-old") for i in range(250)]
     plan = plan_auto(bound + targets(300), "f", AutoVaults(), child_size=100)
     assert [
@@ -80,11 +80,15 @@ def test_children_hold_at_most_child_size_and_share_the_vaults_made_for_them_one
         ("v-old", 100, False),  # an existing vault: backed up in several children
         ("v-old", 100, False),
         ("v-old", 50, False),
-        ("fleet-f-server-001", 100, True),  # a vault made for the fleet: 256, in children of 100
+        ("fleet-f-server-001", 100, True),  # a vault made for the fleet: two whole children of 100
         ("fleet-f-server-001", 100, True),
-        ("fleet-f-server-001", 56, True),
-        ("fleet-f-server-002", 44, False),  # one child: nothing to share
+        ("fleet-f-server-002", 100, False),  # one child: nothing to share
     ]
+    small = plan_auto(targets(600), "f", AutoVaults(), child_size=20)
+    assert [len(ts) for ts in vault_contents(small).values()] == [240, 240, 120]  # 12 children of 20 in 256
+    assert {len(c.resources) for c in small.children} == {20}
+    large = plan_auto(targets(600), "f", AutoVaults(), child_size=200)
+    assert [len(ts) for ts in vault_contents(large).values()] == [200, 200, 200]  # one child each
     into = plan_into(targets(300), {"v1": []}, child_size=100)
     assert [len(c.resources) for c in into.children] == [100, 100, 56]
     assert len(into.unplaced) == 44
