@@ -33,6 +33,7 @@ class WorkflowRow:
     kind: str
     status: str
     parent_id: uuid.UUID | None
+    error_code: str | None = None
 
 
 @dataclass(frozen=True)
@@ -86,6 +87,7 @@ class Figures:
     workflows: int = 0
     fleet_children: int = 0
     ended: dict[str, int] = field(default_factory=dict)  # commands' workflows by status
+    failed_why: dict[str, int] = field(default_factory=dict)  # commands' failed workflows by error code
     children_ended: dict[str, int] = field(default_factory=dict)
     edge_ended: dict[str, int] = field(default_factory=dict)  # edge cases taken in, by status
     edge_refused: dict[str, int] = field(default_factory=dict)  # edge cases dead-lettered, by reason
@@ -228,6 +230,8 @@ def _count_workflows(figures: Figures, seen: Observed, rows: dict[str, WorkflowR
     figures.workflows, figures.fleet_children = len(seen.workflows), len(children)
     figures.accepted = sum(1 for c in plan.commands if c in rows)
     figures.ended = dict(Counter(rows[c].status for c in plan.commands if c in rows))
+    failed = [rows[c] for c in plan.commands if c in rows and rows[c].status == "failed"]
+    figures.failed_why = dict(Counter(row.error_code or "none" for row in failed))
     figures.children_ended = dict(Counter(row.status for row in children))
     figures.edge_ended = dict(Counter(rows[c].status for c in plan.edge if c in rows))
     figures.unended_workflows = sum(1 for row in seen.workflows if row.status not in FINAL)
@@ -315,6 +319,8 @@ def _example(examples: list[str], text: str) -> None:
 def rows_of(workflows: Iterable[Any]) -> list[WorkflowRow]:
     """Store workflows as the audit needs them."""
     return [
-        WorkflowRow(w.id, w.command_id, w.kind, str(w.status.value), getattr(w, "parent_id", None))
+        WorkflowRow(
+            w.id, w.command_id, w.kind, str(w.status.value), getattr(w, "parent_id", None), w.error_code
+        )
         for w in workflows
     ]

@@ -76,6 +76,7 @@ def soak_rows(result: SoakResult) -> list[tuple[str, str]]:
         ("refused (dead-lettered bad messages, by reason)", _counts(f.refused)),
         ("workflows", f"{f.workflows} ({commands} commands, {f.fleet_children} fleet children)"),
         ("ended, by outcome", _counts(f.ended, FINAL)),
+        ("failed, by error code", _failed_why(f)),
         ("fleet children ended, by outcome", _counts(f.children_ended, FINAL)),
         ("edge cases (end, or be refused with a reason)", _edge(f)),
         ("final events (total / distinct)", f"{f.final_events_total} / {f.final_events_distinct}"),
@@ -121,3 +122,7 @@ def soak_json(result: SoakResult) -> dict[str, Any]:
     raw["failures"] = result.figures.failures
     raw["ok"] = result.ok
     return raw
+
+
+def _failed_why(f: Figures) -> str:
+    return ", ".join(f"{code} {n}" for code, n in sorted(f.failed_why.items())) or "none"

@@ -72,8 +72,8 @@ def final_event(command_id: str, outcome: str = "succeeded", name: str = "final"
     return json.dumps({"id": event_id, "data": {"command_id": command_id, "outcome": outcome}}).encode()
 
 
-def row(command_id: str, kind: str, status: str = "succeeded") -> WorkflowRow:
-    return WorkflowRow(workflow_id_for(command_id), command_id, kind, status, None)
+def row(command_id: str, kind: str, status: str = "succeeded", error_code: str | None = None) -> WorkflowRow:
+    return WorkflowRow(workflow_id_for(command_id), command_id, kind, status, None, error_code)
 
 
 async def ledger_of(emulator: RunningEmulator) -> dict[str, Any]:
@@ -198,7 +198,11 @@ def test_the_audit_names_lost_commands_refused_valid_ones_and_silently_dropped_b
     events.note(final_event("c0"))  # a redelivery: one event
     events.note(final_event("c3"))
     events.note(final_event("c3", "failed", name="another"))  # ended twice
-    rows = [row("c0", "backup"), row("c1", "backup", "running"), row("c3", "backup")]
+    rows = [
+        row("c0", "backup"),
+        row("c1", "backup", "running"),
+        row("c3", "backup", "failed", "orchestrator.runs_failing"),
+    ]
     letters = [
         DeadLetter(plan.messages[2].body, "c2", "invalid: whatever"),  # c2 was valid
         DeadLetter(b"{nope 1", "soak-bad-0000", None),  # refused, but without a reason
@@ -213,6 +217,7 @@ def test_the_audit_names_lost_commands_refused_valid_ones_and_silently_dropped_b
     assert figures.without_reason == 1
     assert figures.bad_not_refused == 1
     assert figures.double_ended == 1
+    assert figures.failed_why == {"orchestrator.runs_failing": 1}  # why a command failed is said
     assert (figures.final_events_total, figures.final_events_distinct) == (4, 3)
     assert figures.failures == [
         "1 commands lost (no final event, a workflow unended, or neither taken in nor refused)",
