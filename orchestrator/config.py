@@ -54,6 +54,14 @@ class ProjectCredentials(BaseModel):
             raise ValueError("give either access_key+secret_key or domain_name+user_name+password")
         return self
 
+    def revealed(self) -> dict[str, Any]:
+        """As JSON with the secrets in clear: to hand them to a process of ours, never to print."""
+        raw = self.model_dump(mode="json", exclude_none=True)
+        for name, value in self:
+            if isinstance(value, SecretStr):
+                raw[name] = value.get_secret_value()
+        return raw
+
     @property
     def key(self) -> tuple[str, str]:
         return (self.project_id, self.region)
@@ -231,6 +239,22 @@ class Settings(BaseSettings):
             loaded = _read_secrets_file(self.secrets_file)
             object.__setattr__(self, "credentials", [*self.credentials, *loaded])
         return self
+
+    def as_environment(self) -> dict[str, str]:
+        """These settings as another process reads them (a worker the bench, the soak or a test starts):
+        ``CBR_ORCH_*`` variables with the secrets in clear, the secrets file's credentials among them."""
+        return {
+            "CBR_ORCH_DATABASE_URL": self.database_url,
+            "CBR_ORCH_DATABASE_TIMEOUT_SECONDS": str(self.database_timeout_seconds),
+            "CBR_ORCH_AMQP_URL": self.amqp_url.get_secret_value(),
+            "CBR_ORCH_NAMES": self.names.model_dump_json(),
+            "CBR_ORCH_WORKER": self.worker.model_dump_json(),
+            "CBR_ORCH_RATE_LIMIT": self.rate_limit.model_dump_json(),
+            "CBR_ORCH_CREDENTIALS": json.dumps([cred.revealed() for cred in self.credentials]),
+            "CBR_ORCH_CBR_ENDPOINTS": json.dumps(self.cbr_endpoints),
+            "CBR_ORCH_CBR_TIMEOUT_SECONDS": str(self.cbr_timeout_seconds),
+            "CBR_ORCH_CBR_MAX_RETRY_AFTER_SECONDS": str(self.cbr_max_retry_after_seconds),
+        }
 
     def credentials_for(self, project_id: str, region: str) -> ProjectCredentials:
         for cred in self.credentials:

@@ -12,10 +12,12 @@ import contextlib
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from typing import Any, NamedTuple
 
 import asyncpg
+import pytest
 
-from orchestrator.store import run_migrations
+from orchestrator.store import Store, run_migrations
 
 ADMIN_DSN = os.environ.get("CBR_TEST_ADMIN_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
 RUN = uuid.uuid4().hex[:8]
@@ -65,3 +67,34 @@ async def database(name: str, template: str | None = None) -> AsyncIterator[str]
     await create_database(name, template)
     yield dsn_of(name)
     await drop_database(name)
+
+
+class DatabaseFixtures(NamedTuple):
+    """The three fixtures a test folder needs for a fresh, migrated database per test; a conftest takes them
+    with ``template_db, dsn, store = database_fixtures("label")``."""
+
+    template_db: Any
+    dsn: Any
+    store: Any
+
+
+def database_fixtures(label: str) -> DatabaseFixtures:
+    """A template migrated once per session (``template_db``), a clone of it per test (``dsn``), and a
+    :class:`Store` on that clone (``store``); their databases are named after ``label``."""
+
+    @pytest.fixture(scope="session", name="template_db")
+    def template_db() -> Iterator[str]:
+        yield from migrated_template(label)
+
+    @pytest.fixture(name="dsn")
+    async def dsn(template_db: str) -> AsyncIterator[str]:
+        async with database(unique_name(label), template_db) as url:
+            yield url
+
+    @pytest.fixture(name="store")
+    async def store(dsn: str) -> AsyncIterator[Store]:
+        opened = await Store.connect(dsn)
+        yield opened
+        await opened.close()
+
+    return DatabaseFixtures(template_db, dsn, store)

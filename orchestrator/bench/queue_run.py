@@ -85,25 +85,8 @@ def _settings(
 
 def worker_env(settings: Settings) -> dict[str, str]:
     """The settings as a worker process reads them: environment variables only."""
-    creds = []
-    for cred in settings.credentials:
-        raw = cred.model_dump(mode="json", exclude_none=True)
-        if cred.secret_key is not None:
-            raw["secret_key"] = cred.secret_key.get_secret_value()
-        creds.append(raw)
-    env = {
-        **os.environ,
-        "CBR_ORCH_DATABASE_URL": settings.database_url,
-        "CBR_ORCH_AMQP_URL": settings.amqp_url.get_secret_value(),
-        "CBR_ORCH_NAMES__PREFIX": settings.names.prefix,
-        "CBR_ORCH_CREDENTIALS": json.dumps(creds),
-        "CBR_ORCH_CBR_ENDPOINTS": json.dumps(settings.cbr_endpoints),
-    }
-    for key, value in settings.worker.model_dump().items():
-        env[f"CBR_ORCH_WORKER__{key.upper()}"] = str(value)
-    for key, value in settings.rate_limit.model_dump().items():
-        env[f"CBR_ORCH_RATE_LIMIT__{key.upper()}"] = str(value)
-    return env
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith("CBR_ORCH_")}
+    return inherited | settings.as_environment()
 
 
 def backup_commands(server_ids: list[str]) -> list[BackupCommand]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import os
 import random
 import signal
@@ -27,26 +26,8 @@ RESTART_PAUSE_SECONDS = 0.5  # before replacing a worker that exited by itself (
 
 def worker_environment(settings: Settings) -> dict[str, str]:
     """The settings as a worker process reads them: ``CBR_ORCH_*`` environment variables only."""
-    creds = []
-    for cred in settings.credentials:
-        raw = cred.model_dump(mode="json", exclude_none=True)
-        if cred.secret_key is not None:
-            raw["secret_key"] = cred.secret_key.get_secret_value()
-        creds.append(raw)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CBR_ORCH_")}
-    env |= {
-        "CBR_ORCH_DATABASE_URL": settings.database_url,
-        "CBR_ORCH_AMQP_URL": settings.amqp_url.get_secret_value(),
-        "CBR_ORCH_NAMES__PREFIX": settings.names.prefix,
-        "CBR_ORCH_CREDENTIALS": json.dumps(creds),
-        "CBR_ORCH_CBR_ENDPOINTS": json.dumps(settings.cbr_endpoints),
-        "CBR_ORCH_CBR_TIMEOUT_SECONDS": str(settings.cbr_timeout_seconds),
-    }
-    for key, value in settings.worker.model_dump().items():
-        env[f"CBR_ORCH_WORKER__{key.upper()}"] = str(value)
-    for key, value in settings.rate_limit.model_dump().items():
-        env[f"CBR_ORCH_RATE_LIMIT__{key.upper()}"] = str(value)
-    return env
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith("CBR_ORCH_")}
+    return inherited | settings.as_environment()
 
 
 @dataclass

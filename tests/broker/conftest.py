@@ -5,40 +5,24 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import aio_pika
 import pytest
 from aio_pika.abc import AbstractRobustConnection
 from broker_helpers import PROJECT, REGION
-from pg_databases import RUN, database, migrated_template, unique_name
+from pg_databases import RUN, database_fixtures
 from quick_settings import emulator_settings, quick_worker
 from worker_helpers import EMULATOR_CONFIG
 
 from orchestrator.broker import Topology, declare_topology, delete_topology
 from orchestrator.config import Names, ProjectCredentials, Settings
 from orchestrator.emulator.server import RunningEmulator, start_emulator
-from orchestrator.store import Store
 
 AMQP_URL = os.environ.get("CBR_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
 
 
-@pytest.fixture(scope="session")
-def template_db() -> Iterator[str]:
-    yield from migrated_template("broker")
-
-
-@pytest.fixture
-async def dsn(template_db: str) -> AsyncIterator[str]:
-    async with database(unique_name("broker"), template_db) as url:
-        yield url
-
-
-@pytest.fixture
-async def store(dsn: str) -> AsyncIterator[Store]:
-    s = await Store.connect(dsn)
-    yield s
-    await s.close()
+template_db, dsn, store = database_fixtures("broker")
 
 
 @pytest.fixture

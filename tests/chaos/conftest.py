@@ -8,11 +8,11 @@ closed at the end of the test, which then fails if a proxy recorded an unexpecte
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import aio_pika
 import pytest
-from pg_databases import RUN, database, migrated_template, unique_name
+from pg_databases import RUN, database_fixtures
 from quick_settings import AMQP_URL, emulator_settings
 from tcp_proxy import ProxyFactory, TcpProxy, upstream_of
 
@@ -20,7 +20,6 @@ from orchestrator.broker import declare_topology, delete_topology
 from orchestrator.config import Settings
 from orchestrator.emulator.config import EmulatorConfig, Progression
 from orchestrator.emulator.server import RunningEmulator, start_emulator
-from orchestrator.store import Store
 
 
 @pytest.fixture
@@ -45,22 +44,7 @@ def amqp_url() -> str:
     return AMQP_URL
 
 
-@pytest.fixture(scope="session")
-def template_db() -> Iterator[str]:
-    yield from migrated_template("chaos")
-
-
-@pytest.fixture
-async def dsn(template_db: str) -> AsyncIterator[str]:
-    async with database(unique_name("chaos"), template_db) as url:
-        yield url
-
-
-@pytest.fixture
-async def store(dsn: str) -> AsyncIterator[Store]:
-    opened = await Store.connect(dsn)
-    yield opened
-    await opened.close()
+template_db, dsn, store = database_fixtures("chaos")
 
 
 @pytest.fixture

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import os
 import re
 import signal
@@ -37,25 +36,8 @@ STARTED = re.compile(r"worker \S+ started")
 
 def worker_env(settings: Settings, crash_at: str | None = None) -> dict[str, str]:
     """``settings`` as a separate process reads them: environment variables only."""
-    credentials = [
-        {
-            **cred.model_dump(mode="json"),
-            "secret_key": cred.secret_key.get_secret_value() if cred.secret_key else None,
-        }
-        for cred in settings.credentials
-    ]
-    env = {
-        **{name: value for name, value in os.environ.items() if name != CRASH_ENV},
-        "CBR_ORCH_DATABASE_URL": settings.database_url,
-        "CBR_ORCH_AMQP_URL": settings.amqp_url.get_secret_value(),
-        "CBR_ORCH_NAMES__PREFIX": settings.names.prefix,
-        "CBR_ORCH_CREDENTIALS": json.dumps(credentials),
-        "CBR_ORCH_CBR_ENDPOINTS": json.dumps(settings.cbr_endpoints),
-        "CBR_ORCH_CBR_TIMEOUT_SECONDS": str(settings.cbr_timeout_seconds),
-        "CBR_ORCH_CBR_MAX_RETRY_AFTER_SECONDS": str(settings.cbr_max_retry_after_seconds),
-        "CBR_ORCH_DATABASE_TIMEOUT_SECONDS": str(settings.database_timeout_seconds),
-        "CBR_ORCH_WORKER": settings.worker.model_dump_json(),
-    }
+    env = {name: value for name, value in os.environ.items() if not name.startswith("CBR_ORCH_")}
+    env |= settings.as_environment()
     if crash_at is not None:
         env[CRASH_ENV] = crash_at
     return env

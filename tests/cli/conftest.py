@@ -2,27 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from pg_databases import database_fixtures
 
-import pytest
-from pg_databases import database, migrated_template, unique_name
-
-from orchestrator.store import Store
-
-
-@pytest.fixture(scope="session")
-def template_db() -> Iterator[str]:
-    yield from migrated_template("cli")
-
-
-@pytest.fixture
-async def dsn(template_db: str) -> AsyncIterator[str]:
-    async with database(unique_name("cli"), template_db) as url:
-        yield url
-
-
-@pytest.fixture
-async def store(dsn: str) -> AsyncIterator[Store]:
-    s = await Store.connect(dsn)
-    yield s
-    await s.close()
+template_db, dsn, store = database_fixtures("cli")

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import aio_pika
 import pytest
 from aio_pika.abc import AbstractRobustConnection
 from engine_helpers import EndToEnd
-from pg_databases import RUN, database, migrated_template, unique_name
+from pg_databases import RUN, database_fixtures
 from quick_settings import AMQP_URL, emulator_settings
 
 from orchestrator.broker import declare_topology, delete_topology
@@ -18,23 +18,7 @@ from orchestrator.emulator.config import EmulatorConfig, Progression
 from orchestrator.emulator.server import RunningEmulator, start_emulator
 from orchestrator.store import Store
 
-
-@pytest.fixture(scope="session")
-def template_db() -> Iterator[str]:
-    yield from migrated_template("engine")
-
-
-@pytest.fixture
-async def dsn(template_db: str) -> AsyncIterator[str]:
-    async with database(unique_name("engine"), template_db) as url:
-        yield url
-
-
-@pytest.fixture
-async def store(dsn: str) -> AsyncIterator[Store]:
-    s = await Store.connect(dsn)
-    yield s
-    await s.close()
+template_db, dsn, store = database_fixtures("engine")
 
 
 @pytest.fixture

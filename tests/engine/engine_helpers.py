@@ -187,19 +187,8 @@ async def run_until_done(
 
 def engine_env(settings: Settings, crash_at: str | None = None) -> dict[str, str]:
     """The settings as a separate process reads them: environment variables only."""
-    creds = [c.model_dump(mode="json") for c in settings.credentials]
-    for raw, cred in zip(creds, settings.credentials, strict=True):
-        raw["secret_key"] = cred.secret_key.get_secret_value() if cred.secret_key else None
-    env = {
-        **os.environ,
-        "CBR_ORCH_DATABASE_URL": settings.database_url,
-        "CBR_ORCH_AMQP_URL": settings.amqp_url.get_secret_value(),
-        "CBR_ORCH_NAMES__PREFIX": settings.names.prefix,
-        "CBR_ORCH_CREDENTIALS": json.dumps(creds),
-        "CBR_ORCH_CBR_ENDPOINTS": json.dumps(settings.cbr_endpoints),
-        "CBR_ORCH_CBR_TIMEOUT_SECONDS": str(settings.cbr_timeout_seconds),
-        "CBR_ORCH_WORKER": settings.worker.model_dump_json(),
-    }
+    env = {name: value for name, value in os.environ.items() if not name.startswith("CBR_ORCH_")}
+    env |= settings.as_environment()
     if crash_at is not None:
         env[CRASH_ENV] = crash_at
     return env

@@ -5,37 +5,20 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import aio_pika
 import pytest
-from pg_databases import RUN, database, migrated_template, unique_name
+from pg_databases import RUN, database_fixtures
 from quick_settings import AMQP_URL, emulator_settings, quick_worker
 from refusal_helpers import EMULATOR_CONFIG
 
 from orchestrator.broker import delete_topology
 from orchestrator.config import Settings
 from orchestrator.emulator.server import RunningEmulator, start_emulator
-from orchestrator.store import Store
 from orchestrator.worker import run_worker
 
-
-@pytest.fixture(scope="session")
-def template_db() -> Iterator[str]:
-    yield from migrated_template("refusals")
-
-
-@pytest.fixture
-async def dsn(template_db: str) -> AsyncIterator[str]:
-    async with database(unique_name("refusals"), template_db) as url:
-        yield url
-
-
-@pytest.fixture
-async def store(dsn: str) -> AsyncIterator[Store]:
-    s = await Store.connect(dsn)
-    yield s
-    await s.close()
+template_db, dsn, store = database_fixtures("refusals")
 
 
 @pytest.fixture
