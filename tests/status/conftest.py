@@ -2,31 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
+from engine_fixture_set import connection, dsn, e2e, emulator, events_queue, settings, store  # noqa: F401 - fixtures
 from pg_databases import migrated_template
 
 from orchestrator.emulator.config import DEFAULT_TENANT, EmulatorConfig, Progression
-
-ENGINE_TESTS = Path(__file__).parents[1] / "engine"
-sys.path.insert(0, str(ENGINE_TESTS))
-
-_spec = importlib.util.spec_from_file_location("engine_fixtures", ENGINE_TESTS / "conftest.py")
-assert _spec is not None and _spec.loader is not None
-_fixtures = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_fixtures)
-
-dsn = _fixtures.dsn
-store = _fixtures.store
-emulator = _fixtures.emulator
-settings = _fixtures.settings
-connection = _fixtures.connection
-events_queue = _fixtures.events_queue
-e2e = _fixtures.e2e
 
 
 @pytest.fixture
