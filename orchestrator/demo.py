@@ -19,12 +19,12 @@ from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection
 from rich.console import Console
 from rich.markup import escape
 
+from cbr_emulator.config import DEFAULT_TENANT, Tenant
+from cbr_emulator.server import RunningEmulator, start_emulator
 from orchestrator.broker import declare_topology, delete_topology, submit
 from orchestrator.cbr.bodies import BillingCreate, VaultCreate
 from orchestrator.cbr.client import CbrClient
 from orchestrator.config import Names, ProjectCredentials, Settings, WorkerSettings
-from orchestrator.emulator.config import DEFAULT_TENANT, Tenant
-from orchestrator.emulator.server import RunningEmulator, start_emulator
 from orchestrator.messages import AnyCommand, BackupCommand, ReplicateCommand, RestoreCommand, WorkflowEvent
 from orchestrator.store import run_migrations
 from orchestrator.tour import REPLICA_TENANT, aksk_client, tour_config

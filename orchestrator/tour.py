@@ -17,6 +17,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+from cbr_emulator.config import DEFAULT_TENANT, EmulatorConfig, Inventory, Progression, Tenant
+from cbr_emulator.server import start_emulator
 from orchestrator.cbr.auth import AkSkAuth, PasswordIdentity, TokenAuth
 from orchestrator.cbr.bodies import (
     BackupReplicate,
@@ -32,8 +34,6 @@ from orchestrator.cbr.endpoints import Endpoints
 from orchestrator.cbr.models import Backup, OperationLog
 from orchestrator.cbr.query import BackupFilter, OperationLogFilter
 from orchestrator.cbr.signing import Credentials
-from orchestrator.emulator.config import DEFAULT_TENANT, EmulatorConfig, Inventory, Progression, Tenant
-from orchestrator.emulator.server import start_emulator
 
 REPLICA_TENANT = Tenant(
     access_key="EMULATORACCESSKEY001",

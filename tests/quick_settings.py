@@ -10,8 +10,8 @@ from typing import Any
 
 from pydantic import SecretStr
 
+from cbr_emulator.config import DEFAULT_TENANT
 from orchestrator.config import Names, ProjectCredentials, Settings, WorkerSettings
-from orchestrator.emulator.config import DEFAULT_TENANT
 
 AMQP_URL = os.environ.get("CBR_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
 QUICK_WORKER: dict[str, Any] = {

@@ -20,8 +20,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from cbr_emulator.config import DEFAULT_TENANT
 from orchestrator.bench.emulator_process import EmulatorLimits, EmulatorProcess, server_ids
-from orchestrator.emulator.config import DEFAULT_TENANT
 
 VAULT_CAPACITY = 250  # create_vault takes at most 255 resources; a script picks a round number
 THROTTLE_ATTEMPTS = 8

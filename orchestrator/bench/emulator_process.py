@@ -18,8 +18,8 @@ from typing import Any
 
 import aiohttp
 
-from orchestrator.emulator.config import DEFAULT_TENANT, Inventory, Tenant
-from orchestrator.emulator.inventory import build_inventory
+from cbr_emulator.config import DEFAULT_TENANT, Inventory, Tenant
+from cbr_emulator.inventory import build_inventory
 
 START_SECONDS = 60.0
 STOP_SECONDS = 10.0

@@ -11,11 +11,11 @@ import uuid
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from cbr_emulator.config import DEFAULT_TENANT
 from orchestrator.bench.emulator_process import EmulatorLimits, EmulatorProcess, server_ids
 from orchestrator.bench.queue_run import QueuePlan, run_through_queue
 from orchestrator.bench.theory import Floor
 from orchestrator.config import RateLimitSettings, WorkerSettings
-from orchestrator.emulator.config import DEFAULT_TENANT
 from orchestrator.messages import MAX_PROJECT_TASKS, FleetBackupCommand
 
 FLEET_TUNING = WorkerSettings()

@@ -23,9 +23,9 @@ import aio_pika
 import asyncpg
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractRobustConnection
 
+from cbr_emulator.config import DEFAULT_TENANT
 from orchestrator.broker import command_message, declare_topology, delete_topology
 from orchestrator.config import Names, ProjectCredentials, RateLimitSettings, Settings, WorkerSettings
-from orchestrator.emulator.config import DEFAULT_TENANT
 from orchestrator.messages import BackupCommand, Command
 from orchestrator.store import Store, run_migrations
 

@@ -1,7 +1,7 @@
 """One CBR call over HTTP: build the URL, authenticate, send with a timeout, map failures.
 
 Every call is named by its SDK operation (``list_backups``, ``copy_checkpoint``, ...); method, path
-and success status come from ``orchestrator/data/cbr-operations.json``. Path parameters are
+and success status come from ``orchestrator/cbr/operations.json``. Path parameters are
 percent-encoded with no safe characters, the query is sent exactly as ``canonical_query(pairs)``,
 and every failure becomes a :class:`~orchestrator.cbr.errors.CbrApiError`.
 
@@ -22,7 +22,6 @@ from collections.abc import Awaitable, Callable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import cache
-from importlib import resources
 from typing import Any, Protocol
 from urllib.parse import quote, urlsplit
 
@@ -39,6 +38,7 @@ from orchestrator.cbr.errors import (
     invalid_response,
     timeout_error,
 )
+from orchestrator.cbr.operations import sdk_operations, success_statuses
 from orchestrator.cbr.signing import canonical_query
 
 logger = logging.getLogger(__name__)
@@ -83,15 +83,15 @@ class OperationSpec:
 
 @cache
 def operation_table() -> dict[str, OperationSpec]:
-    text = resources.files("orchestrator.data").joinpath("cbr-operations.json").read_text("utf-8")
+    statuses = success_statuses()
     return {
         entry["operation"]: OperationSpec(
             name=entry["operation"],
             method=entry["method"],
             path=entry["path"],
-            success_status=entry["success_status"] or 200,
+            success_status=statuses[entry["operation"]],
         )
-        for entry in json.loads(text)["operations"]
+        for entry in sdk_operations()
     }
 
 

@@ -46,9 +46,9 @@ def emulator(
     burst: Annotated[int, typer.Option(help="Requests a project may send at once under --rate-limit.")] = 10,
 ) -> None:
     """Run the CBR emulator until interrupted."""
-    from orchestrator.emulator.faults import load_fault_plan
-    from orchestrator.emulator.rate_limit import RateLimit
-    from orchestrator.emulator.server import config_from_options, serve
+    from cbr_emulator.faults import load_fault_plan
+    from cbr_emulator.rate_limit import RateLimit
+    from cbr_emulator.server import config_from_options, serve
 
     try:
         limit = RateLimit(requests_per_second=rate_limit, burst=burst)

@@ -18,10 +18,10 @@ import aio_pika
 import asyncpg
 from pydantic import SecretStr
 
+from cbr_emulator.config import Tenant
 from orchestrator.bench.emulator_process import EmulatorLimits, EmulatorProcess, server_ids
 from orchestrator.broker import REASON_HEADER, declare_topology, workflow_id_for
 from orchestrator.config import Names, ProjectCredentials, Settings
-from orchestrator.emulator.config import Tenant
 from orchestrator.soak.accounting import DeadLetter, Figures, Observed, account, rows_of
 from orchestrator.soak.chaos import Chaos, ChaosLog
 from orchestrator.soak.options import SoakOptions

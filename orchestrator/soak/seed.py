@@ -11,6 +11,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from cbr_emulator.config import DEFAULT_TENANT, Tenant
 from orchestrator.cbr.auth import AkSkAuth
 from orchestrator.cbr.bodies import BillingCreate, CheckpointParameters, ResourceRef, VaultCreate
 from orchestrator.cbr.client import CbrClient
@@ -18,7 +19,6 @@ from orchestrator.cbr.endpoints import Endpoints
 from orchestrator.cbr.models import Backup
 from orchestrator.cbr.query import BackupFilter
 from orchestrator.cbr.signing import Credentials
-from orchestrator.emulator.config import DEFAULT_TENANT, Tenant
 
 SOURCE = DEFAULT_TENANT
 DESTINATION = Tenant(  # another project in another region, to replicate into

@@ -15,9 +15,9 @@ from pg_databases import RUN, database_fixtures
 from quick_settings import emulator_settings, quick_worker
 from worker_helpers import EMULATOR_CONFIG
 
+from cbr_emulator.server import RunningEmulator, start_emulator
 from orchestrator.broker import Topology, declare_topology, delete_topology
 from orchestrator.config import Names, ProjectCredentials, Settings
-from orchestrator.emulator.server import RunningEmulator, start_emulator
 
 AMQP_URL = os.environ.get("CBR_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
 

@@ -11,9 +11,9 @@ from typing import Any
 import aio_pika
 from aio_pika.abc import AbstractRobustConnection
 
+from cbr_emulator.config import DEFAULT_TENANT, EmulatorConfig, Progression
+from cbr_emulator.inventory import build_inventory
 from orchestrator.config import Settings
-from orchestrator.emulator.config import DEFAULT_TENANT, EmulatorConfig, Progression
-from orchestrator.emulator.inventory import build_inventory
 from orchestrator.worker import WorkerParts, _close, _start
 
 PROJECT, REGION = DEFAULT_TENANT.project_id, DEFAULT_TENANT.region

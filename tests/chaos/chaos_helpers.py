@@ -10,11 +10,11 @@ from typing import Any
 
 import aio_pika
 
+from cbr_emulator.config import DEFAULT_TENANT
+from cbr_emulator.inventory import build_inventory
+from cbr_emulator.server import RunningEmulator
 from orchestrator.broker import command_message
 from orchestrator.config import Settings
-from orchestrator.emulator.config import DEFAULT_TENANT
-from orchestrator.emulator.inventory import build_inventory
-from orchestrator.emulator.server import RunningEmulator
 from orchestrator.messages import BackupCommand
 from orchestrator.store import Store, WorkflowStatus
 

@@ -16,10 +16,10 @@ from pg_databases import RUN, database_fixtures
 from quick_settings import AMQP_URL, emulator_settings
 from tcp_proxy import ProxyFactory, TcpProxy, upstream_of
 
+from cbr_emulator.config import EmulatorConfig, Progression
+from cbr_emulator.server import RunningEmulator, start_emulator
 from orchestrator.broker import declare_topology, delete_topology
 from orchestrator.config import Settings
-from orchestrator.emulator.config import EmulatorConfig, Progression
-from orchestrator.emulator.server import RunningEmulator, start_emulator
 
 
 @pytest.fixture

@@ -16,8 +16,8 @@ from chaos_helpers import (
 )
 from crash_points import CRASH_POINTS, KILLED, run_until_crash, worker_process
 
+from cbr_emulator.server import RunningEmulator
 from orchestrator.config import Settings
-from orchestrator.emulator.server import RunningEmulator
 from orchestrator.store import Store, WorkflowStatus
 
 

@@ -33,12 +33,12 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 from pg_databases import dsn_of, unique_name
 from quick_settings import emulator_settings, quick_worker
 
+from cbr_emulator.config import DEFAULT_TENANT, EmulatorConfig, Progression
+from cbr_emulator.errors import error_table
+from cbr_emulator.faults import FaultPlan, FaultRule
+from cbr_emulator.server import RunningEmulator, start_emulator
 from orchestrator.broker import new_workflow
 from orchestrator.config import Settings
-from orchestrator.emulator.config import DEFAULT_TENANT, EmulatorConfig, Progression
-from orchestrator.emulator.errors import error_table
-from orchestrator.emulator.faults import FaultPlan, FaultRule
-from orchestrator.emulator.server import RunningEmulator, start_emulator
 from orchestrator.engine import CbrActions, Engine
 from orchestrator.messages import BackupCommand
 from orchestrator.poller import CbrClients, Poller

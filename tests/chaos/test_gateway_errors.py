@@ -10,10 +10,10 @@ from chaos_helpers import checkpoints_by_marker, ended, numbered_backups, publis
 from crash_points import worker_process
 from tcp_proxy import HttpErrorAfterForward, Pass, ProxyFactory, TcpProxy
 
+from cbr_emulator.config import DEFAULT_TENANT
+from cbr_emulator.faults import FaultPlan, FaultRule
+from cbr_emulator.server import RunningEmulator
 from orchestrator.config import Settings
-from orchestrator.emulator.config import DEFAULT_TENANT
-from orchestrator.emulator.faults import FaultPlan, FaultRule
-from orchestrator.emulator.server import RunningEmulator
 from orchestrator.messages import BackupCommand
 from orchestrator.store import Store, WorkflowStatus
 

@@ -7,9 +7,9 @@ import aio_pika
 from chaos_helpers import checkpoints_by_marker, ended, numbered_backups, publish, until
 from crash_points import worker_process
 
+from cbr_emulator.faults import FaultPlan, FaultRule
+from cbr_emulator.server import RunningEmulator
 from orchestrator.config import Settings
-from orchestrator.emulator.faults import FaultPlan, FaultRule
-from orchestrator.emulator.server import RunningEmulator
 from orchestrator.store import Store, WorkflowStatus
 
 COMMANDS = 8

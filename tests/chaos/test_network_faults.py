@@ -12,9 +12,9 @@ from crash_points import worker_process
 from pydantic import SecretStr
 from tcp_proxy import Blackhole, CutAfter, Delay, Pass, ProxyFactory, Reset, Stall, TcpProxy
 
+from cbr_emulator.config import DEFAULT_TENANT, Progression
+from cbr_emulator.server import RunningEmulator
 from orchestrator.config import Settings
-from orchestrator.emulator.config import DEFAULT_TENANT, Progression
-from orchestrator.emulator.server import RunningEmulator
 from orchestrator.store import Store, WorkflowStatus
 
 COMMANDS = 8

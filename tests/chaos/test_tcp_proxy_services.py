@@ -13,14 +13,14 @@ from chaos_helpers import checkpoints_held
 from pg_databases import database, unique_name
 from tcp_proxy import Blackhole, CutAfter, HttpErrorAfterForward, ProxyFactory, Reset, TcpProxy
 
+from cbr_emulator.config import DEFAULT_TENANT
+from cbr_emulator.server import RunningEmulator
 from orchestrator.cbr.auth import AkSkAuth
 from orchestrator.cbr.bodies import BillingCreate, ResourceRef, VaultCreate
 from orchestrator.cbr.client import CbrClient
 from orchestrator.cbr.endpoints import Endpoints
 from orchestrator.cbr.errors import CbrApiError
 from orchestrator.cbr.signing import Credentials
-from orchestrator.emulator.config import DEFAULT_TENANT
-from orchestrator.emulator.server import RunningEmulator
 
 # ------------------------------------------------------------------ PostgreSQL
 

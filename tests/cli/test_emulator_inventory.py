@@ -9,8 +9,8 @@ import socket
 
 from cli_runner import run_cli
 
-from orchestrator.emulator.config import DEFAULT_TENANT, EmulatorConfig, Progression
-from orchestrator.emulator.server import start_emulator
+from cbr_emulator.config import DEFAULT_TENANT, EmulatorConfig, Progression
+from cbr_emulator.server import start_emulator
 
 UNUSED_DB = "postgresql://unused/db"  # the command reads no database
 

@@ -17,7 +17,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
-from importlib import resources
 from typing import Any, TypeVar
 
 import huaweicloudsdkcbr.v1.model as cbr
@@ -28,7 +27,8 @@ from huaweicloudsdkcore.exceptions import exceptions
 from huaweicloudsdkcore.http.http_config import HttpConfig
 from huaweicloudsdkcore.http.http_handler import HttpHandler
 
-from orchestrator.emulator.config import Tenant
+from cbr_emulator.config import Tenant
+from orchestrator.cbr.operations import success_statuses
 
 # The operations this suite promises to cover (see test_contract_operation_coverage.py).
 EXPECTED_OPERATIONS: frozenset[str] = frozenset(
@@ -151,11 +151,6 @@ TENANT_C = Tenant(
 # --------------------------------------------------------------------------------------------------
 
 
-@cache
-def success_statuses() -> dict[str, int]:
-    text = resources.files("orchestrator.data").joinpath("cbr-operations.json").read_text("utf-8")
-    table = json.loads(text)
-    return {op["operation"]: int(op.get("success_status") or 200) for op in table["operations"]}
 
 
 def response_class_name(operation: str) -> str:

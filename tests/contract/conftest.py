@@ -31,7 +31,7 @@ from cbr_contract_harness import (
     vault_body,
 )
 
-from orchestrator.emulator.config import EmulatorConfig, Inventory, Progression, Tenant
+from cbr_emulator.config import EmulatorConfig, Inventory, Progression, Tenant
 
 COVERAGE_TEST = "test_contract_operation_coverage.py::test_suite_exercises_every_promised_operation"
 
@@ -58,7 +58,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 @pytest.fixture(scope="session")
 def emulator() -> Iterator[Any]:
-    from orchestrator.emulator.server import EmulatorInThread
+    from cbr_emulator.server import EmulatorInThread
 
     config = EmulatorConfig(
         tenants=[TENANT_A, TENANT_B, TENANT_C],

@@ -25,7 +25,7 @@ from cbr_contract_harness import (
 )
 from huaweicloudsdkcore.exceptions import exceptions
 
-from orchestrator.emulator.config import EmulatorConfig, Inventory, Progression
+from cbr_emulator.config import EmulatorConfig, Inventory, Progression
 
 BACKUP_STATES = {"waiting_protect", "protecting", "available", "error"}
 TASK_STATES = {"waiting", "running", "success", "failed", "timeout", "skipped"}
@@ -44,7 +44,7 @@ def _advance(base_url: str, seconds: float) -> None:
 
 @pytest.fixture(scope="module")
 def slow(recorder: OperationRecorder) -> Iterator[tuple[RecordingCbrClient, Any]]:
-    from orchestrator.emulator.server import EmulatorInThread
+    from cbr_emulator.server import EmulatorInThread
 
     config = EmulatorConfig(
         tenants=[TENANT_A],

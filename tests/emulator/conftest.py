@@ -10,7 +10,7 @@ sys.path.insert(0, str(Path(__file__).parent))  # the helper modules next to thi
 
 from emu_helpers import AWAY, BUILT, NEIGHBOUR, Api, build
 
-from orchestrator.emulator.service import Emulator
+from cbr_emulator.service import Emulator
 
 
 @pytest.fixture

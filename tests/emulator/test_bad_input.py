@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from emu_helpers import Api, build, settle
 
-from orchestrator.emulator.errors import CbrError
+from cbr_emulator.errors import CbrError
 
 BILLING = {
     "object_type": "server",

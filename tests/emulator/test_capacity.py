@@ -9,11 +9,11 @@ from typing import Any
 import pytest
 from emu_helpers import HOME, NEIGHBOUR, START, Api, build
 
-from orchestrator.emulator import checkpoints
-from orchestrator.emulator.config import Progression
-from orchestrator.emulator.fleet_time import fifo_wall_seconds, lower_bound_seconds
-from orchestrator.emulator.progression import task_seconds
-from orchestrator.emulator.service import Emulator
+from cbr_emulator import checkpoints
+from cbr_emulator.config import Progression
+from cbr_emulator.fleet_time import fifo_wall_seconds, lower_bound_seconds
+from cbr_emulator.progression import task_seconds
+from cbr_emulator.service import Emulator
 
 # every backup lasts exactly base_seconds, whatever its size
 UNIFORM = Progression(base_seconds=10, gb_per_second=1e12, waiting_seconds=5)

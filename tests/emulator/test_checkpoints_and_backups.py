@@ -9,8 +9,8 @@ import pytest
 from emu_helpers import START, Api, build, settle
 from sdk_parse import sdk_parse
 
-from orchestrator.emulator.clock import stamp
-from orchestrator.emulator.config import Progression
+from cbr_emulator.clock import stamp
+from cbr_emulator.config import Progression
 
 
 def _vault_with_servers(api: Api, count: int = 2) -> dict[str, Any]:

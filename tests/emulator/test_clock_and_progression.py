@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from orchestrator.emulator.clock import Clock, parse_filter_time, policy_stamp, stamp
-from orchestrator.emulator.config import Progression
-from orchestrator.emulator.progression import Scheduler, TaskRunner, Timeline, plan
+from cbr_emulator.clock import Clock, parse_filter_time, policy_stamp, stamp
+from cbr_emulator.config import Progression
+from cbr_emulator.progression import Scheduler, TaskRunner, Timeline, plan
 
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from emu_helpers import HOME, Api, build, settle
 from sdk_parse import sdk_parse
 
-from orchestrator.emulator.config import Progression
+from cbr_emulator.config import Progression
 
 
 def _history(api: Api) -> None:

@@ -9,7 +9,7 @@ import pytest
 from emu_helpers import Api, build, settle
 from sdk_parse import sdk_parse
 
-from orchestrator.emulator.config import Progression
+from cbr_emulator.config import Progression
 
 DAY = 86400
 EVERY_DAY_AT_6 = "FREQ=DAILY;INTERVAL=1;BYHOUR=6;BYMINUTE=00"

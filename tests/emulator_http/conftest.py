@@ -8,9 +8,9 @@ import aiohttp
 import pytest
 from emulator_http_harness import Http, make_config
 
-from orchestrator.emulator.clock import Clock
-from orchestrator.emulator.config import EmulatorConfig
-from orchestrator.emulator.server import RunningEmulator, start_emulator
+from cbr_emulator.clock import Clock
+from cbr_emulator.config import EmulatorConfig
+from cbr_emulator.server import RunningEmulator, start_emulator
 
 
 @pytest.fixture

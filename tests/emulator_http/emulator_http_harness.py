@@ -12,8 +12,8 @@ import aiohttp
 from multidict import CIMultiDict
 from yarl import URL
 
+from cbr_emulator.config import EmulatorConfig, Progression, Tenant
 from orchestrator.cbr.signing import Credentials, canonical_query, sign_request
-from orchestrator.emulator.config import EmulatorConfig, Progression, Tenant
 
 # The project id in ``ALICE_EU`` is served by the same key as ``ALICE``: one account, two regions.
 ALICE = Tenant(

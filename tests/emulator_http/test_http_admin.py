@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 from emulator_http_harness import ALICE, Http, assert_gateway_error
 
-from orchestrator.emulator.config import Progression
-from orchestrator.emulator.server import RunningEmulator
+from cbr_emulator.config import Progression
+from cbr_emulator.server import RunningEmulator
 
 
 async def test_health(http: Http) -> None:

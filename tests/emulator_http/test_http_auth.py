@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from emulator_http_harness import ALICE, ALICE_EU, BOB, Http, assert_gateway_error
 
+from cbr_emulator.config import Tenant
+from cbr_emulator.server import RunningEmulator
 from orchestrator.cbr.signing import Credentials, sign_request
-from orchestrator.emulator.config import Tenant
-from orchestrator.emulator.server import RunningEmulator
 
 
 async def test_signed_request_is_accepted(http: Http) -> None:

@@ -7,11 +7,11 @@ import pytest
 from emulator_http_harness import ALICE, BOB, Http, assert_gateway_error, make_config, vault_request
 from typer.testing import CliRunner
 
+from cbr_emulator.clock import Clock
+from cbr_emulator.config import EmulatorConfig, Progression
+from cbr_emulator.rate_limit import RateLimit
+from cbr_emulator.server import RunningEmulator, config_from_options, start_emulator
 from orchestrator.cli import app
-from orchestrator.emulator.clock import Clock
-from orchestrator.emulator.config import EmulatorConfig, Progression
-from orchestrator.emulator.rate_limit import RateLimit
-from orchestrator.emulator.server import RunningEmulator, config_from_options, start_emulator
 
 SLOW = Progression(base_seconds=60, gb_per_second=1e12, waiting_seconds=0)
 ALICE_KEY = f"{ALICE.region}/{ALICE.project_id}"

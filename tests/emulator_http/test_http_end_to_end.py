@@ -11,9 +11,9 @@ import aiohttp
 import pytest
 from emulator_http_harness import Http, make_config, vault_request
 
-from orchestrator.emulator.clock import Clock
-from orchestrator.emulator.config import Progression
-from orchestrator.emulator.server import RunningEmulator, start_emulator
+from cbr_emulator.clock import Clock
+from cbr_emulator.config import Progression
+from cbr_emulator.server import RunningEmulator, start_emulator
 
 
 async def _create_vault(http: Http, name: str, resources: list[dict[str, str]] | None = None) -> str:

@@ -19,9 +19,9 @@ from emulator_http_harness import (
     vault_request,
 )
 
-from orchestrator.emulator.clock import Clock
-from orchestrator.emulator.faults import FaultPlan, FaultPlanError, FaultRule, Faults, load_fault_plan
-from orchestrator.emulator.server import RunningEmulator, start_emulator
+from cbr_emulator.clock import Clock
+from cbr_emulator.faults import FaultPlan, FaultPlanError, FaultRule, Faults, load_fault_plan
+from cbr_emulator.server import RunningEmulator, start_emulator
 
 
 async def _set_faults(http: Http, *rules: dict[str, object], seed: int = 1) -> None:

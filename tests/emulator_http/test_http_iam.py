@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 from emulator_http_harness import ALICE, ALICE_EU, BOB, Http, assert_gateway_error
 
-from orchestrator.emulator.iam import stable_id
+from cbr_emulator.iam import stable_id
 
 IAM_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from emulator_http_harness import ALICE, ALICE_EU, BOB, Http, assert_gateway_error, vault_request
 
-from orchestrator.emulator.config import Inventory
+from cbr_emulator.config import Inventory
 
 
 async def inventory(http: Http, query: str = "") -> dict[str, Any]:

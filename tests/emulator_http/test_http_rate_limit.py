@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from emulator_http_harness import ALICE, ALICE_EU, Http, assert_gateway_error
 
-from orchestrator.emulator.rate_limit import RateLimit, RateLimiter
-from orchestrator.emulator.server import RunningEmulator
+from cbr_emulator.rate_limit import RateLimit, RateLimiter
+from cbr_emulator.server import RunningEmulator
 
 
 class FakeTime:

@@ -19,10 +19,10 @@ from emulator_http_harness import (
     vault_request,
 )
 
-from orchestrator.emulator.app import Components, assemble, build_app
-from orchestrator.emulator.clock import Clock
-from orchestrator.emulator.config import Progression
-from orchestrator.emulator.service import OperationRequest, OperationResponse
+from cbr_emulator.app import Components, assemble, build_app
+from cbr_emulator.clock import Clock
+from cbr_emulator.config import Progression
+from cbr_emulator.service import OperationRequest, OperationResponse
 
 REQUEST_ID = re.compile(r"^[0-9a-f]{32}$")
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from orchestrator.emulator.errors import CbrError
-from orchestrator.emulator.gateway import GatewayError
-from orchestrator.emulator.routes import RouteTable
+from cbr_emulator.errors import CbrError
+from cbr_emulator.gateway import GatewayError
+from cbr_emulator.routes import RouteTable
 
 PROJECT = "0123456789abcdef0123456789abcdef"
 TABLE = RouteTable.from_sdk()

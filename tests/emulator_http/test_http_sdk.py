@@ -13,8 +13,8 @@ from huaweicloudsdkcore.auth.credentials import BasicCredentials
 from huaweicloudsdkcore.exceptions import exceptions
 from huaweicloudsdkcore.http.http_config import HttpConfig
 
-from orchestrator.emulator.faults import FaultPlan, FaultRule
-from orchestrator.emulator.server import EmulatorInThread, RunningEmulator
+from cbr_emulator.faults import FaultPlan, FaultRule
+from cbr_emulator.server import EmulatorInThread, RunningEmulator
 
 for _name in ("HuaweiCloud-SDK-CbrClient", "HuaweiCloud-SDK-Client"):
     logging.getLogger(_name).addHandler(logging.NullHandler())

@@ -16,11 +16,11 @@ from pathlib import Path
 import pytest
 from emulator_http_harness import ALICE, BOB, make_config
 
+from cbr_emulator.clock import Clock
+from cbr_emulator.config import DEFAULT_TENANT, Progression
+from cbr_emulator.server import EmulatorInThread, config_from_options, serve, start_emulator
+from cbr_emulator.tenants import TenantConfigError, parse_tenant_option
 from orchestrator.cbr.signing import Credentials, sign_request
-from orchestrator.emulator.clock import Clock
-from orchestrator.emulator.config import DEFAULT_TENANT, Progression
-from orchestrator.emulator.server import EmulatorInThread, config_from_options, serve, start_emulator
-from orchestrator.emulator.tenants import TenantConfigError, parse_tenant_option
 
 TICKER = "cbr-emulator-ticker"
 
@@ -104,8 +104,8 @@ def test_serve_stops_cleanly_on_sigterm() -> None:
     port = _free_port()
     code = (
         "import asyncio\n"
-        "from orchestrator.emulator.server import serve\n"
-        "from orchestrator.emulator.config import EmulatorConfig\n"
+        "from cbr_emulator.server import serve\n"
+        "from cbr_emulator.config import EmulatorConfig\n"
         f"asyncio.run(serve(EmulatorConfig(), '127.0.0.1', {port}))\n"
         "print('stopped', flush=True)\n"
     )

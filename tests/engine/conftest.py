@@ -12,10 +12,10 @@ from engine_helpers import EndToEnd
 from pg_databases import RUN, database_fixtures
 from quick_settings import AMQP_URL, emulator_settings
 
+from cbr_emulator.config import EmulatorConfig, Progression
+from cbr_emulator.server import RunningEmulator, start_emulator
 from orchestrator.broker import declare_topology, delete_topology
 from orchestrator.config import Settings
-from orchestrator.emulator.config import EmulatorConfig, Progression
-from orchestrator.emulator.server import RunningEmulator, start_emulator
 from orchestrator.store import Store
 
 template_db, dsn, store = database_fixtures("engine")

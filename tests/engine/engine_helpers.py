@@ -14,12 +14,12 @@ from typing import Any
 
 import aio_pika
 
+from cbr_emulator.config import DEFAULT_TENANT, EmulatorConfig, Progression, Tenant
+from cbr_emulator.inventory import build_inventory
+from cbr_emulator.server import RunningEmulator
+from cbr_emulator.state import ProjectState
 from orchestrator.broker import new_workflow
 from orchestrator.config import Settings
-from orchestrator.emulator.config import DEFAULT_TENANT, EmulatorConfig, Progression, Tenant
-from orchestrator.emulator.inventory import build_inventory
-from orchestrator.emulator.server import RunningEmulator
-from orchestrator.emulator.state import ProjectState
 from orchestrator.engine import CRASH_ENV, CbrActions, Engine
 from orchestrator.messages import AnyCommand, BackupCommand
 from orchestrator.poller import CbrClients, Poller

@@ -23,10 +23,10 @@ from engine_helpers import (
     tuned,
 )
 
+from cbr_emulator.config import DEFAULT_TENANT, EmulatorConfig, Inventory, Progression
+from cbr_emulator.faults import FaultPlan, FaultRule
+from cbr_emulator.server import RunningEmulator
 from orchestrator.config import Settings
-from orchestrator.emulator.config import DEFAULT_TENANT, EmulatorConfig, Inventory, Progression
-from orchestrator.emulator.faults import FaultPlan, FaultRule
-from orchestrator.emulator.server import RunningEmulator
 from orchestrator.messages import RestoreCommand
 from orchestrator.store import CancelVerdict, OutboxEvent, Store, Workflow, WorkflowStatus
 from orchestrator.workflows.base import CANCELLED

@@ -7,7 +7,7 @@ import sys
 
 from engine_helpers import EndToEnd, backup_command, engine_env
 
-from orchestrator.emulator.faults import FaultPlan, FaultRule
+from cbr_emulator.faults import FaultPlan, FaultRule
 from orchestrator.store import WorkflowStatus
 
 WORKER = (

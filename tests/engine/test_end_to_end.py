@@ -8,8 +8,8 @@ import logging
 import pytest
 from engine_helpers import EndToEnd, backup_command, collect
 
-from orchestrator.emulator.config import DEFAULT_TENANT
-from orchestrator.emulator.faults import FaultPlan, FaultRule
+from cbr_emulator.config import DEFAULT_TENANT
+from cbr_emulator.faults import FaultPlan, FaultRule
 from orchestrator.store import WorkflowStatus
 
 

@@ -25,10 +25,10 @@ from engine_helpers import (
     tuned,
 )
 
+from cbr_emulator.config import EmulatorConfig, Inventory, Progression
+from cbr_emulator.faults import FaultPlan, FaultRule
+from cbr_emulator.server import RunningEmulator
 from orchestrator.config import Settings
-from orchestrator.emulator.config import EmulatorConfig, Inventory, Progression
-from orchestrator.emulator.faults import FaultPlan, FaultRule
-from orchestrator.emulator.server import RunningEmulator
 from orchestrator.engine import RetryPolicy
 from orchestrator.messages import BackupCommand
 from orchestrator.store import Store, Workflow, WorkflowStatus

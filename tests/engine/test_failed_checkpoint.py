@@ -14,9 +14,9 @@ from engine_helpers import (
     slow_tasks,
 )
 
-from orchestrator.emulator.config import Progression
-from orchestrator.emulator.server import RunningEmulator
-from orchestrator.emulator.service import OperationRequest
+from cbr_emulator.config import Progression
+from cbr_emulator.server import RunningEmulator
+from cbr_emulator.service import OperationRequest
 from orchestrator.store import WorkflowStatus
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from engine_helpers import backup_command, servers, submit
 
+from cbr_emulator.config import EmulatorConfig
+from cbr_emulator.server import RunningEmulator
 from orchestrator.config import Settings
-from orchestrator.emulator.config import EmulatorConfig
-from orchestrator.emulator.server import RunningEmulator
 from orchestrator.engine import CbrActions
 from orchestrator.poller import CbrClients, Poller
 from orchestrator.store import StepOutcome, Store

@@ -13,9 +13,9 @@ from engine_helpers import (
     collect,
 )
 
+from cbr_emulator.config import DEFAULT_TENANT, EmulatorConfig, Progression
 from orchestrator.broker import REASON_HEADER
 from orchestrator.cbr.bodies import BillingCreate, VaultCreate
-from orchestrator.emulator.config import DEFAULT_TENANT, EmulatorConfig, Progression
 from orchestrator.messages import ReplicateCommand, RestoreCommand
 from orchestrator.store import WorkflowStatus
 

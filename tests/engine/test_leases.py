@@ -10,12 +10,12 @@ from collections.abc import Callable
 import pytest
 from engine_helpers import backup_command, client_for, eventually, running_engines, servers, submit
 
+from cbr_emulator.config import DEFAULT_TENANT, EmulatorConfig
+from cbr_emulator.faults import FaultPlan, FaultRule
+from cbr_emulator.server import RunningEmulator
 from orchestrator.cbr.bodies import CheckpointParameters
 from orchestrator.cbr.transport import SEND_GUARD
 from orchestrator.config import Settings
-from orchestrator.emulator.config import DEFAULT_TENANT, EmulatorConfig
-from orchestrator.emulator.faults import FaultPlan, FaultRule
-from orchestrator.emulator.server import RunningEmulator
 from orchestrator.engine import Leases
 from orchestrator.store import LeaseLost, Store
 

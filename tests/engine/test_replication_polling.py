@@ -22,6 +22,10 @@ from engine_helpers import (
     tuned,
 )
 
+from cbr_emulator.config import DEFAULT_TENANT, EmulatorConfig, Progression
+from cbr_emulator.faults import FaultPlan, FaultRule
+from cbr_emulator.inventory import SERVER_TYPE
+from cbr_emulator.server import RunningEmulator
 from orchestrator.cbr.bodies import (
     BackupReplicate,
     BillingCreate,
@@ -32,10 +36,6 @@ from orchestrator.cbr.bodies import (
 from orchestrator.cbr.errors import CbrApiError, ErrorKind
 from orchestrator.cbr.query import BackupFilter
 from orchestrator.config import Settings
-from orchestrator.emulator.config import DEFAULT_TENANT, EmulatorConfig, Progression
-from orchestrator.emulator.faults import FaultPlan, FaultRule
-from orchestrator.emulator.inventory import SERVER_TYPE
-from orchestrator.emulator.server import RunningEmulator
 from orchestrator.messages import ReplicateCommand
 from orchestrator.poller import CbrClients, Poller
 from orchestrator.store import Store, WorkflowStatus

@@ -17,11 +17,11 @@ from engine_helpers import (
     tuned,
 )
 
+from cbr_emulator.config import DEFAULT_TENANT, EmulatorConfig
+from cbr_emulator.faults import FaultPlan, FaultRule
+from cbr_emulator.server import RunningEmulator
 from orchestrator.cbr.bodies import BillingCreate, CheckpointParameters, ResourceRef, VaultCreate
 from orchestrator.config import Settings
-from orchestrator.emulator.config import DEFAULT_TENANT, EmulatorConfig
-from orchestrator.emulator.faults import FaultPlan, FaultRule
-from orchestrator.emulator.server import RunningEmulator
 from orchestrator.store import Store, WorkflowStatus
 
 

@@ -7,10 +7,10 @@ from typing import Any
 
 from engine_helpers import PROJECT, REGION, backup_command, client_for, run_until_done, servers, submit
 
+from cbr_emulator.config import DEFAULT_TENANT, EmulatorConfig
+from cbr_emulator.server import RunningEmulator
 from orchestrator.cbr.bodies import BillingCreate, ResourceRef, VaultCreate
 from orchestrator.config import Settings
-from orchestrator.emulator.config import DEFAULT_TENANT, EmulatorConfig
-from orchestrator.emulator.server import RunningEmulator
 from orchestrator.store import Store, WorkflowStatus
 from orchestrator.vault_binder import VaultBinder
 

@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 from engine_helpers import PROJECT, REGION, eventually, running_engines, servers, slow_tasks, submit
 
+from cbr_emulator.config import EmulatorConfig, Inventory, Progression
+from cbr_emulator.server import RunningEmulator
 from orchestrator.config import Settings
-from orchestrator.emulator.config import EmulatorConfig, Inventory, Progression
-from orchestrator.emulator.server import RunningEmulator
 from orchestrator.messages import FleetBackupCommand
 from orchestrator.store import CancelVerdict, Store, Workflow, WorkflowStatus
 from orchestrator.store.fleet_children import children_of

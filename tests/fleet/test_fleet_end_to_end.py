@@ -11,9 +11,9 @@ import pytest
 from engine_helpers import PROJECT, REGION, EndToEnd, collect
 from rich.console import Console
 
-from orchestrator.emulator.config import EmulatorConfig, Inventory, Progression
-from orchestrator.emulator.faults import FaultPlan, FaultRule
-from orchestrator.emulator.state import ProjectState
+from cbr_emulator.config import EmulatorConfig, Inventory, Progression
+from cbr_emulator.faults import FaultPlan, FaultRule
+from cbr_emulator.state import ProjectState
 from orchestrator.fleet.report import report_of
 from orchestrator.fleet.watch import wait_for_workflow
 from orchestrator.messages import FleetBackupCommand

@@ -5,13 +5,13 @@ from typing import Literal
 
 import pytest
 
+from cbr_emulator.config import DEFAULT_TENANT, EmulatorConfig, Progression, Tenant
+from cbr_emulator.server import RunningEmulator, start_emulator
 from orchestrator.cbr.auth import AkSkAuth, Authenticator, PasswordIdentity, TokenAuth
 from orchestrator.cbr.client import CbrClient
 from orchestrator.cbr.endpoints import Endpoints
 from orchestrator.cbr.signing import Credentials
 from orchestrator.cbr.transport import CallCounter
-from orchestrator.emulator.config import DEFAULT_TENANT, EmulatorConfig, Progression, Tenant
-from orchestrator.emulator.server import RunningEmulator, start_emulator
 
 # Same account, another region (replication destination).
 REMOTE_TENANT = Tenant(

@@ -6,6 +6,9 @@ from typing import TypeVar
 
 import pytest
 
+from cbr_emulator.config import DEFAULT_TENANT, Tenant
+from cbr_emulator.faults import FaultPlan, FaultRule
+from cbr_emulator.server import RunningEmulator
 from orchestrator.cbr.bodies import (
     BackupReplicate,
     BackupRestore,
@@ -34,9 +37,6 @@ from orchestrator.cbr.models import (
 )
 from orchestrator.cbr.query import BackupFilter, OperationLogFilter, ProtectableFilter, VaultFilter
 from orchestrator.cbr.transport import CallCounter
-from orchestrator.emulator.config import DEFAULT_TENANT, Tenant
-from orchestrator.emulator.faults import FaultPlan, FaultRule
-from orchestrator.emulator.server import RunningEmulator
 
 SERVER = "OS::Nova::Server"
 UNKNOWN_ID = "00000000-0000-4000-8000-000000000000"

@@ -8,15 +8,15 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from cbr_emulator.config import DEFAULT_TENANT, EmulatorConfig, Inventory, Progression
+from cbr_emulator.inventory import SERVER_TYPE, build_inventory
+from cbr_emulator.server import RunningEmulator, start_emulator
 from orchestrator.cbr.auth import AkSkAuth
 from orchestrator.cbr.bodies import BillingCreate, CheckpointParameters, ResourceRef, VaultCreate
 from orchestrator.cbr.client import CbrClient
 from orchestrator.cbr.endpoints import Endpoints
 from orchestrator.cbr.signing import Credentials
 from orchestrator.config import ProjectCredentials, Settings, WorkerSettings
-from orchestrator.emulator.config import DEFAULT_TENANT, EmulatorConfig, Inventory, Progression
-from orchestrator.emulator.inventory import SERVER_TYPE, build_inventory
-from orchestrator.emulator.server import RunningEmulator, start_emulator
 from orchestrator.poller import CbrClients, Poller
 from orchestrator.workflows.base import CheckpointStatus
 

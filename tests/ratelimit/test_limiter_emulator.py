@@ -9,10 +9,10 @@ from collections.abc import AsyncIterator
 import aiohttp
 import pytest
 
+from cbr_emulator.config import DEFAULT_TENANT, EmulatorConfig, Progression
+from cbr_emulator.server import RunningEmulator, start_emulator
 from orchestrator.cbr.errors import CbrApiError
 from orchestrator.config import ProjectCredentials, RateLimitSettings, Settings
-from orchestrator.emulator.config import DEFAULT_TENANT, EmulatorConfig, Progression
-from orchestrator.emulator.server import RunningEmulator, start_emulator
 from orchestrator.poller import CbrClients
 from orchestrator.ratelimit import RateLimiters
 

@@ -11,10 +11,10 @@ import pytest
 from quick_settings import emulator_settings
 from readme_text import README, blocks
 
+from cbr_emulator.config import EmulatorConfig, Progression
+from cbr_emulator.server import RunningEmulator, start_emulator
 from orchestrator.broker import submit
 from orchestrator.config import Names
-from orchestrator.emulator.config import EmulatorConfig, Progression
-from orchestrator.emulator.server import RunningEmulator, start_emulator
 from orchestrator.messages import BackupCommand, parse_command
 from orchestrator.store import Store
 from orchestrator.worker import run_worker

@@ -13,9 +13,9 @@ from pg_databases import RUN, database_fixtures
 from quick_settings import AMQP_URL, emulator_settings, quick_worker
 from refusal_helpers import EMULATOR_CONFIG
 
+from cbr_emulator.server import RunningEmulator, start_emulator
 from orchestrator.broker import delete_topology
 from orchestrator.config import Settings
-from orchestrator.emulator.server import RunningEmulator, start_emulator
 from orchestrator.worker import run_worker
 
 template_db, dsn, store = database_fixtures("refusals")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from orchestrator.emulator.config import DEFAULT_TENANT, EmulatorConfig, Progression
-from orchestrator.emulator.inventory import build_inventory
+from cbr_emulator.config import DEFAULT_TENANT, EmulatorConfig, Progression
+from cbr_emulator.inventory import build_inventory
 
 PROJECT, REGION = DEFAULT_TENANT.project_id, DEFAULT_TENANT.region
 UNKNOWN_PROJECT = "f" * 32

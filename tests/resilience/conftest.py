@@ -14,8 +14,8 @@ import asyncpg
 import pytest
 from resilience_helpers import COMMANDS, REPORT, SHARED_ADMIN_DSN, emulator_config_for
 
-from orchestrator.emulator.config import EmulatorConfig
-from orchestrator.emulator.server import RunningEmulator, start_emulator
+from cbr_emulator.config import EmulatorConfig
+from cbr_emulator.server import RunningEmulator, start_emulator
 from orchestrator.soak.services import PrivatePostgres, PrivateRabbit
 from orchestrator.store import run_migrations
 

@@ -25,11 +25,11 @@ import asyncpg
 from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection
 from quick_settings import emulator_settings, quick_worker
 
+from cbr_emulator.config import DEFAULT_TENANT, EmulatorConfig, Inventory, Progression
+from cbr_emulator.inventory import build_inventory
+from cbr_emulator.server import RunningEmulator
 from orchestrator.broker import command_message, declare_topology, delete_topology, new_workflow
 from orchestrator.config import Names, Settings
-from orchestrator.emulator.config import DEFAULT_TENANT, EmulatorConfig, Inventory, Progression
-from orchestrator.emulator.inventory import build_inventory
-from orchestrator.emulator.server import RunningEmulator
 from orchestrator.messages import BackupCommand
 from orchestrator.store import Store, WorkflowStatus
 from orchestrator.store.queries import q

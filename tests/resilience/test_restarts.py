@@ -24,8 +24,8 @@ from resilience_helpers import (
     make_settings,
 )
 
-from orchestrator.emulator.config import EmulatorConfig
-from orchestrator.emulator.server import RunningEmulator
+from cbr_emulator.config import EmulatorConfig
+from cbr_emulator.server import RunningEmulator
 from orchestrator.soak.services import PrivatePostgres, PrivateRabbit
 from orchestrator.store import Store
 

@@ -15,6 +15,9 @@ from typing import Any
 import aiohttp
 import pytest
 
+from cbr_emulator.config import EmulatorConfig, Inventory, Progression
+from cbr_emulator.inventory import build_inventory
+from cbr_emulator.server import RunningEmulator, start_emulator
 from orchestrator.broker.intake import workflow_id_for
 from orchestrator.cbr.bodies import (
     BackupReplicate,
@@ -25,9 +28,6 @@ from orchestrator.cbr.bodies import (
     RestoreMapping,
     VaultCreate,
 )
-from orchestrator.emulator.config import EmulatorConfig, Inventory, Progression
-from orchestrator.emulator.inventory import build_inventory
-from orchestrator.emulator.server import RunningEmulator, start_emulator
 from orchestrator.messages import AnyCommand, parse_command
 from orchestrator.soak.accounting import DeadLetter, Observed, WorkflowRow, account
 from orchestrator.soak.bad_input import BadMessage

@@ -8,7 +8,7 @@ import pytest
 from engine_fixture_set import connection, dsn, e2e, emulator, events_queue, settings, store  # noqa: F401 - fixtures
 from pg_databases import migrated_template
 
-from orchestrator.emulator.config import DEFAULT_TENANT, EmulatorConfig, Progression
+from cbr_emulator.config import DEFAULT_TENANT, EmulatorConfig, Progression
 
 
 @pytest.fixture

@@ -19,8 +19,8 @@ from engine_helpers import (
     tuned,
 )
 
+from cbr_emulator.config import DEFAULT_TENANT
 from orchestrator.cbr.bodies import BillingCreate, VaultCreate
-from orchestrator.emulator.config import DEFAULT_TENANT
 from orchestrator.messages import ReplicateCommand, RestoreCommand
 from orchestrator.store import Workflow, WorkflowStatus
 from orchestrator.worker import run_worker

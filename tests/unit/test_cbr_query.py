@@ -1,12 +1,11 @@
 """Query pairs, paths and endpoints are built exactly as the SDK builds them."""
 
-import json
 from datetime import UTC, datetime, timedelta, timezone
-from importlib import resources
 
 import pytest
 
 from orchestrator.cbr.endpoints import Endpoints, host_of, path_prefix_of
+from orchestrator.cbr.operations import sdk_operations
 from orchestrator.cbr.query import (
     BackupFilter,
     MemberFilter,
@@ -153,6 +152,5 @@ def test_host_and_prefix() -> None:
 def test_filters_cover_every_query_parameter_of_the_sdk(
     operation: str, filter_type: type, paging: set[str]
 ) -> None:
-    text = resources.files("orchestrator.data").joinpath("cbr-operations.json").read_text("utf-8")
-    [entry] = [item for item in json.loads(text)["operations"] if item["operation"] == operation]
+    [entry] = [item for item in sdk_operations() if item["operation"] == operation]
     assert set(filter_type.model_fields) | paging == {param["name"] for param in entry["query_params"]}

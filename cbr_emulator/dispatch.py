@@ -1,0 +1,75 @@
+"""Which function answers which SDK operation, and with which success status."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from cbr_emulator import (
+    backups,
+    checkpoints,
+    members,
+    operation_logs,
+    policies,
+    protectables,
+    replication,
+    tags,
+    vaults,
+)
+from cbr_emulator.context import Call
+
+Handler = Callable[[Call], Any]
+
+HANDLERS: dict[str, Handler] = {
+    # vaults
+    "create_vault": vaults.create_vault,
+    "show_vault": vaults.show_vault,
+    "list_vault": vaults.list_vault,
+    "update_vault": vaults.update_vault,
+    "delete_vault": vaults.delete_vault,
+    "add_vault_resource": vaults.add_vault_resource,
+    "remove_vault_resource": vaults.remove_vault_resource,
+    "associate_vault_policy": vaults.associate_vault_policy,
+    "disassociate_vault_policy": vaults.disassociate_vault_policy,
+    "show_summary": vaults.show_summary,
+    # restore points
+    "create_checkpoint": checkpoints.create_checkpoint,
+    "show_checkpoint": checkpoints.show_checkpoint,
+    "copy_checkpoint": replication.copy_checkpoint,
+    # backups
+    "list_backups": backups.list_backups,
+    "show_backup": backups.show_backup,
+    "update_backup": backups.update_backup,
+    "delete_backup": backups.delete_backup,
+    "restore_backup": backups.restore_backup,
+    "copy_backup": replication.copy_backup,
+    "show_metadata": backups.show_metadata,
+    # operation logs
+    "list_op_logs": operation_logs.list_op_logs,
+    "show_op_log": operation_logs.show_op_log,
+    # policies
+    "create_policy": policies.create_policy,
+    "list_policies": policies.list_policies,
+    "show_policy": policies.show_policy,
+    "update_policy": policies.update_policy,
+    "delete_policy": policies.delete_policy,
+    # vault tags
+    "create_vault_tags": tags.create_vault_tags,
+    "batch_create_and_delete_vault_tags": tags.batch_create_and_delete_vault_tags,
+    "delete_vault_tag": tags.delete_vault_tag,
+    "show_vault_tag": tags.show_vault_tag,
+    "show_vault_project_tag": tags.show_vault_project_tag,
+    "show_vault_resource_instances": tags.show_vault_resource_instances,
+    # sharing
+    "add_member": members.add_member,
+    "show_members_detail": members.show_members_detail,
+    "show_member_detail": members.show_member_detail,
+    "update_member_status": members.update_member_status,
+    "delete_member": members.delete_member,
+    # protectables and capabilities
+    "list_protectable": protectables.list_protectable,
+    "show_protectable": protectables.show_protectable,
+    "show_replication_capabilities": protectables.show_replication_capabilities,
+    "show_storage_usage": protectables.show_storage_usage,
+}
+

@@ -1,0 +1,174 @@
+"""The contract between the emulator's HTTP layer and its domain.
+
+The HTTP layer (``app.py``) authenticates a request, finds the SDK operation it names (from
+``orchestrator/cbr/operations.json``), parses the JSON body and hands an :class:`OperationRequest`
+to :meth:`Emulator.handle`. The domain validates everything itself, answers with an
+:class:`OperationResponse` or raises :class:`~cbr_emulator.errors.CbrError`.
+
+The domain, one noun per module: ``clock`` (time), ``inventory`` (fake servers and disks), ``state``
+(the dataclasses), ``validation`` (bodies and queries), ``progression`` (timers and the task state
+machine), ``vaults``, ``checkpoints`` (backup runs), ``backups`` (queries, deletion, restore),
+``replication``, ``deletion``, ``retention``, ``operation_logs``, ``policies`` (RRULE schedules),
+``tags``, ``members``, ``protectables``; ``context`` holds the world and the per-call view of it and
+``dispatch`` maps SDK operation names to handlers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class OperationRequest:
+    region: str
+    project_id: str
+    operation: str  # SDK operation name, e.g. "create_checkpoint"
+    path: dict[str, str] = field(default_factory=dict)  # path parameters, decoded, without project_id
+    query: list[tuple[str, str]] = field(default_factory=list)  # decoded pairs, repeats kept
+    body: Any = None  # parsed JSON, or None when the request had no body
+
+
+@dataclass(frozen=True)
+class OperationResponse:
+    status: int
+    body: Any = None  # JSON-ready value; None means an empty body
+
+
+# --- the emulator ---------------------------------------------------------------------------------
+
+import logging  # noqa: E402
+from collections import Counter  # noqa: E402
+
+from cbr_emulator.clock import Clock, stamp  # noqa: E402
+from cbr_emulator.config import EmulatorConfig, Progression, Tenant  # noqa: E402
+from cbr_emulator.context import Call, World  # noqa: E402
+from cbr_emulator.dispatch import HANDLERS  # noqa: E402
+from cbr_emulator.errors import CbrError  # noqa: E402
+from cbr_emulator.inventory_listing import project_listing  # noqa: E402
+from cbr_emulator.ledger import project_ledger  # noqa: E402
+from cbr_emulator.state import ProjectState  # noqa: E402
+from orchestrator.cbr.operations import success_statuses  # noqa: E402
+
+log = logging.getLogger(__name__)
+# the operations that render a task's progress: running tasks are brought up to date before them
+SHOWS_PROGRESS = frozenset({"list_op_logs", "show_op_log", "list_backups", "show_backup"})
+
+
+class Emulator:
+    """The CBR v3 domain: in-memory state per (region, project), progressed on ``clock``.
+
+    ``handle`` is synchronous and answers from memory; it first brings time up to date (``tick``).
+    A handler validates the whole request before it changes anything, so a refused request leaves
+    the state as it was.
+    """
+
+    def __init__(self, config: EmulatorConfig, clock: Clock) -> None:
+        self.world = World(config, clock)
+        self.clock = clock
+
+    @property
+    def config(self) -> EmulatorConfig:
+        return self.world.config
+
+    @property
+    def tenants(self) -> list[Tenant]:
+        return list(self.config.tenants)
+
+    def tenant_for_project(self, project_id: str) -> Tenant | None:
+        return next((t for t in self.config.tenants if t.project_id == project_id), None)
+
+    def set_progression(self, progression: Progression) -> None:
+        """Change how fast tasks run; unfinished tasks are re-timed, keeping the share already done."""
+        self.tick()
+        self.world.config = self.config.model_copy(update={"progression": progression})
+        self.world.runner.replan(self.clock.now())
+
+    def set_backup_capacity(self, capacity: int | None) -> None:
+        """Change how many backup tasks run at once per project; queued ones start if slots opened."""
+        self.tick()
+        self.world.config = self.config.model_copy(update={"backup_capacity": capacity})
+        self.world.runner.fill(self.clock.now())
+
+    def reset_peaks(self) -> None:
+        self.world.runner.reset_peaks()
+
+    def tick(self) -> None:
+        """Bring every task, schedule and retention rule up to ``clock.now()``.
+
+        The progress percentage of running tasks is brought up to date only by the operations that
+        show it (:data:`SHOWS_PROGRESS`), so that a tick costs only the transitions that are due.
+        """
+        self.world.scheduler.run_until(self.clock.now())
+
+    def handle(self, request: OperationRequest) -> OperationResponse:
+        """Answer one CBR operation, or raise :class:`CbrError`."""
+        handler = HANDLERS.get(request.operation)
+        if handler is None:
+            raise CbrError(
+                501,
+                "BackupService.9910",
+                f"The operation {request.operation} is not supported by the CBR emulator.",
+            )
+        self.tick()
+        if request.operation in SHOWS_PROGRESS:
+            self.world.runner.refresh(self.clock.now())
+        call = Call(
+            self.world, self.world.project(request.region, request.project_id), request, self.clock.now()
+        )
+        try:
+            body = handler(call)
+        except CbrError:
+            raise
+        except Exception as error:  # a bug must still answer in CBR's shape
+            log.exception("emulator handler %s failed", request.operation)
+            raise CbrError.of("9910", f"The emulator failed: {type(error).__name__}.") from error
+        return OperationResponse(success_statuses().get(request.operation, 200), body)
+
+    def describe(self) -> dict[str, Any]:
+        """A JSON-ready summary for the admin endpoint."""
+        return {
+            "clock": stamp(self.clock.now()),
+            "manual_clock": self.clock.manual,
+            "progression": self.config.progression.model_dump(),
+            "pending_timers": len(self.world.scheduler),
+            "running_tasks": len(self.world.runner),
+            "backup_capacity": self.config.backup_capacity,
+            "timer_failures": self.world.scheduler.failures,
+            "projects": [self._summary(state) for state in self.world.projects.values()],
+        }
+
+    def ledger(self) -> dict[str, Any]:
+        """Every checkpoint, restore task and replication record of every project (admin, read-only)."""
+        self.tick()
+        return {"projects": [project_ledger(state) for state in self.world.projects.values()]}
+
+    def inventory(self, region: str | None = None, project_id: str | None = None) -> dict[str, Any]:
+        """The servers and disks of every tenant's project, or of those in ``region`` / ``project_id``,
+        each with its vault and newest backup (admin, read-only)."""
+        self.tick()
+        chosen = dict.fromkeys(
+            (t.region, t.project_id)
+            for t in self.config.tenants
+            if region in (None, t.region) and project_id in (None, t.project_id)
+        )
+        return {"projects": [project_listing(self.world.project(*key)) for key in chosen]}
+
+    def _summary(self, state: ProjectState) -> dict[str, Any]:
+        tasks = self.world.runner.pool(self.world.backup_pool(state))
+        return {**_objects(state), "backup_tasks": tasks.describe()}
+
+
+def _objects(state: ProjectState) -> dict[str, Any]:
+    top_level = [b for b in state.backups.values() if b.parent_id is None]
+    return {
+        "region": state.region,
+        "project_id": state.project_id,
+        "vaults": len(state.vaults),
+        "backups": dict(Counter(b.status for b in top_level)),
+        "checkpoints": len(state.checkpoints),
+        "operation_logs": dict(Counter(log.status for log in state.op_logs.values())),
+        "policies": len(state.policies),
+        "servers": len(state.inventory.servers),
+        "disks": len(state.inventory.disks),
+    }
