@@ -25,7 +25,7 @@ from aio_pika.abc import AbstractRobustChannel, AbstractRobustConnection
 from orchestrator.broker import Intake, Relay, Topology, declare_topology
 from orchestrator.config import Settings
 from orchestrator.engine import CbrActions, Engine
-from orchestrator.poller import CbrClients, Poller
+from orchestrator.polling.poller import CbrClients, Poller
 from orchestrator.ratelimit import RateLimiters
 from orchestrator.store import Store
 

@@ -26,7 +26,7 @@ class Scenario(StrEnum):
 @app.command()
 def tour() -> None:
     """Start an emulator in-process and walk through backup, restore and replication with our client."""
-    from orchestrator.tour import run_tour
+    from orchestrator.cli.tour import run_tour
 
     asyncio.run(run_tour(console))
 
@@ -34,7 +34,7 @@ def tour() -> None:
 @app.command()
 def demo() -> None:
     """The main job: backup, restore and replication workflows through RabbitMQ on the emulator."""
-    from orchestrator.demo import DemoFailed, run_demo
+    from orchestrator.cli.demo import DemoFailed, run_demo
 
     try:
         asyncio.run(run_demo(console))
@@ -83,7 +83,7 @@ def soak(
     """
     from dataclasses import replace as changed
 
-    from orchestrator.soak import SoakOptions, run_soak, soak_json, soak_table
+    from orchestrator.bench.soak import SoakOptions, run_soak, soak_json, soak_table
 
     base = SoakOptions.quick() if quick else SoakOptions()
     options = changed(

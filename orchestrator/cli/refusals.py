@@ -21,7 +21,7 @@ def refusals(
     """List the commands refused at intake (malformed, too large, invalid, no credentials for their project,
     a command id already naming another command), newest first, each with its reason. Their messages are
     in the dead-letter queue; `status COMMAND_ID` shows a command's refusals."""
-    from orchestrator.problem_views import refusals_table
+    from orchestrator.cli.views.problems import refusals_table
 
     console.print(refusals_table(asyncio.run(_recent(settings().database_url, limit))))
 
@@ -39,7 +39,7 @@ async def _recent(dsn: str, limit: int) -> list[Refusal]:
 
 def show_refusals_of(dsn: str, ref: str) -> bool:
     """Print the refusals of the command (or message) id ``ref``; whether there were any."""
-    from orchestrator.problem_views import refusal_lines
+    from orchestrator.cli.views.problems import refusal_lines
 
     found = asyncio.run(_refusals_of(dsn, ref))
     if found:

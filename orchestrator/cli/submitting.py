@@ -155,7 +155,7 @@ async def wait_for_outcome(
 ) -> Outcome:
     """The command's outcome. A conflicting command (its id names another command's workflow) can only be
     refused: only its refusal is waited for."""
-    from orchestrator.fleet.watch import wait_for_workflow
+    from orchestrator.cli.fleet_watch import wait_for_workflow
 
     watch = asyncio.create_task(_watch_intake(console, chosen, command_id, known.last_refusal_id, conflict))
     follow = None
@@ -250,8 +250,8 @@ async def _workflow_now(dsn: str, command_id: str) -> Workflow | None:
 
 def _summarise(console: Console, dsn: str, workflow: Workflow) -> None:
     """The workflow in detail, its reply's fate included (once the relay has tried to deliver it)."""
+    from orchestrator.cli.views.status import workflow_detail
     from orchestrator.store import workflow_status
-    from orchestrator.views import workflow_detail
 
     if workflow.reply_to:
         asyncio.run(_reply_failures_once_tried(dsn, workflow))  # its state known before it is shown

@@ -81,8 +81,8 @@ def status(
     """List workflows (a fleet's children are in its detail), or show one workflow: its resources with
     their backup, checkpoint and vault ids, its step history and events (a fleet: its counts, first
     children and first failures; every resource's result with --resources, a page at a time)."""
+    from orchestrator.cli.views.status import workflows_table
     from orchestrator.store import list_workflows
-    from orchestrator.views import workflows_table
 
     dsn = settings().database_url
     if resources and ref is None:
@@ -97,7 +97,7 @@ def status(
         return
     listed = asyncio.run(list_workflows(dsn, state, limit))
     if as_json:
-        from orchestrator.status_json import workflows_json
+        from orchestrator.cli.views.status_json import workflows_json
 
         _print_json(workflows_json(listed))
         return
@@ -127,8 +127,8 @@ def _show_workflow(dsn: str, ref: str, page: tuple[int, int] | None, show: Shown
 
 def _show_detail(dsn: str, ref: str, show: Shown) -> None:
     from orchestrator.cli.refusals import show_refusals_of
+    from orchestrator.cli.views.status import workflow_detail
     from orchestrator.store import workflow_status
-    from orchestrator.views import workflow_detail
 
     detail = asyncio.run(workflow_status(dsn, ref, payloads=show.payloads or show.as_json))
     if detail is None:
@@ -138,7 +138,7 @@ def _show_detail(dsn: str, ref: str, show: Shown) -> None:
             raise typer.Exit(1)
         _fail(_missing(ref), show)
     if show.as_json:
-        from orchestrator.status_json import detail_json
+        from orchestrator.cli.views.status_json import detail_json
 
         _print_json(detail_json(detail))
     else:
@@ -147,8 +147,8 @@ def _show_detail(dsn: str, ref: str, show: Shown) -> None:
 
 
 def _show_page(dsn: str, ref: str, page: tuple[int, int], show: Shown) -> None:
+    from orchestrator.cli.views.status import resources_table
     from orchestrator.store.status import fleet_resources
-    from orchestrator.views import resources_table
 
     found = asyncio.run(fleet_resources(dsn, ref, *page))
     if found is None:
@@ -157,7 +157,7 @@ def _show_page(dsn: str, ref: str, page: tuple[int, int], show: Shown) -> None:
     if workflow.kind != "fleet_backup":
         _fail(f"--resources pages a fleet's resources; {ref!r} is a {workflow.kind}", show)
     if show.as_json:
-        from orchestrator.status_json import resources_json
+        from orchestrator.cli.views.status_json import resources_json
 
         _print_json(resources_json(workflow, resources))
     else:

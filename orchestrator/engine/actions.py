@@ -2,7 +2,7 @@
 
 :class:`CbrActions` is what the engine calls for every :class:`~orchestrator.workflows.base.Call`: it picks
 the project's client, asks the poller for status polls (answered for many workflows at once), merges vault
-binds (:class:`~orchestrator.vault_binder.VaultBinder`) and records each call as a step of the history.
+binds (:class:`~orchestrator.engine.vault_binder.VaultBinder`) and records each call as a step of the history.
 """
 
 from __future__ import annotations
@@ -27,11 +27,11 @@ from orchestrator.cbr.errors import CbrApiError
 from orchestrator.cbr.models import Vault
 from orchestrator.cbr.query import BackupFilter, VaultFilter
 from orchestrator.crash_points import crash_point
-from orchestrator.fleet.selection import protectables_page
-from orchestrator.poller import CbrClients, Poller
+from orchestrator.engine.fleet_selection import protectables_page
+from orchestrator.engine.vault_binder import VaultBinder
+from orchestrator.engine.vault_directory import VaultDirectory
+from orchestrator.polling.poller import CbrClients, Poller
 from orchestrator.store import Step, StepOutcome, Workflow
-from orchestrator.vault_binder import VaultBinder
-from orchestrator.vault_directory import VaultDirectory
 from orchestrator.workflows.base import (
     Accepted,
     AddResources,

@@ -23,7 +23,7 @@ from orchestrator.engine.budget import Exhausted, charge, out_of_time, over_budg
 from orchestrator.engine.events import outbox_event
 from orchestrator.engine.lease import Lease, Leases
 from orchestrator.engine.retry import RetryPolicy
-from orchestrator.fleet.actions import perform_store_action
+from orchestrator.engine.store_actions import perform_store_action
 from orchestrator.messages import Outcome
 from orchestrator.store import Finish, OutboxEvent, Step, Store, Workflow, WorkflowStatus
 from orchestrator.workflows import Kind, kind_of

@@ -25,16 +25,6 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from orchestrator.fleet.packing import (
-    OBJECT_TYPES,
-    RESOURCE_TYPES,
-    ChildPlan,
-    Plan,
-    Target,
-    plan_auto,
-    plan_into,
-)
-from orchestrator.fleet.report import fleet_outcome, fleet_report
 from orchestrator.messages import (
     FLEET_PROBLEMS_LISTED,
     VAULT_CAPACITY,
@@ -72,6 +62,16 @@ from orchestrator.workflows.base import (
     busy,
     unexpected,
 )
+from orchestrator.workflows.fleet_packing import (
+    OBJECT_TYPES,
+    RESOURCE_TYPES,
+    ChildPlan,
+    Plan,
+    Target,
+    plan_auto,
+    plan_into,
+)
+from orchestrator.workflows.fleet_report import fleet_outcome, fleet_report
 
 PAGE = 50  # list_protectable answers at most 50 instances a page
 PROGRESS_STEP = 5  # a progress event each time another 5 % of the resources is final

@@ -41,7 +41,7 @@ from orchestrator.broker import new_workflow
 from orchestrator.config import Settings
 from orchestrator.engine import CbrActions, Engine
 from orchestrator.messages import BackupCommand
-from orchestrator.poller import CbrClients, Poller
+from orchestrator.polling.poller import CbrClients, Poller
 from orchestrator.store import Store, run_migrations
 
 pytestmark = pytest.mark.filterwarnings("ignore::ResourceWarning")  # connections cut on purpose

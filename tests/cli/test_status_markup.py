@@ -12,8 +12,8 @@ from typing import Any
 from cli_runner import run_cli
 from rich.console import Console
 
+from orchestrator.cli.views.status import workflow_detail, workflows_table
 from orchestrator.store import Store, list_workflows, workflow_status
-from orchestrator.views import workflow_detail, workflows_table
 
 P, R = "0a1b2c3d4e5f60718293a4b5c6d7e8f9", "eu-west-101"
 ODD_ID = "a[/b] [bold]b[/bold]"

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 from rich.console import Console
 
-from orchestrator.fleet.watch import wait_for_workflow
+from orchestrator.cli.fleet_watch import wait_for_workflow
 from orchestrator.store import Store, WorkflowStatus
 
 P, R = "0a1b2c3d4e5f60718293a4b5c6d7e8f9", "eu-west-101"

@@ -22,7 +22,7 @@ from orchestrator.broker import new_workflow
 from orchestrator.config import Settings
 from orchestrator.engine import CRASH_ENV, CbrActions, Engine
 from orchestrator.messages import AnyCommand, BackupCommand
-from orchestrator.poller import CbrClients, Poller
+from orchestrator.polling.poller import CbrClients, Poller
 from orchestrator.store import Store, Workflow
 from orchestrator.worker import run_worker
 

@@ -11,7 +11,7 @@ import sys
 
 from orchestrator.config import Settings
 from orchestrator.engine import CbrActions, Engine
-from orchestrator.poller import CbrClients, Poller
+from orchestrator.polling.poller import CbrClients, Poller
 from orchestrator.store import Store
 
 

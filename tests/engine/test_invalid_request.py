@@ -8,7 +8,7 @@ from cbr_emulator.config import EmulatorConfig
 from cbr_emulator.server import RunningEmulator
 from orchestrator.config import Settings
 from orchestrator.engine import CbrActions
-from orchestrator.poller import CbrClients, Poller
+from orchestrator.polling.poller import CbrClients, Poller
 from orchestrator.store import StepOutcome, Store
 from orchestrator.workflows.base import CreateVault, Failed
 

@@ -37,7 +37,7 @@ from orchestrator.cbr.errors import CbrApiError, ErrorKind
 from orchestrator.cbr.query import BackupFilter
 from orchestrator.config import Settings
 from orchestrator.messages import ReplicateCommand
-from orchestrator.poller import CbrClients, Poller
+from orchestrator.polling.poller import CbrClients, Poller
 from orchestrator.store import Store, WorkflowStatus
 from orchestrator.workflows.base import BackupDetails, PollReplication, ReplicaSeen
 

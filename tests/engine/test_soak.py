@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import json
 
-from orchestrator.soak import SoakOptions, run_soak, soak_json, soak_table
-from orchestrator.soak.report import soak_rows
+from orchestrator.bench.soak import SoakOptions, run_soak, soak_json, soak_table
+from orchestrator.bench.soak.report import soak_rows
 
 
 async def test_calm_soak_accounts_for_every_message() -> None:

@@ -11,8 +11,8 @@ from cbr_emulator.config import DEFAULT_TENANT, EmulatorConfig
 from cbr_emulator.server import RunningEmulator
 from orchestrator.cbr.bodies import BillingCreate, ResourceRef, VaultCreate
 from orchestrator.config import Settings
+from orchestrator.engine.vault_binder import VaultBinder
 from orchestrator.store import Store, WorkflowStatus
-from orchestrator.vault_binder import VaultBinder
 
 
 async def make_vault(client: Any, name: str, bound: list[str] = []) -> str:  # noqa: B006

@@ -19,7 +19,7 @@ from engine_helpers import PROJECT, REGION
 from orchestrator.broker import new_workflow
 from orchestrator.engine import outbox_event
 from orchestrator.engine.run import FINAL_STATUS
-from orchestrator.fleet.actions import perform_store_action
+from orchestrator.engine.store_actions import perform_store_action
 from orchestrator.messages import VAULT_CAPACITY, FleetBackupCommand
 from orchestrator.store import OutboxEvent, Store, Workflow
 from orchestrator.workflows import fleet

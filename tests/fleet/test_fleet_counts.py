@@ -7,7 +7,7 @@ import json
 
 from fleet_builder import build_fleet, finish_children, resource_id
 
-from orchestrator.fleet.actions import perform_store_action
+from orchestrator.engine.store_actions import perform_store_action
 from orchestrator.store import Store
 from orchestrator.store import fleet_children as children
 from orchestrator.workflows import fleet

@@ -14,13 +14,13 @@ from rich.console import Console
 from cbr_emulator.config import EmulatorConfig, Inventory, Progression
 from cbr_emulator.faults import FaultPlan, FaultRule
 from cbr_emulator.state import ProjectState
-from orchestrator.fleet.report import report_of
-from orchestrator.fleet.watch import wait_for_workflow
+from orchestrator.cli.fleet_watch import wait_for_workflow
+from orchestrator.cli.views.status import workflow_detail, workflows_table
 from orchestrator.messages import FleetBackupCommand
 from orchestrator.store import WorkflowStatus, list_workflows, workflow_status
 from orchestrator.store.fleet_children import resource_page
-from orchestrator.views import workflow_detail, workflows_table
 from orchestrator.workflows.backup import WINDOW_CLOSED
+from orchestrator.workflows.fleet_report import report_of
 
 FLEET = 600
 

@@ -6,7 +6,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from orchestrator.fleet import packing
+from orchestrator.workflows import fleet_packing as packing
 from orchestrator.messages import BackupCommand, FleetBackupCommand, FleetCounts, Outcome, ResourceResult
 from orchestrator.workflows import backup, fleet
 from orchestrator.workflows.base import (

@@ -14,9 +14,9 @@ from fleet_builder import (
     summarise,
 )
 
-from orchestrator.fleet.packing import NO_ROOM
 from orchestrator.store import Store
 from orchestrator.store.fleet_children import resource_page
+from orchestrator.workflows.fleet_packing import NO_ROOM
 
 EVENT_LIMIT = 256 * 1024
 FAILED_EVERY, UNREPORTED_EVERY = 97, 1009

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from orchestrator.fleet.packing import NO_ROOM, Plan, Target, plan_auto, plan_into
 from orchestrator.messages import AutoVaults
+from orchestrator.workflows.fleet_packing import NO_ROOM, Plan, Target, plan_auto, plan_into
 
 P, R = "a" * 32, "r1"
 

@@ -17,7 +17,7 @@ from orchestrator.cbr.client import CbrClient
 from orchestrator.cbr.endpoints import Endpoints
 from orchestrator.cbr.signing import Credentials
 from orchestrator.config import ProjectCredentials, Settings, WorkerSettings
-from orchestrator.poller import CbrClients, Poller
+from orchestrator.polling.poller import CbrClients, Poller
 from orchestrator.workflows.base import CheckpointStatus
 
 T = DEFAULT_TENANT

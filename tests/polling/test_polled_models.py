@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from orchestrator.polled import PolledBackupPage, PolledTaskPage
+from orchestrator.polling.models import PolledBackupPage, PolledTaskPage
 
 TASK = {
     "id": "t1",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from orchestrator.tick import TickPolicy, expected_remaining
+from orchestrator.polling.tick import TickPolicy, expected_remaining
 
 POLICY = TickPolicy(min_seconds=5, max_seconds=60, growth=2)
 

@@ -16,7 +16,7 @@ from resilience_helpers import COMMANDS, REPORT, SHARED_ADMIN_DSN, emulator_conf
 
 from cbr_emulator.config import EmulatorConfig
 from cbr_emulator.server import RunningEmulator, start_emulator
-from orchestrator.soak.services import PrivatePostgres, PrivateRabbit
+from orchestrator.bench.soak.services import PrivatePostgres, PrivateRabbit
 from orchestrator.store import run_migrations
 
 RUN = uuid.uuid4().hex[:8]

@@ -26,7 +26,7 @@ from resilience_helpers import (
 
 from cbr_emulator.config import EmulatorConfig
 from cbr_emulator.server import RunningEmulator
-from orchestrator.soak.services import PrivatePostgres, PrivateRabbit
+from orchestrator.bench.soak.services import PrivatePostgres, PrivateRabbit
 from orchestrator.store import Store
 
 pytestmark = pytest.mark.resilience

@@ -18,6 +18,11 @@ import pytest
 from cbr_emulator.config import EmulatorConfig, Inventory, Progression
 from cbr_emulator.inventory import build_inventory
 from cbr_emulator.server import RunningEmulator, start_emulator
+from orchestrator.bench.soak.accounting import DeadLetter, Observed, WorkflowRow, account
+from orchestrator.bench.soak.bad_input import BadMessage
+from orchestrator.bench.soak.plan import Outgoing, Plan
+from orchestrator.bench.soak.seed import DESTINATION, SOURCE, Seeds, client_of, seed_backups
+from orchestrator.bench.soak.traffic import EventLog
 from orchestrator.broker.intake import workflow_id_for
 from orchestrator.cbr.bodies import (
     BackupReplicate,
@@ -29,11 +34,6 @@ from orchestrator.cbr.bodies import (
     VaultCreate,
 )
 from orchestrator.messages import AnyCommand, parse_command
-from orchestrator.soak.accounting import DeadLetter, Observed, WorkflowRow, account
-from orchestrator.soak.bad_input import BadMessage
-from orchestrator.soak.plan import Outgoing, Plan
-from orchestrator.soak.seed import DESTINATION, SOURCE, Seeds, client_of, seed_backups
-from orchestrator.soak.traffic import EventLog
 
 SERVERS = list(build_inventory(Inventory(servers=6, disks=0), SOURCE.region, SOURCE.project_id).servers)
 

@@ -6,9 +6,9 @@ import json
 from collections import Counter
 
 from orchestrator.bench.emulator_process import server_ids
+from orchestrator.bench.soak.plan import Allocation, Mix, build_plan
+from orchestrator.bench.soak.seed import SeededBackup, Seeds
 from orchestrator.messages import InvalidCommand, parse_command
-from orchestrator.soak.plan import Allocation, Mix, build_plan
-from orchestrator.soak.seed import SeededBackup, Seeds
 
 
 def seeds_for(allocation: Allocation) -> Seeds:

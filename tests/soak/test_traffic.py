@@ -14,11 +14,11 @@ from collections.abc import Iterator
 import aio_pika
 import pytest
 
+from orchestrator.bench.soak.plan import Outgoing
+from orchestrator.bench.soak.services import PrivateRabbit
+from orchestrator.bench.soak.traffic import EventLog, Publisher
 from orchestrator.broker import declare_topology
 from orchestrator.config import Names
-from orchestrator.soak.plan import Outgoing
-from orchestrator.soak.services import PrivateRabbit
-from orchestrator.soak.traffic import EventLog, Publisher
 
 pytestmark = pytest.mark.soak
 # A quorum queue SIGKILLed within seconds of its creation stays unavailable for minutes after the restart

@@ -10,7 +10,7 @@ backups; only a checkpoint that listing does not show is read on its own (by che
 Restore-task polls of one project share one ``list_op_logs`` listing, and so do replication polls
 (their tasks, with ``show_backup`` only for a replication the tasks cannot tell about).
 Polls of a project are also steered to the same moments — its *tick* — by :meth:`Poller.poll_delay`,
-sooner when tasks should be ending, rarely when none are (:class:`~orchestrator.tick.TickPolicy`).
+sooner when tasks should be ending, rarely when none are (:class:`~orchestrator.polling.tick.TickPolicy`).
 Also here: :class:`CbrClients`, one CBR client per project and region, built from the settings.
 """
 
@@ -34,9 +34,9 @@ from orchestrator.cbr.query import BackupFilter, OperationLogFilter
 from orchestrator.cbr.signing import Credentials
 from orchestrator.config import ProjectCredentials, Settings
 from orchestrator.crash_points import crash_point
-from orchestrator.polled import PolledBackup, PolledBackupPage, PolledTask, PolledTaskPage
+from orchestrator.polling.models import PolledBackup, PolledBackupPage, PolledTask, PolledTaskPage
+from orchestrator.polling.tick import TickPolicy, expected_remaining
 from orchestrator.ratelimit import RateLimiters
-from orchestrator.tick import TickPolicy, expected_remaining
 from orchestrator.workflows.base import (
     BackupDetails,
     BackupSeen,

@@ -16,10 +16,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from orchestrator.bench.soak.plan import Plan
+from orchestrator.bench.soak.seed import SEED_MARK, SOURCE
+from orchestrator.bench.soak.traffic import EventLog
 from orchestrator.broker.intake import workflow_id_for
-from orchestrator.soak.plan import Plan
-from orchestrator.soak.seed import SEED_MARK, SOURCE
-from orchestrator.soak.traffic import EventLog
 
 MARKER = re.compile(r"cbro-([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})")
 FINAL = ("succeeded", "partially_succeeded", "failed", "expired", "cancelled")

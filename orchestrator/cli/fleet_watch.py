@@ -15,10 +15,10 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-from orchestrator.fleet.report import progress_line, report_of
+from orchestrator.cli.views.progress import percent_done, progress_text
 from orchestrator.store import Store, Workflow
 from orchestrator.store.status import find_workflow
-from orchestrator.workflow_progress import percent_done, progress_text
+from orchestrator.workflows.fleet_report import progress_line, report_of
 
 
 async def wait_for_workflow(

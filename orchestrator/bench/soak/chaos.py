@@ -1,7 +1,7 @@
 """What goes wrong during the chaos window, all at once and on a schedule.
 
 * every ``chaos_every_seconds`` a random worker is SIGKILLed and another SIGTERMed (both replaced at once);
-* the emulator's fault plans (:mod:`orchestrator.soak.faults`) follow each other in equal shares of the
+* the emulator's fault plans (:mod:`orchestrator.bench.soak.faults`) follow each other in equal shares of the
   window, and are cleared at its end;
 * RabbitMQ is SIGKILLed and started again at a third of the window, PostgreSQL stopped ``immediate``
   (a crash for every client) and started again two seconds later at two thirds.
@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from orchestrator.bench.emulator_process import EmulatorProcess
-from orchestrator.soak.faults import fault_plans
-from orchestrator.soak.options import SoakOptions
-from orchestrator.soak.services import PrivatePostgres, PrivateRabbit
-from orchestrator.soak.workers import WorkerPool
+from orchestrator.bench.soak.faults import fault_plans
+from orchestrator.bench.soak.options import SoakOptions
+from orchestrator.bench.soak.services import PrivatePostgres, PrivateRabbit
+from orchestrator.bench.soak.workers import WorkerPool
 
 POSTGRES_DOWN_SECONDS = 2.0
 

@@ -1,9 +1,9 @@
 """How workflows look in the terminal: a table of many, or one in detail (the ids its next command needs,
 its resources, its fleet, step history and events).
 
-Text from outside is shown as written, never as markup (``orchestrator.view_text``). Ids a user copies into
-the next command (backup, checkpoint, vault, resource) are never cut: they fold, or stand on lines of their
-own when a table of them would not fit the terminal.
+Text from outside is shown as written, never as markup (``orchestrator.cli.views.text``). Ids a user copies
+into the next command (backup, checkpoint, vault, resource) are never cut: they fold, or stand on lines
+of their own when a table of them would not fit the terminal.
 """
 
 from __future__ import annotations
@@ -16,16 +16,16 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from orchestrator.event_list import event_list, reply_rows
-from orchestrator.fleet.report import GIB, duration, report_of
+from orchestrator.cli.views.event_list import event_list, reply_rows
+from orchestrator.cli.views.progress import percent_done
+from orchestrator.cli.views.resource_list import ResourceList, fleet_resource
+from orchestrator.cli.views.text import age, copyable, one_line, plain, status_text, when
 from orchestrator.messages import FleetReport
-from orchestrator.resource_list import ResourceList, fleet_resource
 from orchestrator.store import Workflow, WorkflowDetail
 from orchestrator.store.fleet_children import ResourcePage, ResourceRow
 from orchestrator.store.resource_results import checkpoint_of, resource_outcomes, vault_of
 from orchestrator.store.status import FleetDetail
-from orchestrator.view_text import age, copyable, one_line, plain, status_text, when
-from orchestrator.workflow_progress import percent_done
+from orchestrator.workflows.fleet_report import GIB, duration, report_of
 
 KIND_SHORT = {"fleet_backup": "fleet"}  # in the list, which must fit 120 columns
 

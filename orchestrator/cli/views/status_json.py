@@ -12,12 +12,12 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from orchestrator.fleet.report import report_of
+from orchestrator.cli.views.progress import percent_done
 from orchestrator.store import StoredStep, Workflow, WorkflowDetail
 from orchestrator.store.fleet_children import ResourcePage
 from orchestrator.store.resource_results import checkpoint_of, resource_outcomes, vault_of
 from orchestrator.store.status import EventRow, FleetDetail
-from orchestrator.workflow_progress import percent_done
+from orchestrator.workflows.fleet_report import report_of
 
 
 def dumps(value: Any) -> str:

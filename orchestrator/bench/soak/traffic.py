@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 import aio_pika
 from aio_pika.abc import AbstractIncomingMessage
 
+from orchestrator.bench.soak.plan import Outgoing
 from orchestrator.config import Names
-from orchestrator.soak.plan import Outgoing
 
 PUBLISH_TIMEOUT = 5.0
 RESEND_PAUSE = 0.5

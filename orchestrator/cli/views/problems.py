@@ -1,6 +1,7 @@
 """How refusals and undelivered replies look in the terminal (``refusals``, ``status``, ``submit --wait``).
 
-As in :mod:`orchestrator.views`, text from outside (command ids, message ids, queue names, reasons) goes into
+As in :mod:`orchestrator.cli.views.status`, text from outside (command ids, message ids, queue names,
+reasons) goes into
 a ``Text``, never into markup.
 """
 

@@ -13,8 +13,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from orchestrator.bench.soak.seed import SOURCE
 from orchestrator.messages import AnyCommand
-from orchestrator.soak.seed import SOURCE
 
 NO_CREDENTIALS_PROJECT = "ab" * 16  # a well-formed project id no worker has credentials for
 

@@ -1,7 +1,7 @@
 """One soak, start to end: private services, the emulator in its own process, seeds, workers, chaos, audit.
 
 Nothing here touches the machine's shared PostgreSQL or RabbitMQ: the run starts its own instances
-(:mod:`orchestrator.soak.services`), restarts them, and removes them at the end, whatever happened.
+(:mod:`orchestrator.bench.soak.services`), restarts them, and removes them at the end, whatever happened.
 """
 
 from __future__ import annotations
@@ -20,16 +20,16 @@ from pydantic import SecretStr
 
 from cbr_emulator.config import Tenant
 from orchestrator.bench.emulator_process import EmulatorLimits, EmulatorProcess, server_ids
+from orchestrator.bench.soak.accounting import DeadLetter, Figures, Observed, account, rows_of
+from orchestrator.bench.soak.chaos import Chaos, ChaosLog
+from orchestrator.bench.soak.options import SoakOptions
+from orchestrator.bench.soak.plan import Allocation, Mix, Plan, build_plan
+from orchestrator.bench.soak.seed import DESTINATION, SOURCE, seed_backups
+from orchestrator.bench.soak.services import PrivatePostgres, PrivateRabbit
+from orchestrator.bench.soak.traffic import EventLog, Publisher, with_reconnect
+from orchestrator.bench.soak.workers import PoolFigures, WorkerPool
 from orchestrator.broker import REASON_HEADER, declare_topology, workflow_id_for
 from orchestrator.config import Names, ProjectCredentials, Settings
-from orchestrator.soak.accounting import DeadLetter, Figures, Observed, account, rows_of
-from orchestrator.soak.chaos import Chaos, ChaosLog
-from orchestrator.soak.options import SoakOptions
-from orchestrator.soak.plan import Allocation, Mix, Plan, build_plan
-from orchestrator.soak.seed import DESTINATION, SOURCE, seed_backups
-from orchestrator.soak.services import PrivatePostgres, PrivateRabbit
-from orchestrator.soak.traffic import EventLog, Publisher, with_reconnect
-from orchestrator.soak.workers import PoolFigures, WorkerPool
 from orchestrator.store import Store, run_migrations
 
 DATABASE = "cbro_soak"

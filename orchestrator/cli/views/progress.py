@@ -1,5 +1,5 @@
 """How far a single workflow (backup, restore, replicate) is, from its stored row; a fleet's progress is its
-report (``orchestrator.fleet.report``)."""
+report (``orchestrator.workflows.fleet_report``)."""
 
 from __future__ import annotations
 

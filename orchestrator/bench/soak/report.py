@@ -9,10 +9,10 @@ from typing import Any
 from rich.markup import escape
 from rich.table import Table
 
-from orchestrator.soak.accounting import FINAL, Effects, Figures
-from orchestrator.soak.chaos import ChaosLog
-from orchestrator.soak.run import SoakResult
-from orchestrator.soak.workers import PoolFigures
+from orchestrator.bench.soak.accounting import FINAL, Effects, Figures
+from orchestrator.bench.soak.chaos import ChaosLog
+from orchestrator.bench.soak.run import SoakResult
+from orchestrator.bench.soak.workers import PoolFigures
 
 
 def _counts(counts: Mapping[str, int], order: tuple[str, ...] = ()) -> str:

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from orchestrator.soak.seed import SOURCE, VAULT_SIZE_GB
+from orchestrator.bench.soak.seed import SOURCE, VAULT_SIZE_GB
 
 
 @dataclass(frozen=True)

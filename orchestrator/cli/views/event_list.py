@@ -10,9 +10,9 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from orchestrator.cli.views.text import plain, when
 from orchestrator.store import Workflow
 from orchestrator.store.status import EventRow
-from orchestrator.view_text import plain, when
 
 
 def event_list(wf: Workflow, events: list[EventRow], payloads: bool) -> RenderableType:

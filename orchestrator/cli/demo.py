@@ -24,10 +24,10 @@ from cbr_emulator.server import RunningEmulator, start_emulator
 from orchestrator.broker import declare_topology, delete_topology, submit
 from orchestrator.cbr.bodies import BillingCreate, VaultCreate
 from orchestrator.cbr.client import CbrClient
+from orchestrator.cli.tour import REPLICA_TENANT, aksk_client, tour_config
 from orchestrator.config import Names, ProjectCredentials, Settings, WorkerSettings
 from orchestrator.messages import AnyCommand, BackupCommand, ReplicateCommand, RestoreCommand, WorkflowEvent
 from orchestrator.store import run_migrations
-from orchestrator.tour import REPLICA_TENANT, aksk_client, tour_config
 from orchestrator.worker import run_worker
 
 DEMO_DATABASE = "cbr_orchestrator_demo"

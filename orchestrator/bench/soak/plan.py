@@ -15,10 +15,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from orchestrator.bench.soak import edge_cases
+from orchestrator.bench.soak.bad_input import BadMessage, bad_messages
+from orchestrator.bench.soak.seed import DESTINATION, SOURCE, VAULT_SIZE_GB, SeededBackup, Seeds
 from orchestrator.messages import AnyCommand, BackupCommand, InvalidCommand, ResourceRef, parse_command
-from orchestrator.soak import edge_cases
-from orchestrator.soak.bad_input import BadMessage, bad_messages
-from orchestrator.soak.seed import DESTINATION, SOURCE, VAULT_SIZE_GB, SeededBackup, Seeds
 
 MULTI_SIZES = (2, 3, 4)  # resources of the multi-resource backups, in turn
 MULTI_PER_VAULT = 4  # multi-resource backups naming the same vault

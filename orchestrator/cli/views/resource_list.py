@@ -11,9 +11,9 @@ from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
+from orchestrator.cli.views.text import plain, status_text
 from orchestrator.store.fleet_children import ResourceRow
 from orchestrator.store.resource_results import ResourceOutcome
-from orchestrator.view_text import plain, status_text
 
 TYPE_SHORT = {
     "OS::Nova::Server": "server",
