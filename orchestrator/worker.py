@@ -23,9 +23,10 @@ import aio_pika
 from aio_pika.abc import AbstractRobustChannel, AbstractRobustConnection
 
 from orchestrator.broker import Intake, Relay, Topology, declare_topology
+from orchestrator.cbr.clients import CbrClients
 from orchestrator.config import Settings
 from orchestrator.engine import CbrActions, Engine
-from orchestrator.polling.poller import CbrClients, Poller
+from orchestrator.polling.poller import Poller
 from orchestrator.ratelimit import RateLimiters
 from orchestrator.store import Store
 

@@ -23,6 +23,7 @@ from orchestrator.cbr.bodies import (
     RestoreMapping,
     VaultCreate,
 )
+from orchestrator.cbr.clients import CbrClients
 from orchestrator.cbr.errors import CbrApiError
 from orchestrator.cbr.models import Vault
 from orchestrator.cbr.query import BackupFilter, VaultFilter
@@ -30,7 +31,7 @@ from orchestrator.crash_points import crash_point
 from orchestrator.engine.fleet_selection import protectables_page
 from orchestrator.engine.vault_binder import VaultBinder
 from orchestrator.engine.vault_directory import VaultDirectory
-from orchestrator.polling.poller import CbrClients, Poller
+from orchestrator.polling.poller import Poller
 from orchestrator.store import Step, StepOutcome, Workflow
 from orchestrator.workflows.base import (
     Accepted,

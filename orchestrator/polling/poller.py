@@ -11,7 +11,6 @@ Restore-task polls of one project share one ``list_op_logs`` listing, and so do 
 (their tasks, with ``show_backup`` only for a replication the tasks cannot tell about).
 Polls of a project are also steered to the same moments — its *tick* — by :meth:`Poller.poll_delay`,
 sooner when tasks should be ending, rarely when none are (:class:`~orchestrator.polling.tick.TickPolicy`).
-Also here: :class:`CbrClients`, one CBR client per project and region, built from the settings.
 """
 
 from __future__ import annotations
@@ -19,24 +18,17 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Hashable, Iterable, Mapping
+from collections.abc import Iterable
 from datetime import datetime, timedelta
-from typing import Generic, TypeVar
 
-import aiohttp
-
-from orchestrator.cbr.auth import AkSkAuth, Authenticator, PasswordIdentity, TokenAuth
-from orchestrator.cbr.client import CbrClient
-from orchestrator.cbr.endpoints import Endpoints
+from orchestrator.batching import Coalescer
+from orchestrator.cbr.clients import CbrClients
 from orchestrator.cbr.models import Backup
 from orchestrator.cbr.paging import Page, by_offset
 from orchestrator.cbr.query import BackupFilter, OperationLogFilter
-from orchestrator.cbr.signing import Credentials
-from orchestrator.config import ProjectCredentials, Settings
 from orchestrator.crash_points import crash_point
 from orchestrator.polling.models import PolledBackup, PolledBackupPage, PolledTask, PolledTaskPage
 from orchestrator.polling.tick import TickPolicy, expected_remaining
-from orchestrator.ratelimit import RateLimiters
 from orchestrator.workflows.base import (
     BackupDetails,
     BackupSeen,
@@ -48,10 +40,6 @@ from orchestrator.workflows.base import (
     TaskSeen,
 )
 
-K = TypeVar("K", bound=Hashable)
-Q = TypeVar("Q", bound=Hashable)
-R = TypeVar("R")
-
 FINAL_BACKUP = {"available", "error"}
 ENDED_TASK = {"success": "available", "failed": "error", "timeout": "error", "skipped": "error"}
 RUNNING_TASK_AS_BACKUP = "protecting"
@@ -60,114 +48,6 @@ PAGE_SIZE = 1000  # the most CBR lists give in one page
 UNFINISHED_TASK = ("waiting", "running")  # listed one status per call
 MIN_BACKUP_PAGE = 50  # a vault's first backup page holds at least this many (newest first)
 REPLICA_STATUS_OF_TASK = {"waiting": "waiting_replicate", "running": "replicating", "success": "success"}
-
-
-class CbrClients:
-    """One :class:`CbrClient` per (project, region), sharing one HTTP session."""
-
-    def __init__(
-        self, settings: Settings, endpoints: Endpoints | None = None, limiters: RateLimiters | None = None
-    ) -> None:
-        self._settings = settings
-        self._limiters = limiters  # one shared rate limiter per (project, region); none: unlimited
-        overrides = settings.cbr_endpoints
-        self._endpoints = endpoints or Endpoints(cbr_overrides=overrides, iam_overrides=overrides)
-        self._session: aiohttp.ClientSession | None = None
-        self._clients: dict[tuple[str, str], CbrClient] = {}
-
-    @property
-    def settings(self) -> Settings:
-        return self._settings
-
-    def get(self, project_id: str, region: str) -> CbrClient:
-        key = (project_id, region)
-        if key not in self._clients:
-            creds = self._settings.credentials_for(project_id, region)
-            if self._session is None:
-                self._session = aiohttp.ClientSession()
-            self._clients[key] = CbrClient(
-                region=region,
-                project_id=project_id,
-                auth=self._auth(creds),
-                endpoints=self._endpoints,
-                session=self._session,
-                timeout=self._settings.cbr_timeout_seconds,
-                observer=self._limiters.for_project(project_id, region) if self._limiters else None,
-                retry_after_cap=self._settings.cbr_max_retry_after_seconds,
-            )
-        return self._clients[key]
-
-    def _auth(self, creds: ProjectCredentials) -> Authenticator:
-        if creds.access_key and creds.secret_key:
-            token = creds.security_token.get_secret_value() if creds.security_token else None
-            return AkSkAuth(Credentials(creds.access_key, creds.secret_key.get_secret_value(), token))
-        identity = PasswordIdentity(
-            user_name=creds.user_name or "",
-            password=creds.password.get_secret_value() if creds.password else "",
-            domain_name=creds.domain_name or "",
-            project_id=creds.project_id,
-        )
-        return TokenAuth(
-            identity, self._endpoints.iam_url(creds.region), timeout=self._settings.cbr_timeout_seconds
-        )
-
-    async def close(self) -> None:
-        for client in self._clients.values():
-            await client.close()
-        self._clients.clear()
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
-
-
-class Coalescer(Generic[K, Q, R]):
-    """Collect queries per key for ``window`` seconds, then answer them all with one batch call.
-
-    The batch answers every query; an answer that is an exception is raised to that query's askers
-    only (an exception raised by the batch itself reaches every asker).
-    """
-
-    def __init__(
-        self, batch: Callable[[K, list[Q]], Awaitable[Mapping[Q, R | Exception]]], window: float
-    ) -> None:
-        self._batch = batch
-        self._window = window
-        self._waiting: dict[K, dict[Q, list[asyncio.Future[R]]]] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
-
-    async def ask(self, key: K, query: Q) -> R:
-        future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
-        group = self._waiting.get(key)
-        if group is None:
-            group = self._waiting[key] = defaultdict(list)
-            asyncio.get_running_loop().call_later(self._window, self._flush, key)
-        group[query].append(future)
-        return await future
-
-    def _flush(self, key: K) -> None:
-        group = self._waiting.pop(key, {})
-        task = asyncio.create_task(self._answer(key, group))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def _answer(self, key: K, group: dict[Q, list[asyncio.Future[R]]]) -> None:
-        try:
-            answers = await self._batch(key, list(group))
-        except Exception as exc:  # every waiter sees the failure (e.g. a CbrApiError to classify)
-            for futures in group.values():
-                for f in futures:
-                    if not f.done():
-                        f.set_exception(exc)
-            return
-        for query, futures in group.items():
-            answer = answers[query]
-            for f in futures:
-                if f.done():
-                    continue
-                if isinstance(answer, Exception):
-                    f.set_exception(answer)
-                else:
-                    f.set_result(answer)
 
 
 ProjectKey = tuple[str, str]  # project, region

@@ -38,10 +38,11 @@ from cbr_emulator.errors import error_table
 from cbr_emulator.faults import FaultPlan, FaultRule
 from cbr_emulator.server import RunningEmulator, start_emulator
 from orchestrator.broker import new_workflow
+from orchestrator.cbr.clients import CbrClients
 from orchestrator.config import Settings
 from orchestrator.engine import CbrActions, Engine
 from orchestrator.messages import BackupCommand
-from orchestrator.polling.poller import CbrClients, Poller
+from orchestrator.polling.poller import Poller
 from orchestrator.store import Store, run_migrations
 
 pytestmark = pytest.mark.filterwarnings("ignore::ResourceWarning")  # connections cut on purpose

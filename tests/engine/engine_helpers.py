@@ -19,10 +19,11 @@ from cbr_emulator.inventory import build_inventory
 from cbr_emulator.server import RunningEmulator
 from cbr_emulator.state import ProjectState
 from orchestrator.broker import new_workflow
+from orchestrator.cbr.clients import CbrClients
 from orchestrator.config import Settings
 from orchestrator.engine import CRASH_ENV, CbrActions, Engine
 from orchestrator.messages import AnyCommand, BackupCommand
-from orchestrator.polling.poller import CbrClients, Poller
+from orchestrator.polling.poller import Poller
 from orchestrator.store import Store, Workflow
 from orchestrator.worker import run_worker
 

@@ -9,9 +9,10 @@ from __future__ import annotations
 import asyncio
 import sys
 
+from orchestrator.cbr.clients import CbrClients
 from orchestrator.config import Settings
 from orchestrator.engine import CbrActions, Engine
-from orchestrator.polling.poller import CbrClients, Poller
+from orchestrator.polling.poller import Poller
 from orchestrator.store import Store
 
 

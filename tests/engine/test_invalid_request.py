@@ -6,9 +6,10 @@ from engine_helpers import backup_command, servers, submit
 
 from cbr_emulator.config import EmulatorConfig
 from cbr_emulator.server import RunningEmulator
+from orchestrator.cbr.clients import CbrClients
 from orchestrator.config import Settings
 from orchestrator.engine import CbrActions
-from orchestrator.polling.poller import CbrClients, Poller
+from orchestrator.polling.poller import Poller
 from orchestrator.store import StepOutcome, Store
 from orchestrator.workflows.base import CreateVault, Failed
 

@@ -33,11 +33,12 @@ from orchestrator.cbr.bodies import (
     ResourceRef,
     VaultCreate,
 )
+from orchestrator.cbr.clients import CbrClients
 from orchestrator.cbr.errors import CbrApiError, ErrorKind
 from orchestrator.cbr.query import BackupFilter
 from orchestrator.config import Settings
 from orchestrator.messages import ReplicateCommand
-from orchestrator.polling.poller import CbrClients, Poller
+from orchestrator.polling.poller import Poller
 from orchestrator.store import Store, WorkflowStatus
 from orchestrator.workflows.base import BackupDetails, PollReplication, ReplicaSeen
 

@@ -6,7 +6,7 @@ import asyncio
 
 from engine_helpers import EndToEnd, backup_command, drain_worker, tuned
 
-from orchestrator.polling.poller import Coalescer
+from orchestrator.batching import Coalescer
 from orchestrator.store import WorkflowStatus
 
 

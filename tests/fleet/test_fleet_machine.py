@@ -6,9 +6,9 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from orchestrator.workflows import fleet_packing as packing
 from orchestrator.messages import BackupCommand, FleetBackupCommand, FleetCounts, Outcome, ResourceResult
 from orchestrator.workflows import backup, fleet
+from orchestrator.workflows import fleet_packing as packing
 from orchestrator.workflows.base import (
     Admit,
     Admitted,

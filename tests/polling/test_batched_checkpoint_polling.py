@@ -14,10 +14,11 @@ from cbr_emulator.server import RunningEmulator, start_emulator
 from orchestrator.cbr.auth import AkSkAuth
 from orchestrator.cbr.bodies import BillingCreate, CheckpointParameters, ResourceRef, VaultCreate
 from orchestrator.cbr.client import CbrClient
+from orchestrator.cbr.clients import CbrClients
 from orchestrator.cbr.endpoints import Endpoints
 from orchestrator.cbr.signing import Credentials
 from orchestrator.config import ProjectCredentials, Settings, WorkerSettings
-from orchestrator.polling.poller import CbrClients, Poller
+from orchestrator.polling.poller import Poller
 from orchestrator.workflows.base import CheckpointStatus
 
 T = DEFAULT_TENANT

@@ -11,9 +11,9 @@ import pytest
 
 from cbr_emulator.config import DEFAULT_TENANT, EmulatorConfig, Progression
 from cbr_emulator.server import RunningEmulator, start_emulator
+from orchestrator.cbr.clients import CbrClients
 from orchestrator.cbr.errors import CbrApiError
 from orchestrator.config import ProjectCredentials, RateLimitSettings, Settings
-from orchestrator.polling.poller import CbrClients
 from orchestrator.ratelimit import RateLimiters
 
 PROJECT, REGION = DEFAULT_TENANT.project_id, DEFAULT_TENANT.region
