@@ -1,9 +1,9 @@
 FROM python:3.11-slim
 WORKDIR /app
-COPY pyproject.toml README.md ./
+COPY pyproject.toml setup.py README.md ./
 COPY orchestrator ./orchestrator
+COPY cbr_emulator ./cbr_emulator
 COPY sql ./sql
-ENV CBR_ORCH_SQL_DIR=/app/sql
 RUN pip install --no-cache-dir . && useradd --create-home orchestrator
 USER orchestrator
 ENTRYPOINT ["cbr-orchestrator"]

@@ -1,7 +1,7 @@
 """The arithmetic of an adaptive token bucket, as pure functions of a state and an explicit time.
 
 The shared bucket of a (region, project) lives in PostgreSQL and is updated by the statements
-``lease_rate_tokens`` and ``throttle_rate_bucket`` of ``orchestrator/store/queries.sql``, which compute
+``lease_rate_tokens`` and ``throttle_rate_bucket`` (``store/queries/workflows.sql``), which compute
 exactly what :func:`lease` and :func:`throttle` compute here (a test holds them to it). The same
 functions drive the local bucket a process falls back to while the database is unreachable.
 

@@ -24,8 +24,8 @@ from collections.abc import Sequence
 
 import asyncpg
 
-from orchestrator.store.fleet_sql import fq
 from orchestrator.store.models import Claim
+from orchestrator.store.named_sql import q
 from orchestrator.store.store import Conn, Store
 from orchestrator.workflows.base import Cap
 
@@ -60,26 +60,26 @@ async def admit(
 
 async def _take(conn: Conn, cap: Cap, workflow_id: uuid.UUID, resources: int) -> bool:
     if not cap.per_resource:
-        return await conn.fetchval(fq("take_slot"), cap.scope, workflow_id, cap.limit) is not None
-    await conn.execute(fq("lock_scope"), cap.scope)
+        return await conn.fetchval(q("take_slot"), cap.scope, workflow_id, cap.limit) is not None
+    await conn.execute(q("lock_scope"), cap.scope)
     tasks = min(resources, cap.limit)
-    return await conn.fetchval(fq("take_tasks"), cap.scope, workflow_id, cap.limit, tasks) is not None
+    return await conn.fetchval(q("take_tasks"), cap.scope, workflow_id, cap.limit, tasks) is not None
 
 
 async def _lock_all(conn: Conn, workflow_id: uuid.UUID, project_id: str, region: str, ids: list[str]) -> None:
     if not ids:
         return
-    await conn.execute(fq("lock_resources"), project_id, region, ids, workflow_id)
-    if await conn.fetchval(fq("locked_by_others"), project_id, region, ids, workflow_id):
+    await conn.execute(q("lock_resources"), project_id, region, ids, workflow_id)
+    if await conn.fetchval(q("locked_by_others"), project_id, region, ids, workflow_id):
         raise _NotAdmitted()
 
 
 async def slots_held(store: Store) -> dict[str, int]:
     """Admitted workflows per scope, now."""
-    rows = await store.pool.fetch(fq("admission_holders"))
+    rows = await store.pool.fetch(q("admission_holders"))
     return {r["scope"]: r["n"] for r in rows}
 
 
 async def tasks_held(store: Store, scope: str, cap: int) -> int:
     """Backup tasks counted against a per-resource cap now: its holders' resources not backed up yet."""
-    return int(await store.pool.fetchval(fq("tasks_in_flight"), scope, cap))
+    return int(await store.pool.fetchval(q("tasks_in_flight"), scope, cap))

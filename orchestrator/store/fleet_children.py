@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from orchestrator.messages import FleetCounts, ResourceResult
-from orchestrator.store.fleet_sql import fq
 from orchestrator.store.models import Claim, Workflow
+from orchestrator.store.named_sql import q
 from orchestrator.store.store import Store
 from orchestrator.workflows.backup import WINDOW_CLOSED
 from orchestrator.workflows.base import CANCELLED, ChildSpec
@@ -72,9 +72,9 @@ async def spawn(store: Store, parent: Claim, children: Sequence[tuple[uuid.UUID,
     rows = [(wid, c.command_id, c.kind, c.project_id, c.region, c.input, parent_id) for wid, c in children]
     async with store.fenced(parent) as conn:
         if rows:
-            await conn.executemany(fq("insert_child"), rows)
+            await conn.executemany(q("insert_child"), rows)
         ids, command_ids = [r[0] for r in rows], [r[1] for r in rows]
-        taken = [r["command_id"] for r in await conn.fetch(fq("children_taken"), parent_id, ids, command_ids)]
+        taken = [r["command_id"] for r in await conn.fetch(q("children_taken"), parent_id, ids, command_ids)]
     if taken:
         raise ChildConflict(
             f"{len(taken)} of the {len(rows)} children of fleet {parent_id} are held by other workflows, "
@@ -87,7 +87,7 @@ async def counts(store: Store, parent_id: uuid.UUID) -> FleetCounts:
     """Resources by state, summed over the children (one row per child, so cheap for 100,000 resources):
     a running child's resources count as their backup tasks end (its state's ``ended`` and ``results``)."""
     found = _Tally()
-    rows = await store.pool.fetch(fq("children_counts"), parent_id, WINDOW_CLOSED, CANCELLED)
+    rows = await store.pool.fetch(q("children_counts"), parent_id, WINDOW_CLOSED, CANCELLED)
     for row in rows:
         found.add(row)
     return found.counts(len(rows))
@@ -137,7 +137,7 @@ class _Tally:
 
 async def children_problems(store: Store, parent_id: uuid.UUID, limit: int) -> list[ResourceResult]:
     """The first ``limit`` failed or skipped resources of final children, in the fleet's order."""
-    rows = await store.pool.fetch(fq("children_resources"), parent_id, 0, limit, True)
+    rows = await store.pool.fetch(q("children_resources"), parent_id, 0, limit, True)
     return [_child_resource(r).as_result() for r in rows]
 
 
@@ -145,7 +145,7 @@ async def first_problems(store: Store, parent_id: uuid.UUID, limit: int) -> list
     """The first ``limit`` failed or skipped resources: the children's, then those no vault had room for."""
     rows = [
         _child_resource(r)
-        for r in await store.pool.fetch(fq("children_resources"), parent_id, 0, limit, True)
+        for r in await store.pool.fetch(q("children_resources"), parent_id, 0, limit, True)
     ]
     if len(rows) < limit:
         in_children, _ = await _sizes(store, parent_id)
@@ -158,7 +158,7 @@ async def resource_page(store: Store, parent_id: uuid.UUID, offset: int, limit: 
     in_children, unplaced = await _sizes(store, parent_id)
     rows = [
         _child_resource(r)
-        for r in await store.pool.fetch(fq("children_resources"), parent_id, offset, limit, False)
+        for r in await store.pool.fetch(q("children_resources"), parent_id, offset, limit, False)
     ]
     if len(rows) < limit and offset + limit > in_children:
         after = max(offset, in_children)
@@ -168,18 +168,18 @@ async def resource_page(store: Store, parent_id: uuid.UUID, offset: int, limit: 
 
 async def children_page(store: Store, parent_id: uuid.UUID, limit: int) -> tuple[list[ChildRow], int]:
     """The first ``limit`` children, and how many there are."""
-    rows = await store.pool.fetch(fq("children_page"), parent_id, limit)
-    total: int = await store.pool.fetchval(fq("children_total"), parent_id)
+    rows = await store.pool.fetch(q("children_page"), parent_id, limit)
+    total: int = await store.pool.fetchval(q("children_total"), parent_id)
     return [ChildRow(**dict(r)) for r in rows], total
 
 
 async def children_of(store: Store, parent_id: uuid.UUID) -> list[Workflow]:
     """Every child in full (tests and small fleets; ``children_page`` is what ``status`` reads)."""
-    return [Workflow.from_record(r) for r in await store.pool.fetch(fq("children_of"), parent_id)]
+    return [Workflow.from_record(r) for r in await store.pool.fetch(q("children_of"), parent_id)]
 
 
 async def _sizes(store: Store, parent_id: uuid.UUID) -> tuple[int, int]:
-    row = await store.pool.fetchrow(fq("resources_sizes"), parent_id)
+    row = await store.pool.fetchrow(q("resources_sizes"), parent_id)
     assert row is not None  # one row, whatever the parent
     return int(row["in_children"]), int(row["unplaced"] or 0)
 
@@ -187,7 +187,7 @@ async def _sizes(store: Store, parent_id: uuid.UUID) -> tuple[int, int]:
 async def _unplaced(
     store: Store, parent_id: uuid.UUID, in_children: int, after: int, limit: int
 ) -> list[ResourceRow]:
-    rows = await store.pool.fetch(fq("unplaced_resources"), parent_id, in_children, after, limit)
+    rows = await store.pool.fetch(q("unplaced_resources"), parent_id, in_children, after, limit)
     return [_reported(r["position"], r["reported"]) for r in rows]
 
 

@@ -1,20 +1,20 @@
 """Plain, numbered SQL migrations from ``sql/``, applied once each and recorded in a table.
 
+The repository's ``sql/`` folder is installed as the package ``orchestrator.migrations`` (``setup.py``
+maps it), so an installed wheel carries its migrations and finds them without any setting.
 An advisory lock serialises concurrent ``migrate`` runs; each migration and its record commit together.
 """
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass
-from pathlib import Path
+from importlib import resources
+from importlib.resources.abc import Traversable
 
 import asyncpg
 
 MIGRATIONS_LOCK = 0x6362_726F  # "cbro": the advisory-lock key held while migrating
-# The repository's sql/ folder; an installed copy (e.g. the container image) names it in CBR_ORCH_SQL_DIR.
-DEFAULT_SQL_DIR = Path(os.environ.get("CBR_ORCH_SQL_DIR", Path(__file__).resolve().parents[2] / "sql"))
 _NAME = re.compile(r"^(\d{3,})_([\w-]+)\.sql$")
 
 
@@ -25,9 +25,14 @@ class Migration:
     sql: str
 
 
-def load_migrations(sql_dir: Path = DEFAULT_SQL_DIR) -> list[Migration]:
+def shipped_migrations() -> Traversable:
+    return resources.files("orchestrator.migrations")
+
+
+def load_migrations(sql_dir: Traversable | None = None) -> list[Migration]:
     found = []
-    for path in sorted(sql_dir.glob("*.sql")):
+    files = (sql_dir or shipped_migrations()).iterdir()
+    for path in sorted((f for f in files if f.name.endswith(".sql")), key=lambda f: f.name):
         match = _NAME.match(path.name)
         if match is None:
             raise ValueError(f"migration file name {path.name!r} is not NNN_name.sql")
@@ -38,7 +43,7 @@ def load_migrations(sql_dir: Path = DEFAULT_SQL_DIR) -> list[Migration]:
     return sorted(found, key=lambda m: m.version)
 
 
-async def run_migrations(dsn: str, sql_dir: Path = DEFAULT_SQL_DIR) -> list[int]:
+async def run_migrations(dsn: str, sql_dir: Traversable | None = None) -> list[int]:
     """Apply every migration not yet recorded; return the versions applied by this call."""
     migrations = load_migrations(sql_dir)
     conn: asyncpg.Connection = await asyncpg.connect(dsn)

@@ -13,7 +13,7 @@ from datetime import datetime
 import asyncpg
 
 from orchestrator.config import RateLimitSettings
-from orchestrator.store.queries import q
+from orchestrator.store.named_sql import q
 
 
 @dataclass(frozen=True)

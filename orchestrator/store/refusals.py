@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from orchestrator.store.problem_sql import pq
+from orchestrator.store.named_sql import q
 from orchestrator.store.store import Store
 
 MAX_REASON_CHARS = 1000  # as in the dead letter's reason header
@@ -37,7 +37,7 @@ class Refusal(NewRefusal):
 async def record_refusal(store: Store, refusal: NewRefusal) -> int:
     """Record ``refusal``; its id."""
     refusal_id: int = await store.pool.fetchval(
-        pq("insert_refusal"),
+        q("insert_refusal"),
         refusal.command_id,
         refusal.message_id,
         refusal.reason[:MAX_REASON_CHARS],
@@ -49,16 +49,16 @@ async def record_refusal(store: Store, refusal: NewRefusal) -> int:
 async def refusals_of(store: Store, ref: str, after_id: int = 0, limit: int = 20) -> list[Refusal]:
     """The newest ``limit`` refusals of the messages with command id or message id ``ref`` (after
     ``after_id``), oldest first."""
-    rows = await store.pool.fetch(pq("refusals_of"), ref, after_id, limit)
+    rows = await store.pool.fetch(q("refusals_of"), ref, after_id, limit)
     return [Refusal.from_record(r) for r in rows]
 
 
 async def recent_refusals(store: Store, limit: int = 50) -> list[Refusal]:
     """The newest refusals, newest first."""
-    return [Refusal.from_record(r) for r in await store.pool.fetch(pq("recent_refusals"), limit)]
+    return [Refusal.from_record(r) for r in await store.pool.fetch(q("recent_refusals"), limit)]
 
 
 async def last_refusal_id(store: Store) -> int:
     """The id of the newest refusal (0: none): a later refusal has a greater one."""
-    last: int = await store.pool.fetchval(pq("last_refusal_id"))
+    last: int = await store.pool.fetchval(q("last_refusal_id"))
     return last

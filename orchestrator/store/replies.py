@@ -11,7 +11,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from orchestrator.store.problem_sql import pq
+from orchestrator.store.named_sql import q
 from orchestrator.store.store import Store
 
 
@@ -33,7 +33,7 @@ class FailedReply:
 
 async def reply_failures(store: Store, workflow_id: uuid.UUID) -> list[FailedReply]:
     """The workflow's replies that failed and were not delivered since, in the order of their events."""
-    rows = await store.pool.fetch(pq("reply_failures"), workflow_id)
+    rows = await store.pool.fetch(q("reply_failures"), workflow_id)
     return [
         FailedReply(
             r["event_id"],
@@ -49,5 +49,5 @@ async def reply_failures(store: Store, workflow_id: uuid.UUID) -> list[FailedRep
 
 async def replies_untried(store: Store, workflow_id: uuid.UUID) -> int:
     """How many of the workflow's replies the relay has not tried to deliver yet."""
-    n: int = await store.pool.fetchval(pq("replies_untried"), workflow_id)
+    n: int = await store.pool.fetchval(q("replies_untried"), workflow_id)
     return n

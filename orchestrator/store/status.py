@@ -13,8 +13,8 @@ from datetime import datetime
 
 from orchestrator.store import fleet_children
 from orchestrator.store.fleet_children import ChildRow, ResourcePage, ResourceRow
-from orchestrator.store.fleet_sql import fq
 from orchestrator.store.models import JsonDict, StoredStep, Workflow, WorkflowStatus
+from orchestrator.store.named_sql import q
 from orchestrator.store.store import Store
 
 CHILDREN_SHOWN = 50  # a fleet's children listed in its detail
@@ -72,7 +72,7 @@ async def list_workflows(dsn: str, status: WorkflowStatus | None = None, limit: 
     them), and a fleet's selection left out of its input."""
     store = await Store.connect(dsn, max_size=2)
     try:
-        rows = await store.pool.fetch(fq("workflows_shown"), status.value if status else None, limit)
+        rows = await store.pool.fetch(q("workflows_shown"), status.value if status else None, limit)
         return [Workflow.from_record(r) for r in rows]
     finally:
         await store.close()
@@ -86,7 +86,7 @@ async def workflow_status(dsn: str, ref: str, payloads: bool = False) -> Workflo
         workflow = await find_workflow(store, ref)
         if workflow is None:
             return None
-        rows = await store.pool.fetch(fq("events_shown"), workflow.id, payloads)
+        rows = await store.pool.fetch(q("events_shown"), workflow.id, payloads)
         events = [EventRow(**dict(r)) for r in rows]
         fleet = await _fleet_detail(store, workflow.id) if workflow.kind == "fleet_backup" else None
         return WorkflowDetail(workflow, await store.steps_of(workflow.id), events, fleet)
@@ -121,7 +121,7 @@ async def find_workflow(store: Store, ref: str) -> Workflow | None:
         by_id: uuid.UUID | None = uuid.UUID(ref)
     except ValueError:
         by_id = None
-    row = await store.pool.fetchrow(fq("workflow_shown"), by_id, ref)
+    row = await store.pool.fetchrow(q("workflow_shown"), by_id, ref)
     return None if row is None else Workflow.from_record(row)
 
 

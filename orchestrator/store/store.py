@@ -29,7 +29,7 @@ from orchestrator.store.models import (
     Workflow,
     WorkflowStatus,
 )
-from orchestrator.store.queries import q
+from orchestrator.store.named_sql import q
 from orchestrator.store.workflow_writes import FinishRow, LockRow, ReleaseRow, SaveRow, WorkflowWrites
 
 Conn = asyncpg.Connection | PoolConnectionProxy

@@ -1,7 +1,7 @@
 """The engine's per-workflow writes (admit, save, release until, finish), batched across workflows.
 
-Each is one lease-guarded row of a ``*_logged`` batch statement (``queries.sql``): the workflow's state,
-its steps and, when it finishes, its released locks and final event, all in that one statement.
+Each is one lease-guarded row of a ``*_logged`` batch statement (``queries/workflows.sql``): the workflow's
+state, its steps and, when it finishes, its released locks and final event, all in that one statement.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any
 import asyncpg
 
 from orchestrator.store.models import Claim, Finish, OutboxEvent, Step
-from orchestrator.store.queries import q
+from orchestrator.store.named_sql import q
 from orchestrator.store.write_batch import WriteBatch
 
 

@@ -13,7 +13,6 @@ from refusal_helpers import UNKNOWN_PROJECT, backup_json
 
 from orchestrator.config import Settings
 from orchestrator.store import Store
-from orchestrator.store.problem_sql import problem_queries
 
 # message id → (body, the id `status` finds it by, the start of its reason)
 REFUSED = {
@@ -77,12 +76,6 @@ async def test_every_kind_of_refusal_is_shown_by_status_and_listed_by_refusals(
     one = await run_cli(dsn, "refusals", "--limit", "1")
     assert "1 refused command (newest first)" in one.stdout
     assert [m for m in REFUSED if m in one.stdout] == newest_first[:1]
-
-
-async def test_every_query_of_refusals_and_replies_prepares(store: Store) -> None:
-    async with store.pool.acquire() as conn:
-        for name, sql in problem_queries().items():
-            assert await conn.prepare(sql), name  # raises on a typo or a missing column
 
 
 async def test_the_help_of_refusals_and_of_submit_names_the_environment_and_the_exit_codes() -> None:

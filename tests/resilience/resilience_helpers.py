@@ -32,7 +32,7 @@ from orchestrator.broker import command_message, declare_topology, delete_topolo
 from orchestrator.config import Names, Settings
 from orchestrator.messages import BackupCommand
 from orchestrator.store import Store, WorkflowStatus
-from orchestrator.store.queries import q
+from orchestrator.store.named_sql import q
 from orchestrator.worker import run_worker
 
 SHARED_ADMIN_DSN = os.environ.get("CBR_TEST_ADMIN_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")

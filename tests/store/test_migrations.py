@@ -8,7 +8,7 @@ import pytest
 
 from orchestrator.store import run_migrations
 from orchestrator.store.migrations import load_migrations
-from orchestrator.store.queries import parse_queries, queries
+from orchestrator.store.named_sql import parse_queries, queries
 
 
 async def test_migrate_twice_and_concurrently(empty_dsn: str) -> None:
@@ -37,13 +37,19 @@ async def test_migrate_twice_and_concurrently(empty_dsn: str) -> None:
     assert recorded == len(load_migrations())
 
 
-async def test_every_named_query_prepares(dsn: str) -> None:
+async def test_every_named_query_of_every_file_prepares(dsn: str) -> None:
+    assert {"claim_due", "workflows_shown", "insert_refusal"} <= set(queries())  # one of each file
     conn = await asyncpg.connect(dsn)
+    failed = {}
     try:
         for name, sql in queries().items():
-            await conn.prepare(sql), name  # raises on a typo or a missing column
+            try:
+                await conn.prepare(sql)
+            except asyncpg.PostgresError as exc:  # a typo or a missing column
+                failed[name] = f"{type(exc).__name__}: {exc}"
     finally:
         await conn.close()
+    assert failed == {}
 
 
 def test_bad_migration_names_refused(tmp_path: Path) -> None:
