@@ -2,21 +2,29 @@
 
 from __future__ import annotations
 
+from typing import Protocol
+
 import aiohttp
 
 from orchestrator.cbr.auth import AkSkAuth, Authenticator, PasswordIdentity, TokenAuth
 from orchestrator.cbr.client import CbrClient
 from orchestrator.cbr.endpoints import Endpoints
 from orchestrator.cbr.signing import Credentials
+from orchestrator.cbr.transport import RequestObserver
 from orchestrator.config import ProjectCredentials, Settings
-from orchestrator.ratelimit import RateLimiters
+
+
+class ProjectLimiters(Protocol):
+    """Where a project's client finds the observer that paces its requests (``orchestrator.ratelimit``)."""
+
+    def for_project(self, project_id: str, region: str) -> RequestObserver: ...
 
 
 class CbrClients:
     """One :class:`CbrClient` per (project, region), sharing one HTTP session."""
 
     def __init__(
-        self, settings: Settings, endpoints: Endpoints | None = None, limiters: RateLimiters | None = None
+        self, settings: Settings, endpoints: Endpoints | None = None, limiters: ProjectLimiters | None = None
     ) -> None:
         self._settings = settings
         self._limiters = limiters  # one shared rate limiter per (project, region); none: unlimited
