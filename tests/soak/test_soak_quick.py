@@ -29,6 +29,7 @@ async def test_quick_soak_holds_every_guarantee_under_chaos(tmp_path: Path) -> N
     )
     printed, _ = await asyncio.wait_for(process.communicate(), PATIENCE_SECONDS)
     table = printed.decode(errors="replace")
+    assert out.exists(), f"exit {process.returncode}, no JSON written:\n{table[-6000:]}"
     result = json.loads(out.read_text())
 
     assert [r["service"] for r in result["chaos"]["restarts"]] == [
