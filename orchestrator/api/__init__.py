@@ -1,0 +1,1 @@
+"""The HTTP API: commands, workflows, events and named webhook triggers, behind API keys."""
