@@ -189,6 +189,22 @@ class RateLimitSettings(BaseModel):
         return self
 
 
+class ApiSettings(BaseModel):
+    """The HTTP API server (``cbr-orchestrator api``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=1, le=65535)
+    max_body_bytes: int = Field(default=64 * 1024, ge=1024, le=16 * 1024 * 1024)
+    key_rate: float = Field(default=20.0, gt=0, description="Requests per second one API key may make.")
+    key_burst: int = Field(default=40, ge=1)
+    triggers_file: Path | None = Field(default=None, description="The named webhook triggers (TOML).")
+    callback_hosts: list[str] = Field(
+        default_factory=list, description="Hosts a callback URL may name; '*.example.com' names subdomains."
+    )
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="CBR_ORCH_", env_nested_delimiter="__", extra="ignore", hide_input_in_errors=True
@@ -202,6 +218,7 @@ class Settings(BaseSettings):
     names: Names = Field(default_factory=Names)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
     rate_limit: RateLimitSettings = Field(default_factory=RateLimitSettings)
+    api: ApiSettings = Field(default_factory=ApiSettings)
     credentials: list[ProjectCredentials] = Field(default_factory=list)
     secrets_file: Path | None = None
     cbr_endpoints: dict[str, str] = Field(

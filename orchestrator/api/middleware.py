@@ -1,0 +1,42 @@
+"""What every request goes through: any failure answers as a problem (RFC 9457), and nothing unexpected
+reaches the caller beyond "internal error" and a request id to find it in the logs."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+from orchestrator.api.problems import Problem, ProblemError, problem_response
+
+log = logging.getLogger(__name__)
+REQUEST_ID = "X-Request-Id"
+
+
+@web.middleware
+async def problems(request: web.Request, handler: Handler) -> web.StreamResponse:
+    request_id = uuid.uuid4().hex
+    try:
+        response = await handler(request)
+    except ProblemError as exc:
+        problem = exc.problem.model_copy(update={"instance": request.path})
+        return problem_response(problem, {**exc.headers, REQUEST_ID: request_id})
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        problem = Problem(title=exc.reason, status=exc.status, detail=_detail_of(exc), instance=request.path)
+        return problem_response(problem, {REQUEST_ID: request_id})
+    except Exception:
+        log.exception("request %s %s failed (request id %s)", request.method, request.path, request_id)
+        problem = Problem(title="Internal Server Error", status=500, detail=f"request id {request_id}")
+        return problem_response(problem, {REQUEST_ID: request_id})
+    response.headers.setdefault(REQUEST_ID, request_id)
+    return response
+
+
+def _detail_of(exc: web.HTTPException) -> str | None:
+    if exc.status == 413:
+        return "the body is larger than this server accepts"
+    return None
