@@ -129,7 +129,7 @@ def test_the_emulator_takes_only_signing_and_operations_from_the_orchestrator() 
 
 def test_importing_the_emulator_loads_no_other_orchestrator_module() -> None:
     probe = (
-        "import sys, cbr_emulator.server; "
+        "import sys, cbr_emulator.cli, cbr_emulator.server; "
         "print(' '.join(sorted(m for m in sys.modules if m.split('.')[0] == 'orchestrator')))"
     )
     loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
