@@ -55,9 +55,9 @@ from cbr_emulator.keys import (
     EmulatorClock,
     HttpSettings,
 )
+from cbr_emulator.operation import OperationRequest, OperationResponse
 from cbr_emulator.rate_limit import RateLimit, RateLimiter
 from cbr_emulator.routes import RouteMatch, RouteTable
-from cbr_emulator.service import OperationRequest, OperationResponse
 from cbr_emulator.tenants import TenantDirectory
 from orchestrator.cbr.signing import parse_raw_query
 

@@ -6,7 +6,7 @@ import random
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
-from typing import TYPE_CHECKING, TypeVar
+from typing import TypeVar
 
 from pydantic import BaseModel
 
@@ -14,12 +14,10 @@ from cbr_emulator.clock import Clock
 from cbr_emulator.config import EmulatorConfig, Progression
 from cbr_emulator.errors import CbrError
 from cbr_emulator.inventory import build_inventory
+from cbr_emulator.operation import OperationRequest
 from cbr_emulator.progression import Scheduler, TaskRunner
 from cbr_emulator.state import IdSource, ProjectState
 from cbr_emulator.validation import Query, parse_body
-
-if TYPE_CHECKING:
-    from cbr_emulator.service import OperationRequest
 
 M = TypeVar("M", bound=BaseModel)
 

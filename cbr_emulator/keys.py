@@ -17,9 +17,9 @@ from cbr_emulator.auth import Authenticator
 from cbr_emulator.config import Progression
 from cbr_emulator.counters import Counters
 from cbr_emulator.faults import Faults
+from cbr_emulator.operation import OperationRequest, OperationResponse
 from cbr_emulator.rate_limit import RateLimiter
 from cbr_emulator.routes import RouteTable
-from cbr_emulator.service import OperationRequest, OperationResponse
 from cbr_emulator.tenants import TenantDirectory
 
 

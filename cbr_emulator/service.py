@@ -2,7 +2,7 @@
 
 The HTTP layer (``app.py``) authenticates a request, finds the SDK operation it names (from
 ``orchestrator/cbr/operations.json``), parses the JSON body and hands an :class:`OperationRequest`
-to :meth:`Emulator.handle`. The domain validates everything itself, answers with an
+(``operation.py``) to :meth:`Emulator.handle`. The domain validates everything itself, answers with an
 :class:`OperationResponse` or raises :class:`~cbr_emulator.errors.CbrError`.
 
 The domain, one noun per module: ``clock`` (time), ``inventory`` (fake servers and disks), ``state``
@@ -15,40 +15,20 @@ machine), ``vaults``, ``checkpoints`` (backup runs), ``backups`` (queries, delet
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import logging
+from collections import Counter
 from typing import Any
 
-
-@dataclass(frozen=True)
-class OperationRequest:
-    region: str
-    project_id: str
-    operation: str  # SDK operation name, e.g. "create_checkpoint"
-    path: dict[str, str] = field(default_factory=dict)  # path parameters, decoded, without project_id
-    query: list[tuple[str, str]] = field(default_factory=list)  # decoded pairs, repeats kept
-    body: Any = None  # parsed JSON, or None when the request had no body
-
-
-@dataclass(frozen=True)
-class OperationResponse:
-    status: int
-    body: Any = None  # JSON-ready value; None means an empty body
-
-
-# --- the emulator ---------------------------------------------------------------------------------
-
-import logging  # noqa: E402
-from collections import Counter  # noqa: E402
-
-from cbr_emulator.clock import Clock, stamp  # noqa: E402
-from cbr_emulator.config import EmulatorConfig, Progression, Tenant  # noqa: E402
-from cbr_emulator.context import Call, World  # noqa: E402
-from cbr_emulator.dispatch import HANDLERS  # noqa: E402
-from cbr_emulator.errors import CbrError  # noqa: E402
-from cbr_emulator.inventory_listing import project_listing  # noqa: E402
-from cbr_emulator.ledger import project_ledger  # noqa: E402
-from cbr_emulator.state import ProjectState  # noqa: E402
-from orchestrator.cbr.operations import success_statuses  # noqa: E402
+from cbr_emulator.clock import Clock, stamp
+from cbr_emulator.config import EmulatorConfig, Progression, Tenant
+from cbr_emulator.context import Call, World
+from cbr_emulator.dispatch import HANDLERS
+from cbr_emulator.errors import CbrError
+from cbr_emulator.inventory_listing import project_listing
+from cbr_emulator.ledger import project_ledger
+from cbr_emulator.operation import OperationRequest, OperationResponse
+from cbr_emulator.state import ProjectState
+from orchestrator.cbr.operations import success_statuses
 
 log = logging.getLogger(__name__)
 # the operations that render a task's progress: running tasks are brought up to date before them

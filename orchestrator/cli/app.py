@@ -75,7 +75,7 @@ def settings() -> Settings:
 
 
 def run_long_lived(main: Coroutine[Any, Any, None]) -> None:
-    """Run a server process (worker, emulator) on uvloop: a faster event loop where most time is I/O."""
+    """Run a server process (the worker) on uvloop: a faster event loop where most time is I/O."""
     import uvloop
 
     uvloop.run(main)

@@ -11,7 +11,8 @@ import pytest
 from cbr_emulator.clock import Clock
 from cbr_emulator.config import EmulatorConfig, Inventory, Progression, Tenant
 from cbr_emulator.errors import CbrError
-from cbr_emulator.service import Emulator, OperationRequest, OperationResponse
+from cbr_emulator.operation import OperationRequest, OperationResponse
+from cbr_emulator.service import Emulator
 
 START = datetime(2025, 1, 6, 0, 0, tzinfo=UTC)  # a Monday, midnight UTC
 HOME = Tenant(access_key="AK000000000000000001", secret_key="s1", project_id="a" * 32, region="eu-west-101")

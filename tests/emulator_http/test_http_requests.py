@@ -22,7 +22,7 @@ from emulator_http_harness import (
 from cbr_emulator.app import Components, assemble, build_app
 from cbr_emulator.clock import Clock
 from cbr_emulator.config import Progression
-from cbr_emulator.service import OperationRequest, OperationResponse
+from cbr_emulator.operation import OperationRequest, OperationResponse
 
 REQUEST_ID = re.compile(r"^[0-9a-f]{32}$")
 

@@ -15,8 +15,8 @@ from engine_helpers import (
 )
 
 from cbr_emulator.config import Progression
+from cbr_emulator.operation import OperationRequest
 from cbr_emulator.server import RunningEmulator
-from cbr_emulator.service import OperationRequest
 from orchestrator.store import WorkflowStatus
 
 

@@ -1,0 +1,5 @@
+"""``python -m cbr_emulator``: the same as ``cbr-emulator``."""
+
+from cbr_emulator.cli import main
+
+main()
