@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from orchestrator.cbr.limits import PROTECTABLE_MAX_PAGE
 from orchestrator.messages import FleetCounts, FleetReport, Outcome, ResourceResult
 
 # ------------------------------------------------------------------ observations
@@ -332,7 +333,7 @@ class ListProtectables:
     region: str
     protectable_type: str
     marker: str | None
-    limit: int = 50
+    limit: int = PROTECTABLE_MAX_PAGE
 
 
 Request = (
