@@ -559,10 +559,6 @@ def busy(state: MachineState, failure: Failed) -> Transition:
     return Transition(state, (Sleep("busy", state.busy_retries, failure.retry_after),))
 
 
-def terminal(failure: Failed, resources: tuple[ResourceResult, ...] = ()) -> Done:
-    return Done(Outcome.FAILED, resources, error_code=failure.code, error_message=failure.message)
-
-
 OUTCOME_UNKNOWN = "orchestrator.outcome_unknown"
 CANCELLED = "orchestrator.cancelled"
 NOT_STARTED = "cancelled before it started"
