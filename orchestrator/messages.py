@@ -25,6 +25,14 @@ from pydantic import (
     model_validator,
 )
 
+from orchestrator.cbr.limits import (
+    NAME_MAX_LENGTH,
+    VAULT_DESCRIPTION_MAX_LENGTH,
+    VAULT_MAX_GB,
+    VAULT_MAX_RESOURCES,
+    VAULT_MIN_GB,
+)
+
 COMMAND_VERSION = 1
 EVENT_SOURCE = "urn:cbr-orchestrator"
 EVENT_TYPE_PREFIX = "io.cbr-orchestrator.workflow"
@@ -88,14 +96,14 @@ class VaultSpec(_Strict):
     """How to create the vault when a backup names a vault that does not exist."""
 
     object_type: Literal["server", "disk", "turbo"] = "server"
-    size_gb: int = Field(default=100, ge=10, le=10_485_760)
+    size_gb: int = Field(default=100, ge=VAULT_MIN_GB, le=VAULT_MAX_GB)
     consistent_level: Literal["crash_consistent", "app_consistent"] = "crash_consistent"
-    description: str | None = Field(default=None, max_length=64)
+    description: str | None = Field(default=None, max_length=VAULT_DESCRIPTION_MAX_LENGTH)
 
 
 class VaultRef(_Strict):
     id: str | None = Field(default=None, min_length=1, max_length=64)
-    name: str | None = Field(default=None, min_length=1, max_length=64)
+    name: str | None = Field(default=None, min_length=1, max_length=NAME_MAX_LENGTH)
     create: VaultSpec | None = Field(default=None, description="Create the vault by name when missing.")
 
     @model_validator(mode="after")
@@ -129,7 +137,10 @@ class Admission(_Strict):
         "no other holds any (then it runs alone). Old name: project_concurrency.",
     )
     vault_concurrency: int | None = Field(
-        default=None, ge=1, le=256, description="Backups (checkpoints) of this kind at once in the vault."
+        default=None,
+        ge=1,
+        le=VAULT_MAX_RESOURCES,
+        description="Backups (checkpoints) of this kind at once in the vault.",
     )
     start_by: AwareDatetime | None = Field(
         default=None, description="Not started by then: the backup ends 'expired', its resources skipped."
@@ -151,9 +162,9 @@ def _one_of_names(data: Any, name: str, old: str) -> Any:
 class BackupCommand(_CommandBase):
     kind: Literal["backup"] = "backup"
     vault: VaultRef
-    resources: list[ResourceRef] = Field(min_length=1, max_length=256)
+    resources: list[ResourceRef] = Field(min_length=1, max_length=VAULT_MAX_RESOURCES)
     incremental: bool = True
-    name: str | None = Field(default=None, min_length=1, max_length=64)
+    name: str | None = Field(default=None, min_length=1, max_length=NAME_MAX_LENGTH)
     description: str | None = Field(default=None, max_length=128)
     admission: Admission | None = None
 
@@ -200,8 +211,6 @@ class ReplicateCommand(_CommandBase):
 
 
 MAX_FLEET_RESOURCES = 100_000
-VAULT_CAPACITY = 256  # resources a CBR vault (and so a checkpoint) holds at most
-VAULT_MAX_GB = 10_485_760  # the largest vault CBR creates
 
 
 class ProjectRegion(_Strict):
@@ -240,7 +249,7 @@ class AutoVaults(_Strict):
     name_prefix: str = Field(default="fleet", min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_-]+$")
     size_gb: int = Field(
         default=10_240,
-        ge=10,
+        ge=VAULT_MIN_GB,
         le=VAULT_MAX_GB,
         description="Capacity of each vault created. Resources are packed so that their sizes (as "
         "list_protectable gives them) add up to at most this; one larger than it gets a vault of its own, "
@@ -260,7 +269,7 @@ class FleetBackupCommand(_CommandBase):
     )
     auto_vaults: AutoVaults = Field(default_factory=AutoVaults)
     incremental: bool = True
-    name: str | None = Field(default=None, min_length=1, max_length=64)
+    name: str | None = Field(default=None, min_length=1, max_length=NAME_MAX_LENGTH)
     project_tasks: int = Field(
         default=PROJECT_TASKS,
         ge=1,
@@ -271,7 +280,10 @@ class FleetBackupCommand(_CommandBase):
         "project_concurrency, its old name, is read with this meaning.",
     )
     vault_concurrency: int = Field(
-        default=1, ge=1, le=256, description="Child backups (checkpoints) running at once per vault."
+        default=1,
+        ge=1,
+        le=VAULT_MAX_RESOURCES,
+        description="Child backups (checkpoints) running at once per vault.",
     )
     window_seconds: int | None = Field(
         default=None, ge=1, le=604_800, description="Work not started this long after it began expires."

@@ -14,10 +14,10 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from typing import Any, NamedTuple
 
-import asyncpg
 import pytest
 
 from orchestrator.store import Store, run_migrations
+from orchestrator.store import database as database_helpers
 
 ADMIN_DSN = os.environ.get("CBR_TEST_ADMIN_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
 RUN = uuid.uuid4().hex[:8]
@@ -32,20 +32,12 @@ def unique_name(label: str) -> str:
     return f"cbro_{label}_{RUN}_{uuid.uuid4().hex[:8]}"
 
 
-async def admin(sql: str) -> None:
-    conn = await asyncpg.connect(ADMIN_DSN)
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
-
-
 async def create_database(name: str, template: str | None = None) -> None:
-    await admin(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
+    await database_helpers.create_database(dsn_of(name), template=template)
 
 
 async def drop_database(name: str) -> None:
-    await admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    await database_helpers.drop_database(dsn_of(name))
 
 
 def migrated_template(label: str) -> Iterator[str]:
@@ -64,9 +56,8 @@ def migrated_template(label: str) -> Iterator[str]:
 @contextlib.asynccontextmanager
 async def database(name: str, template: str | None = None) -> AsyncIterator[str]:
     """A database (a clone of ``template``, or empty) for the length of the block; yields its DSN."""
-    await create_database(name, template)
-    yield dsn_of(name)
-    await drop_database(name)
+    async with database_helpers.temporary_database(dsn_of(name), template) as dsn:
+        yield dsn
 
 
 class DatabaseFixtures(NamedTuple):

@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import aio_pika
-import asyncpg
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractRobustConnection
 
 from cbr_emulator.config import DEFAULT_TENANT
@@ -28,6 +27,7 @@ from orchestrator.broker import command_message, declare_topology, delete_topolo
 from orchestrator.config import Names, ProjectCredentials, RateLimitSettings, Settings, WorkerSettings
 from orchestrator.messages import BackupCommand, Command
 from orchestrator.store import Store, run_migrations
+from orchestrator.store.database import temporary_database
 
 ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
 AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/"
@@ -43,22 +43,11 @@ def _dsn_of(db: str) -> str:
     return ADMIN_DSN.rsplit("/", 1)[0] + "/" + db
 
 
-async def _admin(sql: str) -> None:
-    conn = await asyncpg.connect(ADMIN_DSN)
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
-
-
 @contextlib.asynccontextmanager
 async def _database(name: str) -> AsyncIterator[str]:
-    await _admin(f'CREATE DATABASE "{name}"')
-    try:
-        await run_migrations(_dsn_of(name))
-        yield _dsn_of(name)
-    finally:
-        await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    async with temporary_database(_dsn_of(name)) as dsn:
+        await run_migrations(dsn)
+        yield dsn
 
 
 def _settings(

@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from orchestrator.cbr.limits import CREATE_VAULT_MAX_RESOURCES, NAME_MAX_LENGTH
 from orchestrator.cbr.models import OperationDefinition
 
 
@@ -74,9 +75,9 @@ class BindRulesInput(RequestBody):
 
 
 class VaultCreate(RequestBody):
-    name: str = Field(min_length=1, max_length=64)
+    name: str = Field(min_length=1, max_length=NAME_MAX_LENGTH)
     billing: BillingCreate
-    resources: list[ResourceRef] = Field(default_factory=list, max_length=255)
+    resources: list[ResourceRef] = Field(default_factory=list, max_length=CREATE_VAULT_MAX_RESOURCES)
     description: str | None = None
     backup_policy_id: str | None = None
     tags: list[TagInput] | None = None
@@ -180,7 +181,7 @@ class TriggerInput(RequestBody):
 
 
 class PolicyCreate(RequestBody):
-    name: str = Field(min_length=1, max_length=64)
+    name: str = Field(min_length=1, max_length=NAME_MAX_LENGTH)
     operation_type: Literal["backup", "replication"] = "backup"
     trigger: TriggerInput
     operation_definition: OperationDefinition

@@ -44,6 +44,7 @@ from orchestrator.cbr.bodies import (
 )
 from orchestrator.cbr.endpoints import Endpoints
 from orchestrator.cbr.errors import DEFAULT_RETRY_AFTER_CAP, invalid_response
+from orchestrator.cbr.limits import LIST_MAX_PAGE, PROTECTABLE_MAX_PAGE
 from orchestrator.cbr.models import (
     AddedResources,
     Backup,
@@ -83,9 +84,6 @@ from orchestrator.cbr.query import (
 from orchestrator.cbr.transport import DEFAULT_TIMEOUT, Reply, RequestObserver, Transport, operation_table
 
 M = TypeVar("M", bound=BaseModel)
-
-MAX_PROTECTABLE_PAGE = 50
-MAX_PAGE = 1000
 
 
 def _paging(limit: int | None, offset: int | None, marker: str | None = None) -> QueryPairs:
@@ -221,7 +219,7 @@ class CbrClient:
         self,
         filters: VaultFilter | None = None,
         *,
-        page_size: int = MAX_PAGE,
+        page_size: int = LIST_MAX_PAGE,
         request_timeout: float | None = None,
     ) -> AsyncIterator[Vault]:
         async def fetch(offset: int) -> Page[Vault]:
@@ -434,7 +432,7 @@ class CbrClient:
         self,
         filters: OperationLogFilter | None = None,
         *,
-        page_size: int = MAX_PAGE,
+        page_size: int = LIST_MAX_PAGE,
         request_timeout: float | None = None,
     ) -> AsyncIterator[OperationLog]:
         async def fetch(offset: int) -> Page[OperationLog]:
@@ -622,7 +620,7 @@ class CbrClient:
         protectable_type: str = "server",
         filters: ProtectableFilter | None = None,
         *,
-        page_size: int = MAX_PROTECTABLE_PAGE,
+        page_size: int = PROTECTABLE_MAX_PAGE,
         request_timeout: float | None = None,
     ) -> AsyncIterator[Protectable]:
         async def fetch(marker: str | None) -> Page[Protectable]:

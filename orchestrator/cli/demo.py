@@ -14,7 +14,6 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 import aio_pika
-import asyncpg
 from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection
 from rich.console import Console
 from rich.markup import escape
@@ -28,6 +27,7 @@ from orchestrator.cli.tour import REPLICA_TENANT, aksk_client, tour_config
 from orchestrator.config import Names, ProjectCredentials, Settings, WorkerSettings
 from orchestrator.messages import AnyCommand, BackupCommand, ReplicateCommand, RestoreCommand, WorkflowEvent
 from orchestrator.store import run_migrations
+from orchestrator.store.database import create_database
 from orchestrator.worker import run_worker
 
 DEMO_DATABASE = "cbr_orchestrator_demo"
@@ -105,14 +105,9 @@ def _credentials(tenant: Tenant) -> ProjectCredentials:
 
 async def ensure_database(server_dsn: str, name: str) -> str:
     """Create the demo database when missing; return its DSN."""
-    conn = await asyncpg.connect(f"{server_dsn}/postgres")
-    try:
-        if not await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
-            with contextlib.suppress(asyncpg.DuplicateDatabaseError):
-                await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-    return f"{server_dsn}/{name}"
+    dsn = f"{server_dsn}/{name}"
+    await create_database(dsn)
+    return dsn
 
 
 @contextlib.asynccontextmanager

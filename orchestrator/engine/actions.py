@@ -25,6 +25,7 @@ from orchestrator.cbr.bodies import (
 )
 from orchestrator.cbr.clients import CbrClients
 from orchestrator.cbr.errors import CbrApiError
+from orchestrator.cbr.limits import LIST_MAX_PAGE
 from orchestrator.cbr.models import Vault
 from orchestrator.cbr.query import BackupFilter, VaultFilter
 from orchestrator.crash_points import crash_point
@@ -170,7 +171,8 @@ class CbrActions:
             done.exception()  # its askers may all be gone (their runs stopped): the error is theirs, seen
 
     async def _list_vault(self, project: str, region: str, name: str) -> VaultFound | VaultMissing:
-        page = await self._clients.get(project, region).list_vaults(VaultFilter(name=name), limit=1000)
+        client = self._clients.get(project, region)
+        page = await client.list_vaults(VaultFilter(name=name), limit=LIST_MAX_PAGE)
         found = [v for v in page.vaults if v.name == name]
         return self._learned(project, region, found[0]) if found else VaultMissing()
 
@@ -213,7 +215,7 @@ class CbrActions:
         start = (req.since - LOOKUP_CLOCK_SLACK).strftime("%Y-%m-%dT%H:%M:%SZ")
         client = self._clients.get(project, region)
         filters = BackupFilter(vault_id=req.vault_id, start_time=start)
-        async for backup in client.iter_backups(filters, page_size=1000):
+        async for backup in client.iter_backups(filters, page_size=LIST_MAX_PAGE):
             marked = req.marker in (backup.description or "") + (backup.name or "")
             if marked and backup.checkpoint_id and backup.parent_id is None:
                 checkpoint = await client.show_checkpoint(backup.checkpoint_id)

@@ -23,6 +23,7 @@ from datetime import datetime, timedelta
 
 from orchestrator.batching import Coalescer
 from orchestrator.cbr.clients import CbrClients
+from orchestrator.cbr.limits import LIST_MAX_PAGE
 from orchestrator.cbr.models import Backup
 from orchestrator.cbr.paging import Page, by_offset
 from orchestrator.cbr.query import BackupFilter, OperationLogFilter
@@ -44,7 +45,6 @@ FINAL_BACKUP = {"available", "error"}
 ENDED_TASK = {"success": "available", "failed": "error", "timeout": "error", "skipped": "error"}
 RUNNING_TASK_AS_BACKUP = "protecting"
 # replication task status -> replication record status; other task statuses are read from the backup
-PAGE_SIZE = 1000  # the most CBR lists give in one page
 UNFINISHED_TASK = ("waiting", "running")  # listed one status per call
 MIN_BACKUP_PAGE = 50  # a vault's first backup page holds at least this many (newest first)
 REPLICA_STATUS_OF_TASK = {"waiting": "waiting_replicate", "running": "replicating", "success": "success"}
@@ -158,7 +158,7 @@ class Poller:
         filters = BackupFilter(vault_id=vault_id, start_time=_stamp(start)).to_query()
         ids = {checkpoint for _, checkpoint, _ in wanted}
         missing = set(ids)
-        limit = min(PAGE_SIZE, max(MIN_BACKUP_PAGE, 2 * len(ids)))
+        limit = min(LIST_MAX_PAGE, max(MIN_BACKUP_PAGE, 2 * len(ids)))
         client = self._clients.get(*key)
         self.list_calls += 1
         backups: list[PolledBackup] = []
@@ -176,7 +176,7 @@ class Poller:
             passed = bool(page) and (page[-1].created_at or "~") < oldest_wanted
             if (not missing and passed) or len(page) < limit:
                 return backups
-            limit = PAGE_SIZE
+            limit = LIST_MAX_PAGE
 
     async def _backups_of_checkpoints(
         self, key: ProjectKey, queries: list[CheckpointQuery]
@@ -196,7 +196,7 @@ class Poller:
             page = await client.list_page("list_backups", query, PolledBackupPage)
             return Page(page.backups, page.count)
 
-        return [b async for b in by_offset(fetch, PAGE_SIZE) if b.checkpoint_id and b.parent_id is None]
+        return [b async for b in by_offset(fetch, LIST_MAX_PAGE) if b.checkpoint_id and b.parent_id is None]
 
     def _tick(self, key: ProjectKey) -> ProjectTick:
         if key not in self._ticks:
@@ -254,7 +254,7 @@ class Poller:
             page = await client.list_page("list_op_logs", query, PolledTaskPage)
             return Page(page.operation_logs, page.count)
 
-        logs = [log async for log in by_offset(fetch, PAGE_SIZE)]
+        logs = [log async for log in by_offset(fetch, LIST_MAX_PAGE)]
         crash_point("mid_poll")
         return sorted(logs, key=lambda item: item.created_at or "", reverse=True)
 
@@ -290,7 +290,7 @@ def _elapsed(task: PolledTask) -> float | None:
 
 
 def _paging(offset: int) -> list[tuple[str, str]]:
-    return [("limit", str(PAGE_SIZE)), ("offset", str(offset))]
+    return [("limit", str(LIST_MAX_PAGE)), ("offset", str(offset))]
 
 
 def _stamp(moment: datetime) -> str:

@@ -19,7 +19,7 @@ from collections.abc import Callable
 
 from orchestrator.cbr.transport import RequestInfo, ResponseInfo
 from orchestrator.config import RateLimitSettings
-from orchestrator.ratelimit.bucket import BucketState, clamp_rate, lease, lease_size, new_bucket, throttle
+from orchestrator.ratelimit.bucket import clamp_rate, lease, lease_size, new_bucket, throttle
 from orchestrator.store.rate_buckets import BucketKey, RateBuckets
 
 log = logging.getLogger(__name__)
@@ -157,9 +157,6 @@ class SharedLimiter:
 
     def _names(self) -> tuple[str, str]:
         return (self.key.region, self.key.project_id)
-
-    def local_state(self) -> BucketState:
-        return self._local
 
 
 class RateLimiters:

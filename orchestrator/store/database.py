@@ -1,17 +1,21 @@
-"""The database itself: creating the one a URL names, from the server's maintenance database.
+"""The database itself: creating and dropping the one a URL names, from the server's maintenance database.
 
-``cbr-orchestrator migrate --create-database`` uses it, so that a first run needs no ``createdb`` and no
-``psql``: it connects to the ``postgres`` database of the same server with the same credentials and
-creates the database when it does not exist (safe to repeat, and to race with another process).
+The one place that creates databases: ``cbr-orchestrator migrate --create-database`` (so that a first run
+needs no ``createdb`` and no ``psql``), the demo, the soak, the benchmarks and the tests. It connects to the
+``postgres`` database of the same server with the same credentials and creates the database when it does
+not exist (safe to repeat, and to race with another process).
 """
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 import asyncpg
 
 MAINTENANCE_DATABASE = "postgres"
+CONNECT_TIMEOUT = 60.0  # asyncpg's own default
 
 
 class NoDatabaseNamed(ValueError):
@@ -36,17 +40,45 @@ def quoted_identifier(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-async def create_database(dsn: str, connect_timeout: float) -> bool:
-    """Create the database ``dsn`` names when it does not exist; True when this call created it."""
+async def create_database(
+    dsn: str, connect_timeout: float = CONNECT_TIMEOUT, template: str | None = None
+) -> bool:
+    """Create the database ``dsn`` names (a copy of the database ``template`` when given) when it does not
+    exist; True when this call created it."""
     name = database_name(dsn)
+    statement = f"CREATE DATABASE {quoted_identifier(name)}"
+    if template is not None:
+        statement += f" TEMPLATE {quoted_identifier(template)}"
     conn: asyncpg.Connection = await asyncpg.connect(maintenance_dsn(dsn), timeout=connect_timeout)
     try:
         if await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
             return False
         try:
-            await conn.execute(f"CREATE DATABASE {quoted_identifier(name)}")
+            await conn.execute(statement)
         except (asyncpg.DuplicateDatabaseError, asyncpg.UniqueViolationError):  # created by another since
             return False
         return True
     finally:
         await conn.close()
+
+
+async def drop_database(dsn: str, connect_timeout: float = CONNECT_TIMEOUT) -> None:
+    """Drop the database ``dsn`` names if it exists, closing the connections still open to it."""
+    conn: asyncpg.Connection = await asyncpg.connect(maintenance_dsn(dsn), timeout=connect_timeout)
+    try:
+        await conn.execute(f"DROP DATABASE IF EXISTS {quoted_identifier(database_name(dsn))} WITH (FORCE)")
+    finally:
+        await conn.close()
+
+
+@contextlib.asynccontextmanager
+async def temporary_database(
+    dsn: str, template: str | None = None, connect_timeout: float = CONNECT_TIMEOUT
+) -> AsyncIterator[str]:
+    """The database ``dsn`` names, created (from ``template`` when given) for the length of the block and
+    dropped at its end; yields ``dsn``."""
+    await create_database(dsn, connect_timeout, template)
+    try:
+        yield dsn
+    finally:
+        await drop_database(dsn, connect_timeout)

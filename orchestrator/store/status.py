@@ -124,11 +124,3 @@ async def find_workflow(store: Store, ref: str) -> Workflow | None:
     row = await store.pool.fetchrow(q("workflow_shown"), by_id, ref)
     return None if row is None else Workflow.from_record(row)
 
-
-async def workflow_now(dsn: str, command_id: str) -> Workflow | None:
-    """The workflow of a command as it is now (None until intake has committed it)."""
-    store = await Store.connect(dsn, max_size=1)
-    try:
-        return await store.workflow_by_command(command_id)
-    finally:
-        await store.close()

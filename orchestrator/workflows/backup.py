@@ -29,6 +29,7 @@ from typing import Any
 
 from pydantic import Field, model_validator
 
+from orchestrator.cbr.limits import CREATE_VAULT_MAX_RESOURCES, NAME_MAX_LENGTH
 from orchestrator.messages import BackupCommand, Outcome, ResourceResult
 from orchestrator.workflows.base import (
     CANCELLED,
@@ -84,7 +85,6 @@ ALREADY_BOUND = "BackupService.6103"
 NO_BACKUP = "BackupService.no_backup"
 SHOW_CHECKPOINT_EVERY = 2  # polls listing no backup of a pending resource, per show_checkpoint
 WINDOW_CLOSED = "orchestrator.window_closed"
-CREATE_VAULT_MAX_RESOURCES = 255
 VAULT_PHASES = ("resolve_vault", "create_vault", "find_vault", "verify_association")
 
 
@@ -353,7 +353,7 @@ def _to_checkpoint(state: BackupState) -> Transition:
     req = CreateCheckpoint(
         vault_id,
         tuple(state.pending),
-        cmd.name or state.marker[:64],
+        cmd.name or state.marker[:NAME_MAX_LENGTH],
         description,
         cmd.incremental,
         state.marker,

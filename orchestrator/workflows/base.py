@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from orchestrator.cbr.limits import PROTECTABLE_MAX_PAGE
 from orchestrator.messages import FleetCounts, FleetReport, Outcome, ResourceResult
 
 # ------------------------------------------------------------------ observations
@@ -332,7 +333,7 @@ class ListProtectables:
     region: str
     protectable_type: str
     marker: str | None
-    limit: int = 50
+    limit: int = PROTECTABLE_MAX_PAGE
 
 
 Request = (
@@ -556,10 +557,6 @@ def busy(state: MachineState, failure: Failed) -> Transition:
     """A busy or throttled answer: wait with backoff; never a failure by itself."""
     state.busy_retries += 1
     return Transition(state, (Sleep("busy", state.busy_retries, failure.retry_after),))
-
-
-def terminal(failure: Failed, resources: tuple[ResourceResult, ...] = ()) -> Done:
-    return Done(Outcome.FAILED, resources, error_code=failure.code, error_message=failure.message)
 
 
 OUTCOME_UNKNOWN = "orchestrator.outcome_unknown"

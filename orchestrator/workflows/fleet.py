@@ -25,9 +25,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from orchestrator.cbr.limits import PROTECTABLE_MAX_PAGE, VAULT_MAX_RESOURCES
 from orchestrator.messages import (
     FLEET_PROBLEMS_LISTED,
-    VAULT_CAPACITY,
     Admission,
     AutoVaults,
     FleetBackupCommand,
@@ -73,7 +73,6 @@ from orchestrator.workflows.fleet_packing import (
 )
 from orchestrator.workflows.fleet_report import fleet_outcome, fleet_report
 
-PAGE = 50  # list_protectable answers at most 50 instances a page
 PROGRESS_STEP = 5  # a progress event each time another 5 % of the resources is final
 PROGRESS_EVERY = timedelta(seconds=10)  # and at least this often while resources end
 
@@ -232,7 +231,9 @@ def _select_next(state: FleetState) -> Transition:
     if state.sources:
         state.phase = "list_protectables"
         src = state.sources[0]
-        page = ListProtectables(src.project_id, src.region, src.protectable_type, state.marker, PAGE)
+        page = ListProtectables(
+            src.project_id, src.region, src.protectable_type, state.marker, PROTECTABLE_MAX_PAGE
+        )
         return Transition(state, (Call(page),))
     if state.vaults_to_show:
         state.phase = "show_vaults"
@@ -248,7 +249,7 @@ def _page(state: FleetState, obs: ProtectablesPage) -> Transition:
         rtype = RESOURCE_TYPES.get(src.protectable_type, "OS::Nova::Server")
         for rid, _type, bound, size in obs.items:
             state.selected.append(Target(src.project_id, src.region, rid, rtype, bound or None, size))
-    if len(obs.items) < PAGE or (src.lookup and not _unsized_of(state, src.protectable_type)):
+    if len(obs.items) < PROTECTABLE_MAX_PAGE or (src.lookup and not _unsized_of(state, src.protectable_type)):
         state.sources.pop(0)  # read to its end, or every resource it was read for is seen
         state.marker = None
     else:
@@ -288,7 +289,7 @@ def _vault_shown(state: FleetState, obs: VaultFound) -> Transition:
 def _spawn(state: FleetState) -> Transition:
     state.phase = "spawn"
     opts = state.options
-    child_size = min(VAULT_CAPACITY, opts.project_tasks)  # a child always fits under the project cap
+    child_size = min(VAULT_MAX_RESOURCES, opts.project_tasks)  # a child always fits under the project cap
     if opts.vaults is not None:
         plan: Plan = plan_into(state.selected, state.vaults_seen, state.vaults_free_gb, child_size)
     else:

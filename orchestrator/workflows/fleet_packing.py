@@ -19,7 +19,8 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from orchestrator.messages import VAULT_CAPACITY, VAULT_MAX_GB, AutoVaults, ResourceResult
+from orchestrator.cbr.limits import VAULT_MAX_GB, VAULT_MAX_RESOURCES
+from orchestrator.messages import AutoVaults, ResourceResult
 
 OBJECT_TYPES = {"OS::Nova::Server": "server", "OS::Cinder::Volume": "disk", "OS::Sfs::Turbo": "turbo"}
 RESOURCE_TYPES = {v: k for k, v in OBJECT_TYPES.items()}
@@ -83,13 +84,13 @@ class Room:
         return Room(self.resources - 1, None if self.gb is None else self.gb - t.gb)
 
 
-def chunks(items: list[Target], size: int = VAULT_CAPACITY) -> Iterable[tuple[Target, ...]]:
+def chunks(items: list[Target], size: int = VAULT_MAX_RESOURCES) -> Iterable[tuple[Target, ...]]:
     for start in range(0, len(items), size):
         yield tuple(items[start : start + size])
 
 
 def plan_auto(
-    selected: Iterable[Target], fleet_tag: str, auto: AutoVaults, child_size: int = VAULT_CAPACITY
+    selected: Iterable[Target], fleet_tag: str, auto: AutoVaults, child_size: int = VAULT_MAX_RESOURCES
 ) -> Plan:
     """Bound resources into their vaults; the others into new vaults of whole children of ``child_size``
     (≤ 256 resources) and ≤ ``size_gb`` GB per project and type (one larger than ``size_gb`` alone in a
@@ -117,7 +118,7 @@ def plan_auto(
 def _new_vault_holds(child_size: int) -> int:
     """A vault made for the fleet holds whole children (children of a project run one full one at a time,
     so a partial child would leave project capacity unused): as many as fit in 256."""
-    return child_size * max(1, VAULT_CAPACITY // child_size)
+    return child_size * max(1, VAULT_MAX_RESOURCES // child_size)
 
 
 def _fill_vaults(members: list[Target], size_gb: int, most: int) -> Iterable[list[Target]]:
@@ -139,14 +140,14 @@ def plan_into(
     selected: Iterable[Target],
     vaults: dict[str, list[str]],
     free_gb: dict[str, float] | None = None,
-    child_size: int = VAULT_CAPACITY,
+    child_size: int = VAULT_MAX_RESOURCES,
 ) -> Plan:
     """Into the given vaults (id → resources bound now; ``free_gb``: GB free where known): bound ones
     stay, others fill the free room (resources and GB), in order."""
     free_gb = free_gb or {}
     members: dict[str, list[Target]] = {vid: [] for vid in vaults}
     where = {rid: vid for vid, ids in vaults.items() for rid in ids}
-    room = {vid: Room(VAULT_CAPACITY - len(ids), free_gb.get(vid)) for vid, ids in vaults.items()}
+    room = {vid: Room(VAULT_MAX_RESOURCES - len(ids), free_gb.get(vid)) for vid, ids in vaults.items()}
     unplaced = []
     for t in sorted(set(selected)):
         vid = where.get(t.resource_id) or next((v for v in vaults if room[v].fits(t)), None)

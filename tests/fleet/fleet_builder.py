@@ -17,10 +17,11 @@ from typing import Any
 from engine_helpers import PROJECT, REGION
 
 from orchestrator.broker import new_workflow
+from orchestrator.cbr.limits import VAULT_MAX_RESOURCES
 from orchestrator.engine import outbox_event
 from orchestrator.engine.run import FINAL_STATUS
 from orchestrator.engine.store_actions import perform_store_action
-from orchestrator.messages import VAULT_CAPACITY, FleetBackupCommand
+from orchestrator.messages import FleetBackupCommand
 from orchestrator.store import OutboxEvent, Store, Workflow
 from orchestrator.workflows import fleet
 from orchestrator.workflows.base import (
@@ -61,7 +62,7 @@ async def build_fleet(
     ``vaults`` (target vault → the resources it holds now) the fleet fills them instead of creating some."""
     select = {"resources": [{"id": resource_id(i)} for i in range(resources)]}
     raw = {"command_id": command_id, "project_id": PROJECT, "region": REGION, "select": select}
-    raw["project_tasks"] = VAULT_CAPACITY  # children of 256, a vault's worth each
+    raw["project_tasks"] = VAULT_MAX_RESOURCES  # children of 256, a vault's worth each
     command = FleetBackupCommand.model_validate({**raw, **({"vaults": list(vaults)} if vaults else {})})
     wid, _ = await store.create_workflow_if_absent(new_workflow(command))
     [wf] = [claimed for claimed in await store.claim_due("builder", 600, 100) if claimed.id == wid]

@@ -6,6 +6,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from orchestrator.cbr.limits import PROTECTABLE_MAX_PAGE
 from orchestrator.messages import BackupCommand, FleetBackupCommand, FleetCounts, Outcome, ResourceResult
 from orchestrator.workflows import backup, fleet
 from orchestrator.workflows import fleet_packing as packing
@@ -73,7 +74,7 @@ def test_explicit_resources_are_packed_into_children_carrying_caps_and_window() 
         window_seconds=1800,
     )
     st, t = step(fleet.initial_state(cmd, WID), Resume(T0))
-    assert t.actions == (Call(ListProtectables(P, R, "server", None, fleet.PAGE)),)  # their sizes
+    assert t.actions == (Call(ListProtectables(P, R, "server", None, PROTECTABLE_MAX_PAGE)),)  # their sizes
     st, t = step(st, listed(ids))
     children = spawned(t).children
     assert [len(c.input["resources"]) for c in children] == [256, 44]
@@ -116,13 +117,14 @@ def test_a_fleet_saved_before_project_tasks_reads_its_old_cap() -> None:
 def test_resources_chosen_by_id_are_looked_up_page_by_page_until_each_is_seen() -> None:
     cmd = command({"resources": [{"id": "a"}, {"id": "b"}, {"id": "d1", "type": "OS::Cinder::Volume"}]})
     st, t = step(fleet.initial_state(cmd, WID), Resume(T0))
-    assert t.actions == (Call(ListProtectables(P, R, "disk", None, fleet.PAGE)),)
-    page = [f"x{i:02d}" for i in range(fleet.PAGE - 1)] + ["d1"]  # a full page: d1 is its last
+    assert t.actions == (Call(ListProtectables(P, R, "disk", None, PROTECTABLE_MAX_PAGE)),)
+    page = [f"x{i:02d}" for i in range(PROTECTABLE_MAX_PAGE - 1)] + ["d1"]  # a full page: d1 is its last
     st, t = step(st, ProtectablesPage(tuple((i, "OS::Cinder::Volume", None, 5) for i in page)))
-    assert t.actions == (Call(ListProtectables(P, R, "server", None, fleet.PAGE)),)  # d1 seen: next type
-    others = [f"y{i:02d}" for i in range(fleet.PAGE - 1)]
+    # d1 seen: next type
+    assert t.actions == (Call(ListProtectables(P, R, "server", None, PROTECTABLE_MAX_PAGE)),)
+    others = [f"y{i:02d}" for i in range(PROTECTABLE_MAX_PAGE - 1)]
     st, t = step(st, ProtectablesPage((*listed(others).items, ("a", "OS::Nova::Server", "v-old", 40))))
-    assert t.actions == (Call(ListProtectables(P, R, "server", "a", fleet.PAGE)),)  # b not seen yet
+    assert t.actions == (Call(ListProtectables(P, R, "server", "a", PROTECTABLE_MAX_PAGE)),)  # b not seen yet
     st, t = step(st, listed(["b"], size=9000))  # a short page: b seen, and nothing else is needed
     children = spawned(t).children
     assert [(c.input["vault"].get("id"), [r["id"] for r in c.input["resources"]]) for c in children] == [
@@ -173,17 +175,17 @@ def test_protectables_are_listed_page_by_page_in_every_project_and_type() -> Non
         {"protectables": {"types": ["server"], "projects": [{"project_id": P, "region": R}, other]}}
     )
     st, t = step(fleet.initial_state(cmd, WID), Resume(T0))
-    assert t.actions == (Call(ListProtectables(P, R, "server", None, fleet.PAGE)),)
-    full = tuple((f"s{i:03d}", "OS::Nova::Server", None, 10) for i in range(fleet.PAGE))
+    assert t.actions == (Call(ListProtectables(P, R, "server", None, PROTECTABLE_MAX_PAGE)),)
+    full = tuple((f"s{i:03d}", "OS::Nova::Server", None, 10) for i in range(PROTECTABLE_MAX_PAGE))
     st, t = step(st, ProtectablesPage(full))
-    assert t.actions == (Call(ListProtectables(P, R, "server", "s049", fleet.PAGE)),)
+    assert t.actions == (Call(ListProtectables(P, R, "server", "s049", PROTECTABLE_MAX_PAGE)),)
     st, t = step(st, ProtectablesPage((("s999", "OS::Nova::Server", "v-bound", 10),)))
-    assert t.actions == (Call(ListProtectables("f" * 32, "eu-west-0", "server", None, fleet.PAGE)),)
+    assert t.actions == (Call(ListProtectables("f" * 32, "eu-west-0", "server", None, PROTECTABLE_MAX_PAGE)),)
     st, t = step(st, ProtectablesPage((("o1", "OS::Nova::Server", None, 10),)))
     children = spawned(t).children
     assert [(c.project_id, c.input["vault"].get("id"), len(c.input["resources"])) for c in children] == [
         (P, "v-bound", 1),
-        (P, None, fleet.PAGE),
+        (P, None, PROTECTABLE_MAX_PAGE),
         ("f" * 32, None, 1),
     ]
 

@@ -18,6 +18,7 @@ from cbr_emulator.config import EmulatorConfig
 from cbr_emulator.server import RunningEmulator, start_emulator
 from orchestrator.bench.soak.services import PrivatePostgres, PrivateRabbit
 from orchestrator.store import run_migrations
+from orchestrator.store.database import create_database, drop_database
 
 RUN = uuid.uuid4().hex[:8]
 
@@ -65,25 +66,17 @@ def private_postgres() -> Iterator[PrivatePostgres]:
         postgres.close()
 
 
-async def _admin(admin_dsn: str, sql: str) -> None:
-    conn = await asyncpg.connect(admin_dsn, timeout=10)
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
-
-
 async def _fresh_database(admin_dsn: str, *, throwaway: bool) -> AsyncIterator[str]:
     """Create and migrate a database; drop it afterwards (on a throw-away cluster, best effort)."""
     name = f"cbro_resilience_{RUN}_{uuid.uuid4().hex[:8]}"
-    base = admin_dsn.rsplit("/", 1)[0]
-    await _admin(admin_dsn, f'CREATE DATABASE "{name}"')
+    dsn = admin_dsn.rsplit("/", 1)[0] + "/" + name
+    await create_database(dsn, connect_timeout=10)
     try:
-        await run_migrations(f"{base}/{name}")
-        yield f"{base}/{name}"
+        await run_migrations(dsn)
+        yield dsn
     finally:
         try:
-            await _admin(admin_dsn, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            await drop_database(dsn, connect_timeout=10)
         except (OSError, asyncpg.PostgresError):
             if not throwaway:  # the private cluster may be down after a failure; it goes anyway
                 raise

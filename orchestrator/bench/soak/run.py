@@ -31,6 +31,7 @@ from orchestrator.bench.soak.workers import PoolFigures, WorkerPool
 from orchestrator.broker import REASON_HEADER, declare_topology, workflow_id_for
 from orchestrator.config import Names, ProjectCredentials, Settings
 from orchestrator.store import Store, run_migrations
+from orchestrator.store.database import create_database
 
 DATABASE = "cbro_soak"
 PUBLISH_SHARE = 0.9  # commands go out over the first 90 % of the window: the last ones still meet chaos
@@ -103,11 +104,7 @@ async def _private_services(say: Say) -> AsyncIterator[tuple[PrivatePostgres, Pr
 
 
 async def _database(postgres: PrivatePostgres) -> str:
-    conn = await asyncpg.connect(postgres.admin_dsn, timeout=10)
-    try:
-        await conn.execute(f'CREATE DATABASE "{DATABASE}"')
-    finally:
-        await conn.close()
+    await create_database(postgres.dsn(DATABASE), connect_timeout=10)
     await run_migrations(postgres.dsn(DATABASE))
     return postgres.dsn(DATABASE)
 

@@ -145,9 +145,6 @@ SELECT count(*) FROM asked;
 -- engines waiting for work claim at once ($1: their channel)
 SELECT pg_notify($1, '');
 
--- name: release_resources
-DELETE FROM resource_locks WHERE workflow_id = $1;
-
 -- name: claim_unpublished
 -- rows whose event is not yet on the events exchange, or whose reply is due (see sql/005_outbox_replies.sql)
 SELECT id, event_id, routing_key, body, reply_to, correlation_id, published_at IS NOT NULL AS published,
