@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, assert_never
 
 import typer
 from rich.console import Console
@@ -138,16 +138,20 @@ def wait_and_summarise(
     """Wait for the command's outcome, show it and exit with its code (see :data:`WAIT_HELP`)."""
     conflict = known.workflow is not None and not known.same_body
     outcome = asyncio.run(wait_for_outcome(console, chosen, command.command_id, known, timeout, conflict))
-    if isinstance(outcome, Refused):
-        for refusal in outcome.refusals:
-            console.print(f"[red]command refused by intake[/]: {escape(refusal.reason)}")
-        raise typer.Exit(EXIT_REFUSED)
-    if isinstance(outcome, TimedOut):
-        waited = f"--timeout: stopped waiting after {timeout:g} s"
-        console.print(f"[yellow]{waited}[/]; {escape(_where_now(chosen, command))}")
-        raise typer.Exit(EXIT_TIMED_OUT)
-    _summarise(console, chosen.database_url, outcome.workflow)
-    raise typer.Exit(WAIT_EXIT_CODES.get(outcome.workflow.status.value, 1))
+    match outcome:
+        case Refused():
+            for refusal in outcome.refusals:
+                console.print(f"[red]command refused by intake[/]: {escape(refusal.reason)}")
+            raise typer.Exit(EXIT_REFUSED)
+        case TimedOut():
+            waited = f"--timeout: stopped waiting after {timeout:g} s"
+            console.print(f"[yellow]{waited}[/]; {escape(_where_now(chosen, command))}")
+            raise typer.Exit(EXIT_TIMED_OUT)
+        case Finished():
+            _summarise(console, chosen.database_url, outcome.workflow)
+            raise typer.Exit(WAIT_EXIT_CODES.get(outcome.workflow.status.value, 1))
+        case _:
+            assert_never(outcome)
 
 
 async def wait_for_outcome(

@@ -23,6 +23,7 @@ from orchestrator.cbr.bodies import (
     RestoreMapping,
     VaultCreate,
 )
+from orchestrator.cbr.client import CbrClient
 from orchestrator.cbr.clients import CbrClients
 from orchestrator.cbr.errors import CbrApiError
 from orchestrator.cbr.limits import LIST_MAX_PAGE
@@ -112,44 +113,45 @@ class CbrActions:
         return observation, _step(request, StepOutcome.OK, started, response=_summary(observation))
 
     async def dispatch(self, project: str, region: str, req: Request) -> Observation:
-        if isinstance(req, ListProtectables):  # a fleet may list other projects than its own
-            return await protectables_page(self._clients.get(req.project_id, req.region), req)
-        client = self._clients.get(project, region)
-        if isinstance(req, ShowVault):
-            vault = await client.show_vault(req.vault_id)
-            return self._learned(project, region, vault)
-        if isinstance(req, FindVault):
-            return await self._find_vault(project, region, req.name)
-        if isinstance(req, CreateVault):
-            return self._learned(project, region, await client.create_vault(_vault_create(req)))
-        if isinstance(req, AddResources):
-            return await self._add_resources(project, region, req)
-        if isinstance(req, CreateCheckpoint):
-            return await self._create_checkpoint(project, region, req)
-        if isinstance(req, FindCheckpoint):
-            return await self._find_checkpoint(project, region, req)
-        if isinstance(req, PollCheckpoint):
-            return await self._poller.checkpoint(project, region, req.vault_id, req.checkpoint_id, req.since)
-        if isinstance(req, ShowCheckpoint):
-            return await self._poller.show_checkpoint(project, region, req.checkpoint_id)
-        if isinstance(req, ShowBackup):
-            return await self._poller.backup_details(project, region, req.backup_id)
-        if isinstance(req, PollReplication):
-            return await self._poller.replication(project, region, req)
-        if isinstance(req, RestoreBackup):
-            await client.restore_backup(req.backup_id, _restore_body(req))
-            return Accepted()
-        if isinstance(req, FindRestoreTask):
-            return await self._poller.restore_task(project, region, req.backup_id, req.target_id, req.since)
-        if isinstance(req, ReplicateBackup):
-            body = BackupReplicate(
-                destination_project_id=req.destination_project_id,
-                destination_region=req.destination_region,
-                destination_vault_id=req.destination_vault_id,
-            )
-            answer = await client.replicate_backup(req.backup_id, body)
-            return ReplicationStarted(answer.replication_record_id)
-        assert_never(req)
+        client_of = self._clients.get  # per case: a listing may be of another project
+        match req:
+            case ListProtectables():  # a fleet may list other projects than its own
+                return await protectables_page(client_of(req.project_id, req.region), req)
+            case ShowVault():
+                vault = await client_of(project, region).show_vault(req.vault_id)
+                return self._learned(project, region, vault)
+            case FindVault():
+                return await self._find_vault(project, region, req.name)
+            case CreateVault():
+                vault = await client_of(project, region).create_vault(_vault_create(req))
+                return self._learned(project, region, vault)
+            case AddResources():
+                return await self._add_resources(project, region, req)
+            case CreateCheckpoint():
+                return await self._create_checkpoint(project, region, req)
+            case FindCheckpoint():
+                return await self._find_checkpoint(project, region, req)
+            case PollCheckpoint():
+                return await self._poller.checkpoint(
+                    project, region, req.vault_id, req.checkpoint_id, req.since
+                )
+            case ShowCheckpoint():
+                return await self._poller.show_checkpoint(project, region, req.checkpoint_id)
+            case ShowBackup():
+                return await self._poller.backup_details(project, region, req.backup_id)
+            case PollReplication():
+                return await self._poller.replication(project, region, req)
+            case RestoreBackup():
+                await client_of(project, region).restore_backup(req.backup_id, _restore_body(req))
+                return Accepted()
+            case FindRestoreTask():
+                return await self._poller.restore_task(
+                    project, region, req.backup_id, req.target_id, req.since
+                )
+            case ReplicateBackup():
+                return await _replicate(client_of(project, region), req)
+            case _:
+                assert_never(req)
 
     async def _find_vault(self, project: str, region: str, name: str) -> VaultFound | VaultMissing:
         known = self._vaults.find(project, region, name)
@@ -224,6 +226,16 @@ class CbrActions:
                 )
                 return CheckpointLookup(backup.checkpoint_id, skipped)
         return CheckpointLookup(None)
+
+
+async def _replicate(client: CbrClient, req: ReplicateBackup) -> ReplicationStarted:
+    body = BackupReplicate(
+        destination_project_id=req.destination_project_id,
+        destination_region=req.destination_region,
+        destination_vault_id=req.destination_vault_id,
+    )
+    answer = await client.replicate_backup(req.backup_id, body)
+    return ReplicationStarted(answer.replication_record_id)
 
 
 def _vault_create(req: CreateVault) -> VaultCreate:

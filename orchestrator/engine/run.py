@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, assert_never
 
 from orchestrator.config import WorkerSettings
 from orchestrator.engine.actions import Actions
@@ -29,6 +29,7 @@ from orchestrator.store import Finish, OutboxEvent, Step, Store, Workflow, Workf
 from orchestrator.workflows import Kind, kind_of
 from orchestrator.workflows.base import (
     Action,
+    Admit,
     Call,
     CancelChildren,
     CheckpointCreated,
@@ -36,15 +37,17 @@ from orchestrator.workflows.base import (
     CheckpointShown,
     CheckpointStatus,
     Done,
+    Effect,
     Lock,
     Locked,
     MachineState,
     Observation,
     Progress,
+    ReadFleet,
     Request,
     Resume,
     Sleep,
-    StoreAction,
+    SpawnChildren,
     Transition,
     Unlock,
 )
@@ -152,13 +155,15 @@ class Run:
                 if stop is not None:  # what the machine does instead of this call or pause
                     state, actions = stop.state, list(stop.actions)  # type: ignore[assignment]
                     continue
-                if isinstance(action, Done):
-                    await self._finish(state, action)
-                    return
-                if isinstance(action, Sleep):
-                    await self._sleep(state, action, observation)
-                    return
-                seen = await self._act(state, action)
+                match action:
+                    case Done():
+                        await self._finish(state, action)
+                        return
+                    case Sleep():
+                        await self._sleep(state, action, observation)
+                        return
+                    case _:
+                        seen = await self._act(state, action)
                 if seen is not None:
                     observation = seen
                     answered = action.request if isinstance(action, Call) else None
@@ -170,31 +175,35 @@ class Run:
             return None
         return self.kind.cancel(state, action.request if isinstance(action, Call) else None)
 
-    async def _act(self, state: MachineState, action: Action) -> Observation | None:
+    async def _act(self, state: MachineState, action: Effect) -> Observation | None:
         """Do one action that neither ends nor pauses the run; what it saw, if it looked at anything."""
-        wf, store = self.wf, self.ctx.store
-        if isinstance(action, Progress):
-            if wf.parent_id is None:  # a fleet's children publish nothing of their own
-                self.events.append(outbox_event(wf, action))
-            return None
-        claim = self.lease.claim
-        if isinstance(action, Lock):
-            return Locked(await store.lock_resource(claim, wf.project_id, wf.region, action.resource_id))
-        if isinstance(action, Unlock):
-            await store.unlock_resource(claim, wf.project_id, wf.region, action.resource_id)
-            return None
-        if isinstance(action, StoreAction):  # admission, a fleet's children
-            return await perform_store_action(store, wf, action)
-        if isinstance(action, CancelChildren):
-            await store.cancel_children(claim)
-            return None
-        if isinstance(action, Call):
-            if announces_intent(action.request):  # the intent is on disk before the call
-                await self._save(state)
-            observation, step = await self.ctx.actions.perform(wf, action.request)
-            self.steps.append(step)
-            return observation
-        raise TypeError(f"{type(action).__name__} is not done here")
+        wf, store, claim = self.wf, self.ctx.store, self.lease.claim
+        match action:
+            case Progress():
+                if wf.parent_id is None:  # a fleet's children publish nothing of their own
+                    self.events.append(outbox_event(wf, action))
+                return None
+            case Lock():
+                return Locked(await store.lock_resource(claim, wf.project_id, wf.region, action.resource_id))
+            case Unlock():
+                await store.unlock_resource(claim, wf.project_id, wf.region, action.resource_id)
+                return None
+            case Admit() | SpawnChildren() | ReadFleet():  # admission, a fleet's children
+                return await perform_store_action(store, wf, action)
+            case CancelChildren():
+                await store.cancel_children(claim)
+                return None
+            case Call():
+                return await self._call(state, action.request)
+            case _:
+                assert_never(action)
+
+    async def _call(self, state: MachineState, request: Request) -> Observation:
+        if announces_intent(request):  # the intent is on disk before the call
+            await self._save(state)
+        observation, step = await self.ctx.actions.perform(self.wf, request)
+        self.steps.append(step)
+        return observation
 
     async def _save(self, state: MachineState) -> None:
         """Save the state with the steps and events so far; the write renews the lease."""

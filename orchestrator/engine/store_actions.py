@@ -6,6 +6,8 @@ every other result stays in the children's rows.
 
 from __future__ import annotations
 
+from typing import assert_never
+
 from orchestrator.broker.intake import workflow_id_for
 from orchestrator.messages import FLEET_PROBLEMS_LISTED
 from orchestrator.store import Store, Workflow
@@ -24,15 +26,18 @@ from orchestrator.workflows.base import (
 
 
 async def perform_store_action(store: Store, wf: Workflow, action: StoreAction) -> Observation:
-    if isinstance(action, Admit):
-        granted = await admit(store, wf.claim, wf.project_id, wf.region, action.resource_ids, action.caps)
-        return Admitted(granted)
-    if isinstance(action, SpawnChildren):
-        with_ids = [(workflow_id_for(c.command_id), c) for c in action.children]
-        return ChildrenSpawned(await children.spawn(store, wf.claim, with_ids))
-    if isinstance(action, ReadFleet):
-        found = await children.counts(store, wf.id)
-        if not action.results:
-            return FleetSeen(found)
-        return FleetSeen(found, tuple(await children.children_problems(store, wf.id, FLEET_PROBLEMS_LISTED)))
-    raise TypeError(f"unknown store action {type(action).__name__}")
+    match action:
+        case Admit():
+            granted = await admit(store, wf.claim, wf.project_id, wf.region, action.resource_ids, action.caps)
+            return Admitted(granted)
+        case SpawnChildren():
+            with_ids = [(workflow_id_for(c.command_id), c) for c in action.children]
+            return ChildrenSpawned(await children.spawn(store, wf.claim, with_ids))
+        case ReadFleet():
+            found = await children.counts(store, wf.id)
+            if not action.results:
+                return FleetSeen(found)
+            problems = await children.children_problems(store, wf.id, FLEET_PROBLEMS_LISTED)
+            return FleetSeen(found, tuple(problems))
+        case _:
+            assert_never(action)

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal, assert_never
 
 from pydantic import Field, model_validator
 
@@ -34,9 +34,12 @@ from orchestrator.messages import BackupCommand, Outcome, ResourceResult
 from orchestrator.workflows.base import (
     CANCELLED,
     MAY_STILL_FINISH,
+    Accepted,
     AddResources,
     Admit,
     Admitted,
+    Answer,
+    BackupDetails,
     BackupSeen,
     Call,
     Cap,
@@ -44,18 +47,23 @@ from orchestrator.workflows.base import (
     CheckpointLookup,
     CheckpointShown,
     CheckpointStatus,
+    ChildrenSpawned,
     CreateCheckpoint,
     CreateVault,
     Done,
     Failed,
     FindCheckpoint,
     FindVault,
+    FleetSeen,
     Intent,
     Lock,
     Locked,
     MachineState,
     Observation,
     PollCheckpoint,
+    ProtectablesPage,
+    ReplicaSeen,
+    ReplicationStarted,
     Request,
     ResourcesAdded,
     Resume,
@@ -63,6 +71,8 @@ from orchestrator.workflows.base import (
     ShowVault,
     Skipped,
     Sleep,
+    TaskMissing,
+    TaskSeen,
     Transition,
     Unlock,
     VaultFound,
@@ -86,9 +96,20 @@ NO_BACKUP = "BackupService.no_backup"
 SHOW_CHECKPOINT_EVERY = 2  # polls listing no backup of a pending resource, per show_checkpoint
 WINDOW_CLOSED = "orchestrator.window_closed"
 VAULT_PHASES = ("resolve_vault", "create_vault", "find_vault", "verify_association")
+BackupPhase = Literal[
+    "resolve_vault",
+    "create_vault",
+    "find_vault",
+    "associate",
+    "verify_association",
+    "checkpoint",
+    "find_checkpoint",
+    "poll",
+]
 
 
 class BackupState(MachineState):
+    phase: BackupPhase
     command: BackupCommand
     marker: str
     vault_id: str | None = None
@@ -127,43 +148,67 @@ def initial_state(command: BackupCommand, workflow_id: uuid.UUID) -> BackupState
 def transition(state: BackupState, obs: Observation) -> Transition:
     """Pure: the given state is not modified; the new state is in the returned transition."""
     state = state.model_copy(deep=True)
-    if isinstance(obs, Resume):
-        begin_run(state, obs)
-        state.started_at = state.started_at or obs.now
-        return _resume(state, obs) if state.admitted else _admit(state, obs.now)
-    if isinstance(obs, Failed):
-        return _failed(state, obs)
-    state.busy_retries = 0
-    if isinstance(obs, Admitted) and not state.admitted:
-        if not obs.granted:
-            return Transition(state, (Sleep("poll"),))
-        state.admitted = True
-        return _resume(state, obs)
-    if isinstance(obs, Locked) and state.phase == "resolve_vault":
-        if not obs.acquired:
-            state.busy_retries += 1
-            return Transition(state, (Sleep("busy", state.busy_retries),))
-        state.vault_lock_held = True
-        return Transition(state, (Call(FindVault(state.command.vault.name or "")),))
-    if isinstance(obs, VaultFound) and state.phase in VAULT_PHASES:
-        return _vault_found(state, obs)
-    if isinstance(obs, VaultMissing) and state.phase == "resolve_vault":
-        return _vault_missing(state)
-    if isinstance(obs, VaultMissing) and state.phase == "find_vault":
-        return _vault_still_missing(state)
-    if isinstance(obs, ResourcesAdded) and state.phase == "associate":
-        return _resources_added(state, obs)
-    if isinstance(obs, CheckpointCreated) and state.phase == "checkpoint":
-        return _checkpoint_exists(state, obs.checkpoint_id, obs.skipped)
-    if isinstance(obs, CheckpointLookup) and state.phase == "find_checkpoint":
-        if obs.checkpoint_id is not None:
+    match obs:
+        case Resume():
+            begin_run(state, obs)
+            state.started_at = state.started_at or obs.now
+            return _resume(state) if state.admitted else _admit(state, obs.now)
+        case Failed():
+            return _failed(state, obs)
+        case _:
+            state.busy_retries = 0
+            return _answered(state, obs)
+
+
+def _answered(state: BackupState, obs: Answer) -> Transition:
+    """What an action answered, in the phase that asked for it; anything else is a bug."""
+    match obs:
+        case Admitted() if not state.admitted:
+            return _admitted(state, obs)
+        case Locked() if state.phase == "resolve_vault":
+            return _vault_locked(state, obs)
+        case VaultFound() if state.phase in VAULT_PHASES:
+            return _vault_found(state, obs)
+        case VaultMissing() if state.phase == "resolve_vault":
+            return _vault_missing(state)
+        case VaultMissing() if state.phase == "find_vault":
+            return _vault_still_missing(state)
+        case ResourcesAdded() if state.phase == "associate":
+            return _resources_added(state, obs)
+        case CheckpointCreated() if state.phase == "checkpoint":
             return _checkpoint_exists(state, obs.checkpoint_id, obs.skipped)
-        return _checkpoint_not_seen(state)
-    if isinstance(obs, CheckpointStatus) and state.phase == "poll":
-        return _polled(state, obs)
-    if isinstance(obs, CheckpointShown) and state.phase == "poll":
-        return _checkpoint_shown(state, obs)
-    return unexpected(state, obs)
+        case CheckpointLookup() if state.phase == "find_checkpoint":
+            return _checkpoint_looked_up(state, obs)
+        case CheckpointStatus() if state.phase == "poll":
+            return _polled(state, obs)
+        case CheckpointShown() if state.phase == "poll":
+            return _checkpoint_shown(state, obs)
+        case (
+            Admitted()
+            | Locked()
+            | VaultFound()
+            | VaultMissing()
+            | ResourcesAdded()
+            | CheckpointCreated()
+            | CheckpointLookup()
+            | CheckpointStatus()
+            | CheckpointShown()
+        ):  # in another phase
+            return unexpected(state, obs)
+        case (
+            ReplicaSeen()
+            | BackupDetails()
+            | Accepted()
+            | ReplicationStarted()
+            | TaskSeen()
+            | TaskMissing()
+            | ProtectablesPage()
+            | ChildrenSpawned()
+            | FleetSeen()
+        ):  # a backup never asks for these
+            return unexpected(state, obs)
+        case _:
+            assert_never(obs)
 
 
 def expire(state: BackupState) -> Done:
@@ -237,24 +282,42 @@ def admission_caps(command: BackupCommand) -> tuple[Cap, ...]:
     return tuple(caps)
 
 
-def _resume(state: BackupState, obs: Observation) -> Transition:
+def _admitted(state: BackupState, obs: Admitted) -> Transition:
+    if not obs.granted:
+        return Transition(state, (Sleep("poll"),))
+    state.admitted = True
+    return _resume(state)
+
+
+def _resume(state: BackupState) -> Transition:
     """Where the run starts (on :class:`Resume`, or right after admission)."""
     cmd = state.command
-    if state.phase in ("create_vault", "find_vault") and state.vault_intent is not None:
-        return _find_vault(state)  # a vault create whose outcome is unknown: look before creating
-    if state.phase in ("resolve_vault", "create_vault", "find_vault"):
-        state.phase = "resolve_vault"
-        req = ShowVault(cmd.vault.id) if cmd.vault.id else FindVault(cmd.vault.name or "")
-        return Transition(state, (Call(req),))
-    if state.phase == "associate":
-        return Transition(state, (Call(AddResources(_vault(state), _refs(state, state.to_associate))),))
-    if state.phase == "verify_association":
-        return Transition(state, (Call(ShowVault(_vault(state))),))
-    if state.phase in ("checkpoint", "find_checkpoint"):
-        return _to_checkpoint(state)
-    if state.phase == "poll":
-        return Transition(state, (Call(_poll(state)),))
-    return unexpected(state, obs)
+    match state.phase:
+        case "create_vault" | "find_vault" if state.vault_intent is not None:
+            return _find_vault(state)  # a vault create whose outcome is unknown: look before creating
+        case "resolve_vault" | "create_vault" | "find_vault":
+            state.phase = "resolve_vault"
+            req = ShowVault(cmd.vault.id) if cmd.vault.id else FindVault(cmd.vault.name or "")
+            return Transition(state, (Call(req),))
+        case "associate":
+            return Transition(state, (Call(AddResources(_vault(state), _refs(state, state.to_associate))),))
+        case "verify_association":
+            return Transition(state, (Call(ShowVault(_vault(state))),))
+        case "checkpoint" | "find_checkpoint":
+            return _to_checkpoint(state)
+        case "poll":
+            return Transition(state, (Call(_poll(state)),))
+        case _:
+            assert_never(state.phase)
+
+
+def _vault_locked(state: BackupState, obs: Locked) -> Transition:
+    """The vault name's lock, taken before looking again for a missing vault (and creating it)."""
+    if not obs.acquired:
+        state.busy_retries += 1
+        return Transition(state, (Sleep("busy", state.busy_retries),))
+    state.vault_lock_held = True
+    return Transition(state, (Call(FindVault(state.command.vault.name or "")),))
 
 
 def _vault_found(state: BackupState, obs: VaultFound) -> Transition:
@@ -359,6 +422,12 @@ def _to_checkpoint(state: BackupState) -> Transition:
         state.marker,
     )
     return Transition(state, (Call(req),))
+
+
+def _checkpoint_looked_up(state: BackupState, obs: CheckpointLookup) -> Transition:
+    if obs.checkpoint_id is not None:
+        return _checkpoint_exists(state, obs.checkpoint_id, obs.skipped)
+    return _checkpoint_not_seen(state)
 
 
 def _checkpoint_not_seen(state: BackupState) -> Transition:

@@ -194,10 +194,9 @@ class FleetSeen:
     results: tuple[ResourceResult, ...] = ()
 
 
-Observation = (
-    Resume
-    | Failed
-    | Locked
+# what a successful action answers (every observation but the run's start and a failed call)
+Answer = (
+    Locked
     | VaultFound
     | VaultMissing
     | ResourcesAdded
@@ -216,6 +215,7 @@ Observation = (
     | ChildrenSpawned
     | FleetSeen
 )
+Observation = Resume | Failed | Answer
 
 # ------------------------------------------------------------------ actions (CBR requests and the rest)
 
@@ -451,7 +451,9 @@ class Done:
     fleet: FleetReport | None = None
 
 
-Action = Call | Lock | Unlock | Sleep | Progress | Done | Admit | SpawnChildren | ReadFleet | CancelChildren
+# what a run does and goes on: every action but the two that pause (``Sleep``) or end (``Done``) it
+Effect = Call | Lock | Unlock | Progress | StoreAction | CancelChildren
+Action = Effect | Sleep | Done
 
 
 @dataclass(frozen=True)
@@ -572,7 +574,7 @@ def outcome_unknown(failure: Failed, what: str) -> tuple[str, str]:
     return OUTCOME_UNKNOWN, message[:1000]
 
 
-def unexpected(state: MachineState, observation: object) -> Transition:
+def unexpected(state: MachineState, observation: Observation) -> Transition:
     """An observation that does not fit the phase is a bug; end the workflow rather than loop."""
     name = type(observation).__name__
     done = Done(

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal, assert_never
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -39,26 +39,41 @@ from orchestrator.messages import (
 )
 from orchestrator.workflows.base import (
     CANCELLED,
+    Accepted,
+    Admitted,
+    Answer,
+    BackupDetails,
     Call,
     CancelChildren,
+    CheckpointCreated,
+    CheckpointLookup,
+    CheckpointShown,
+    CheckpointStatus,
     ChildrenSpawned,
     ChildSpec,
     Done,
     Failed,
     FleetSeen,
     ListProtectables,
+    Locked,
     MachineState,
     Observation,
     Progress,
     ProtectablesPage,
     ReadFleet,
+    ReplicaSeen,
+    ReplicationStarted,
     Request,
+    ResourcesAdded,
     Resume,
     ShowVault,
     Sleep,
     SpawnChildren,
+    TaskMissing,
+    TaskSeen,
     Transition,
     VaultFound,
+    VaultMissing,
     busy,
     unexpected,
 )
@@ -75,6 +90,7 @@ from orchestrator.workflows.fleet_report import fleet_outcome, fleet_report
 
 PROGRESS_STEP = 5  # a progress event each time another 5 % of the resources is final
 PROGRESS_EVERY = timedelta(seconds=10)  # and at least this often while resources end
+FleetPhase = Literal["start", "list_protectables", "show_vaults", "spawn", "watch", "summarize"]
 
 
 class Source(BaseModel):
@@ -116,6 +132,7 @@ class FleetOptions(BaseModel):
 
 
 class FleetState(MachineState):
+    phase: FleetPhase
     options: FleetOptions
     workflow_id: uuid.UUID  # the fleet's own: its children's ids are made from it
     tag: str  # short, unique per fleet: names its auto-packed vaults
@@ -172,23 +189,51 @@ def _lookups(command: FleetBackupCommand) -> list[Source]:
 def transition(state: FleetState, obs: Observation) -> Transition:
     """Pure: the given state is not modified; the new state is in the returned transition."""
     state = state.model_copy(deep=True)
-    if isinstance(obs, Resume):
-        return _resume(state, obs.now)
-    if isinstance(obs, Failed):
-        return _failed(state, obs)
-    state.busy_retries = 0
-    if isinstance(obs, ProtectablesPage) and state.phase == "list_protectables":
-        return _page(state, obs)
-    if isinstance(obs, VaultFound) and state.phase == "show_vaults":
-        return _vault_shown(state, obs)
-    if isinstance(obs, ChildrenSpawned) and state.phase == "spawn":
-        state.phase = "watch"
-        return Transition(state, (ReadFleet(),))
-    if isinstance(obs, FleetSeen) and state.phase == "watch":
-        return _watched(state, obs)
-    if isinstance(obs, FleetSeen) and state.phase == "summarize":
-        return Transition(state, (_summary(state, obs),))
-    return unexpected(state, obs)
+    match obs:
+        case Resume():
+            return _resume(state, obs.now)
+        case Failed():
+            return _failed(state, obs)
+        case _:
+            state.busy_retries = 0
+            return _answered(state, obs)
+
+
+def _answered(state: FleetState, obs: Answer) -> Transition:
+    """What an action answered, in the phase that asked for it; anything else is a bug."""
+    match obs:
+        case ProtectablesPage() if state.phase == "list_protectables":
+            return _page(state, obs)
+        case VaultFound() if state.phase == "show_vaults":
+            return _vault_shown(state, obs)
+        case ChildrenSpawned() if state.phase == "spawn":
+            state.phase = "watch"
+            return Transition(state, (ReadFleet(),))
+        case FleetSeen() if state.phase == "watch":
+            return _watched(state, obs)
+        case FleetSeen() if state.phase == "summarize":
+            return Transition(state, (_summary(state, obs),))
+        case ProtectablesPage() | VaultFound() | ChildrenSpawned() | FleetSeen():  # in another phase
+            return unexpected(state, obs)
+        case (
+            Locked()
+            | VaultMissing()
+            | ResourcesAdded()
+            | CheckpointCreated()
+            | CheckpointLookup()
+            | CheckpointStatus()
+            | CheckpointShown()
+            | ReplicaSeen()
+            | BackupDetails()
+            | Accepted()
+            | ReplicationStarted()
+            | TaskSeen()
+            | TaskMissing()
+            | Admitted()
+        ):  # a fleet never asks for these
+            return unexpected(state, obs)
+        case _:
+            assert_never(obs)
 
 
 def expire(state: FleetState) -> Done:
@@ -218,13 +263,15 @@ def _resume(state: FleetState, now: datetime) -> Transition:
         state.started_at = now
         seconds = state.options.window_seconds
         state.start_by = now + timedelta(seconds=seconds) if seconds else None
-    if state.phase in ("start", "list_protectables", "show_vaults"):
-        return _select_next(state)
-    if state.phase == "spawn":
-        return _spawn(state)
-    if state.phase in ("watch", "summarize"):
-        return Transition(state, (ReadFleet(results=state.phase == "summarize"),))
-    return unexpected(state, Resume)
+    match state.phase:
+        case "start" | "list_protectables" | "show_vaults":
+            return _select_next(state)
+        case "spawn":
+            return _spawn(state)
+        case "watch" | "summarize":
+            return Transition(state, (ReadFleet(results=state.phase == "summarize"),))
+        case _:
+            assert_never(state.phase)
 
 
 def _select_next(state: FleetState) -> Transition:

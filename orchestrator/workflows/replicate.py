@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal, assert_never
 
 from pydantic import model_validator
 
@@ -22,22 +22,38 @@ from orchestrator.messages import Outcome, ReplicateCommand, ResourceResult
 from orchestrator.workflows.base import (
     CANCELLED,
     MAY_STILL_FINISH,
+    Accepted,
+    Admitted,
+    Answer,
     BackupDetails,
     Call,
+    CheckpointCreated,
+    CheckpointLookup,
+    CheckpointShown,
+    CheckpointStatus,
+    ChildrenSpawned,
     Done,
     Failed,
+    FleetSeen,
     Intent,
+    Locked,
     MachineState,
     Observation,
     PollReplication,
+    ProtectablesPage,
     ReplicaSeen,
     ReplicateBackup,
     ReplicationStarted,
     Request,
+    ResourcesAdded,
     Resume,
     ShowBackup,
     Sleep,
+    TaskMissing,
+    TaskSeen,
     Transition,
+    VaultFound,
+    VaultMissing,
     announce,
     begin_run,
     busy,
@@ -52,9 +68,11 @@ from orchestrator.workflows.base import (
 SERVER = "OS::Nova::Server"
 WAIT_STATUSES = {"waiting_protect", "protecting", "waiting_restore", "restoring"}
 REPLICA_FAILED = {"fail", "skip"}
+ReplicatePhase = Literal["check", "replicate", "find_replica", "poll"]
 
 
 class ReplicateState(MachineState):
+    phase: ReplicatePhase
     command: ReplicateCommand
     record_id: str | None = None
     replicate_intent: Intent | None = None
@@ -75,23 +93,52 @@ def initial_state(command: ReplicateCommand, workflow_id: uuid.UUID) -> Replicat
 def transition(state: ReplicateState, obs: Observation) -> Transition:
     """Pure: the given state is not modified; the new state is in the returned transition."""
     state = state.model_copy(deep=True)
-    if isinstance(obs, Resume):
-        begin_run(state, obs)
-        state.started_at = state.started_at or obs.now
-        return _resume(state)
-    if isinstance(obs, Failed):
-        return _failed(state, obs)
-    state.busy_retries = 0
-    if isinstance(obs, BackupDetails):
-        return _details(state, obs)
-    if isinstance(obs, ReplicaSeen) and state.phase == "poll":
-        return _replica(state, obs)
-    if isinstance(obs, ReplicationStarted) and state.phase == "replicate":
-        state.record_id = obs.record_id
-        state.replicate_intent = None  # answered: it is under way
-        state.phase = "poll"
-        return Transition(state, (Sleep("poll"),))
-    return unexpected(state, obs)
+    match obs:
+        case Resume():
+            begin_run(state, obs)
+            state.started_at = state.started_at or obs.now
+            return _resume(state)
+        case Failed():
+            return _failed(state, obs)
+        case _:
+            state.busy_retries = 0
+            return _answered(state, obs)
+
+
+def _answered(state: ReplicateState, obs: Answer) -> Transition:
+    """What an action answered, in the phase that asked for it; anything else is a bug."""
+    match obs:
+        case BackupDetails():
+            return _details(state, obs)
+        case ReplicaSeen() if state.phase == "poll":
+            return _replica(state, obs)
+        case ReplicationStarted() if state.phase == "replicate":
+            state.record_id = obs.record_id
+            state.replicate_intent = None  # answered: it is under way
+            state.phase = "poll"
+            return Transition(state, (Sleep("poll"),))
+        case ReplicaSeen() | ReplicationStarted():  # in another phase
+            return unexpected(state, obs)
+        case (
+            Locked()
+            | VaultFound()
+            | VaultMissing()
+            | ResourcesAdded()
+            | CheckpointCreated()
+            | CheckpointLookup()
+            | CheckpointStatus()
+            | CheckpointShown()
+            | Accepted()
+            | TaskSeen()
+            | TaskMissing()
+            | Admitted()
+            | ProtectablesPage()
+            | ChildrenSpawned()
+            | FleetSeen()
+        ):  # a replication never asks for these
+            return unexpected(state, obs)
+        case _:
+            assert_never(obs)
 
 
 def expire(state: ReplicateState) -> Done:
@@ -125,15 +172,20 @@ def cancel(state: ReplicateState, pending: Request | None) -> Transition | None:
 
 
 def _resume(state: ReplicateState) -> Transition:
-    if state.phase in ("replicate", "find_replica") and state.replicate_intent is not None:
-        state.phase = "find_replica"  # it may be under way already: look before asking again
-    elif state.phase in ("replicate", "find_replica"):
-        return _request(state)
-    if state.phase == "poll":
-        cmd = state.command
-        poll = PollReplication(cmd.backup_id, state.record_id, cmd.destination_region, _since(state))
-        return Transition(state, (Call(poll),))
-    return Transition(state, (Call(ShowBackup(state.command.backup_id)),))
+    match state.phase:
+        case "replicate" | "find_replica" if state.replicate_intent is not None:
+            state.phase = "find_replica"  # it may be under way already: look before asking again
+            return Transition(state, (Call(ShowBackup(state.command.backup_id)),))
+        case "replicate" | "find_replica":
+            return _request(state)
+        case "poll":
+            cmd = state.command
+            poll = PollReplication(cmd.backup_id, state.record_id, cmd.destination_region, _since(state))
+            return Transition(state, (Call(poll),))
+        case "check":
+            return Transition(state, (Call(ShowBackup(state.command.backup_id)),))
+        case _:
+            assert_never(state.phase)
 
 
 def _since(state: ReplicateState) -> datetime:

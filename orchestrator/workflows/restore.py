@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal, assert_never
 
 from pydantic import model_validator
 
@@ -20,22 +20,37 @@ from orchestrator.workflows.base import (
     CANCELLED,
     MAY_STILL_FINISH,
     Accepted,
+    Admitted,
+    Answer,
+    BackupDetails,
     Call,
+    CheckpointCreated,
+    CheckpointLookup,
+    CheckpointShown,
+    CheckpointStatus,
+    ChildrenSpawned,
     Done,
     Failed,
     FindRestoreTask,
+    FleetSeen,
     Intent,
     Lock,
     Locked,
     MachineState,
     Observation,
+    ProtectablesPage,
+    ReplicaSeen,
+    ReplicationStarted,
     Request,
+    ResourcesAdded,
     RestoreBackup,
     Resume,
     Sleep,
     TaskMissing,
     TaskSeen,
     Transition,
+    VaultFound,
+    VaultMissing,
     announce,
     begin_run,
     busy,
@@ -49,9 +64,11 @@ from orchestrator.workflows.base import (
 
 MAX_MISSING_POLLS = 10
 FAILED_TASK = {"failed", "timeout", "skipped"}
+RestorePhase = Literal["lock", "restore", "find_restore", "poll"]
 
 
 class RestoreState(MachineState):
+    phase: RestorePhase
     command: RestoreCommand
     requested_since: datetime | None = None
     restore_intent: Intent | None = None
@@ -72,45 +89,82 @@ def initial_state(command: RestoreCommand, workflow_id: uuid.UUID) -> RestoreSta
 def transition(state: RestoreState, obs: Observation) -> Transition:
     """Pure: the given state is not modified; the new state is in the returned transition."""
     state = state.model_copy(deep=True)
-    if isinstance(obs, Resume):
-        begin_run(state, obs)
-        state.requested_since = state.requested_since or obs.now  # no task of ours can be older
-        return _resume(state, obs)
-    if isinstance(obs, Failed):
-        return _failed(state, obs)
-    if isinstance(obs, Locked) and state.phase == "lock":
-        if not obs.acquired:
-            state.busy_retries += 1
-            return Transition(state, (Sleep("busy", state.busy_retries),))
-        state.busy_retries = 0
-        state.phase = "restore"
-        return _request(state)
+    match obs:
+        case Resume():
+            begin_run(state, obs)
+            state.requested_since = state.requested_since or obs.now  # no task of ours can be older
+            return _resume(state)
+        case Failed():
+            return _failed(state, obs)
+        case Locked() if state.phase == "lock":
+            return _locked(state, obs)
+        case _:
+            state.busy_retries = 0
+            return _answered(state, obs)
+
+
+def _answered(state: RestoreState, obs: Answer) -> Transition:
+    """What an action answered, in the phase that asked for it; anything else is a bug."""
+    match obs:
+        case Accepted() if state.phase == "restore":
+            state.phase = "poll"
+            state.restore_intent = None  # answered: it is under way
+            return Transition(state, (Sleep("poll"),))
+        case TaskSeen() if state.phase in ("find_restore", "poll"):
+            state.restore_intent = None
+            return _task(state, obs)
+        case TaskMissing() if state.phase == "find_restore":
+            return _restore_not_seen(state)
+        case TaskMissing() if state.phase == "poll":
+            return _task_missing(state)
+        case Locked() | Accepted() | TaskSeen() | TaskMissing():  # in another phase
+            return unexpected(state, obs)
+        case (
+            VaultFound()
+            | VaultMissing()
+            | ResourcesAdded()
+            | CheckpointCreated()
+            | CheckpointLookup()
+            | CheckpointStatus()
+            | CheckpointShown()
+            | ReplicaSeen()
+            | BackupDetails()
+            | ReplicationStarted()
+            | Admitted()
+            | ProtectablesPage()
+            | ChildrenSpawned()
+            | FleetSeen()
+        ):  # a restore never asks for these
+            return unexpected(state, obs)
+        case _:
+            assert_never(obs)
+
+
+def _locked(state: RestoreState, obs: Locked) -> Transition:
+    if not obs.acquired:
+        state.busy_retries += 1
+        return Transition(state, (Sleep("busy", state.busy_retries),))
     state.busy_retries = 0
-    if isinstance(obs, Accepted) and state.phase == "restore":
-        state.phase = "poll"
-        state.restore_intent = None  # answered: it is under way
-        return Transition(state, (Sleep("poll"),))
-    if isinstance(obs, TaskSeen) and state.phase in ("find_restore", "poll"):
-        state.restore_intent = None
-        return _task(state, obs)
-    if isinstance(obs, TaskMissing) and state.phase == "find_restore":
-        return _restore_not_seen(state)
-    if isinstance(obs, TaskMissing) and state.phase == "poll":
-        state.missing_polls += 1
-        if state.missing_polls > MAX_MISSING_POLLS:
-            return Transition(
-                state,
-                (
-                    _done(
-                        state,
-                        Outcome.FAILED,
-                        "orchestrator.task_not_found",
-                        "the restore task never appeared in the operation logs",
-                    ),
+    state.phase = "restore"
+    return _request(state)
+
+
+def _task_missing(state: RestoreState) -> Transition:
+    """The restore's task is not (yet) in the operation logs: poll again, a few times."""
+    state.missing_polls += 1
+    if state.missing_polls > MAX_MISSING_POLLS:
+        return Transition(
+            state,
+            (
+                _done(
+                    state,
+                    Outcome.FAILED,
+                    "orchestrator.task_not_found",
+                    "the restore task never appeared in the operation logs",
                 ),
-            )
-        return Transition(state, (Sleep("poll"),))
-    return unexpected(state, obs)
+            ),
+        )
+    return Transition(state, (Sleep("poll"),))
 
 
 def expire(state: RestoreState) -> Done:
@@ -144,17 +198,19 @@ def cancel(state: RestoreState, pending: Request | None) -> Transition | None:
     return Transition(state, (done,))
 
 
-def _resume(state: RestoreState, resume: Resume) -> Transition:
-    if state.phase == "lock":
-        return Transition(state, (Lock(state.command.target_id),))
-    if state.phase in ("restore", "find_restore"):
-        if state.restore_intent is not None:  # it may be under way already: look before asking again
-            state.phase = "find_restore"
+def _resume(state: RestoreState) -> Transition:
+    match state.phase:
+        case "lock":
+            return Transition(state, (Lock(state.command.target_id),))
+        case "restore" | "find_restore" if state.restore_intent is not None:
+            state.phase = "find_restore"  # it may be under way already: look before asking again
             return Transition(state, (Call(_find(state)),))
-        return _request(state)
-    if state.phase == "poll":
-        return Transition(state, (Call(_find(state)),))
-    return unexpected(state, resume)
+        case "restore" | "find_restore":
+            return _request(state)
+        case "poll":
+            return Transition(state, (Call(_find(state)),))
+        case _:
+            assert_never(state.phase)
 
 
 def _restore_not_seen(state: RestoreState) -> Transition:
