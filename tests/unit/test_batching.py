@@ -138,12 +138,45 @@ async def test_one_at_a_time_collects_the_next_batch_while_one_is_in_flight() ->
     batcher: Batcher[str, int, int] = Batcher(slow, window=0, one_at_a_time=True)
     first = asyncio.create_task(batcher.ask("k", 1))
     await asyncio.sleep(0.01)
-    later = [asyncio.create_task(batcher.ask("k", i)) for i in (2, 3)]
+    later = [asyncio.create_task(batcher.ask("k", 2))]
+    await asyncio.sleep(0.01)  # past its window: it keeps collecting while the first is in flight
+    later.append(asyncio.create_task(batcher.ask("k", 3)))
     await asyncio.sleep(0.01)
-    assert batches == [[1]]  # the others wait for the batch in flight
+    assert batches == [[1]]
     release.set()
     assert await settled(first, *later) == [10, 20, 30]
     assert batches == [[1], [2, 3]]
+
+
+async def test_one_at_a_time_sends_full_batches_in_turn() -> None:
+    in_flight: list[int] = []
+    most = 0
+
+    async def counted(key: str, items: list[int]) -> list[int | Exception]:
+        nonlocal most
+        in_flight.append(1)
+        most = max(most, len(in_flight))
+        await asyncio.sleep(0.005)
+        in_flight.pop()
+        return [item * 10 for item in items]
+
+    batcher: Batcher[str, int, int] = Batcher(counted, window=LONG, max_size=1, one_at_a_time=True)
+    assert await settled(*(batcher.ask("k", i) for i in (1, 2, 3))) == [10, 20, 30]
+    assert most == 1
+
+
+async def test_one_at_a_time_cancels_the_batches_waiting_behind_a_cancelled_one() -> None:
+    batches: list[list[int]] = []
+
+    async def cancelled(key: str, items: list[int]) -> list[int | Exception]:
+        batches.append(items)
+        await asyncio.sleep(0)
+        raise asyncio.CancelledError
+
+    batcher: Batcher[str, int, int] = Batcher(cancelled, window=LONG, max_size=1, one_at_a_time=True)
+    answers = await settled(batcher.ask("k", 1), batcher.ask("k", 2))
+    assert [type(a) for a in answers] == [asyncio.CancelledError] * 2
+    assert batches == [[1]]
 
 
 async def test_coalescer_asks_identical_queries_once() -> None:
