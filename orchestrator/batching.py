@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 from collections import deque
 from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
 from typing import Generic, TypeVar
@@ -146,14 +147,16 @@ class Batcher(Generic[K, T, R]):
         self._send_ready(key, lane)
 
     def _send_ready(self, key: K, lane: _Lane[T, R]) -> None:
-        while lane.ready and not (self._one_at_a_time and lane.in_flight):
+        if lane.ready and not (self._one_at_a_time and lane.in_flight):
             lane.in_flight += 1
-            task = asyncio.create_task(self._answer(key, lane.ready.popleft()))
+            batch = lane.ready.popleft()
+            task = asyncio.create_task(self._answer(key, batch))
             self._sending.add(task)
-            task.add_done_callback(lambda done: self._sent(key, done))
+            task.add_done_callback(functools.partial(self._sent, key, batch))
 
-    def _sent(self, key: K, task: asyncio.Task[None]) -> None:
+    def _sent(self, key: K, batch: _Batch[T, R], task: asyncio.Task[None]) -> None:
         self._sending.discard(task)
+        batch.cancel()  # settles nothing unless the task was cancelled (perhaps before it started)
         lane = self._lanes[key]
         lane.in_flight -= 1
         if task.cancelled() and self._one_at_a_time:
@@ -171,9 +174,6 @@ class Batcher(Generic[K, T, R]):
                 raise ValueError(f"{len(answers)} answers to a batch of {len(batch.items)}")
         except Exception as exc:
             batch.settle([exc] * len(batch.items))
-        except BaseException:  # cancelled: nobody is left waiting forever
-            batch.cancel()
-            raise
         else:
             batch.settle(answers)
 

@@ -92,6 +92,17 @@ async def test_a_cancelled_batch_cancels_its_callers() -> None:
     assert [type(a) for a in answers] == [asyncio.CancelledError] * 2
 
 
+async def test_a_batch_cancelled_before_it_starts_cancels_its_callers() -> None:
+    run = Recorder()
+    batcher: Batcher[str, int, int] = Batcher(run, window=LONG, max_size=1)
+    ask = asyncio.create_task(batcher.ask("k", 1))
+    await asyncio.sleep(0)  # the ask ran: its full batch has a task, not started yet
+    for sending in batcher._sending:
+        sending.cancel()
+    assert [type(a) for a in await settled(ask)] == [asyncio.CancelledError]
+    assert run.batches == []
+
+
 async def test_flush_sends_pending_batches_at_once_and_waits_for_their_answers() -> None:
     run = Recorder()
     batcher: Batcher[str, int, int] = Batcher(run, window=LONG)
