@@ -62,6 +62,11 @@ class _Lane(Generic[T, R]):
     ready: deque[_Batch[T, R]] = dataclasses.field(default_factory=deque)
     in_flight: int = 0
 
+    def stop_timer(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+
     def idle(self) -> bool:
         return self.open is None and not self.ready and not self.in_flight
 
@@ -129,18 +134,14 @@ class Batcher(Generic[K, T, R]):
 
     def _window_over(self, key: K) -> None:
         lane = self._lanes[key]
-        if lane.timer is not None:
-            lane.timer.cancel()
-            lane.timer = None
+        lane.stop_timer()
         if self._one_at_a_time and lane.in_flight:
             lane.due = True
         else:
             self._seal(key, lane)
 
     def _seal(self, key: K, lane: _Lane[T, R]) -> None:
-        if lane.timer is not None:
-            lane.timer.cancel()
-            lane.timer = None
+        lane.stop_timer()
         if lane.open is not None:
             lane.ready.append(lane.open)
         lane.open, lane.due = None, False
@@ -179,9 +180,7 @@ class Batcher(Generic[K, T, R]):
 
 
 def _cancel_waiting(lane: _Lane[T, R]) -> None:
-    if lane.timer is not None:
-        lane.timer.cancel()
-        lane.timer = None
+    lane.stop_timer()
     for batch in (*lane.ready, *([lane.open] if lane.open else [])):
         batch.cancel()
     lane.ready.clear()
