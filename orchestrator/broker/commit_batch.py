@@ -12,11 +12,10 @@ import asyncio
 import logging
 from collections.abc import Sequence
 
+from orchestrator.batching import Batcher
 from orchestrator.store import CommandVerdict, NewWorkflow, Store
 
 log = logging.getLogger(__name__)
-
-Waiting = list[tuple[NewWorkflow, "asyncio.Future[CommandVerdict]"]]
 
 
 class CommitBatch:
@@ -25,45 +24,15 @@ class CommitBatch:
     ) -> None:
         self._store = store
         self._delays = tuple(retry_delays)
-        self._window = window
-        self._max_size = max_size
-        self._waiting: Waiting = []
-        self._timer: asyncio.TimerHandle | None = None
-        self._commits: set[asyncio.Task[None]] = set()
+        self._batcher: Batcher[None, NewWorkflow, CommandVerdict] = Batcher(
+            self._insert, window=window, max_size=max_size
+        )
 
     async def commit(self, new: NewWorkflow) -> CommandVerdict:
         """Commit ``new`` unless its command id is known; what it was (new, duplicate, conflict)."""
-        loop = asyncio.get_running_loop()
-        verdict: asyncio.Future[CommandVerdict] = loop.create_future()
-        self._waiting.append((new, verdict))
-        if len(self._waiting) >= self._max_size:
-            self._flush()
-        elif self._timer is None:
-            self._timer = loop.call_later(self._window, self._flush)
-        return await verdict
+        return await self._batcher.ask(None, new)
 
-    def _flush(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        waiting, self._waiting = self._waiting, []
-        task = asyncio.create_task(self._commit(waiting))
-        self._commits.add(task)
-        task.add_done_callback(self._commits.discard)
-
-    async def _commit(self, waiting: Waiting) -> None:
-        try:
-            verdicts = await self._insert([new for new, _ in waiting])
-        except Exception as exc:  # every caller requeues its message
-            for _, pending in waiting:
-                if not pending.done():
-                    pending.set_exception(exc)
-            return
-        for (_, pending), verdict in zip(waiting, verdicts, strict=True):
-            if not pending.done():
-                pending.set_result(verdict)
-
-    async def _insert(self, news: list[NewWorkflow]) -> list[CommandVerdict]:
+    async def _insert(self, _: None, news: list[NewWorkflow]) -> list[CommandVerdict]:
         for delay in self._delays:
             try:
                 return await self._store.create_workflows_if_absent(news)

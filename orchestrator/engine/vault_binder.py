@@ -12,10 +12,10 @@ concern the whole call.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 from collections.abc import Sequence
 from typing import Protocol
 
+from orchestrator.batching import Batcher
 from orchestrator.cbr.bodies import ResourceRef
 from orchestrator.cbr.errors import CbrApiError
 
@@ -28,68 +28,35 @@ class ResourceAdder(Protocol):
     async def add_vault_resources(self, vault_id: str, resources: Sequence[ResourceRef]) -> list[str]: ...
 
 
-@dataclasses.dataclass
-class _Batch:
-    client: ResourceAdder
-    vault_id: str
-    waiters: list[tuple[Sequence[ResourceRef], asyncio.Future[Refused]]] = dataclasses.field(
-        default_factory=list
-    )
-    size: int = 0
+Ask = tuple[ResourceAdder, Sequence[ResourceRef]]  # a merged call goes through its first asker's client
 
 
 class VaultBinder:
     def __init__(self, window: float = 0.003, max_resources: int = MAX_RESOURCES_PER_CALL) -> None:
-        self._window = window
         self._max = max_resources
-        self._open: dict[BinderKey, _Batch] = {}
-        self._sending: set[asyncio.Task[None]] = set()
+        self._batcher: Batcher[BinderKey, Ask, Refused] = Batcher(
+            self._bind, window=window, max_size=max_resources, size_of=lambda ask: len(ask[1])
+        )
 
     async def add(self, client: ResourceAdder, key: BinderKey, resources: Sequence[ResourceRef]) -> Refused:
         """Bind ``resources`` to the vault ``key`` names; return those CBR refused, each with its error.
         Raises the CBR error that concerns the whole call (retry later, outcome unknown)."""
         if len(resources) >= self._max:
             return await _add_each_if_refused(client, key[2], resources)
-        batch = self._open.get(key)
-        if batch is None or batch.size + len(resources) > self._max:
-            batch = self._open_batch(client, key)
-        done: asyncio.Future[Refused] = asyncio.get_running_loop().create_future()
-        batch.waiters.append((resources, done))
-        batch.size += len(resources)
-        return await done
+        return await self._batcher.ask(key, (client, resources))
 
-    def _open_batch(self, client: ResourceAdder, key: BinderKey) -> _Batch:
-        batch = _Batch(client, key[2])
-        self._open[key] = batch
-        asyncio.get_running_loop().call_later(self._window, self._send, key, batch)
-        return batch
-
-    def _send(self, key: BinderKey, batch: _Batch) -> None:
-        if self._open.get(key) is batch:
-            del self._open[key]
-        task = asyncio.create_task(self._flush(batch))
-        self._sending.add(task)
-        task.add_done_callback(self._sending.discard)
-
-    async def _flush(self, batch: _Batch) -> None:
-        if len(batch.waiters) == 1:
-            await _answer_alone(batch.client, batch.vault_id, *batch.waiters[0])
-            return
-        merged = list({ref.id: ref for refs, _ in batch.waiters for ref in refs}.values())
+    async def _bind(self, key: BinderKey, asks: list[Ask]) -> list[Refused | Exception]:
+        client, vault_id = asks[0][0], key[2]
+        if len(asks) == 1:
+            return [await _outcome(client, vault_id, asks[0][1])]
+        merged = list({ref.id: ref for _, refs in asks for ref in refs}.values())
         try:
-            await batch.client.add_vault_resources(batch.vault_id, merged)
+            await client.add_vault_resources(vault_id, merged)
         except CbrApiError as exc:
             if _whole_call(exc):  # concerns the call, not a resource: all share it
-                _answer_all(batch, exc)
-            else:
-                alone = (_answer_alone(batch.client, batch.vault_id, *w) for w in batch.waiters)
-                await asyncio.gather(*alone)
-        except BaseException as exc:
-            _answer_all(batch, exc)
-            if not isinstance(exc, Exception):
                 raise
-        else:
-            _answer_all(batch, [])
+            return list(await asyncio.gather(*(_outcome(client, vault_id, refs) for _, refs in asks)))
+        return [[] for _ in asks]
 
 
 def _whole_call(exc: CbrApiError) -> bool:
@@ -114,26 +81,10 @@ async def _add_each_if_refused(
     return []
 
 
-async def _answer_alone(
-    client: ResourceAdder, vault_id: str, resources: Sequence[ResourceRef], done: asyncio.Future[Refused]
-) -> None:
+async def _outcome(
+    client: ResourceAdder, vault_id: str, resources: Sequence[ResourceRef]
+) -> Refused | Exception:
     try:
-        refused = await _add_each_if_refused(client, vault_id, resources)
+        return await _add_each_if_refused(client, vault_id, resources)
     except Exception as exc:
-        _answer(done, exc)
-    else:
-        _answer(done, refused)
-
-
-def _answer_all(batch: _Batch, outcome: Refused | BaseException) -> None:
-    for _, done in batch.waiters:
-        _answer(done, outcome if isinstance(outcome, BaseException) else list(outcome))
-
-
-def _answer(done: asyncio.Future[Refused], outcome: Refused | BaseException) -> None:
-    if done.done():  # the waiter was cancelled
-        return
-    if isinstance(outcome, BaseException):
-        done.set_exception(outcome)
-    else:
-        done.set_result(outcome)
+        return exc
