@@ -26,4 +26,4 @@ lint: install
 	$(BIN)/mypy
 
 test: install services lint
-	$(BIN)/pytest -q -n 3 --dist loadgroup
+	$(BIN)/pytest -q -n 3

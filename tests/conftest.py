@@ -1,4 +1,4 @@
-"""How ``make test`` spreads the suite over processes (pytest-xdist, ``--dist loadgroup``).
+"""How ``make test`` spreads the suite over processes (pytest-xdist).
 
 Each test file runs whole in one process (its module fixtures are made once), except the contract suite,
 whose files share one recorder of the operations they exercised: it runs whole in one process. The
@@ -7,17 +7,30 @@ longest files start first, so that no process is left with a long one at the end
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
-ONE_GROUP = ("tests/contract/",)
+ONE_UNIT = ("tests/contract/",)
 LONGEST_FIRST = ("tests/bench/", "tests/soak/", "tests/chaos/", "tests/resilience/", "tests/readme/")
 
 
+def work_unit(nodeid: str) -> str:
+    path = nodeid.split("::")[0]
+    return next((folder for folder in ONE_UNIT if path.startswith(folder)), path)
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ByWorkUnit(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return work_unit(nodeid)
+
+    return ByWorkUnit(config, log)
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        path = item.nodeid.split("::")[0]
-        group = next((folder for folder in ONE_GROUP if path.startswith(folder)), path)
-        item.add_marker(pytest.mark.xdist_group(group))
     items.sort(key=_start_rank)
 
 
