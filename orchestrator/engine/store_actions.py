@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from typing import assert_never
 
-from orchestrator.broker.intake import workflow_id_for
-from orchestrator.messages import FLEET_PROBLEMS_LISTED
+from orchestrator.messages import FLEET_PROBLEMS_LISTED, workflow_id_for
 from orchestrator.store import Store, Workflow
 from orchestrator.store import fleet_children as children
 from orchestrator.store.admission import admit

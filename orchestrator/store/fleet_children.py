@@ -11,12 +11,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from orchestrator.messages import FleetCounts, ResourceResult
+from orchestrator.messages import CANCELLED, WINDOW_CLOSED, FleetCounts, ResourceResult
 from orchestrator.store.models import Claim, Workflow
 from orchestrator.store.named_sql import q
 from orchestrator.store.store import Store
-from orchestrator.workflows.backup import WINDOW_CLOSED
-from orchestrator.workflows.base import CANCELLED, ChildSpec
+from orchestrator.workflows.base import ChildSpec
 
 GIB = 1024**3
 
@@ -144,8 +143,7 @@ async def children_problems(store: Store, parent_id: uuid.UUID, limit: int) -> l
 async def first_problems(store: Store, parent_id: uuid.UUID, limit: int) -> list[ResourceRow]:
     """The first ``limit`` failed or skipped resources: the children's, then those no vault had room for."""
     rows = [
-        _child_resource(r)
-        for r in await store.pool.fetch(q("children_resources"), parent_id, 0, limit, True)
+        _child_resource(r) for r in await store.pool.fetch(q("children_resources"), parent_id, 0, limit, True)
     ]
     if len(rows) < limit:
         in_children, _ = await _sizes(store, parent_id)

@@ -9,10 +9,10 @@ import pytest
 from aio_pika.abc import AbstractRobustConnection
 from broker_helpers import PROJECT, REGION, backup_body, drain, wait_for
 
-from orchestrator.broker import REASON_HEADER, Intake, Topology, new_workflow, publish_raw, workflow_id_for
+from orchestrator.broker import REASON_HEADER, Intake, Topology, new_workflow, publish_raw
 from orchestrator.broker.commit_batch import CommitBatch
 from orchestrator.config import Settings
-from orchestrator.messages import AnyCommand, BackupCommand, parse_command
+from orchestrator.messages import AnyCommand, BackupCommand, parse_command, workflow_id_for
 from orchestrator.store import CommandConflict, Store, Verdict
 
 

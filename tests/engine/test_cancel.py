@@ -27,9 +27,8 @@ from cbr_emulator.config import DEFAULT_TENANT, EmulatorConfig, Inventory, Progr
 from cbr_emulator.faults import FaultPlan, FaultRule
 from cbr_emulator.server import RunningEmulator
 from orchestrator.config import Settings
-from orchestrator.messages import RestoreCommand
+from orchestrator.messages import CANCELLED, RestoreCommand
 from orchestrator.store import CancelVerdict, OutboxEvent, Store, Workflow, WorkflowStatus
-from orchestrator.workflows.base import CANCELLED
 
 CAPPED: dict[str, Any] = {"admission": {"project_concurrency": 1}}
 SLOW_POLLS = 30.0  # a sleeping workflow would sleep this long if a cancel did not wake it

@@ -10,9 +10,14 @@ import pytest
 from engine_helpers import PROJECT, REGION, EndToEnd, backup_command
 from fleet_builder import build_fleet, listed
 
-from orchestrator.broker.intake import workflow_id_for
 from orchestrator.engine.store_actions import perform_store_action
-from orchestrator.messages import BackupCommand, FleetBackupCommand, InvalidCommand, parse_command
+from orchestrator.messages import (
+    BackupCommand,
+    FleetBackupCommand,
+    InvalidCommand,
+    parse_command,
+    workflow_id_for,
+)
 from orchestrator.store import NewWorkflow, Store, Workflow, WorkflowStatus
 from orchestrator.store import fleet_children as children
 from orchestrator.workflows import fleet

@@ -11,10 +11,9 @@ from engine_helpers import PROJECT, REGION, eventually, running_engines, servers
 from cbr_emulator.config import EmulatorConfig, Inventory, Progression
 from cbr_emulator.server import RunningEmulator
 from orchestrator.config import Settings
-from orchestrator.messages import FleetBackupCommand
+from orchestrator.messages import CANCELLED, FleetBackupCommand
 from orchestrator.store import CancelVerdict, Store, Workflow, WorkflowStatus
 from orchestrator.store.fleet_children import children_of
-from orchestrator.workflows.base import CANCELLED
 
 FLEET = 300  # two children: 256 + 44
 BIG_VAULTS = {"size_gb": 1_000_000}  # vaults packed by count (256), not by size

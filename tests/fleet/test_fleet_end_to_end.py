@@ -16,10 +16,9 @@ from cbr_emulator.faults import FaultPlan, FaultRule
 from cbr_emulator.state import ProjectState
 from orchestrator.cli.fleet_watch import wait_for_workflow
 from orchestrator.cli.views.status import workflow_detail, workflows_table
-from orchestrator.messages import FleetBackupCommand
+from orchestrator.messages import WINDOW_CLOSED, FleetBackupCommand
 from orchestrator.store import WorkflowStatus, list_workflows, workflow_status
 from orchestrator.store.fleet_children import resource_page
-from orchestrator.workflows.backup import WINDOW_CLOSED
 from orchestrator.workflows.fleet_report import report_of
 
 FLEET = 600
