@@ -9,13 +9,12 @@ from __future__ import annotations
 from typing import assert_never
 
 from orchestrator.messages import FLEET_PROBLEMS_LISTED, workflow_id_for
-from orchestrator.store import Store, Workflow
-from orchestrator.store import fleet_children as children
-from orchestrator.store.admission import admit
+from orchestrator.store import AdmissionCap, NewChild, Store, Workflow
 from orchestrator.workflows.base import (
     Admit,
     Admitted,
     ChildrenSpawned,
+    ChildSpec,
     FleetSeen,
     Observation,
     ReadFleet,
@@ -27,16 +26,25 @@ from orchestrator.workflows.base import (
 async def perform_store_action(store: Store, wf: Workflow, action: StoreAction) -> Observation:
     match action:
         case Admit():
-            granted = await admit(store, wf.claim, wf.project_id, wf.region, action.resource_ids, action.caps)
+            caps = [AdmissionCap(c.scope, c.limit, c.per_resource) for c in action.caps]
+            granted = await store.admission.admit(
+                wf.claim, wf.project_id, wf.region, action.resource_ids, caps
+            )
             return Admitted(granted)
         case SpawnChildren():
-            with_ids = [(workflow_id_for(c.command_id), c) for c in action.children]
-            return ChildrenSpawned(await children.spawn(store, wf.claim, with_ids))
+            return ChildrenSpawned(
+                await store.fleet.spawn(wf.claim, [_new_child(c) for c in action.children])
+            )
         case ReadFleet():
-            found = await children.counts(store, wf.id)
+            found = await store.fleet.counts(wf.id)
             if not action.results:
                 return FleetSeen(found)
-            problems = await children.children_problems(store, wf.id, FLEET_PROBLEMS_LISTED)
+            problems = await store.fleet.children_problems(wf.id, FLEET_PROBLEMS_LISTED)
             return FleetSeen(found, tuple(problems))
         case _:
             assert_never(action)
+
+
+def _new_child(spec: ChildSpec) -> NewChild:
+    workflow_id = workflow_id_for(spec.command_id)
+    return NewChild(workflow_id, spec.command_id, spec.kind, spec.project_id, spec.region, spec.input)
