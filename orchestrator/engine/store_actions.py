@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import assert_never
 
 from orchestrator.messages import FLEET_PROBLEMS_LISTED, workflow_id_for
-from orchestrator.store import AdmissionCap, NewChild, Store, Workflow
+from orchestrator.store import AdmissionCap, NewChild, Workflow, WorkflowStore
 from orchestrator.workflows.base import (
     Admit,
     Admitted,
@@ -23,18 +23,15 @@ from orchestrator.workflows.base import (
 )
 
 
-async def perform_store_action(store: Store, wf: Workflow, action: StoreAction) -> Observation:
+async def perform_store_action(store: WorkflowStore, wf: Workflow, action: StoreAction) -> Observation:
     match action:
         case Admit():
             caps = [AdmissionCap(c.scope, c.limit, c.per_resource) for c in action.caps]
-            granted = await store.admission.admit(
-                wf.claim, wf.project_id, wf.region, action.resource_ids, caps
-            )
-            return Admitted(granted)
+            ids = action.resource_ids
+            return Admitted(await store.admission.admit(wf.claim, wf.project_id, wf.region, ids, caps))
         case SpawnChildren():
-            return ChildrenSpawned(
-                await store.fleet.spawn(wf.claim, [_new_child(c) for c in action.children])
-            )
+            children = [_new_child(c) for c in action.children]
+            return ChildrenSpawned(await store.fleet.spawn(wf.claim, children))
         case ReadFleet():
             found = await store.fleet.counts(wf.id)
             if not action.results:

@@ -1,6 +1,7 @@
 """PostgreSQL: the source of truth for every workflow. Only this package runs SQL; :class:`Store` is the
 way in."""
 
+from orchestrator.store.interface import WorkflowStore
 from orchestrator.store.migrations import run_migrations
 from orchestrator.store.models import (
     OUTBOX_CHANNEL,
@@ -61,6 +62,7 @@ __all__ = [
     "Workflow",
     "WorkflowDetail",
     "WorkflowStatus",
+    "WorkflowStore",
     "list_workflows",
     "run_migrations",
     "workflow_status",
