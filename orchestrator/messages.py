@@ -34,6 +34,16 @@ from orchestrator.cbr.limits import (
 )
 
 COMMAND_VERSION = 1
+WORKFLOW_NAMESPACE = uuid.UUID("6f1c0b8e-8f4e-4a57-9a43-2f1d2c6b7c10")
+CANCELLED = "orchestrator.cancelled"  # the error code of a workflow that ended cancelled
+WINDOW_CLOSED = "orchestrator.window_closed"  # a backup's resource not started before its deadline
+
+
+def workflow_id_for(command_id: str) -> uuid.UUID:
+    """The workflow id of a command: the same command id always names the same workflow."""
+    return uuid.uuid5(WORKFLOW_NAMESPACE, command_id)
+
+
 EVENT_SOURCE = "urn:cbr-orchestrator"
 EVENT_TYPE_PREFIX = "io.cbr-orchestrator.workflow"
 

@@ -1,6 +1,6 @@
 """RabbitMQ: topology, command intake, outbox relay, command publishing."""
 
-from orchestrator.broker.intake import Intake, new_workflow, workflow_id_for
+from orchestrator.broker.intake import Intake, new_workflow
 from orchestrator.broker.publisher import command_message, publish_raw, submit
 from orchestrator.broker.relay import Relay
 from orchestrator.broker.topology import REASON_HEADER, Topology, declare_topology, delete_topology
@@ -16,5 +16,4 @@ __all__ = [
     "new_workflow",
     "publish_raw",
     "submit",
-    "workflow_id_for",
 ]

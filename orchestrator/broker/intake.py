@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import uuid
 
 from aio_pika.abc import AbstractIncomingMessage
 
@@ -25,16 +24,10 @@ from orchestrator.broker.refusal_log import RefusalLog, refusal_of
 from orchestrator.broker.topology import Topology
 from orchestrator.config import Settings
 from orchestrator.crash_points import crash_point
-from orchestrator.messages import AnyCommand, InvalidCommand
+from orchestrator.messages import AnyCommand, InvalidCommand, workflow_id_for
 from orchestrator.store import CommandConflict, NewWorkflow, Store, Verdict
 
 log = logging.getLogger(__name__)
-
-WORKFLOW_NAMESPACE = uuid.UUID("6f1c0b8e-8f4e-4a57-9a43-2f1d2c6b7c10")
-
-
-def workflow_id_for(command_id: str) -> uuid.UUID:
-    return uuid.uuid5(WORKFLOW_NAMESPACE, command_id)
 
 
 def new_workflow(command: AnyCommand) -> NewWorkflow:

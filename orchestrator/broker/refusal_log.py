@@ -17,7 +17,7 @@ from aio_pika.abc import AbstractIncomingMessage
 
 from orchestrator.messages import amqp_short_string
 from orchestrator.store import Store
-from orchestrator.store.refusals import NewRefusal, record_refusal
+from orchestrator.store.refusals import NewRefusal
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +45,7 @@ class RefusalLog:
     async def record(self, refusal: NewRefusal) -> None:
         for delay in (*self._delays, None):
             try:
-                await record_refusal(self._store, refusal)
+                await self._store.refusals.record(refusal)
                 return
             except Exception as exc:  # typically the database restarting
                 if delay is None:

@@ -21,7 +21,7 @@ from aio_pika.abc import AbstractChannel, AbstractExchange
 
 from orchestrator.crash_points import crash_point
 from orchestrator.messages import amqp_short_string
-from orchestrator.store import OUTBOX_CHANNEL, Listener, OutboxBatch, OutboxEvent, PendingEvent, Store
+from orchestrator.store import OUTBOX_CHANNEL, OutboxBatch, OutboxEvent, PendingEvent, Store
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +65,7 @@ class Relay:
         self._batch_size = batch_size
         self._reply_attempts = reply_attempts
         self._timeout = publish_timeout  # a confirm that never comes (a dead link) must not hold the batch
-        self._listener = Listener(store.dsn, OUTBOX_CHANNEL)
+        self._listener = store.listen(OUTBOX_CHANNEL)
 
     async def run(self, stop: asyncio.Event) -> None:
         try:

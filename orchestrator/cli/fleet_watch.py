@@ -17,7 +17,6 @@ from rich.progress import (
 
 from orchestrator.cli.views.progress import percent_done, progress_text
 from orchestrator.store import Store, Workflow
-from orchestrator.store.status import find_workflow
 from orchestrator.workflows.fleet_report import progress_line, report_of
 
 
@@ -43,7 +42,7 @@ async def _follow(store: Store, command_id: str, console: Console, poll_seconds:
     with Progress(*columns, console=console, transient=False) as bar:
         task = bar.add_task(command_id, total=None, line="waiting for intake")
         while True:
-            wf = await find_workflow(store, command_id)  # without a fleet's selection: polled often
+            wf = await store.status.find(command_id)  # without a fleet's selection: polled often
             if wf is not None:
                 _show(bar, task, wf)
                 if wf.status.is_final:

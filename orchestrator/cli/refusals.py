@@ -28,11 +28,10 @@ def refusals(
 
 async def _recent(dsn: str, limit: int) -> list[Refusal]:
     from orchestrator.store import Store
-    from orchestrator.store.refusals import recent_refusals
 
     store = await Store.connect(dsn, max_size=1)
     try:
-        return await recent_refusals(store, limit)
+        return await store.refusals.recent(limit)
     finally:
         await store.close()
 
@@ -49,10 +48,9 @@ def show_refusals_of(dsn: str, ref: str) -> bool:
 
 async def _refusals_of(dsn: str, ref: str) -> list[Refusal]:
     from orchestrator.store import Store
-    from orchestrator.store.refusals import refusals_of
 
     store = await Store.connect(dsn, max_size=1)
     try:
-        return await refusals_of(store, ref)
+        return await store.refusals.of(ref)
     finally:
         await store.close()

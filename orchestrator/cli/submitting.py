@@ -53,13 +53,12 @@ class Known:
 async def known_before(dsn: str, command: AnyCommand) -> Known:
     from orchestrator.broker.intake import new_workflow
     from orchestrator.store import Store
-    from orchestrator.store.refusals import last_refusal_id
 
     store = await Store.connect(dsn, max_size=1, command_timeout=CHECK_TIMEOUT_SECONDS)
     try:
         workflow = await store.workflow_by_command(command.command_id)
         same = workflow is not None and workflow.input == new_workflow(command).input
-        return Known(workflow, same, await last_refusal_id(store))
+        return Known(workflow, same, await store.refusals.last_id())
     finally:
         await store.close()
 
@@ -188,18 +187,16 @@ async def _watch_intake(
     """The command's refusals after refusal ``after``, once there are any. Says once when no worker has
     taken the command (no workflow, for a conflict not even a refusal) for a while."""
     from orchestrator.store import Store
-    from orchestrator.store.refusals import refusals_of
-    from orchestrator.store.status import find_workflow
 
     store = await Store.connect(chosen.database_url, max_size=1)
     loop = asyncio.get_running_loop()
     notice_at: float | None = loop.time() + NO_WORKER_NOTICE_SECONDS
     try:
         while True:
-            found = await refusals_of(store, command_id, after)
+            found = await store.refusals.of(command_id, after)
             if found:
                 return found
-            if notice_at is not None and not conflict and await find_workflow(store, command_id) is not None:
+            if notice_at is not None and not conflict and await store.status.find(command_id) is not None:
                 notice_at = None  # taken
             if notice_at is not None and loop.time() >= notice_at:
                 console.print(escape(await _no_worker_notice(chosen)))
@@ -240,11 +237,10 @@ def _where_now(chosen: Settings, command: AnyCommand) -> str:
 
 async def _workflow_now(dsn: str, command_id: str) -> Workflow | None:
     from orchestrator.store import Store
-    from orchestrator.store.status import find_workflow
 
     store = await Store.connect(dsn, max_size=1)
     try:
-        return await find_workflow(store, command_id)
+        return await store.status.find(command_id)
     finally:
         await store.close()
 
@@ -267,16 +263,15 @@ def _summarise(console: Console, dsn: str, workflow: Workflow) -> None:
 async def _reply_failures_once_tried(dsn: str, workflow: Workflow) -> list[FailedReply]:
     """The workflow's undelivered replies, once the relay has tried each (or after a few seconds)."""
     from orchestrator.store import Store
-    from orchestrator.store.replies import replies_untried, reply_failures
 
     store = await Store.connect(dsn, max_size=1)
     try:
         loop = asyncio.get_running_loop()
         end = loop.time() + REPLY_SETTLE_SECONDS
         while loop.time() < end:
-            if not await replies_untried(store, workflow.id):
+            if not await store.replies.untried(workflow.id):
                 break
             await asyncio.sleep(POLL_SECONDS / 5)
-        return await reply_failures(store, workflow.id)
+        return await store.replies.failures(workflow.id)
     finally:
         await store.close()

@@ -148,7 +148,7 @@ def _show_detail(dsn: str, ref: str, show: Shown) -> None:
 
 def _show_page(dsn: str, ref: str, page: tuple[int, int], show: Shown) -> None:
     from orchestrator.cli.views.status import resources_table
-    from orchestrator.store.status import fleet_resources
+    from orchestrator.store.reads import fleet_resources
 
     found = asyncio.run(fleet_resources(dsn, ref, *page))
     if found is None:

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from orchestrator.config import WorkerSettings
-from orchestrator.store import Claim, LeaseLost, Store
+from orchestrator.store import Claim, LeaseLost, WorkflowStore
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +46,9 @@ class Lease:
 class Leases:
     """The leases of the runs of one engine."""
 
-    def __init__(self, store: Store, worker: WorkerSettings, clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self, store: WorkflowStore, worker: WorkerSettings, clock: Callable[[], float] = time.monotonic
+    ):
         self._store = store
         self._seconds = worker.lease_seconds
         self._heartbeat = worker.heartbeat_seconds

@@ -24,7 +24,7 @@ from orchestrator.engine.actions import Actions
 from orchestrator.engine.lease import Lease, Leases
 from orchestrator.engine.retry import RetryPolicy
 from orchestrator.engine.run import Run, RunContext
-from orchestrator.store import WORKFLOWS_CHANNEL, LeaseLost, Listener, Store, Workflow
+from orchestrator.store import WORKFLOWS_CHANNEL, LeaseLost, Workflow, WorkflowStore
 from orchestrator.workflows.base import Sleep
 
 log = logging.getLogger(__name__)
@@ -47,7 +47,9 @@ async def _first_of(*waits: Awaitable[object]) -> None:
 
 
 class Engine:
-    def __init__(self, store: Store, settings: Settings, actions: Actions, owner: str | None = None) -> None:
+    def __init__(
+        self, store: WorkflowStore, settings: Settings, actions: Actions, owner: str | None = None
+    ) -> None:
         self._store = store
         self._worker = settings.worker
         self._actions = actions
@@ -56,7 +58,7 @@ class Engine:
         self._in_flight: dict[uuid.UUID, asyncio.Task[None]] = {}
         self._leases = Leases(store, settings.worker)
         self._runs = RunContext(store, settings.worker, actions, self._policy, self._leases)
-        self._listener = Listener(store.dsn, WORKFLOWS_CHANNEL)
+        self._listener = store.listen(WORKFLOWS_CHANNEL)
 
     # ------------------------------------------------------------------ loop
 

@@ -25,7 +25,7 @@ from orchestrator.engine.lease import Lease, Leases
 from orchestrator.engine.retry import RetryPolicy
 from orchestrator.engine.store_actions import perform_store_action
 from orchestrator.messages import Outcome
-from orchestrator.store import Finish, OutboxEvent, Step, Store, Workflow, WorkflowStatus
+from orchestrator.store import Finish, OutboxEvent, Step, Workflow, WorkflowStatus, WorkflowStore
 from orchestrator.workflows import Kind, kind_of
 from orchestrator.workflows.base import (
     Action,
@@ -93,7 +93,7 @@ def announces_intent(request: Request) -> bool:
 class RunContext:
     """What every run of one engine shares."""
 
-    store: Store
+    store: WorkflowStore
     worker: WorkerSettings
     actions: Actions
     policy: RetryPolicy

@@ -8,15 +8,13 @@ from __future__ import annotations
 
 from typing import assert_never
 
-from orchestrator.broker.intake import workflow_id_for
-from orchestrator.messages import FLEET_PROBLEMS_LISTED
-from orchestrator.store import Store, Workflow
-from orchestrator.store import fleet_children as children
-from orchestrator.store.admission import admit
+from orchestrator.messages import FLEET_PROBLEMS_LISTED, workflow_id_for
+from orchestrator.store import AdmissionCap, NewChild, Workflow, WorkflowStore
 from orchestrator.workflows.base import (
     Admit,
     Admitted,
     ChildrenSpawned,
+    ChildSpec,
     FleetSeen,
     Observation,
     ReadFleet,
@@ -25,19 +23,25 @@ from orchestrator.workflows.base import (
 )
 
 
-async def perform_store_action(store: Store, wf: Workflow, action: StoreAction) -> Observation:
+async def perform_store_action(store: WorkflowStore, wf: Workflow, action: StoreAction) -> Observation:
     match action:
         case Admit():
-            granted = await admit(store, wf.claim, wf.project_id, wf.region, action.resource_ids, action.caps)
-            return Admitted(granted)
+            caps = [AdmissionCap(c.scope, c.limit, c.per_resource) for c in action.caps]
+            ids = action.resource_ids
+            return Admitted(await store.admission.admit(wf.claim, wf.project_id, wf.region, ids, caps))
         case SpawnChildren():
-            with_ids = [(workflow_id_for(c.command_id), c) for c in action.children]
-            return ChildrenSpawned(await children.spawn(store, wf.claim, with_ids))
+            children = [_new_child(c) for c in action.children]
+            return ChildrenSpawned(await store.fleet.spawn(wf.claim, children))
         case ReadFleet():
-            found = await children.counts(store, wf.id)
+            found = await store.fleet.counts(wf.id)
             if not action.results:
                 return FleetSeen(found)
-            problems = await children.children_problems(store, wf.id, FLEET_PROBLEMS_LISTED)
+            problems = await store.fleet.children_problems(wf.id, FLEET_PROBLEMS_LISTED)
             return FleetSeen(found, tuple(problems))
         case _:
             assert_never(action)
+
+
+def _new_child(spec: ChildSpec) -> NewChild:
+    workflow_id = workflow_id_for(spec.command_id)
+    return NewChild(workflow_id, spec.command_id, spec.kind, spec.project_id, spec.region, spec.input)

@@ -1,15 +1,24 @@
-"""PostgreSQL: the source of truth for every workflow. Only this package runs SQL."""
+"""PostgreSQL: the source of truth for every workflow. Only this package runs SQL; :class:`Store` is the
+way in."""
 
+from orchestrator.store.interface import WorkflowStore
 from orchestrator.store.migrations import run_migrations
 from orchestrator.store.models import (
+    OUTBOX_CHANNEL,
+    WORKFLOWS_CHANNEL,
+    AdmissionCap,
     CancelOutcome,
     CancelVerdict,
+    ChildConflict,
     Claim,
     CommandVerdict,
     Finish,
+    LeaseLost,
+    NewChild,
     NewWorkflow,
     OutboxEvent,
     PendingEvent,
+    Renewed,
     Step,
     StepOutcome,
     StoredStep,
@@ -18,28 +27,28 @@ from orchestrator.store.models import (
     WorkflowStatus,
 )
 from orchestrator.store.notifications import Listener
-from orchestrator.store.status import WorkflowDetail, list_workflows, workflow_status
+from orchestrator.store.reads import list_workflows, workflow_status
+from orchestrator.store.status import WorkflowDetail
 from orchestrator.store.store import (
-    OUTBOX_CHANNEL,
-    WORKFLOWS_CHANNEL,
     CommandConflict,
-    LeaseLost,
     OutboxBatch,
-    Renewed,
     Store,
 )
 
 __all__ = [
     "OUTBOX_CHANNEL",
     "WORKFLOWS_CHANNEL",
+    "AdmissionCap",
     "CancelOutcome",
     "CancelVerdict",
+    "ChildConflict",
     "Claim",
     "CommandConflict",
     "CommandVerdict",
     "Finish",
     "LeaseLost",
     "Listener",
+    "NewChild",
     "NewWorkflow",
     "OutboxBatch",
     "OutboxEvent",
@@ -53,6 +62,7 @@ __all__ = [
     "Workflow",
     "WorkflowDetail",
     "WorkflowStatus",
+    "WorkflowStore",
     "list_workflows",
     "run_migrations",
     "workflow_status",

@@ -11,19 +11,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from orchestrator.messages import FleetCounts, ResourceResult
-from orchestrator.store.models import Claim, Workflow
+import asyncpg
+
+from orchestrator.messages import CANCELLED, WINDOW_CLOSED, FleetCounts, ResourceResult
+from orchestrator.store.fencing import fenced
+from orchestrator.store.models import ChildConflict, Claim, NewChild, Workflow
 from orchestrator.store.named_sql import q
-from orchestrator.store.store import Store
-from orchestrator.workflows.backup import WINDOW_CLOSED
-from orchestrator.workflows.base import CANCELLED, ChildSpec
 
 GIB = 1024**3
-
-
-class ChildConflict(RuntimeError):
-    """A child's id is held by a workflow that is not this fleet's child: the fleet cannot go on as planned.
-    (Child ids are outside the commands' namespace, so this is a bug or a hand-made row, never a command.)"""
 
 
 @dataclass(frozen=True)
@@ -64,37 +59,93 @@ class ChildRow:
     error_message: str | None
 
 
-async def spawn(store: Store, parent: Claim, children: Sequence[tuple[uuid.UUID, ChildSpec]]) -> int:
-    """Create the children (workflow id, spec) not created yet, then check in the same transaction that
-    every one is there as this parent's child; how many there are. Raise :class:`ChildConflict` if not
-    (and :class:`~orchestrator.store.LeaseLost` when the parent's run no longer holds its lease)."""
-    parent_id = parent.workflow_id
-    rows = [(wid, c.command_id, c.kind, c.project_id, c.region, c.input, parent_id) for wid, c in children]
-    async with store.fenced(parent) as conn:
-        if rows:
-            await conn.executemany(q("insert_child"), rows)
-        ids, command_ids = [r[0] for r in rows], [r[1] for r in rows]
-        taken = [r["command_id"] for r in await conn.fetch(q("children_taken"), parent_id, ids, command_ids)]
-    if taken:
-        raise ChildConflict(
-            f"{len(taken)} of the {len(rows)} children of fleet {parent_id} are held by other workflows, "
-            f"first {taken[0]!r}"
-        )
-    return len(rows)
+class FleetChildren:
+    """A fleet's children, as the store hands them out (``store.fleet``)."""
 
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
 
-async def counts(store: Store, parent_id: uuid.UUID) -> FleetCounts:
-    """Resources by state, summed over the children (one row per child, so cheap for 100,000 resources):
-    a running child's resources count as their backup tasks end (its state's ``ended`` and ``results``)."""
-    found = _Tally()
-    rows = await store.pool.fetch(q("children_counts"), parent_id, WINDOW_CLOSED, CANCELLED)
-    for row in rows:
-        found.add(row)
-    return found.counts(len(rows))
+    async def spawn(self, parent: Claim, children: Sequence[NewChild]) -> int:
+        """Create the children not created yet, then check in the same transaction that every one is
+        there as this parent's child; how many there are. Raise :class:`ChildConflict` if not (and
+        :class:`~orchestrator.store.LeaseLost` when the parent's run no longer holds its lease)."""
+        parent_id = parent.workflow_id
+        rows = [
+            (c.workflow_id, c.command_id, c.kind, c.project_id, c.region, c.input, parent_id)
+            for c in children
+        ]
+        async with fenced(self._pool, parent) as conn:
+            if rows:
+                await conn.executemany(q("insert_child"), rows)
+            ids, command_ids = [r[0] for r in rows], [r[1] for r in rows]
+            found = await conn.fetch(q("children_taken"), parent_id, ids, command_ids)
+        taken = [r["command_id"] for r in found]
+        if taken:
+            raise ChildConflict(
+                f"{len(taken)} of the {len(rows)} children of fleet {parent_id} are held by other "
+                f"workflows, first {taken[0]!r}"
+            )
+        return len(rows)
+
+    async def counts(self, parent_id: uuid.UUID) -> FleetCounts:
+        """Resources by state, summed over the children (one row per child, so cheap for 100,000
+        resources): a running child's resources count as their backup tasks end (its state's ``ended``
+        and ``results``)."""
+        found = ChildTally()
+        rows = await self._pool.fetch(q("children_counts"), parent_id, WINDOW_CLOSED, CANCELLED)
+        for row in rows:
+            found.add(row)
+        return found.counts(len(rows))
+
+    async def children_problems(self, parent_id: uuid.UUID, limit: int) -> list[ResourceResult]:
+        """The first ``limit`` failed or skipped resources of final children, in the fleet's order."""
+        rows = await self._pool.fetch(q("children_resources"), parent_id, 0, limit, True)
+        return [child_resource(r).as_result() for r in rows]
+
+    async def first_problems(self, parent_id: uuid.UUID, limit: int) -> list[ResourceRow]:
+        """The first ``limit`` failed or skipped resources: the children's, then those no vault had room
+        for."""
+        found = await self._pool.fetch(q("children_resources"), parent_id, 0, limit, True)
+        rows = [child_resource(r) for r in found]
+        if len(rows) < limit:
+            in_children, _ = await self._sizes(parent_id)
+            rows += await self._unplaced(parent_id, in_children, 0, limit - len(rows))
+        return rows
+
+    async def resource_page(self, parent_id: uuid.UUID, offset: int, limit: int) -> ResourcePage:
+        """Resources ``offset + 1`` to ``offset + limit`` of the fleet, each with its result or state."""
+        in_children, unplaced = await self._sizes(parent_id)
+        found = await self._pool.fetch(q("children_resources"), parent_id, offset, limit, False)
+        rows = [child_resource(r) for r in found]
+        if len(rows) < limit and offset + limit > in_children:
+            after = max(offset, in_children)
+            rows += await self._unplaced(parent_id, in_children, after, limit - len(rows))
+        return ResourcePage(rows, offset, in_children + unplaced)
+
+    async def children_page(self, parent_id: uuid.UUID, limit: int) -> tuple[list[ChildRow], int]:
+        """The first ``limit`` children, and how many there are."""
+        rows = await self._pool.fetch(q("children_page"), parent_id, limit)
+        total: int = await self._pool.fetchval(q("children_total"), parent_id)
+        return [ChildRow(**dict(r)) for r in rows], total
+
+    async def children_of(self, parent_id: uuid.UUID) -> list[Workflow]:
+        """Every child in full (tests and small fleets; ``children_page`` is what ``status`` reads)."""
+        return [Workflow.from_record(r) for r in await self._pool.fetch(q("children_of"), parent_id)]
+
+    async def _sizes(self, parent_id: uuid.UUID) -> tuple[int, int]:
+        row = await self._pool.fetchrow(q("resources_sizes"), parent_id)
+        assert row is not None  # one row, whatever the parent
+        return int(row["in_children"]), int(row["unplaced"] or 0)
+
+    async def _unplaced(
+        self, parent_id: uuid.UUID, in_children: int, after: int, limit: int
+    ) -> list[ResourceRow]:
+        rows = await self._pool.fetch(q("unplaced_resources"), parent_id, in_children, after, limit)
+        return [_reported(r["position"], r["reported"]) for r in rows]
 
 
 @dataclass
-class _Tally:
+class ChildTally:
     """Resources by state, summed child by child (a child's row: ``children_counts``)."""
 
     total: int = 0
@@ -135,63 +186,7 @@ class _Tally:
         return FleetCounts(**fields, bytes_protected=self.gb * GIB, children=children)
 
 
-async def children_problems(store: Store, parent_id: uuid.UUID, limit: int) -> list[ResourceResult]:
-    """The first ``limit`` failed or skipped resources of final children, in the fleet's order."""
-    rows = await store.pool.fetch(q("children_resources"), parent_id, 0, limit, True)
-    return [_child_resource(r).as_result() for r in rows]
-
-
-async def first_problems(store: Store, parent_id: uuid.UUID, limit: int) -> list[ResourceRow]:
-    """The first ``limit`` failed or skipped resources: the children's, then those no vault had room for."""
-    rows = [
-        _child_resource(r)
-        for r in await store.pool.fetch(q("children_resources"), parent_id, 0, limit, True)
-    ]
-    if len(rows) < limit:
-        in_children, _ = await _sizes(store, parent_id)
-        rows += await _unplaced(store, parent_id, in_children, 0, limit - len(rows))
-    return rows
-
-
-async def resource_page(store: Store, parent_id: uuid.UUID, offset: int, limit: int) -> ResourcePage:
-    """Resources ``offset + 1`` to ``offset + limit`` of the fleet, each with its result or state."""
-    in_children, unplaced = await _sizes(store, parent_id)
-    rows = [
-        _child_resource(r)
-        for r in await store.pool.fetch(q("children_resources"), parent_id, offset, limit, False)
-    ]
-    if len(rows) < limit and offset + limit > in_children:
-        after = max(offset, in_children)
-        rows += await _unplaced(store, parent_id, in_children, after, limit - len(rows))
-    return ResourcePage(rows, offset, in_children + unplaced)
-
-
-async def children_page(store: Store, parent_id: uuid.UUID, limit: int) -> tuple[list[ChildRow], int]:
-    """The first ``limit`` children, and how many there are."""
-    rows = await store.pool.fetch(q("children_page"), parent_id, limit)
-    total: int = await store.pool.fetchval(q("children_total"), parent_id)
-    return [ChildRow(**dict(r)) for r in rows], total
-
-
-async def children_of(store: Store, parent_id: uuid.UUID) -> list[Workflow]:
-    """Every child in full (tests and small fleets; ``children_page`` is what ``status`` reads)."""
-    return [Workflow.from_record(r) for r in await store.pool.fetch(q("children_of"), parent_id)]
-
-
-async def _sizes(store: Store, parent_id: uuid.UUID) -> tuple[int, int]:
-    row = await store.pool.fetchrow(q("resources_sizes"), parent_id)
-    assert row is not None  # one row, whatever the parent
-    return int(row["in_children"]), int(row["unplaced"] or 0)
-
-
-async def _unplaced(
-    store: Store, parent_id: uuid.UUID, in_children: int, after: int, limit: int
-) -> list[ResourceRow]:
-    rows = await store.pool.fetch(q("unplaced_resources"), parent_id, in_children, after, limit)
-    return [_reported(r["position"], r["reported"]) for r in rows]
-
-
-def _child_resource(row: Any) -> ResourceRow:
+def child_resource(row: Any) -> ResourceRow:
     """A resource of a child: as the child reported it; failed with the child's error when it did not."""
     position, rid, rtype = row["position"], row["resource_id"], row["resource_type"]
     where = {"checkpoint_id": row["checkpoint_id"], "vault": row["vault"]}

@@ -9,6 +9,8 @@ from enum import StrEnum
 from typing import Any
 
 JsonDict = dict[str, Any]
+OUTBOX_CHANNEL = "cbr_outbox"  # notified when events are written (sql/001_initial.sql)
+WORKFLOWS_CHANNEL = "cbr_workflows"  # notified when workflows are created or made due
 
 
 class WorkflowStatus(StrEnum):
@@ -201,3 +203,42 @@ class Finish:
     def __post_init__(self) -> None:
         if not self.status.is_final:
             raise ValueError(f"{self.status} is not a final status")
+
+
+@dataclass(frozen=True)
+class AdmissionCap:
+    """A concurrency cap as admission applies it: at most ``limit`` holders of ``scope`` at once; with
+    ``per_resource``, at most ``limit`` resources not yet backed up among its holders."""
+
+    scope: str
+    limit: int
+    per_resource: bool = False
+
+
+@dataclass(frozen=True)
+class NewChild:
+    """A fleet's child to create under ``workflow_id`` unless it exists (``input``: its command as JSON)."""
+
+    workflow_id: uuid.UUID
+    command_id: str
+    kind: str
+    project_id: str
+    region: str
+    input: JsonDict
+
+
+@dataclass(frozen=True)
+class Renewed:
+    """What a heartbeat found: the leases still held, and which of those workflows were asked to cancel."""
+
+    kept: set[uuid.UUID]
+    cancelling: set[uuid.UUID]
+
+
+class LeaseLost(Exception):
+    """The workflow's lease has passed to another worker (or the workflow is already final)."""
+
+
+class ChildConflict(RuntimeError):
+    """A child's id is held by a workflow that is not this fleet's child: the fleet cannot go on as planned.
+    (Child ids are outside the commands' namespace, so this is a bug or a hand-made row, never a command.)"""

@@ -11,8 +11,9 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
+import asyncpg
+
 from orchestrator.store.named_sql import q
-from orchestrator.store.store import Store
 
 
 @dataclass(frozen=True)
@@ -31,23 +32,28 @@ class FailedReply:
         return self.parked_at is not None
 
 
-async def reply_failures(store: Store, workflow_id: uuid.UUID) -> list[FailedReply]:
-    """The workflow's replies that failed and were not delivered since, in the order of their events."""
-    rows = await store.pool.fetch(q("reply_failures"), workflow_id)
-    return [
-        FailedReply(
-            r["event_id"],
-            r["routing_key"],
-            r["reply_to"],
-            r["reply_attempts"],
-            r["reply_error"],
-            r["reply_parked_at"],
-        )
-        for r in rows
-    ]
+class Replies:
+    """The replies' delivery record, as the store hands it out (``store.replies``)."""
 
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
 
-async def replies_untried(store: Store, workflow_id: uuid.UUID) -> int:
-    """How many of the workflow's replies the relay has not tried to deliver yet."""
-    n: int = await store.pool.fetchval(q("replies_untried"), workflow_id)
-    return n
+    async def failures(self, workflow_id: uuid.UUID) -> list[FailedReply]:
+        """The workflow's replies that failed and were not delivered since, in the order of their events."""
+        rows = await self._pool.fetch(q("reply_failures"), workflow_id)
+        return [
+            FailedReply(
+                r["event_id"],
+                r["routing_key"],
+                r["reply_to"],
+                r["reply_attempts"],
+                r["reply_error"],
+                r["reply_parked_at"],
+            )
+            for r in rows
+        ]
+
+    async def untried(self, workflow_id: uuid.UUID) -> int:
+        """How many of the workflow's replies the relay has not tried to deliver yet."""
+        n: int = await self._pool.fetchval(q("replies_untried"), workflow_id)
+        return n

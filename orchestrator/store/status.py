@@ -11,11 +11,11 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from orchestrator.store import fleet_children
-from orchestrator.store.fleet_children import ChildRow, ResourcePage, ResourceRow
-from orchestrator.store.models import JsonDict, StoredStep, Workflow, WorkflowStatus
+import asyncpg
+
+from orchestrator.store.fleet_children import ChildRow, FleetChildren, ResourceRow
+from orchestrator.store.models import JsonDict, Step, StepOutcome, StoredStep, Workflow, WorkflowStatus
 from orchestrator.store.named_sql import q
-from orchestrator.store.store import Store
 
 CHILDREN_SHOWN = 50  # a fleet's children listed in its detail
 PROBLEMS_SHOWN = 50  # a fleet's failed or skipped resources listed in its detail
@@ -67,60 +67,63 @@ class WorkflowDetail:
         return [e for e in self.events if e.reply == "parked"]
 
 
-async def list_workflows(dsn: str, status: WorkflowStatus | None = None, limit: int = 50) -> list[Workflow]:
-    """The newest workflows, optionally of one status: not a fleet's children (the fleet's detail lists
-    them), and a fleet's selection left out of its input."""
-    store = await Store.connect(dsn, max_size=2)
-    try:
-        rows = await store.pool.fetch(q("workflows_shown"), status.value if status else None, limit)
+class StatusReads:
+    """What ``status`` shows, as the store hands it out (``store.status``)."""
+
+    def __init__(self, pool: asyncpg.Pool, fleet: FleetChildren) -> None:
+        self._pool = pool
+        self._fleet = fleet
+
+    async def shown(self, status: WorkflowStatus | None = None, limit: int = 50) -> list[Workflow]:
+        """The newest workflows, optionally of one status: not a fleet's children (the fleet's detail
+        lists them), and a fleet's selection left out of its input."""
+        rows = await self._pool.fetch(q("workflows_shown"), status.value if status else None, limit)
         return [Workflow.from_record(r) for r in rows]
-    finally:
-        await store.close()
 
-
-async def workflow_status(dsn: str, ref: str, payloads: bool = False) -> WorkflowDetail | None:
-    """One workflow, by workflow id or command id, with its step history and events (with their bodies
-    when ``payloads``)."""
-    store = await Store.connect(dsn, max_size=2)
-    try:
-        workflow = await find_workflow(store, ref)
+    async def detail(self, ref: str, payloads: bool = False) -> WorkflowDetail | None:
+        """One workflow, by workflow id or command id, with its step history and events (with their
+        bodies when ``payloads``)."""
+        workflow = await self.find(ref)
         if workflow is None:
             return None
-        rows = await store.pool.fetch(q("events_shown"), workflow.id, payloads)
+        rows = await self._pool.fetch(q("events_shown"), workflow.id, payloads)
         events = [EventRow(**dict(r)) for r in rows]
-        fleet = await _fleet_detail(store, workflow.id) if workflow.kind == "fleet_backup" else None
-        return WorkflowDetail(workflow, await store.steps_of(workflow.id), events, fleet)
-    finally:
-        await store.close()
+        fleet = await self._fleet_detail(workflow.id) if workflow.kind == "fleet_backup" else None
+        return WorkflowDetail(workflow, await read_steps(self._pool, workflow.id), events, fleet)
+
+    async def find(self, ref: str) -> Workflow | None:
+        """A workflow by workflow id or command id, without a fleet's selection (which ``status`` never
+        shows and which holds up to 100,000 resource ids)."""
+        try:
+            by_id: uuid.UUID | None = uuid.UUID(ref)
+        except ValueError:
+            by_id = None
+        row = await self._pool.fetchrow(q("workflow_shown"), by_id, ref)
+        return None if row is None else Workflow.from_record(row)
+
+    async def _fleet_detail(self, parent_id: uuid.UUID) -> FleetDetail:
+        children, total = await self._fleet.children_page(parent_id, CHILDREN_SHOWN)
+        problems = await self._fleet.first_problems(parent_id, PROBLEMS_SHOWN)
+        return FleetDetail(children, total, problems)
 
 
-async def fleet_resources(
-    dsn: str, ref: str, offset: int, limit: int
-) -> tuple[Workflow, ResourcePage] | None:
-    """One page of a fleet's resources, each with its result; None when there is no such workflow."""
-    store = await Store.connect(dsn, max_size=1)
-    try:
-        workflow = await find_workflow(store, ref)
-        if workflow is None:
-            return None
-        return workflow, await fleet_children.resource_page(store, workflow.id, offset, limit)
-    finally:
-        await store.close()
-
-
-async def _fleet_detail(store: Store, parent_id: uuid.UUID) -> FleetDetail:
-    children, total = await fleet_children.children_page(store, parent_id, CHILDREN_SHOWN)
-    problems = await fleet_children.first_problems(store, parent_id, PROBLEMS_SHOWN)
-    return FleetDetail(children, total, problems)
-
-
-async def find_workflow(store: Store, ref: str) -> Workflow | None:
-    """A workflow by workflow id or command id, without a fleet's selection (which ``status`` never shows
-    and which holds up to 100,000 resource ids)."""
-    try:
-        by_id: uuid.UUID | None = uuid.UUID(ref)
-    except ValueError:
-        by_id = None
-    row = await store.pool.fetchrow(q("workflow_shown"), by_id, ref)
-    return None if row is None else Workflow.from_record(row)
-
+async def read_steps(pool: asyncpg.Pool, workflow_id: uuid.UUID) -> list[StoredStep]:
+    """The workflow's step history, oldest first."""
+    rows = await pool.fetch(q("list_steps"), workflow_id)
+    return [
+        StoredStep(
+            r["id"],
+            r["worker"],
+            Step(
+                operation=r["operation"],
+                outcome=StepOutcome(r["outcome"]),
+                started_at=r["started_at"],
+                finished_at=r["finished_at"],
+                request=r["request"],
+                response=r["response"],
+                error_code=r["error_code"],
+                error_message=r["error_message"],
+            ),
+        )
+        for r in rows
+    ]

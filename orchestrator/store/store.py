@@ -11,9 +11,12 @@ from datetime import datetime
 from typing import Any
 
 import asyncpg
-from asyncpg.pool import PoolConnectionProxy
 
+from orchestrator.store.admission import Admission
+from orchestrator.store.fencing import Conn, check_lease, check_written, fenced
+from orchestrator.store.fleet_children import FleetChildren
 from orchestrator.store.models import (
+    WORKFLOWS_CHANNEL,
     CancelOutcome,
     CancelVerdict,
     Claim,
@@ -22,23 +25,19 @@ from orchestrator.store.models import (
     NewWorkflow,
     OutboxEvent,
     PendingEvent,
+    Renewed,
     Step,
-    StepOutcome,
     StoredStep,
     Verdict,
     Workflow,
     WorkflowStatus,
 )
 from orchestrator.store.named_sql import q
-from orchestrator.store.workflow_writes import FinishRow, LockRow, ReleaseRow, SaveRow, WorkflowWrites
-
-Conn = asyncpg.Connection | PoolConnectionProxy
-OUTBOX_CHANNEL = "cbr_outbox"
-WORKFLOWS_CHANNEL = "cbr_workflows"
-
-
-class LeaseLost(Exception):
-    """The workflow's lease has passed to another worker (or the workflow is already final)."""
+from orchestrator.store.notifications import Listener
+from orchestrator.store.refusals import Refusals
+from orchestrator.store.replies import Replies
+from orchestrator.store.status import StatusReads, read_steps
+from orchestrator.store.workflow_writes import FinishRow, ReleaseRow, SaveRow, WorkflowWrites
 
 
 async def _init_connection(conn: asyncpg.Connection) -> None:
@@ -125,10 +124,18 @@ class CommandConflict(Exception):
 
 
 class Store:
+    """Everything the orchestrator keeps: no code outside this package sees its pool or its DSN. The
+    narrower parts hang off it: ``admission``, ``fleet``, ``refusals``, ``replies``, ``status``."""
+
     def __init__(self, pool: asyncpg.Pool, dsn: str) -> None:
-        self.pool = pool
-        self.dsn = dsn
+        self._pool = pool
+        self._dsn = dsn
         self._writes = WorkflowWrites(pool)  # the hot writes, batched across workflows
+        self.admission = Admission(pool, self._writes)
+        self.fleet = FleetChildren(pool)
+        self.refusals = Refusals(pool)
+        self.replies = Replies(pool)
+        self.status = StatusReads(pool, self.fleet)
 
     @classmethod
     async def connect(
@@ -139,17 +146,13 @@ class Store:
 
     async def close(self) -> None:
         await self._writes.drain()
-        await self.pool.close()
+        await self._pool.close()
+
+    def listen(self, channel: str) -> Listener:
+        """A waiter woken by notifications on ``channel`` (on a connection of its own), or by a timeout."""
+        return Listener(self._dsn, channel)
 
     # ------------------------------------------------------------ intake
-
-    async def create_workflow_if_absent(self, new: NewWorkflow) -> tuple[uuid.UUID, bool]:
-        """Insert unless the command id is known; return the workflow id and whether it is new.
-        :class:`CommandConflict` when the id is known with another input."""
-        [verdict] = await self.create_workflows_if_absent([new])
-        if verdict.verdict is Verdict.CONFLICT:
-            raise CommandConflict(new.command_id, verdict.workflow_id)
-        return verdict.workflow_id, verdict.verdict is Verdict.NEW
 
     async def create_workflows_if_absent(self, news: Sequence[NewWorkflow]) -> list[CommandVerdict]:
         """Insert, in one statement, each workflow whose command id is unknown; a verdict per command,
@@ -161,7 +164,7 @@ class Store:
         inserted = await self._insert_workflows([news[i] for i in firsts.values()])
         if len(inserted) == len(news):  # the usual case: all new, one round trip
             return [CommandVerdict(Verdict.NEW, n.id) for n in news]
-        rows = await self.pool.fetch(q("workflows_by_commands"), list(firsts))
+        rows = await self._pool.fetch(q("workflows_by_commands"), list(firsts))
         stored = {r["command_id"]: (r["id"], r["input"]) for r in rows}
         verdicts = []
         for i, new in enumerate(news):
@@ -175,7 +178,7 @@ class Store:
 
     async def _insert_workflows(self, news: Sequence[NewWorkflow]) -> set[str]:
         """Insert each workflow whose command id is unknown (ids distinct); return the ids inserted."""
-        rows = await self.pool.fetch(
+        rows = await self._pool.fetch(
             q("insert_workflows"),
             [n.id for n in news],
             [n.command_id for n in news],
@@ -194,7 +197,7 @@ class Store:
 
     async def claim_due(self, owner: str, lease_seconds: float, limit: int) -> list[Workflow]:
         """Lease up to ``limit`` due workflows (new, scheduled, or abandoned by a dead worker)."""
-        rows = await self.pool.fetch(q("claim_due"), owner, lease_seconds, limit)
+        rows = await self._pool.fetch(q("claim_due"), owner, lease_seconds, limit)
         return [Workflow.from_record(r) for r in rows]
 
     async def heartbeat(self, claims: Sequence[Claim], lease_seconds: float) -> set[uuid.UUID]:
@@ -205,7 +208,7 @@ class Store:
         """:meth:`heartbeat`, also telling which of the workflows kept have been asked to cancel."""
         if not claims:
             return Renewed(set(), set())
-        rows = await self.pool.fetch(
+        rows = await self._pool.fetch(
             q("heartbeat"),
             claims[0].owner,
             lease_seconds,
@@ -218,7 +221,7 @@ class Store:
         """Give back leases still held by a stopping worker: due again at once; return those ids."""
         if not claims:
             return set()
-        rows = await self.pool.fetch(
+        rows = await self._pool.fetch(
             q("hand_back"), claims[0].owner, [c.workflow_id for c in claims], [c.epoch for c in claims]
         )
         return {r["id"] for r in rows}
@@ -233,7 +236,7 @@ class Store:
     ) -> None:
         """Persist the state (e.g. an intent, before the call it announces) and renew the lease."""
         if not events:  # the usual case: one row of a statement shared with other workflows
-            self._check_written(await self._writes.saves.write(SaveRow(claim, state, steps, lease_seconds)))
+            check_written(await self._writes.saves.write(SaveRow(claim, state, steps, lease_seconds)))
             return
         await self._write_with_events("save_state", claim, state, lease_seconds, steps, events)
 
@@ -250,16 +253,16 @@ class Store:
         cancel and its run did not see it: ``cancel_seen`` False)."""
         if not events:  # the usual case: one row of a statement shared with other workflows
             row = ReleaseRow(claim, state, steps, run_at, cancel_seen)
-            self._check_written(await self._writes.releases.write(row))
+            check_written(await self._writes.releases.write(row))
             return
         await self._write_with_events("release_until", claim, state, run_at, steps, events, cancel_seen)
 
     async def release_after_error(self, claim: Claim, run_at: datetime, error: str) -> None:
         """Give the workflow back after its run failed in our own code; the state is left as it was."""
-        written = await self.pool.fetchval(
+        written = await self._pool.fetchval(
             q("release_after_error"), claim.workflow_id, claim.owner, claim.epoch, run_at, error[:1000]
         )
-        self._check_lease(written)
+        check_lease(written)
 
     async def _write_with_events(
         self,
@@ -272,10 +275,10 @@ class Store:
         *more: object,
     ) -> None:
         """A write that also carries events: lease-guarded ``query``, steps and events in one transaction."""
-        async with self.pool.acquire() as conn, conn.transaction():
+        async with self._pool.acquire() as conn, conn.transaction():
             args = (claim.workflow_id, claim.owner, claim.epoch, state, last, *more)
             ok = await conn.fetchval(q(query), *args)
-            self._check_lease(ok)
+            check_lease(ok)
             await self._write_steps(conn, claim.workflow_id, claim.owner, steps)
             await self._write_events(conn, claim.workflow_id, events)
 
@@ -290,20 +293,15 @@ class Store:
         """Final state, step history, released locks and the final event (if any): one row of one
         statement."""
         row = FinishRow(claim, state, steps, finish, event)
-        self._check_written(await self._writes.finishes.write(row))
+        check_written(await self._writes.finishes.write(row))
 
     async def lock_resource(self, claim: Claim, project_id: str, region: str, resource_id: str) -> bool:
         """Take the exclusive lock on a resource for the claimed workflow; True when the workflow holds it."""
         workflow_id = claim.workflow_id
-        async with self.fenced(claim) as conn:
+        async with fenced(self._pool, claim) as conn:
             await conn.execute(q("lock_resource"), project_id, region, resource_id, workflow_id)
             holder = await conn.fetchval(q("resource_holder"), project_id, region, resource_id)
             return bool(holder == workflow_id)
-
-    async def lock_alone(self, claim: Claim, project_id: str, region: str, resource_id: str) -> bool:
-        """Admission of a single-resource backup under no cap (batched with others): True when it holds
-        the resource's lock (now or already)."""
-        return await self._writes.locks.write(LockRow(claim, project_id, region, resource_id))
 
     # ------------------------------------------------------------ cancel
 
@@ -311,7 +309,7 @@ class Store:
         """Ask the workflow named ``ref`` (workflow id or command id) to cancel: the request is recorded
         and the workflow made due; its next run ends it ``cancelled`` (docs/guarantees.md). A workflow
         already final is left as it is (the outcome says how it ended)."""
-        async with self.pool.acquire() as conn, conn.transaction():
+        async with self._pool.acquire() as conn, conn.transaction():
             row = await conn.fetchrow(q("workflow_to_cancel"), _uuid_or_none(ref), ref)
             if row is None:
                 return CancelOutcome(CancelVerdict.NOT_FOUND, ref)
@@ -330,34 +328,15 @@ class Store:
 
     async def cancel_children(self, parent: Claim) -> int:
         """Ask every unfinished child of the claimed fleet to cancel; how many were asked."""
-        async with self.fenced(parent) as conn:
+        async with fenced(self._pool, parent) as conn:
             asked: int = await conn.fetchval(q("cancel_children"), parent.workflow_id)
             if asked:
                 await conn.execute(q("wake_workflows"), WORKFLOWS_CHANNEL)
         return asked
 
     async def unlock_resource(self, claim: Claim, project_id: str, region: str, resource_id: str) -> None:
-        async with self.fenced(claim) as conn:
+        async with fenced(self._pool, claim) as conn:
             await conn.execute(q("unlock_resource"), project_id, region, resource_id, claim.workflow_id)
-
-    @asynccontextmanager
-    async def fenced(self, claim: Claim) -> AsyncIterator[Conn]:
-        """A transaction that writes for the claimed workflow only while its run holds the lease (held
-        until it commits); raises :class:`LeaseLost` otherwise."""
-        async with self.pool.acquire() as conn, conn.transaction():
-            held = await conn.fetchval(q("lease_held"), claim.workflow_id, claim.owner, claim.epoch)
-            self._check_lease(held)
-            yield conn
-
-    @staticmethod
-    def _check_written(written: bool) -> None:
-        if not written:
-            raise LeaseLost()
-
-    @staticmethod
-    def _check_lease(result: object) -> None:
-        if result is None:
-            raise LeaseLost()
 
     @staticmethod
     async def _write_steps(conn: Conn, workflow_id: uuid.UUID, owner: str, steps: Sequence[Step]) -> None:
@@ -398,7 +377,7 @@ class Store:
     async def outbox_batch(self, limit: int) -> AsyncIterator[OutboxBatch]:
         """Lock up to ``limit`` rows with an event to publish or a reply due; on exit, what the batch
         recorded (published, replied, reply failed) is committed."""
-        async with self.pool.acquire() as conn, conn.transaction():
+        async with self._pool.acquire() as conn, conn.transaction():
             rows = await conn.fetch(q("claim_unpublished"), limit)
             batch = OutboxBatch(conn, [_pending_event(r) for r in rows])
             yield batch
@@ -407,60 +386,35 @@ class Store:
     # ------------------------------------------------------------ queries
 
     async def get_workflow(self, workflow_id: uuid.UUID) -> Workflow | None:
-        row = await self.pool.fetchrow(q("get_workflow"), workflow_id)
+        row = await self._pool.fetchrow(q("get_workflow"), workflow_id)
         return None if row is None else Workflow.from_record(row)
 
     async def workflow_by_command(self, command_id: str) -> Workflow | None:
-        wid = await self.pool.fetchval(q("workflow_id_by_command"), command_id)
+        wid = await self._pool.fetchval(q("workflow_id_by_command"), command_id)
         return None if wid is None else await self.get_workflow(wid)
 
     async def list_workflows(self, status: WorkflowStatus | None = None, limit: int = 50) -> list[Workflow]:
-        rows = await self.pool.fetch(q("list_workflows"), status.value if status else None, limit)
+        rows = await self._pool.fetch(q("list_workflows"), status.value if status else None, limit)
         return [Workflow.from_record(r) for r in rows]
 
     async def steps_of(self, workflow_id: uuid.UUID) -> list[StoredStep]:
-        rows = await self.pool.fetch(q("list_steps"), workflow_id)
-        return [
-            StoredStep(
-                r["id"],
-                r["worker"],
-                Step(
-                    operation=r["operation"],
-                    outcome=StepOutcome(r["outcome"]),
-                    started_at=r["started_at"],
-                    finished_at=r["finished_at"],
-                    request=r["request"],
-                    response=r["response"],
-                    error_code=r["error_code"],
-                    error_message=r["error_message"],
-                ),
-            )
-            for r in rows
-        ]
+        return await read_steps(self._pool, workflow_id)
 
     async def events_of(self, workflow_id: uuid.UUID) -> list[OutboxEvent]:
-        rows = await self.pool.fetch(q("list_events"), workflow_id)
+        rows = await self._pool.fetch(q("list_events"), workflow_id)
         return [OutboxEvent(r["event_id"], r["routing_key"], r["body"]) for r in rows]
 
     async def count_by_status(self) -> dict[WorkflowStatus, int]:
-        rows = await self.pool.fetch(q("count_by_status"))
+        rows = await self._pool.fetch(q("count_by_status"))
         return {WorkflowStatus(r["status"]): r["n"] for r in rows}
 
     async def unfinished_count(self) -> int:
-        n: int = await self.pool.fetchval(q("unfinished_count"))
+        n: int = await self._pool.fetchval(q("unfinished_count"))
         return n
 
     async def unpublished_count(self) -> int:
-        n: int = await self.pool.fetchval(q("unpublished_count"))
+        n: int = await self._pool.fetchval(q("unpublished_count"))
         return n
-
-
-@dataclass(frozen=True)
-class Renewed:
-    """What a heartbeat found: the leases still held, and which of those workflows were asked to cancel."""
-
-    kept: set[uuid.UUID]
-    cancelling: set[uuid.UUID]
 
 
 def _uuid_or_none(ref: str) -> uuid.UUID | None:

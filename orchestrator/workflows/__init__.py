@@ -10,6 +10,7 @@ from typing import Any, Generic, TypeVar
 from pydantic import BaseModel
 
 from orchestrator.messages import (
+    CANCELLED,
     BackupCommand,
     FleetBackupCommand,
     Outcome,
@@ -17,7 +18,7 @@ from orchestrator.messages import (
     RestoreCommand,
 )
 from orchestrator.workflows import backup, fleet, replicate, restore
-from orchestrator.workflows.base import CANCELLED, Done, MachineState, Observation, Request, Transition
+from orchestrator.workflows.base import Done, MachineState, Observation, Request, Transition
 
 S = TypeVar("S", bound=MachineState)
 C = TypeVar("C", bound=BaseModel)

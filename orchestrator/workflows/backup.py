@@ -30,9 +30,8 @@ from typing import Any, Literal, assert_never
 from pydantic import Field, model_validator
 
 from orchestrator.cbr.limits import CREATE_VAULT_MAX_RESOURCES, NAME_MAX_LENGTH
-from orchestrator.messages import BackupCommand, Outcome, ResourceResult
+from orchestrator.messages import CANCELLED, WINDOW_CLOSED, BackupCommand, Outcome, ResourceResult
 from orchestrator.workflows.base import (
-    CANCELLED,
     MAY_STILL_FINISH,
     Accepted,
     AddResources,
@@ -94,7 +93,6 @@ VAULT_NOT_FOUND = "BackupService.6105"
 ALREADY_BOUND = "BackupService.6103"
 NO_BACKUP = "BackupService.no_backup"
 SHOW_CHECKPOINT_EVERY = 2  # polls listing no backup of a pending resource, per show_checkpoint
-WINDOW_CLOSED = "orchestrator.window_closed"
 VAULT_PHASES = ("resolve_vault", "create_vault", "find_vault", "verify_association")
 BackupPhase = Literal[
     "resolve_vault",

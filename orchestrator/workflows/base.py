@@ -562,7 +562,6 @@ def busy(state: MachineState, failure: Failed) -> Transition:
 
 
 OUTCOME_UNKNOWN = "orchestrator.outcome_unknown"
-CANCELLED = "orchestrator.cancelled"
 NOT_STARTED = "cancelled before it started"
 MAY_STILL_FINISH = "cancelled while it was running in CBR, which cannot cancel it: it may still finish"
 

@@ -27,6 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from orchestrator.cbr.limits import PROTECTABLE_MAX_PAGE, VAULT_MAX_RESOURCES
 from orchestrator.messages import (
+    CANCELLED,
     FLEET_PROBLEMS_LISTED,
     Admission,
     AutoVaults,
@@ -38,7 +39,6 @@ from orchestrator.messages import (
     ResourceResult,
 )
 from orchestrator.workflows.base import (
-    CANCELLED,
     Accepted,
     Admitted,
     Answer,

@@ -18,9 +18,8 @@ from typing import Any, Literal, assert_never
 
 from pydantic import model_validator
 
-from orchestrator.messages import Outcome, ReplicateCommand, ResourceResult
+from orchestrator.messages import CANCELLED, Outcome, ReplicateCommand, ResourceResult
 from orchestrator.workflows.base import (
-    CANCELLED,
     MAY_STILL_FINISH,
     Accepted,
     Admitted,

@@ -15,9 +15,8 @@ from typing import Any, Literal, assert_never
 
 from pydantic import model_validator
 
-from orchestrator.messages import Outcome, ResourceResult, RestoreCommand
+from orchestrator.messages import CANCELLED, Outcome, ResourceResult, RestoreCommand
 from orchestrator.workflows.base import (
-    CANCELLED,
     MAY_STILL_FINISH,
     Accepted,
     Admitted,

@@ -8,11 +8,12 @@ import json
 import pytest
 from aio_pika.abc import AbstractRobustConnection
 from broker_helpers import PROJECT, REGION, backup_body, drain, wait_for
+from store_rows import create_one
 
-from orchestrator.broker import REASON_HEADER, Intake, Topology, new_workflow, publish_raw, workflow_id_for
+from orchestrator.broker import REASON_HEADER, Intake, Topology, new_workflow, publish_raw
 from orchestrator.broker.commit_batch import CommitBatch
 from orchestrator.config import Settings
-from orchestrator.messages import AnyCommand, BackupCommand, parse_command
+from orchestrator.messages import AnyCommand, BackupCommand, parse_command, workflow_id_for
 from orchestrator.store import CommandConflict, Store, Verdict
 
 
@@ -61,11 +62,11 @@ async def test_the_store_gives_a_verdict_per_command_in_order(store: Store) -> N
 
 
 async def test_the_single_insert_refuses_another_body_under_a_known_id(store: Store) -> None:
-    wid, created = await store.create_workflow_if_absent(new_workflow(backup("a")))
+    wid, created = await create_one(store, new_workflow(backup("a")))
     assert (wid, created) == (workflow_id_for("a"), True)
-    assert await store.create_workflow_if_absent(new_workflow(backup("a"))) == (wid, False)
+    assert await create_one(store, new_workflow(backup("a"))) == (wid, False)
     with pytest.raises(CommandConflict) as info:
-        await store.create_workflow_if_absent(new_workflow(restore("a")))
+        await create_one(store, new_workflow(restore("a")))
     assert info.value.workflow_id == wid
 
 

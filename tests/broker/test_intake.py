@@ -8,8 +8,9 @@ import aio_pika
 from aio_pika.abc import AbstractRobustConnection
 from broker_helpers import backup_body, drain, wait_for
 
-from orchestrator.broker import REASON_HEADER, Intake, Topology, publish_raw, workflow_id_for
+from orchestrator.broker import REASON_HEADER, Intake, Topology, publish_raw
 from orchestrator.config import Settings
+from orchestrator.messages import workflow_id_for
 from orchestrator.store import Store, WorkflowStatus
 
 

@@ -8,11 +8,11 @@ from typing import Any
 import aio_pika
 from aio_pika.abc import AbstractRobustConnection
 from broker_helpers import PROJECT, backup_body, drain, wait_for
+from store_rows import raw_sql
 
 from orchestrator.broker import REASON_HEADER, Intake, Topology
 from orchestrator.config import Settings
 from orchestrator.store import Store
-from orchestrator.store.refusals import recent_refusals, refusals_of
 
 
 def message(body: bytes, message_id: str | None) -> aio_pika.Message:
@@ -20,7 +20,7 @@ def message(body: bytes, message_id: str | None) -> aio_pika.Message:
 
 
 async def refusal_rows(store: Store) -> list[dict[str, Any]]:
-    return [dict(r) for r in await store.pool.fetch("SELECT * FROM refusals ORDER BY id")]
+    return [dict(r) for r in await raw_sql(store).fetch("SELECT * FROM refusals ORDER BY id")]
 
 
 async def test_each_kind_of_refusal_is_recorded_with_its_reason_and_dead_lettered(
@@ -69,12 +69,12 @@ async def test_each_kind_of_refusal_is_recorded_with_its_reason_and_dead_lettere
         assert row["refused_at"] is not None
     assert set(rows["m-creds"]) == {"id", "command_id", "message_id", "reason", "size_bytes", "refused_at"}
 
-    [conflict] = await refusals_of(store, "taken")
+    [conflict] = await store.refusals.of("taken")
     assert conflict.message_id == "m-conflict" and "different command" in conflict.reason
-    [by_message_id] = await refusals_of(store, "m-large")  # no command id read: found by its message id
+    [by_message_id] = await store.refusals.of("m-large")  # no command id read: found by its message id
     assert by_message_id.command_id is None and by_message_id.reason.startswith("too large")
-    assert await refusals_of(store, "taken", after_id=conflict.id) == []
-    newest = await recent_refusals(store, limit=2)
+    assert await store.refusals.of("taken", after_id=conflict.id) == []
+    newest = await store.refusals.recent(limit=2)
     assert [r.id for r in newest] == sorted((r["id"] for r in rows.values()), reverse=True)[:2]
     assert PROJECT not in str(rows)  # a refusal names what was refused, never what was accepted
 

@@ -8,14 +8,16 @@ import uuid
 
 from aio_pika.abc import AbstractRobustConnection
 from broker_helpers import drain
+from store_rows import create_one
 
 from orchestrator.broker import Relay, Topology
 from orchestrator.store import NewWorkflow, OutboxEvent, Store
 
 
 async def seed_events(store: Store, n: int, reply_to: str | None) -> uuid.UUID:
-    wid, _ = await store.create_workflow_if_absent(
-        NewWorkflow(id=uuid.uuid4(), command_id="c", kind="backup", project_id="p", region="r", input={})
+    wid, _ = await create_one(
+        store,
+        NewWorkflow(id=uuid.uuid4(), command_id="c", kind="backup", project_id="p", region="r", input={}),
     )
     [wf] = await store.claim_due("w", 30, 1)
     events = [

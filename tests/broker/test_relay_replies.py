@@ -9,6 +9,7 @@ from typing import Any
 
 from aio_pika.abc import AbstractRobustConnection
 from broker_helpers import drain
+from store_rows import create_one, raw_sql
 
 from orchestrator.broker import Relay, Topology
 from orchestrator.store import NewWorkflow, OutboxEvent, Store
@@ -19,10 +20,11 @@ POLL = 0.2
 async def seed(store: Store, reply_to: str | None, n: int = 1) -> list[str]:
     """``n`` events with ``reply_to``, written as the engine writes them; their ids."""
     command_id = uuid.uuid4().hex
-    wid, _ = await store.create_workflow_if_absent(
+    wid, _ = await create_one(
+        store,
         NewWorkflow(
             id=uuid.uuid4(), command_id=command_id, kind="backup", project_id="p", region="r", input={}
-        )
+        ),
     )
     [claimed] = [wf for wf in await store.claim_due("w", 30, 100) if wf.id == wid]
     ids = [f"{command_id}-e{i}" for i in range(n)]
@@ -34,7 +36,7 @@ async def seed(store: Store, reply_to: str | None, n: int = 1) -> list[str]:
 
 
 async def row(store: Store, event_id: str) -> dict[str, Any]:
-    record = await store.pool.fetchrow("SELECT * FROM outbox WHERE event_id = $1", event_id)
+    record = await raw_sql(store).fetchrow("SELECT * FROM outbox WHERE event_id = $1", event_id)
     assert record is not None
     return dict(record)
 

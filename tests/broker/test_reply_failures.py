@@ -7,10 +7,10 @@ import asyncio
 import uuid
 
 from aio_pika.abc import AbstractRobustConnection
+from store_rows import create_one
 
 from orchestrator.broker import Relay, Topology
 from orchestrator.store import NewWorkflow, OutboxEvent, Store
-from orchestrator.store.replies import replies_untried, reply_failures
 
 POLL = 0.2
 
@@ -18,10 +18,11 @@ POLL = 0.2
 async def workflow_with_events(store: Store, reply_to: str, n: int) -> uuid.UUID:
     """A workflow with ``n`` events replying to ``reply_to``, written as the engine writes them."""
     command_id = uuid.uuid4().hex
-    wid, _ = await store.create_workflow_if_absent(
+    wid, _ = await create_one(
+        store,
         NewWorkflow(
             id=uuid.uuid4(), command_id=command_id, kind="backup", project_id="p", region="r", input={}
-        )
+        ),
     )
     [claimed] = [wf for wf in await store.claim_due("w", 30, 100) if wf.id == wid]
     events = [OutboxEvent(f"{command_id}-{i}", "workflow.backup.progress", {}, reply_to) for i in range(n)]
@@ -43,22 +44,22 @@ async def test_undelivered_replies_are_read_on_their_workflow_until_delivered(
     queue = f"late-{uuid.uuid4().hex}"
     wid = await workflow_with_events(store, queue, 2)
     quiet = await workflow_with_events(store, f"other-{uuid.uuid4().hex}", 0)
-    assert await replies_untried(store, wid) == 2 and await reply_failures(store, wid) == []
+    assert await store.replies.untried(wid) == 2 and await store.replies.failures(wid) == []
 
     await relay.publish_batch()
-    failing = await reply_failures(store, wid)
-    assert await replies_untried(store, wid) == 0
+    failing = await store.replies.failures(wid)
+    assert await store.replies.untried(wid) == 0
     assert [(f.reply_to, f.attempts, f.error, f.parked) for f in failing] == [
         (queue, 1, "unroutable (312 NO_ROUTE)", False)
     ] * 2
     assert [f.routing_key for f in failing] == ["workflow.backup.progress"] * 2
-    assert await reply_failures(store, quiet) == []
+    assert await store.replies.failures(quiet) == []
 
     channel = await connection.channel()
     await channel.declare_queue(queue, exclusive=True)  # the queue now exists: the next attempt delivers
     await asyncio.sleep(POLL)
     await relay.publish_batch()
-    assert await reply_failures(store, wid) == []
+    assert await store.replies.failures(wid) == []
 
 
 async def test_a_parked_reply_stays_readable(
@@ -69,5 +70,5 @@ async def test_a_parked_reply_stays_readable(
     for _ in range(3):
         await relay.publish_batch()
         await asyncio.sleep(POLL)
-    [parked] = await reply_failures(store, wid)
+    [parked] = await store.replies.failures(wid)
     assert parked.parked and parked.attempts == 2 and parked.error == "unroutable (312 NO_ROUTE)"

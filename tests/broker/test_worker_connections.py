@@ -11,6 +11,7 @@ import aio_pika
 import pytest
 from aio_pika.abc import AbstractQueue, AbstractRobustConnection
 from broker_helpers import drain, wait_for
+from store_rows import create_one, raw_sql
 from worker_helpers import backup, publish, running_worker, servers
 
 from orchestrator.broker import declare_topology, delete_topology
@@ -40,10 +41,11 @@ async def test_intake_and_relay_do_not_share_a_connection(
 
             await wait_for(intake_closed)
             assert not parts.relay_connection.is_closed
-            await store.create_workflow_if_absent(
+            await create_one(
+                store,
                 NewWorkflow(
                     id=uuid.uuid4(), command_id="c", kind="backup", project_id="p", region="r", input={}
-                )
+                ),
             )
             [claimed] = await store.claim_due("test", 30, 1)
             event = OutboxEvent("e-during-outage", "workflow.backup.succeeded", {"id": "e", "type": "t"})
@@ -74,7 +76,7 @@ async def test_a_draining_worker_stops_although_a_reply_cannot_be_delivered(
     assert wf is not None and wf.status is WorkflowStatus.SUCCEEDED
     finals = [json.loads(m.body) for m in await drain(events_queue, 2, seconds=1)]
     assert [e["data"]["command_id"] for e in finals] == ["no-reply-queue"]
-    row = await store.pool.fetchrow(
+    row = await raw_sql(store).fetchrow(
         "SELECT reply_attempts, reply_error, reply_parked_at FROM outbox WHERE workflow_id = $1", wf.id
     )
     assert row is not None and row["reply_parked_at"] is not None

@@ -32,6 +32,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 from pg_databases import dsn_of, unique_name
 from quick_settings import emulator_settings, quick_worker
+from store_rows import create_one, raw_sql
 
 from cbr_emulator.config import DEFAULT_TENANT, EmulatorConfig, Progression
 from cbr_emulator.errors import error_table
@@ -126,7 +127,7 @@ class Worker:
         return cls(store, clients, stop, asyncio.create_task(engine.run(stop)))
 
     async def cut_database(self) -> None:
-        self.store.pool.terminate()
+        raw_sql(self.store).terminate()
 
     async def kill(self) -> None:
         """No clean-up that a SIGKILL would not allow: connections cut, tasks cancelled."""
@@ -188,13 +189,13 @@ class FaultPlans(RuleBasedStateMachine):
             }
         )
         self.commands.append(command)
-        self.run(self.observer.create_workflow_if_absent(new_workflow(command)))
+        self.run(create_one(self.observer, new_workflow(command)))
 
     @precondition(lambda self: self.commands)
     @rule(data=st.data())
     def duplicate(self, data: st.DataObject) -> None:
         command = data.draw(st.sampled_from(self.commands))
-        self.run(self.observer.create_workflow_if_absent(new_workflow(command)))
+        self.run(create_one(self.observer, new_workflow(command)))
 
     @rule(rules=st.lists(fault_rules(), max_size=3), seed=st.integers(0, 1000))
     def faults(self, rules: list[FaultRule], seed: int) -> None:
@@ -239,7 +240,7 @@ class FaultPlans(RuleBasedStateMachine):
     async def _settle_and_check(self) -> None:
         self.emulator.faults.clear()
         await all_ended(self.observer, SETTLE_END_SECONDS)
-        rows = await self.observer.pool.fetch(
+        rows = await raw_sql(self.observer).fetch(
             "SELECT w.command_id, count(o.id) FILTER (WHERE o.routing_key NOT LIKE '%.progress') AS finals"
             "  FROM workflows w LEFT JOIN outbox o ON o.workflow_id = w.id GROUP BY w.command_id"
         )

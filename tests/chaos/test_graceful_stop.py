@@ -6,6 +6,7 @@ from __future__ import annotations
 import aio_pika
 from chaos_helpers import checkpoints_by_marker, ended, numbered_backups, publish, until
 from crash_points import worker_process
+from store_rows import raw_sql
 
 from cbr_emulator.faults import FaultPlan, FaultRule
 from cbr_emulator.server import RunningEmulator
@@ -17,7 +18,7 @@ COMMANDS = 8
 
 async def leases_held_by(store: Store, pid: int) -> int:
     """Unfinished workflows whose lease names the worker process ``pid``."""
-    held: int = await store.pool.fetchval(
+    held: int = await raw_sql(store).fetchval(
         "SELECT count(*) FROM workflows WHERE lease_owner LIKE $1 AND finished_at IS NULL", f"worker-{pid}-%"
     )
     return held

@@ -6,13 +6,14 @@ from __future__ import annotations
 import uuid
 
 from cli_runner import run_cli
+from store_rows import create_one
 
 from orchestrator.store import Finish, NewWorkflow, Store, WorkflowStatus
 
 
 async def workflow(store: Store, command_id: str, kind: str = "backup") -> uuid.UUID:
-    wid, _ = await store.create_workflow_if_absent(
-        NewWorkflow(uuid.uuid4(), command_id, kind, "p", "r", {"command_id": command_id})
+    wid, _ = await create_one(
+        store, NewWorkflow(uuid.uuid4(), command_id, kind, "p", "r", {"command_id": command_id})
     )
     return wid
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from cli_runner import run_cli
 from rich.console import Console
+from store_rows import raw_sql
 
 from orchestrator.cli.views.status import workflow_detail, workflows_table
 from orchestrator.store import Store, list_workflows, workflow_status
@@ -35,7 +36,7 @@ async def insert(store: Store, command_id: str, kind: str, **columns: Any) -> uu
     names = ["id", "command_id", "kind", "project_id", "region", *columns]
     values = [wid, command_id, kind, P, R, *columns.values()]
     marks = ", ".join(f"${i}" for i in range(1, len(values) + 1))
-    await store.pool.execute(f"INSERT INTO workflows ({', '.join(names)}) VALUES ({marks})", *values)
+    await raw_sql(store).execute(f"INSERT INTO workflows ({', '.join(names)}) VALUES ({marks})", *values)
     return wid
 
 
@@ -61,7 +62,7 @@ async def odd_workflows(store: Store) -> None:
         error_code=ODD_CODE,
         error_message=ODD_MESSAGE,
     )
-    await store.pool.execute(
+    await raw_sql(store).execute(
         """INSERT INTO steps (workflow_id, worker, operation, outcome, error_code, error_message,
                               started_at, finished_at)
            VALUES ($1, 'w[/x]', 'CreateCheckpoint', 'terminal', $2, $3, now(), now())""",

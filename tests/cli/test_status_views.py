@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from cli_runner import run_cli
+from store_rows import raw_sql
 
 from orchestrator.store import Store
 
@@ -26,7 +27,7 @@ async def insert(store: Store, command_id: str, kind: str, status: str, **column
     names = ["id", "command_id", "kind", "status", "project_id", "region", *columns]
     values = [wid, command_id, kind, status, P, R, *columns.values()]
     marks = ", ".join(f"${i}" for i in range(1, len(values) + 1))
-    await store.pool.execute(f"INSERT INTO workflows ({', '.join(names)}) VALUES ({marks})", *values)
+    await raw_sql(store).execute(f"INSERT INTO workflows ({', '.join(names)}) VALUES ({marks})", *values)
     return wid
 
 
@@ -170,7 +171,7 @@ async def test_json_is_printed_as_is_whatever_the_terminal(store: Store, dsn: st
         error_code="E[/x]",
         error_message=LONG_MESSAGE,
     )
-    await store.pool.execute(
+    await raw_sql(store).execute(
         """INSERT INTO outbox (event_id, workflow_id, routing_key, body, published_at)
            VALUES ('ev-1', $1, 'workflow.restore.failed', $2, now())""",
         wid,
@@ -241,7 +242,7 @@ async def test_a_fleet_and_a_page_of_its_resources_as_json(store: Store, dsn: st
 async def test_events_bodies_are_printed_on_request(store: Store, dsn: str) -> None:
     wid = await insert(store, "with-events", "backup", "running", input=backup_input("srv-1"))
     body = {"id": "ev-42", "data": {"progress": 25, "note": "[bold]as written[/bold]"}}
-    await store.pool.execute(
+    await raw_sql(store).execute(
         """INSERT INTO outbox (event_id, workflow_id, routing_key, body)
            VALUES ('ev-42', $1, 'workflow.backup.progress', $2)""",
         wid,

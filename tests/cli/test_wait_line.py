@@ -9,6 +9,7 @@ import uuid
 from datetime import UTC, datetime
 
 from rich.console import Console
+from store_rows import raw_sql
 
 from orchestrator.cli.fleet_watch import wait_for_workflow
 from orchestrator.store import Store, WorkflowStatus
@@ -21,7 +22,7 @@ async def insert(store: Store, command_id: str, kind: str, status: str, **column
     names = ["id", "command_id", "kind", "status", "project_id", "region", *columns]
     values = [wid, command_id, kind, status, P, R, *columns.values()]
     marks = ", ".join(f"${i}" for i in range(1, len(values) + 1))
-    await store.pool.execute(f"INSERT INTO workflows ({', '.join(names)}) VALUES ({marks})", *values)
+    await raw_sql(store).execute(f"INSERT INTO workflows ({', '.join(names)}) VALUES ({marks})", *values)
     return wid
 
 
@@ -50,7 +51,7 @@ async def test_a_running_backup_is_one_line_with_its_percentage(store: Store, ds
     try:
         await until_shown(live, "backup · running · 50%")
         result = {"resources": [], "checkpoint_id": "cp-1"}
-        await store.pool.execute(
+        await raw_sql(store).execute(
             "UPDATE workflows SET status = 'succeeded', result = $2, finished_at = now() WHERE id = $1",
             wid,
             result,

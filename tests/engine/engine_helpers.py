@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import aio_pika
+from store_rows import create_one
 
 from cbr_emulator.config import DEFAULT_TENANT, EmulatorConfig, Progression, Tenant
 from cbr_emulator.inventory import build_inventory
@@ -141,7 +142,7 @@ def tuned(settings: Settings, **worker: Any) -> Settings:
 async def submit(store: Store, *commands: AnyCommand) -> None:
     """Commit workflows as intake does, without the queue."""
     for command in commands:
-        await store.create_workflow_if_absent(new_workflow(command))
+        await create_one(store, new_workflow(command))
 
 
 async def eventually(predicate: Callable[[], Awaitable[bool]], seconds: float, step: float = 0.05) -> None:

@@ -18,6 +18,7 @@ from engine_helpers import (
     submit,
     tuned,
 )
+from store_rows import create_one
 
 from cbr_emulator.config import DEFAULT_TENANT, EmulatorConfig
 from cbr_emulator.faults import FaultPlan, FaultRule
@@ -103,7 +104,7 @@ async def test_a_workflow_whose_runs_keep_crashing_ends_failed_with_an_event(
         region=command["region"],
         input=command,
     )
-    await store.create_workflow_if_absent(poisoned)
+    await create_one(store, poisoned)
     await run_until_done(store, settings, "solo", seconds=30)
     status, code, message = await the_workflow(store, "poison")
     assert (status, code) == (WorkflowStatus.FAILED, "orchestrator.runs_failing")

@@ -22,14 +22,14 @@ from engine_helpers import (
     submit,
     tuned,
 )
+from store_rows import raw_sql
 
 from cbr_emulator.config import DEFAULT_TENANT, EmulatorConfig, Inventory, Progression
 from cbr_emulator.faults import FaultPlan, FaultRule
 from cbr_emulator.server import RunningEmulator
 from orchestrator.config import Settings
-from orchestrator.messages import RestoreCommand
+from orchestrator.messages import CANCELLED, RestoreCommand
 from orchestrator.store import CancelVerdict, OutboxEvent, Store, Workflow, WorkflowStatus
-from orchestrator.workflows.base import CANCELLED
 
 CAPPED: dict[str, Any] = {"admission": {"project_concurrency": 1}}
 SLOW_POLLS = 30.0  # a sleeping workflow would sleep this long if a cancel did not wake it
@@ -59,8 +59,10 @@ async def final_events(store: Store, wf: Workflow) -> list[OutboxEvent]:
 
 async def held(store: Store, wf: Workflow) -> tuple[int, int]:
     """Resource locks and admission slots the workflow holds."""
-    locks = await store.pool.fetchval("SELECT count(*) FROM resource_locks WHERE workflow_id = $1", wf.id)
-    slots = await store.pool.fetchval("SELECT count(*) FROM admission_slots WHERE workflow_id = $1", wf.id)
+    locks = await raw_sql(store).fetchval("SELECT count(*) FROM resource_locks WHERE workflow_id = $1", wf.id)
+    slots = await raw_sql(store).fetchval(
+        "SELECT count(*) FROM admission_slots WHERE workflow_id = $1", wf.id
+    )
     return locks, slots
 
 

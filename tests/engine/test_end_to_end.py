@@ -7,6 +7,7 @@ import logging
 
 import pytest
 from engine_helpers import EndToEnd, backup_command, collect
+from store_rows import raw_sql
 
 from cbr_emulator.config import DEFAULT_TENANT
 from cbr_emulator.faults import FaultPlan, FaultRule
@@ -53,7 +54,7 @@ async def test_secret_key_never_reaches_logs_database_or_events(
     )
     await e2e.publish(backup_command("canary", e2e.servers(1)))
     await e2e.drain()
-    dump = await e2e.store.pool.fetchval(
+    dump = await raw_sql(e2e.store).fetchval(
         "SELECT string_agg(t::text, ' ') FROM (SELECT w::text AS t FROM workflows w UNION ALL "
         "SELECT s::text FROM steps s UNION ALL SELECT o::text FROM outbox o) x"
     )

@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 import pytest
 from engine_helpers import backup_command, client_for, eventually, running_engines, servers, submit
+from store_rows import raw_sql
 
 from cbr_emulator.config import DEFAULT_TENANT, EmulatorConfig
 from cbr_emulator.faults import FaultPlan, FaultRule
@@ -29,7 +30,7 @@ async def eventually_sync(predicate: Callable[[], bool], seconds: float) -> None
 
 async def steal(store: Store, command_id: str) -> None:
     """Another claim takes the workflow (as after this worker was thought dead)."""
-    await store.pool.execute(
+    await raw_sql(store).execute(
         "UPDATE workflows SET lease_owner = 'thief', lease_epoch = lease_epoch + 1,"
         " lease_expires_at = now() + interval '1 hour' WHERE command_id = $1",
         command_id,

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from engine_helpers import PROJECT, REGION
+from store_rows import create_one, raw_sql
 
 from orchestrator.broker import new_workflow
 from orchestrator.cbr.limits import VAULT_MAX_RESOURCES
@@ -64,7 +65,7 @@ async def build_fleet(
     raw = {"command_id": command_id, "project_id": PROJECT, "region": REGION, "select": select}
     raw["project_tasks"] = VAULT_MAX_RESOURCES  # children of 256, a vault's worth each
     command = FleetBackupCommand.model_validate({**raw, **({"vaults": list(vaults)} if vaults else {})})
-    wid, _ = await store.create_workflow_if_absent(new_workflow(command))
+    wid, _ = await create_one(store, new_workflow(command))
     [wf] = [claimed for claimed in await store.claim_due("builder", 600, 100) if claimed.id == wid]
     t = fleet.transition(fleet.initial_state(command, wid), Resume(datetime.now(UTC)))
     t = fleet.transition(t.state, listed(command))
@@ -74,7 +75,7 @@ async def build_fleet(
     assert isinstance(spawn, SpawnChildren)
     t = fleet.transition(t.state, await perform_store_action(store, wf, spawn))
     assert isinstance(t.state, fleet.FleetState)
-    await store.pool.execute(  # saved, and given back: as after the run that spawned
+    await raw_sql(store).execute(  # saved, and given back: as after the run that spawned
         "UPDATE workflows SET state = $2, lease_owner = NULL, lease_expires_at = NULL"
         " WHERE id = $1 OR lease_owner = 'builder'",
         wid,
@@ -89,7 +90,7 @@ async def finish_children(
     """End the children as backups would: each resource succeeded, or failed when its number is a multiple
     of ``failed_every``; a multiple of ``unreported_every`` is left out of its child's result; the last
     ``running`` children stay running (admitted)."""
-    await store.pool.execute(
+    await raw_sql(store).execute(
         """
         WITH kids AS (
             SELECT id, command_id, row_number() OVER (ORDER BY command_id DESC) AS from_end
@@ -122,7 +123,7 @@ async def finish_children(
         FAILURE_CODE,
         FAILURE_MESSAGE,
     )
-    await store.pool.execute(
+    await raw_sql(store).execute(
         """UPDATE workflows SET status = 'running', state = '{"phase": "checkpoint", "admitted": true}'
             WHERE parent_id = $1 AND finished_at IS NULL""",
         parent_id,
@@ -160,7 +161,7 @@ async def summarise(store: Store, built: BuiltFleet) -> Summary:
     }
     now = datetime.now(UTC)
     event = outbox_event(built.workflow, done, now)
-    await store.pool.execute(
+    await raw_sql(store).execute(
         """UPDATE workflows SET status = $2, state = $3, result = $4, finished_at = $5,
                   error_code = $6, error_message = $7
             WHERE id = $1""",
@@ -172,7 +173,7 @@ async def summarise(store: Store, built: BuiltFleet) -> Summary:
         done.error_code,
         done.error_message,
     )
-    await store.pool.execute(
+    await raw_sql(store).execute(
         """INSERT INTO outbox (event_id, workflow_id, routing_key, body) VALUES ($1, $2, $3, $4)""",
         event.event_id,
         built.workflow.id,

@@ -9,12 +9,17 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from engine_helpers import PROJECT, REGION, EndToEnd, backup_command
 from fleet_builder import build_fleet, listed
+from store_rows import create_one, raw_sql
 
-from orchestrator.broker.intake import workflow_id_for
 from orchestrator.engine.store_actions import perform_store_action
-from orchestrator.messages import BackupCommand, FleetBackupCommand, InvalidCommand, parse_command
-from orchestrator.store import NewWorkflow, Store, Workflow, WorkflowStatus
-from orchestrator.store import fleet_children as children
+from orchestrator.messages import (
+    BackupCommand,
+    FleetBackupCommand,
+    InvalidCommand,
+    parse_command,
+    workflow_id_for,
+)
+from orchestrator.store import ChildConflict, NewWorkflow, Store, Workflow, WorkflowStatus
 from orchestrator.workflows import fleet
 from orchestrator.workflows.base import ChildrenSpawned, Resume, SpawnChildren
 
@@ -73,7 +78,7 @@ async def test_a_command_published_first_under_the_old_child_id_no_longer_change
     assert wf.result is not None
     counts = wf.result["fleet"]["counts"]
     assert (counts["total"], counts["succeeded"], counts["children"]) == (3, 3, 1)
-    [child] = await children.children_of(e2e.store, wf.id)
+    [child] = await e2e.store.fleet.children_of(wf.id)
     assert sorted(r["id"] for r in child.input["resources"]) == sorted(fleet_servers)
     other = await e2e.workflow(f"fleet-taken.{tag}.00001")
     assert other.parent_id is None and [r["id"] for r in other.input["resources"]] == [squatter]
@@ -81,7 +86,7 @@ async def test_a_command_published_first_under_the_old_child_id_no_longer_change
 
 async def running_again(store: Store, workflow_id: uuid.UUID) -> Workflow:
     """The fleet as a run that claimed it again would hold it (it was built finished)."""
-    await store.pool.execute(
+    await raw_sql(store).execute(
         "UPDATE workflows SET status = 'running', finished_at = NULL, lease_owner = 'again',"
         " lease_epoch = lease_epoch + 1, lease_expires_at = now() + interval '1 minute' WHERE id = $1",
         workflow_id,
@@ -93,13 +98,13 @@ async def running_again(store: Store, workflow_id: uuid.UUID) -> Workflow:
 
 async def test_spawning_again_after_a_crash_creates_nothing_new(store: Store) -> None:
     built = await build_fleet(store, "fleet-twice", 600)
-    before = [c.id for c in await children.children_of(store, built.workflow.id)]
-    counted = await children.counts(store, built.workflow.id)
+    before = [c.id for c in await store.fleet.children_of(built.workflow.id)]
+    counted = await store.fleet.counts(built.workflow.id)
     again = spawn_of(built.command, now=T0 + timedelta(hours=1))  # a later run of the same phase
     seen = await perform_store_action(store, await running_again(store, built.workflow.id), again)
     assert seen == ChildrenSpawned(3)
-    assert [c.id for c in await children.children_of(store, built.workflow.id)] == before
-    assert await children.counts(store, built.workflow.id) == counted
+    assert [c.id for c in await store.fleet.children_of(built.workflow.id)] == before
+    assert await store.fleet.counts(built.workflow.id) == counted
     assert (counted.total, counted.children) == (600, 3)
 
 
@@ -107,19 +112,21 @@ async def test_a_row_holding_a_childs_id_that_is_not_its_child_is_an_error_not_a
     store: Store,
 ) -> None:
     command = fleet_command("fleet-conflict", [f"s{i:04d}" for i in range(300)])
-    wid, _ = await store.create_workflow_if_absent(
+    wid, _ = await create_one(
+        store,
         NewWorkflow(
             workflow_id_for(command.command_id), command.command_id, "fleet_backup", PROJECT, REGION, {}
-        )
+        ),
     )
     [parent] = await store.claim_due("worker", 60, 1)
     assert parent.id == wid
     spawn = spawn_of(command)
     first = spawn.children[0]
-    await store.create_workflow_if_absent(  # not a child of this fleet, yet under its first child's id
+    await create_one(
+        store,  # not a child of this fleet, yet under its first child's id
         NewWorkflow(
             workflow_id_for(first.command_id), first.command_id, "backup", PROJECT, REGION, first.input
-        )
+        ),
     )
-    with pytest.raises(children.ChildConflict, match=first.command_id):
+    with pytest.raises(ChildConflict, match=first.command_id):
         await perform_store_action(store, parent, spawn)

@@ -7,14 +7,13 @@ from typing import Any
 
 import pytest
 from engine_helpers import PROJECT, REGION, eventually, running_engines, servers, slow_tasks, submit
+from store_rows import raw_sql
 
 from cbr_emulator.config import EmulatorConfig, Inventory, Progression
 from cbr_emulator.server import RunningEmulator
 from orchestrator.config import Settings
-from orchestrator.messages import FleetBackupCommand
+from orchestrator.messages import CANCELLED, FleetBackupCommand
 from orchestrator.store import CancelVerdict, Store, Workflow, WorkflowStatus
-from orchestrator.store.fleet_children import children_of
-from orchestrator.workflows.base import CANCELLED
 
 FLEET = 300  # two children: 256 + 44
 BIG_VAULTS = {"size_gb": 1_000_000}  # vaults packed by count (256), not by size
@@ -44,8 +43,8 @@ async def is_final(store: Store, command_id: str) -> bool:
 
 
 async def held_anywhere(store: Store) -> tuple[int, int]:
-    locks = await store.pool.fetchval("SELECT count(*) FROM resource_locks")
-    slots = await store.pool.fetchval("SELECT count(*) FROM admission_slots")
+    locks = await raw_sql(store).fetchval("SELECT count(*) FROM resource_locks")
+    slots = await raw_sql(store).fetchval("SELECT count(*) FROM admission_slots")
     return locks, slots
 
 
@@ -60,7 +59,7 @@ async def test_a_fleet_cancels_its_children_and_ends_cancelled_counting_them(
     await submit(store, fleet_command("fleet-c", select, project_tasks=256, auto_vaults=BIG_VAULTS))
 
     async def one_child_runs_one_waits() -> bool:
-        kids = await children_of(store, (await workflow(store, "fleet-c")).id)
+        kids = await store.fleet.children_of((await workflow(store, "fleet-c")).id)
         running = [k for k in kids if k.state.get("checkpoint_id")]
         waiting = [k for k in kids if k.attempts and k.state.get("admitted") is False]
         return len(running) == 1 and len(waiting) == 1
@@ -74,7 +73,7 @@ async def test_a_fleet_cancels_its_children_and_ends_cancelled_counting_them(
     assert asked.verdict is CancelVerdict.REQUESTED
     fleet = await workflow(store, "fleet-c")
     assert (fleet.status, fleet.error_code) == (WorkflowStatus.CANCELLED, CANCELLED)
-    kids = await children_of(store, fleet.id)
+    kids = await store.fleet.children_of(fleet.id)
     assert [(k.status, k.error_code) for k in kids] == [(WorkflowStatus.CANCELLED, CANCELLED)] * 2
     assert all(k.cancel_requested_at is not None for k in kids)
     assert [await store.events_of(k.id) for k in kids] == [[], []]  # children publish nothing
@@ -102,7 +101,7 @@ async def test_a_fleet_cancelled_before_it_ran_selects_and_spawns_nothing(
     assert asked.verdict is CancelVerdict.REQUESTED
     fleet = await workflow(store, "fleet-early")
     assert fleet.status is WorkflowStatus.CANCELLED
-    assert await children_of(store, fleet.id) == []
+    assert await store.fleet.children_of(fleet.id) == []
     assert await store.steps_of(fleet.id) == []  # not one listing
     [summary] = await store.events_of(fleet.id)
     assert summary.routing_key == "workflow.fleet_backup.cancelled"

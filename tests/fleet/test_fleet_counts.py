@@ -6,10 +6,10 @@ from __future__ import annotations
 import json
 
 from fleet_builder import build_fleet, finish_children, resource_id
+from store_rows import raw_sql
 
 from orchestrator.engine.store_actions import perform_store_action
 from orchestrator.store import Store
-from orchestrator.store import fleet_children as children
 from orchestrator.workflows import fleet
 from orchestrator.workflows.base import FleetSeen, Progress, ReadFleet
 
@@ -23,7 +23,7 @@ def result(i: int, status: str = "succeeded") -> dict[str, object]:
 async def test_counts_and_resources_read_what_running_children_saw_end(store: Store) -> None:
     built = await build_fleet(store, "fleet-counts", 600)  # children of 256, 256 and 88
     await finish_children(store, built.workflow.id, running=2)  # the first ends; the other two run
-    second, third = [w for w in await children.children_of(store, built.workflow.id) if w.finished_at is None]
+    second, third = [w for w in await store.fleet.children_of(built.workflow.id) if w.finished_at is None]
     so_far = {resource_id(i): result(i) for i in range(256, 266)} | {resource_id(266): result(266, "failed")}
     state = {
         "phase": "poll",
@@ -31,17 +31,19 @@ async def test_counts_and_resources_read_what_running_children_saw_end(store: St
         "results": so_far,
         "ended": [resource_id(i) for i in range(267, 297)],
     }
-    await store.pool.execute(
+    await raw_sql(store).execute(
         "UPDATE workflows SET state = $2 WHERE id = $1", second.id, json.loads(json.dumps(state))
     )
-    await store.pool.execute("""UPDATE workflows SET state = '{"admitted": false}' WHERE id = $1""", third.id)
+    await raw_sql(store).execute(
+        """UPDATE workflows SET state = '{"admitted": false}' WHERE id = $1""", third.id
+    )
 
-    counts = await children.counts(store, built.workflow.id)
+    counts = await store.fleet.counts(built.workflow.id)
     assert (counts.succeeded, counts.failed, counts.ended) == (256 + 10, 1, 30)
     assert (counts.running, counts.waiting, counts.final) == (256 - 41, 88, 256 + 41)
     assert counts.bytes_protected == (256 * 40 + 10 * 2) * 1024**3
 
-    page = await children.resource_page(store, built.workflow.id, 256, 12)
+    page = await store.fleet.resource_page(built.workflow.id, 256, 12)
     assert [(r.resource_id, r.status) for r in page.rows[9:]] == [
         (resource_id(265), "succeeded"),
         (resource_id(266), "failed"),

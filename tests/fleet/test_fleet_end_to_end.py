@@ -10,16 +10,15 @@ from typing import Any
 import pytest
 from engine_helpers import PROJECT, REGION, EndToEnd, collect
 from rich.console import Console
+from store_rows import raw_sql
 
 from cbr_emulator.config import EmulatorConfig, Inventory, Progression
 from cbr_emulator.faults import FaultPlan, FaultRule
 from cbr_emulator.state import ProjectState
 from orchestrator.cli.fleet_watch import wait_for_workflow
 from orchestrator.cli.views.status import workflow_detail, workflows_table
-from orchestrator.messages import FleetBackupCommand
+from orchestrator.messages import WINDOW_CLOSED, FleetBackupCommand
 from orchestrator.store import WorkflowStatus, list_workflows, workflow_status
-from orchestrator.store.fleet_children import resource_page
-from orchestrator.workflows.backup import WINDOW_CLOSED
 from orchestrator.workflows.fleet_report import report_of
 
 FLEET = 600
@@ -87,7 +86,7 @@ async def test_fleet_of_600_servers_by_type_is_packed_into_vaults_holding_at_mos
     data = summary["data"]
     assert data["outcome"] == "succeeded" and data["resources"] == []
     assert "backups" not in data["fleet"] and data["fleet"]["problems_total"] == 0
-    page = await resource_page(e2e.store, wf.id, 0, FLEET)  # every backup, from PostgreSQL
+    page = await e2e.store.fleet.resource_page(wf.id, 0, FLEET)  # every backup, from PostgreSQL
     assert sorted(r.resource_id for r in page.rows) == sorted(e2e.servers(FLEET))
     assert all(r.status == "succeeded" and r.backup_id and r.checkpoint_id and r.vault for r in page.rows)
     progress = [
@@ -124,7 +123,7 @@ async def test_a_fleet_never_runs_more_backup_tasks_at_once_than_its_project_cap
     [project] = e2e.emulator.emulator.describe()["projects"]
     peak = project["backup_tasks"]["peak_running"]
     assert 88 <= peak <= 200, peak  # CBR's unit: backup tasks running at once, one per resource
-    sizes = await e2e.store.pool.fetch(
+    sizes = await raw_sql(e2e.store).fetch(
         "SELECT jsonb_array_length(input -> 'resources') AS n FROM workflows WHERE parent_id = $1", wf.id
     )
     assert max(r["n"] for r in sizes) <= 200 and sum(r["n"] for r in sizes) == FLEET
@@ -145,7 +144,7 @@ async def test_children_share_the_vaults_made_for_them_each_made_once(e2e: EndTo
     state = emulator_state(e2e)
     vaults = sorted((v.name, len(v.resources)) for v in state.vaults.values())
     assert [n for _, n in vaults] == [200, 200, 200] and len({name for name, _ in vaults}) == 3
-    children = await e2e.store.pool.fetch("SELECT input FROM workflows WHERE parent_id = $1", wf.id)
+    children = await raw_sql(e2e.store).fetch("SELECT input FROM workflows WHERE parent_id = $1", wf.id)
     assert len(children) == 6
     [project] = e2e.emulator.emulator.describe()["projects"]
     assert project["backup_tasks"]["peak_running"] <= 100
@@ -226,7 +225,7 @@ async def test_partially_failing_fleet_reports_each_failed_resource_with_its_cbr
     assert {(r["status"], r["error_code"], r["error_message"]) for r in failed} == {
         ("failed", "BackupService.6114", "The vault capacity is insufficient.")
     }
-    page = await resource_page(e2e.store, wf.id, 0, 300)  # every result, from PostgreSQL
+    page = await e2e.store.fleet.resource_page(wf.id, 0, 300)  # every result, from PostgreSQL
     succeeded = {r.resource_id: r.backup_id for r in page.rows if r.status == "succeeded"}
     failed_ids = [r.resource_id for r in page.rows if r.status == "failed"]
     assert len(succeeded) + len(failed_ids) == 300 and len(failed_ids) == problems and all(succeeded.values())
@@ -258,7 +257,7 @@ async def test_children_not_started_in_the_window_expire_with_their_resources_sk
         wf.error_code,
         wf.error_message,
     )
-    children = await e2e.store.pool.fetch(
+    children = await raw_sql(e2e.store).fetch(
         "SELECT status FROM workflows WHERE parent_id = $1 ORDER BY command_id", wf.id
     )
     assert sorted(c["status"] for c in children) == ["expired", "succeeded"]  # the cap held the second back

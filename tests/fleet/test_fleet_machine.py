@@ -7,7 +7,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from orchestrator.cbr.limits import PROTECTABLE_MAX_PAGE
-from orchestrator.messages import BackupCommand, FleetBackupCommand, FleetCounts, Outcome, ResourceResult
+from orchestrator.messages import (
+    WINDOW_CLOSED,
+    BackupCommand,
+    FleetBackupCommand,
+    FleetCounts,
+    Outcome,
+    ResourceResult,
+)
 from orchestrator.workflows import backup, fleet
 from orchestrator.workflows import fleet_packing as packing
 from orchestrator.workflows.base import (
@@ -290,7 +297,7 @@ def test_outcomes_all_ok_none_ok_and_window_closed() -> None:
     def summary(*results: ResourceResult) -> Done:
         ok = sum(r.status == "succeeded" for r in results)
         bad = sum(r.status == "failed" for r in results)
-        closed = sum(r.error_code == backup.WINDOW_CLOSED for r in results)
+        closed = sum(r.error_code == WINDOW_CLOSED for r in results)
         c = counts(
             total=len(results),
             succeeded=ok,
@@ -306,7 +313,7 @@ def test_outcomes_all_ok_none_ok_and_window_closed() -> None:
 
     ok = ResourceResult(resource_id="a", status="succeeded", backup_id="x")
     failed = ResourceResult(resource_id="b", status="failed", error_code="E", error_message="m")
-    late = ResourceResult(resource_id="c", status="skipped", error_code=backup.WINDOW_CLOSED)
+    late = ResourceResult(resource_id="c", status="skipped", error_code=WINDOW_CLOSED)
     assert summary(ok).outcome is Outcome.SUCCEEDED
     assert (summary(failed).outcome, summary(failed).error_code) == (Outcome.FAILED, "E")
     assert summary(late).outcome is Outcome.EXPIRED
@@ -364,7 +371,7 @@ def test_a_backup_not_started_by_its_window_expires_with_resources_skipped() -> 
     _, t = step(child(start_by=T0), Resume(T0 + timedelta(seconds=1)))
     [done] = t.actions
     assert isinstance(done, Done) and done.outcome is Outcome.EXPIRED
-    assert {(r.status, r.error_code) for r in done.resources} == {("skipped", backup.WINDOW_CLOSED)}
+    assert {(r.status, r.error_code) for r in done.resources} == {("skipped", WINDOW_CLOSED)}
 
 
 def test_a_child_counts_the_tasks_no_longer_running_as_ended_until_its_checkpoint_ends() -> None:

@@ -15,7 +15,6 @@ from fleet_builder import (
 )
 
 from orchestrator.store import Store
-from orchestrator.store.fleet_children import resource_page
 from orchestrator.workflows.fleet_packing import NO_ROOM
 
 EVENT_LIMIT = 256 * 1024
@@ -85,7 +84,7 @@ async def test_pages_of_a_100000_resource_fleet_are_correct_and_complete(store: 
     rows: list[dict[str, Any]] = []
     offset = 0
     while True:
-        page = await resource_page(store, built.workflow.id, offset, 7_000)
+        page = await store.fleet.resource_page(built.workflow.id, offset, 7_000)
         assert page.total == 100_000 and page.offset == offset
         rows += [seen(r) for r in page.rows]
         if not page.rows:
@@ -100,15 +99,15 @@ async def test_a_page_spans_children_and_the_resources_no_vault_had_room_for(sto
     held = [f"other-{i:03d}" for i in range(200)]  # the target vault has room for 56 more
     built = await build_fleet(store, "fleet-full-vault", 300, vaults={"v-full": held})
     await finish_children(store, built.workflow.id, FAILED_EVERY, UNREPORTED_EVERY)
-    first = await resource_page(store, built.workflow.id, 0, 50)
+    first = await store.fleet.resource_page(built.workflow.id, 0, 50)
     assert (first.total, len(first.rows)) == (300, 50)
-    across = await resource_page(store, built.workflow.id, 50, 10)
+    across = await store.fleet.resource_page(built.workflow.id, 50, 10)
     assert [r.resource_id for r in across.rows] == [resource_id(i) for i in range(50, 60)]
     assert [r.status for r in across.rows[:6]] == ["succeeded"] * 6
     assert {(r.status, r.error_code, r.vault) for r in across.rows[6:]} == {("skipped", NO_ROOM, None)}
-    last = await resource_page(store, built.workflow.id, 290, 50)
+    last = await store.fleet.resource_page(built.workflow.id, 290, 50)
     assert [r.position for r in last.rows] == list(range(291, 301))
-    assert (await resource_page(store, built.workflow.id, 300, 50)).rows == []
+    assert (await store.fleet.resource_page(built.workflow.id, 300, 50)).rows == []
 
 
 async def test_status_shows_a_100000_resource_fleet_and_pages_its_resources(store: Store, dsn: str) -> None:

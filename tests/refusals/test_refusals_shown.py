@@ -10,6 +10,7 @@ import pytest
 from cli_runner import run_cli
 from quick_settings import AMQP_URL
 from refusal_helpers import UNKNOWN_PROJECT, backup_json
+from store_rows import raw_sql
 
 from orchestrator.config import Settings
 from orchestrator.store import Store
@@ -43,7 +44,7 @@ async def publish(settings: Settings, messages: dict[str, bytes]) -> None:
 
 
 async def refused_count(store: Store) -> int:
-    n: int = await store.pool.fetchval("SELECT count(*) FROM refusals")
+    n: int = await raw_sql(store).fetchval("SELECT count(*) FROM refusals")
     return n
 
 
@@ -69,7 +70,7 @@ async def test_every_kind_of_refusal_is_shown_by_status_and_listed_by_refusals(
     for message_id, (_, _, reason) in REFUSED.items():
         assert message_id in listed.stdout and reason in listed.stdout
     newest_first = [
-        r["message_id"] for r in await store.pool.fetch("SELECT * FROM refusals ORDER BY id DESC")
+        r["message_id"] for r in await raw_sql(store).fetch("SELECT * FROM refusals ORDER BY id DESC")
     ]
     positions = [listed.stdout.index(message_id) for message_id in newest_first]
     assert positions == sorted(positions)

@@ -13,7 +13,6 @@ from quick_settings import AMQP_URL
 from refusal_helpers import UNKNOWN_PROJECT, backup_json
 
 from orchestrator.store import Store
-from orchestrator.store.replies import reply_failures
 
 
 @pytest.mark.usefixtures("worker")
@@ -105,7 +104,7 @@ async def test_a_reply_to_a_queue_that_does_not_exist_is_shown_at_submit_and_at_
 
     workflow = await store.workflow_by_command("reply-1")
     assert workflow is not None
-    failures = await reply_failures(store, workflow.id)
+    failures = await store.replies.failures(workflow.id)
     assert failures and {f.reply_to for f in failures} == {queue}
     assert {f.error for f in failures} == {"unroutable (312 NO_ROUTE)"}
 

@@ -23,7 +23,6 @@ from orchestrator.bench.soak.bad_input import BadMessage
 from orchestrator.bench.soak.plan import Outgoing, Plan
 from orchestrator.bench.soak.seed import DESTINATION, SOURCE, Seeds, client_of, seed_backups
 from orchestrator.bench.soak.traffic import EventLog
-from orchestrator.broker.intake import workflow_id_for
 from orchestrator.cbr.bodies import (
     BackupReplicate,
     BackupRestore,
@@ -33,7 +32,7 @@ from orchestrator.cbr.bodies import (
     RestoreMapping,
     VaultCreate,
 )
-from orchestrator.messages import AnyCommand, parse_command
+from orchestrator.messages import AnyCommand, parse_command, workflow_id_for
 
 SERVERS = list(build_inventory(Inventory(servers=6, disks=0), SOURCE.region, SOURCE.project_id).servers)
 

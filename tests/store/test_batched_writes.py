@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import pytest
+from store_rows import create_one, raw_sql
 
 from orchestrator.store import (
     Claim,
@@ -38,7 +39,7 @@ def steps(n: int) -> list[Step]:
 
 async def claimed(store: Store, n: int, owner: str = "w") -> list[Claim]:
     """``n`` workflows claimed by ``owner``, in creation order."""
-    ids = [(await store.create_workflow_if_absent(new(i)))[0] for i in range(n)]
+    ids = [(await create_one(store, new(i)))[0] for i in range(n)]
     claims = {wf.id: wf.claim for wf in await store.claim_due(owner, 30, n)}
     assert len(claims) == n
     return [claims[wid] for wid in ids]
@@ -52,7 +53,7 @@ async def test_a_lost_lease_refuses_only_its_own_row(store: Store) -> None:
     claims = await claimed(store, 6)
     ids = [c.workflow_id for c in claims]
     stolen = ids[2]
-    await store.pool.execute("UPDATE workflows SET lease_owner = 'thief' WHERE id = $1", stolen)
+    await raw_sql(store).execute("UPDATE workflows SET lease_owner = 'thief' WHERE id = $1", stolen)
     later = datetime.now(UTC) + timedelta(minutes=5)
     results = await outcomes(
         *(store.release_until(c, {"n": i}, later, steps(2)) for i, c in enumerate(claims))
@@ -70,7 +71,7 @@ async def test_a_lost_lease_refuses_only_its_own_row(store: Store) -> None:
 async def test_finishes_together_each_with_its_event_and_steps(store: Store) -> None:
     claims = await claimed(store, 5)
     ids = [c.workflow_id for c in claims]
-    await store.pool.execute("UPDATE workflows SET lease_owner = 'thief' WHERE id = $1", ids[0])
+    await raw_sql(store).execute("UPDATE workflows SET lease_owner = 'thief' WHERE id = $1", ids[0])
     finish = Finish(WorkflowStatus.SUCCEEDED, {"ok": True})
     results = await outcomes(
         *(
@@ -98,12 +99,12 @@ async def test_saves_keep_the_lease(store: Store) -> None:
 
 async def test_one_resource_asked_by_many_at_once_is_locked_once(store: Store) -> None:
     claims = await claimed(store, 4)
-    got = await asyncio.gather(*(store.lock_alone(c, "p", "r", "server-1") for c in claims))
+    got = await asyncio.gather(*(store.admission.lock_alone(c, "p", "r", "server-1") for c in claims))
     assert sum(got) == 1
     holder = claims[got.index(True)]
-    assert await store.lock_alone(holder, "p", "r", "server-1")  # asking again: still holds it
+    assert await store.admission.lock_alone(holder, "p", "r", "server-1")  # asking again: still holds it
     others = await asyncio.gather(
-        *(store.lock_alone(c, "p", "r", f"server-{i}") for i, c in enumerate(claims))
+        *(store.admission.lock_alone(c, "p", "r", f"server-{i}") for i, c in enumerate(claims))
     )
     assert others == [i != 1 or c == holder for i, c in enumerate(claims)]
 

@@ -8,6 +8,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from store_rows import create_one, raw_sql
 
 from orchestrator.store import (
     CancelVerdict,
@@ -20,7 +21,6 @@ from orchestrator.store import (
     Workflow,
     WorkflowStatus,
 )
-from orchestrator.store.status import find_workflow
 
 LATER = timedelta(hours=1)
 
@@ -32,7 +32,7 @@ def new(command_id: str) -> NewWorkflow:
 
 
 async def claimed(store: Store, command_id: str) -> Workflow:
-    await store.create_workflow_if_absent(new(command_id))
+    await create_one(store, new(command_id))
     [wf] = [w for w in await store.claim_due("w", 30, 100) if w.command_id == command_id]
     return wf
 
@@ -43,7 +43,7 @@ async def finish(store: Store, claim: Claim, status: WorkflowStatus = WorkflowSt
 
 
 async def current(store: Store, command_id: str) -> Workflow:
-    wf = await find_workflow(store, command_id)
+    wf = await store.status.find(command_id)
     assert wf is not None
     return wf
 
@@ -130,7 +130,7 @@ async def test_a_cancel_racing_the_workflows_end_leaves_it_ended_once(store: Sto
 
 async def test_a_request_waits_for_a_finish_in_flight(store: Store) -> None:
     wf = await claimed(store, "c1")
-    async with store.pool.acquire() as conn, conn.transaction():
+    async with raw_sql(store).acquire() as conn, conn.transaction():
         await conn.execute("SELECT 1 FROM workflows WHERE id = $1 FOR UPDATE", wf.id)
         asking = asyncio.create_task(store.request_cancel("c1"))
         await asyncio.sleep(0.2)
@@ -149,14 +149,14 @@ async def test_a_fleet_asks_its_unfinished_children_under_its_lease(store: Store
         NewWorkflow(uuid.uuid4(), f"fleet/{parent.id}/{n}", "backup", "p", "r", {"n": n}) for n in range(3)
     ]
     for child in children:
-        await store.create_workflow_if_absent(child)
-    await store.pool.execute(
+        await create_one(store, child)
+    await raw_sql(store).execute(
         "UPDATE workflows SET parent_id = $1 WHERE id = ANY($2::uuid[])", parent.id, [c.id for c in children]
     )
     [first] = [w for w in await store.claim_due("w", 30, 10) if w.id == children[0].id]
     await finish(store, first.claim)
     assert await store.cancel_children(parent.claim) == 2
-    rows = await store.pool.fetch(
+    rows = await raw_sql(store).fetch(
         "SELECT command_id, cancel_requested_at IS NOT NULL AS asked FROM workflows WHERE parent_id = $1"
         " ORDER BY command_id",
         parent.id,

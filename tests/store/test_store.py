@@ -5,12 +5,12 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from store_rows import create_one
 
 from orchestrator.store import (
     OUTBOX_CHANNEL,
     Finish,
     LeaseLost,
-    Listener,
     NewWorkflow,
     OutboxEvent,
     Step,
@@ -43,21 +43,21 @@ def event(eid: str = "e1") -> OutboxEvent:
 
 async def test_create_if_absent_is_idempotent(store: Store) -> None:
     first = new()
-    wid, created = await store.create_workflow_if_absent(first)
-    again, created_again = await store.create_workflow_if_absent(new())
+    wid, created = await create_one(store, first)
+    again, created_again = await create_one(store, new())
     assert (wid, created) == (first.id, True)
     assert (again, created_again) == (first.id, False)
 
 
 async def test_concurrent_duplicates_make_one_workflow(store: Store) -> None:
-    results = await asyncio.gather(*(store.create_workflow_if_absent(new("same")) for _ in range(10)))
+    results = await asyncio.gather(*(create_one(store, new("same")) for _ in range(10)))
     assert len({wid for wid, _ in results}) == 1
     assert sum(created for _, created in results) == 1
 
 
 async def test_claim_is_exclusive_between_workers(store: Store) -> None:
     for i in range(20):
-        await store.create_workflow_if_absent(new(f"c{i}"))
+        await create_one(store, new(f"c{i}"))
     a, b = await asyncio.gather(store.claim_due("a", 30, 15), store.claim_due("b", 30, 15))
     ids_a, ids_b = {w.id for w in a}, {w.id for w in b}
     assert not ids_a & ids_b
@@ -66,7 +66,7 @@ async def test_claim_is_exclusive_between_workers(store: Store) -> None:
 
 
 async def test_expired_lease_is_taken_over_and_old_owner_loses(store: Store) -> None:
-    wid, _ = await store.create_workflow_if_absent(new())
+    wid, _ = await create_one(store, new())
     [claimed] = await store.claim_due("dead", 0.2, 10)
     assert await store.claim_due("alive", 30, 10) == []
     await asyncio.sleep(0.3)
@@ -82,7 +82,7 @@ async def test_expired_lease_is_taken_over_and_old_owner_loses(store: Store) -> 
 
 async def test_a_later_claim_by_the_same_owner_fences_the_earlier_run(store: Store) -> None:
     """Owners can share a name (a restarted worker, a fixed name in a test): the epoch tells runs apart."""
-    wid, _ = await store.create_workflow_if_absent(new())
+    wid, _ = await create_one(store, new())
     [first] = await store.claim_due("w", 0.1, 10)
     await asyncio.sleep(0.15)
     [second] = await store.claim_due("w", 30, 10)
@@ -98,7 +98,7 @@ async def test_a_later_claim_by_the_same_owner_fences_the_earlier_run(store: Sto
 
 
 async def test_handed_back_leases_are_claimable_at_once(store: Store) -> None:
-    wid, _ = await store.create_workflow_if_absent(new())
+    wid, _ = await create_one(store, new())
     [claimed] = await store.claim_due("stopping", 30, 10)
     assert await store.claim_due("other", 30, 10) == []
     assert await store.hand_back([claimed.claim]) == {wid}
@@ -110,7 +110,7 @@ async def test_handed_back_leases_are_claimable_at_once(store: Store) -> None:
 
 
 async def test_runs_that_do_not_give_the_workflow_back_are_counted(store: Store) -> None:
-    wid, _ = await store.create_workflow_if_absent(new())
+    wid, _ = await create_one(store, new())
     [one] = await store.claim_due("w", 0.05, 10)
     await asyncio.sleep(0.1)  # died without a word
     [two] = await store.claim_due("w", 30, 10)
@@ -125,7 +125,7 @@ async def test_runs_that_do_not_give_the_workflow_back_are_counted(store: Store)
 
 
 async def test_release_until_schedules_the_next_run(store: Store) -> None:
-    wid, _ = await store.create_workflow_if_absent(new())
+    wid, _ = await create_one(store, new())
     [wf] = await store.claim_due("w", 30, 10)
     later = datetime.now(UTC) + timedelta(seconds=0.3)
     await store.release_until(wf.claim, {"phase": "poll"}, later, steps=[step()])
@@ -139,7 +139,7 @@ async def test_release_until_schedules_the_next_run(store: Store) -> None:
 
 
 async def test_finish_writes_state_event_and_releases_locks_together(store: Store) -> None:
-    wid, _ = await store.create_workflow_if_absent(new())
+    wid, _ = await create_one(store, new())
     [claimed] = await store.claim_due("w", 30, 10)
     assert await store.lock_resource(claimed.claim, "p", "r", "srv")
     finish = Finish(WorkflowStatus.SUCCEEDED, {"resources": []})
@@ -150,7 +150,7 @@ async def test_finish_writes_state_event_and_releases_locks_together(store: Stor
     assert wf.finished_at is not None
     assert wf.lease_owner is None
     assert [e.event_id for e in await store.events_of(wid)] == ["e1"]
-    await store.create_workflow_if_absent(new("c2"))
+    await create_one(store, new("c2"))
     [other] = await store.claim_due("w", 30, 10)
     assert await store.lock_resource(other.claim, "p", "r", "srv")
     with pytest.raises(LeaseLost):
@@ -164,8 +164,8 @@ def test_finish_needs_a_final_status() -> None:
 
 
 async def test_resource_lock_is_exclusive(store: Store) -> None:
-    await store.create_workflow_if_absent(new("a"))
-    await store.create_workflow_if_absent(new("b"))
+    await create_one(store, new("a"))
+    await create_one(store, new("b"))
     one, two = sorted((wf.claim for wf in await store.claim_due("w", 30, 10)), key=str)
     assert await store.lock_resource(one, "p", "r", "srv")
     assert await store.lock_resource(one, "p", "r", "srv")
@@ -173,7 +173,7 @@ async def test_resource_lock_is_exclusive(store: Store) -> None:
 
 
 async def test_outbox_batches_do_not_overlap_and_commit_marks(store: Store) -> None:
-    wid, _ = await store.create_workflow_if_absent(new())
+    wid, _ = await create_one(store, new())
     [wf] = await store.claim_due("w", 30, 10)
     assert wf.id == wid
     await store.save_state(wf.claim, {}, 30, events=[event(f"e{i}") for i in range(4)])
@@ -194,11 +194,11 @@ async def test_outbox_batches_do_not_overlap_and_commit_marks(store: Store) -> N
 
 
 async def test_listener_wakes_on_outbox_insert_and_falls_back_to_timeout(store: Store) -> None:
-    listener = Listener(store.dsn, OUTBOX_CHANNEL)
+    listener = store.listen(OUTBOX_CHANNEL)
     try:
         await listener.wait(0.01)  # connects; first wait may return True (missed-notification guard)
         assert await listener.wait(0.05) is False
-        await store.create_workflow_if_absent(new())
+        await create_one(store, new())
         [wf] = await store.claim_due("w", 30, 10)
         waiter = asyncio.create_task(listener.wait(5))
         await asyncio.sleep(0.05)
@@ -208,18 +208,18 @@ async def test_listener_wakes_on_outbox_insert_and_falls_back_to_timeout(store: 
         await listener.close()
 
 
-async def test_status_views_find_by_workflow_or_command_id(store: Store) -> None:
+async def test_status_views_find_by_workflow_or_command_id(store: Store, dsn: str) -> None:
     from orchestrator.store import list_workflows, workflow_status
 
-    wid, _ = await store.create_workflow_if_absent(new("cmd-x"))
+    wid, _ = await create_one(store, new("cmd-x"))
     [wf] = await store.claim_due("w", 30, 10)
     await store.save_state(wf.claim, {}, 30, steps=[step()], events=[event()])
-    by_command = await workflow_status(store.dsn, "cmd-x")
-    by_id = await workflow_status(store.dsn, str(wid))
+    by_command = await workflow_status(dsn, "cmd-x")
+    by_id = await workflow_status(dsn, str(wid))
     assert by_command is not None
     assert by_id is not None
     assert by_command.workflow.id == by_id.workflow.id == wid
     assert [s.step.operation for s in by_id.steps] == ["create_checkpoint"]
     assert [e.event_id for e in by_id.events] == ["e1"]
-    assert await workflow_status(store.dsn, "nope") is None
-    assert [w.id for w in await list_workflows(store.dsn, WorkflowStatus.RUNNING)] == [wid]
+    assert await workflow_status(dsn, "nope") is None
+    assert [w.id for w in await list_workflows(dsn, WorkflowStatus.RUNNING)] == [wid]

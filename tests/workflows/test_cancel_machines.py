@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import TypeVar
 
 from orchestrator.messages import (
+    CANCELLED,
     BackupCommand,
     FleetBackupCommand,
     FleetCounts,
@@ -17,7 +18,6 @@ from orchestrator.messages import (
 )
 from orchestrator.workflows import KINDS, backup, fleet, replicate, restore
 from orchestrator.workflows.base import (
-    CANCELLED,
     Accepted,
     BackupDetails,
     BackupSeen,

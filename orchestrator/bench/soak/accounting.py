@@ -19,7 +19,7 @@ from typing import Any
 from orchestrator.bench.soak.plan import Plan
 from orchestrator.bench.soak.seed import SEED_MARK, SOURCE
 from orchestrator.bench.soak.traffic import EventLog
-from orchestrator.broker.intake import workflow_id_for
+from orchestrator.messages import workflow_id_for
 
 MARKER = re.compile(r"cbro-([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})")
 FINAL = ("succeeded", "partially_succeeded", "failed", "expired", "cancelled")

@@ -28,8 +28,9 @@ from orchestrator.bench.soak.seed import DESTINATION, SOURCE, seed_backups
 from orchestrator.bench.soak.services import PrivatePostgres, PrivateRabbit
 from orchestrator.bench.soak.traffic import EventLog, Publisher, with_reconnect
 from orchestrator.bench.soak.workers import PoolFigures, WorkerPool
-from orchestrator.broker import REASON_HEADER, declare_topology, workflow_id_for
+from orchestrator.broker import REASON_HEADER, declare_topology
 from orchestrator.config import Names, ProjectCredentials, Settings
+from orchestrator.messages import workflow_id_for
 from orchestrator.store import Store, run_migrations
 from orchestrator.store.database import create_database
 
