@@ -13,6 +13,7 @@ from typing import Any
 import asyncpg
 
 from orchestrator.store.admission import Admission
+from orchestrator.store.api_keys import ApiKeys
 from orchestrator.store.fencing import Conn, check_lease, check_written, fenced
 from orchestrator.store.fleet_children import FleetChildren
 from orchestrator.store.models import (
@@ -125,7 +126,8 @@ class CommandConflict(Exception):
 
 class Store:
     """Everything the orchestrator keeps: no code outside this package sees its pool or its DSN. The
-    narrower parts hang off it: ``admission``, ``fleet``, ``refusals``, ``replies``, ``status``."""
+    narrower parts hang off it: ``admission``, ``fleet``, ``refusals``, ``replies``, ``status``,
+    ``api_keys``."""
 
     def __init__(self, pool: asyncpg.Pool, dsn: str) -> None:
         self._pool = pool
@@ -136,6 +138,7 @@ class Store:
         self.refusals = Refusals(pool)
         self.replies = Replies(pool)
         self.status = StatusReads(pool, self.fleet)
+        self.api_keys = ApiKeys(pool)
 
     @classmethod
     async def connect(
@@ -147,6 +150,10 @@ class Store:
     async def close(self) -> None:
         await self._writes.drain()
         await self._pool.close()
+
+    async def ping(self) -> None:
+        """Raise unless the database answers (readiness probes)."""
+        await self._pool.fetchval(q("ping"))
 
     def listen(self, channel: str) -> Listener:
         """A waiter woken by notifications on ``channel`` (on a connection of its own), or by a timeout."""

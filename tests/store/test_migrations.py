@@ -33,6 +33,8 @@ async def test_migrate_twice_and_concurrently(empty_dsn: str) -> None:
         "rate_buckets",
         "admission_slots",
         "refusals",
+        "api_keys",
+        "idempotency_keys",
     }
     assert recorded == len(load_migrations())
 

@@ -1,0 +1,52 @@
+"""The API server: one aiohttp application whose only state is in PostgreSQL, so that several processes
+can serve behind a load balancer."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+
+from aiohttp import web
+
+from orchestrator.api import health
+from orchestrator.api.context import CONTEXT, ApiContext
+from orchestrator.api.middleware import problems
+from orchestrator.api.spec import OPENAPI_PATH, Endpoint, openapi_document, routes_of
+from orchestrator.config import Settings
+from orchestrator.store import Store
+
+log = logging.getLogger(__name__)
+
+
+def endpoints() -> list[Endpoint]:
+    """Every endpoint of the API, in the order the OpenAPI document lists them."""
+    return [*health.ENDPOINTS]
+
+
+def build_app(context: ApiContext, served: Sequence[Endpoint] | None = None) -> web.Application:
+    chosen = list(served if served is not None else endpoints())
+    app = web.Application(middlewares=[problems], client_max_size=context.settings.api.max_body_bytes)
+    app[CONTEXT] = context
+    document = openapi_document(chosen)
+
+    async def openapi(_: web.Request) -> web.Response:
+        return web.json_response(document)
+
+    app.router.add_routes([*routes_of(chosen), web.get(OPENAPI_PATH, openapi)])
+    return app
+
+
+async def run_api(settings: Settings, stop: asyncio.Event) -> None:
+    """Serve until ``stop`` is set, then finish the requests in flight and close."""
+    store = await Store.connect(settings.database_url)
+    runner = web.AppRunner(build_app(ApiContext(settings, store)), handle_signals=False)
+    try:
+        await runner.setup()
+        site = web.TCPSite(runner, settings.api.host, settings.api.port)
+        await site.start()
+        log.info("API listening on http://%s:%d", settings.api.host, settings.api.port)
+        await stop.wait()
+    finally:
+        await runner.cleanup()
+        await store.close()

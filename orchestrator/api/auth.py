@@ -1,0 +1,87 @@
+"""Who is calling: the API key in ``Authorization: Bearer cbro_…``, what it grants, and how fast it may call.
+
+A key's record is kept for a few seconds per process, so that a revocation takes effect everywhere within
+that time without a database read per request. A key for one project gets 404 for anything of another,
+as if it did not exist; a key without the scope a request needs gets 403.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from aiohttp import web
+
+from orchestrator.api.keys import SCOPES, Grant, Scope, parse_key, secret_matches
+from orchestrator.api.problems import ProblemError
+from orchestrator.config import ApiSettings
+from orchestrator.store import Store
+from orchestrator.store.api_keys import StoredApiKey
+
+BEARER = "Bearer "
+KEY_CACHE_SECONDS = 5.0
+UNAUTHORIZED = {"WWW-Authenticate": 'Bearer realm="cbr-orchestrator"'}
+
+
+@dataclass
+class KeyBook:
+    """The keys this process has looked up lately, and each key's request budget."""
+
+    store: Store
+    settings: ApiSettings
+    _cached: dict[str, tuple[float, StoredApiKey | None]] = field(default_factory=dict)
+    _buckets: dict[str, tuple[float, float]] = field(default_factory=dict)  # key id -> (tokens, at)
+
+    async def grant(self, request: web.Request, scope: Scope) -> Grant:
+        grant = await self._authenticate(request.headers.get("Authorization", ""))
+        if not grant.may(scope):
+            raise ProblemError(403, "Forbidden", f"this API key lacks the scope {scope!r}")
+        self._spend(grant.key_id)
+        return grant
+
+    async def _authenticate(self, header: str) -> Grant:
+        presented = parse_key(header[len(BEARER) :]) if header.startswith(BEARER) else None
+        if presented is None:
+            raise ProblemError(
+                401,
+                "Unauthorized",
+                "an API key is required: Authorization: Bearer cbro_…",
+                headers=UNAUTHORIZED,
+            )
+        stored = await self._lookup(presented.key_id)
+        if (
+            stored is None
+            or stored.revoked_at is not None
+            or not secret_matches(presented.secret, stored.secret_hash)
+        ):
+            raise ProblemError(401, "Unauthorized", "this API key is not valid", headers=UNAUTHORIZED)
+        scopes = frozenset(s for s in SCOPES if s in stored.scopes)
+        return Grant(stored.key_id, stored.name, frozenset(stored.projects), scopes)
+
+    async def _lookup(self, key_id: str) -> StoredApiKey | None:
+        now = time.monotonic()
+        cached = self._cached.get(key_id)
+        if cached is not None and now - cached[0] < KEY_CACHE_SECONDS:
+            return cached[1]
+        stored = await self.store.api_keys.get(key_id)
+        self._cached[key_id] = (now, stored)
+        return stored
+
+    def _spend(self, key_id: str) -> None:
+        """A token bucket per key: ``key_rate`` requests a second, bursts of ``key_burst``."""
+        now = time.monotonic()
+        tokens, at = self._buckets.get(key_id, (float(self.settings.key_burst), now))
+        tokens = min(float(self.settings.key_burst), tokens + (now - at) * self.settings.key_rate)
+        if tokens < 1:
+            wait = (1 - tokens) / self.settings.key_rate
+            raise ProblemError(
+                429,
+                "Too Many Requests",
+                "this API key's request rate is exceeded",
+                headers={"Retry-After": str(max(1, round(wait + 0.5)))},
+            )
+        self._buckets[key_id] = (tokens - 1, now)
+
+
+def not_found(what: str) -> ProblemError:
+    return ProblemError(404, "Not Found", f"no {what} with this id")
