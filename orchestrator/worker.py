@@ -43,6 +43,7 @@ class WorkerParts:
     topology: Topology
     engine: Engine
     relay: Relay
+    intake: Intake
     clients: CbrClients
     limiters: RateLimiters | None = None
     consumer_tag: str | None = None
@@ -102,9 +103,12 @@ async def _start(settings: Settings, owner: str | None) -> WorkerParts:
         reply_attempts=settings.worker.reply_attempts,
         publish_timeout=settings.worker.publish_timeout_seconds,
     )
-    tag = await topology.commands.consume(Intake(store, settings, topology).handle)
+    intake = Intake(store, settings, topology)
+    tag = await topology.commands.consume(intake.handle)
     log.info("worker %s started", engine.owner)
-    return WorkerParts(store, connection, relay_connection, topology, engine, relay, clients, limiters, tag)
+    return WorkerParts(
+        store, connection, relay_connection, topology, engine, relay, intake, clients, limiters, tag
+    )
 
 
 async def _stop_consuming_on_stop(parts: WorkerParts, stop_event: asyncio.Event) -> None:
@@ -150,7 +154,7 @@ async def _drained(parts: WorkerParts, settings: Settings, channel: AbstractRobu
     # robust=False: a robust channel caches a passive declaration and returns the cached queue (with its
     # first message count, forever) on the next one; this asks the broker every time
     queue = await channel.declare_queue(settings.names.commands_queue, passive=True, robust=False)
-    if queue.declaration_result.message_count or parts.engine.busy:
+    if queue.declaration_result.message_count or parts.intake.in_flight or parts.engine.busy:
         return False
     return await parts.store.unfinished_count() == 0 and await parts.store.unpublished_count() == 0
 

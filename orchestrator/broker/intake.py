@@ -72,8 +72,21 @@ class Intake:
         self._batch = CommitBatch(store, store_retry_delays)
         self._refusals = RefusalLog(store, store_retry_delays)
         self._limits = SizeLimits.of(settings.worker)
+        self._in_flight = 0
+
+    @property
+    def in_flight(self) -> int:
+        """Messages received and not yet settled (committed or refused): the queue no longer counts them."""
+        return self._in_flight
 
     async def handle(self, message: AbstractIncomingMessage) -> None:
+        self._in_flight += 1
+        try:
+            await self._handle(message)
+        finally:
+            self._in_flight -= 1
+
+    async def _handle(self, message: AbstractIncomingMessage) -> None:
         async with message.process(requeue=True, ignore_processed=True):
             try:
                 command = await self._accept(message.body)
