@@ -32,7 +32,10 @@ class IdleStore:
 async def test_drain_check_sees_each_new_message_count() -> None:
     names = Names(prefix=f"test.drain-check.{uuid.uuid4().hex[:10]}")
     settings = Settings(names=names)
-    parts = cast(WorkerParts, SimpleNamespace(engine=SimpleNamespace(busy=False), store=IdleStore()))
+    intake = SimpleNamespace(in_flight=0)
+    parts = cast(
+        WorkerParts, SimpleNamespace(engine=SimpleNamespace(busy=False), intake=intake, store=IdleStore())
+    )
     connection = await aio_pika.connect_robust(SHARED_AMQP_URL)
     async with connection:
         setup = await connection.channel()
@@ -40,6 +43,9 @@ async def test_drain_check_sees_each_new_message_count() -> None:
         try:
             channel = await connection.channel()
             assert await _drained(parts, settings, channel) is True  # empty queue, nothing unfinished
+            intake.in_flight = 1  # a command received, not yet committed: the queue no longer counts it
+            assert await _drained(parts, settings, channel) is False
+            intake.in_flight = 0
             await setup.default_exchange.publish(aio_pika.Message(b"{}"), routing_key=names.commands_queue)
             assert await _drained(parts, settings, channel) is False  # the same channel sees the message
             await queue.purge()
