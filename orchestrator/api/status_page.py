@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 import aiohttp_jinja2
 import jinja2
@@ -35,7 +35,7 @@ FLEETS_SHOWN = 10
 SECURITY_HEADERS = {
     "Cache-Control": "no-store",
     "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
+    "Referrer-Policy": "same-origin",  # no-referrer would make forms post "Origin: null"
 }
 Page = Callable[[web.Request, Grant], Awaitable[web.StreamResponse]]
 
@@ -195,6 +195,6 @@ def _see_other(location: str) -> web.Response:
 
 def _same_origin(request: web.Request) -> None:
     """Refuse a form posted from another site's page (the session cookie is SameSite=Strict already)."""
-    origin = request.headers.get("Origin")
-    if origin is not None and origin != f"{request.scheme}://{request.host}":
+    origin = request.headers.get("Origin")  # its host only: a TLS proxy in front changes the scheme
+    if origin is not None and urlsplit(origin).netloc != request.host:
         raise ProblemError(403, "Forbidden", "this form is only accepted from this site")
