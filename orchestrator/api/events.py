@@ -130,9 +130,19 @@ async def stream_events(request: web.Request) -> web.StreamResponse:
                 await response.write(b"".join(_frame(e) for e in page.events))
             cursor = page.cursor
             if len(page.events) < PAGE and not await _woken(change, HEARTBEAT_SECONDS):
+                if not await _still_granted(request):  # revoked key, ended session: the stream ends
+                    break
                 await response.write(b": heartbeat\n\n")
         await response.write_eof()
     return response
+
+
+async def _still_granted(request: web.Request) -> bool:
+    try:
+        await _grant(request)
+    except ProblemError:
+        return False
+    return True
 
 
 async def _grant(request: web.Request) -> Grant:

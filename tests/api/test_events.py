@@ -10,7 +10,7 @@ import asyncpg
 import pytest
 from sse import frames, insert_event, new_workflow, next_frame
 
-from orchestrator.api import events
+from orchestrator.api import auth, events
 from orchestrator.store import Store
 
 
@@ -143,6 +143,20 @@ async def test_a_heartbeat_comment_keeps_a_quiet_stream_open(
     monkeypatch.setattr(events, "HEARTBEAT_SECONDS", 0.2)
     stream = await open_stream(client, await make_key(("read",)))
     assert (await next_frame(stream, seconds=2)).comment == "heartbeat"
+
+
+async def test_a_stream_ends_at_the_heartbeat_after_its_key_was_revoked(
+    client: Any, store: Store, make_key: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(events, "HEARTBEAT_SECONDS", 0.2)
+    monkeypatch.setattr(auth, "KEY_CACHE_SECONDS", 0.0)
+    key = await make_key(("read",))
+    stream = await open_stream(client, key)
+    assert (await next_frame(stream, seconds=2)).comment == "heartbeat"
+    await store.api_keys.revoke(key.split("_")[1])
+    async with asyncio.timeout(5):  # the body ends (it would not while the key were still granted)
+        rest = await stream.content.read()
+    assert set(rest.split(b"\n\n")) <= {b": heartbeat", b""}
 
 
 async def test_the_stream_ends_cleanly_when_the_server_shuts_down(client: Any, make_key: Any) -> None:
