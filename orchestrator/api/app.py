@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 from aiohttp import web
 
-from orchestrator.api import health
+from orchestrator.api import events, health, status_page
 from orchestrator.api.context import CONTEXT, ApiContext
 from orchestrator.api.middleware import problems
 from orchestrator.api.spec import OPENAPI_PATH, Endpoint, openapi_document, routes_of
@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 
 def endpoints() -> list[Endpoint]:
     """Every endpoint of the API, in the order the OpenAPI document lists them."""
-    return [*health.ENDPOINTS]
+    return [*health.ENDPOINTS, *events.ENDPOINTS]
 
 
 def build_app(context: ApiContext, served: Sequence[Endpoint] | None = None) -> web.Application:
@@ -34,6 +34,8 @@ def build_app(context: ApiContext, served: Sequence[Endpoint] | None = None) -> 
         return web.json_response(document)
 
     app.router.add_routes([*routes_of(chosen), web.get(OPENAPI_PATH, openapi)])
+    events.install(app)
+    status_page.install(app)  # HTML, not in the OpenAPI document
     return app
 
 

@@ -8,6 +8,7 @@ as if it did not exist; a key without the scope a request needs gets 403.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from aiohttp import web
@@ -33,7 +34,25 @@ class KeyBook:
     _buckets: dict[str, tuple[float, float]] = field(default_factory=dict)  # key id -> (tokens, at)
 
     async def grant(self, request: web.Request, scope: Scope) -> Grant:
-        grant = await self._authenticate(request.headers.get("Authorization", ""))
+        return await self.grant_header(request.headers.get("Authorization", ""), scope)
+
+    async def grant_header(self, header: str, scope: Scope) -> Grant:
+        """:meth:`grant` for an ``Authorization`` value (``Bearer cbro_…``) that came another way."""
+        grant = await self._authenticate(header)
+        return self._checked(grant, scope)
+
+    async def grant_proven(self, key_id: str, proven: Callable[[StoredApiKey], bool], scope: Scope) -> Grant:
+        """What key ``key_id`` grants to a caller who holds no key but a proof made from it (the status
+        page's session cookie), when ``proven`` accepts the stored key."""
+        stored = await self._lookup(key_id)
+        if stored is None or stored.revoked_at is not None or not proven(stored):
+            raise ProblemError(401, "Unauthorized", "this session is not valid", headers=UNAUTHORIZED)
+        return self._checked(_grant_of(stored), scope)
+
+    async def stored(self, key_id: str) -> StoredApiKey | None:
+        return await self._lookup(key_id)
+
+    def _checked(self, grant: Grant, scope: Scope) -> Grant:
         if not grant.may(scope):
             raise ProblemError(403, "Forbidden", f"this API key lacks the scope {scope!r}")
         self._spend(grant.key_id)
@@ -55,8 +74,7 @@ class KeyBook:
             or not secret_matches(presented.secret, stored.secret_hash)
         ):
             raise ProblemError(401, "Unauthorized", "this API key is not valid", headers=UNAUTHORIZED)
-        scopes = frozenset(s for s in SCOPES if s in stored.scopes)
-        return Grant(stored.key_id, stored.name, frozenset(stored.projects), scopes)
+        return _grant_of(stored)
 
     async def _lookup(self, key_id: str) -> StoredApiKey | None:
         now = time.monotonic()
@@ -81,6 +99,11 @@ class KeyBook:
                 headers={"Retry-After": str(max(1, round(wait + 0.5)))},
             )
         self._buckets[key_id] = (tokens - 1, now)
+
+
+def _grant_of(stored: StoredApiKey) -> Grant:
+    scopes = frozenset(s for s in SCOPES if s in stored.scopes)
+    return Grant(stored.key_id, stored.name, frozenset(stored.projects), scopes)
 
 
 def not_found(what: str) -> ProblemError:

@@ -14,6 +14,7 @@ import asyncpg
 
 from orchestrator.store.admission import Admission
 from orchestrator.store.api_keys import ApiKeys
+from orchestrator.store.event_stream import EventStream
 from orchestrator.store.fencing import Conn, check_lease, check_written, fenced
 from orchestrator.store.fleet_children import FleetChildren
 from orchestrator.store.models import (
@@ -35,6 +36,7 @@ from orchestrator.store.models import (
 )
 from orchestrator.store.named_sql import q
 from orchestrator.store.notifications import Listener
+from orchestrator.store.overview import Overview
 from orchestrator.store.refusals import Refusals
 from orchestrator.store.replies import Replies
 from orchestrator.store.status import StatusReads, read_steps
@@ -47,8 +49,8 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
 
 async def _no_session_reset(conn: asyncpg.Connection) -> None:
     """Released connections skip the reset query (a round trip per release): the store sets no session
-    state, takes no advisory locks and LISTENs on connections of its own; an open transaction is still
-    rolled back by the pool."""
+    state, takes only transaction-level advisory locks and LISTENs on connections of its own; an open
+    transaction is still rolled back by the pool."""
 
 
 DEFAULT_COMMAND_TIMEOUT = 30.0
@@ -127,7 +129,7 @@ class CommandConflict(Exception):
 class Store:
     """Everything the orchestrator keeps: no code outside this package sees its pool or its DSN. The
     narrower parts hang off it: ``admission``, ``fleet``, ``refusals``, ``replies``, ``status``,
-    ``api_keys``."""
+    ``api_keys``, ``events`` (the API's event stream), ``overview`` (the status page)."""
 
     def __init__(self, pool: asyncpg.Pool, dsn: str) -> None:
         self._pool = pool
@@ -139,6 +141,8 @@ class Store:
         self.replies = Replies(pool)
         self.status = StatusReads(pool, self.fleet)
         self.api_keys = ApiKeys(pool)
+        self.events = EventStream(pool)
+        self.overview = Overview(pool)
 
     @classmethod
     async def connect(

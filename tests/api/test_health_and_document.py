@@ -8,6 +8,7 @@ from pydantic import SecretStr
 from orchestrator.api.app import build_app, endpoints
 from orchestrator.api.context import ApiContext
 from orchestrator.api.spec import OPENAPI_PATH
+from orchestrator.api.status_page import PAGE_PATHS
 from orchestrator.config import Settings
 from orchestrator.store import Store
 
@@ -39,8 +40,10 @@ async def test_the_openapi_document_describes_exactly_what_is_routed(client: Any
         for route in client.server.app.router.routes()
         if route.method != "HEAD" and route.resource is not None
     }
+    pages = {(method, path) for method, path in routed if path in PAGE_PATHS}  # HTML, not the API
     assert described == {(e.method, e.path) for e in endpoints()}
-    assert routed == described | {("GET", OPENAPI_PATH)}
+    assert routed - pages == described | {("GET", OPENAPI_PATH)}
+    assert {path for _, path in pages} == set(PAGE_PATHS)
 
 
 async def test_an_unknown_path_is_a_problem_document(client: Any) -> None:
