@@ -72,4 +72,3 @@ HANDLERS: dict[str, Handler] = {
     "show_replication_capabilities": protectables.show_replication_capabilities,
     "show_storage_usage": protectables.show_storage_usage,
 }
-

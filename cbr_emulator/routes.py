@@ -69,8 +69,6 @@ def _is_param(segment: str) -> bool:
     return segment.startswith("{") and segment.endswith("}")
 
 
-
-
 def _route_of(entry: dict[str, object]) -> Route:
     template = str(entry["path"])
     status = entry.get("success_status")

@@ -199,6 +199,9 @@ class ApiSettings(BaseModel):
     max_body_bytes: int = Field(default=64 * 1024, ge=1024, le=16 * 1024 * 1024)
     key_rate: float = Field(default=20.0, gt=0, description="Requests per second one API key may make.")
     key_burst: int = Field(default=40, ge=1)
+    key_cache_seconds: float = Field(
+        default=5.0, ge=0, description="How long a process trusts a key it looked up (a revocation's delay)."
+    )
     triggers_file: Path | None = Field(default=None, description="The named webhook triggers (TOML).")
     callback_hosts: list[str] = Field(
         default_factory=list, description="Hosts a callback URL may name; '*.example.com' names subdomains."

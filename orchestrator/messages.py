@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
@@ -76,12 +77,16 @@ ResourceType = Literal[
 class InvalidCommand(Exception):
     """A message that is not a command we accept; ``reason`` is safe to put in a dead-letter header.
     ``command_id``: the message's command id, when it named a well-formed one (a refusal is recorded
-    under it)."""
+    under it). ``fields``: each invalid field's location and message (never its value), when the
+    command was JSON of the wrong shape."""
 
-    def __init__(self, reason: str, command_id: str | None = None) -> None:
+    def __init__(
+        self, reason: str, command_id: str | None = None, fields: Sequence[tuple[str, str]] = ()
+    ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.command_id = command_id
+        self.fields = list(fields)
 
 
 class _Strict(BaseModel):
@@ -352,7 +357,7 @@ def command_from_json(raw: object) -> AnyCommand:
     try:
         return _COMMAND_ADAPTER.validate_python(raw)
     except ValidationError as exc:
-        raise InvalidCommand("invalid: " + _summarise(exc), command_id) from None
+        raise InvalidCommand("invalid: " + _summarise(exc), command_id, _fields(exc)) from None
 
 
 _ID_ADAPTER: TypeAdapter[str] = TypeAdapter(Id)
@@ -374,6 +379,11 @@ def _short(value: object) -> str:
     if isinstance(value, int | float) and abs(value) < 1e15:
         return repr(value)
     return f"a {type(value).__name__}"
+
+
+def _fields(exc: ValidationError) -> list[tuple[str, str]]:
+    errors = exc.errors(include_url=False, include_input=False, include_context=False)
+    return [(".".join(str(p) for p in err["loc"]) or "<root>", err["msg"]) for err in errors[:50]]
 
 
 def _summarise(exc: ValidationError) -> str:

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 from aiohttp import web
 
-from orchestrator.api import events, health, status_page
+from orchestrator.api import commands, events, health, status_page, workflows
 from orchestrator.api.context import CONTEXT, ApiContext
 from orchestrator.api.middleware import problems
 from orchestrator.api.spec import OPENAPI_PATH, Endpoint, openapi_document, routes_of
@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 
 def endpoints() -> list[Endpoint]:
     """Every endpoint of the API, in the order the OpenAPI document lists them."""
-    return [*health.ENDPOINTS, *events.ENDPOINTS]
+    return [*health.ENDPOINTS, *events.ENDPOINTS, *commands.ENDPOINTS, *workflows.ENDPOINTS]
 
 
 def build_app(context: ApiContext, served: Sequence[Endpoint] | None = None) -> web.Application:

@@ -1,8 +1,9 @@
 """Who is calling: the API key in ``Authorization: Bearer cbro_…``, what it grants, and how fast it may call.
 
-A key's record is kept for a few seconds per process, so that a revocation takes effect everywhere within
-that time without a database read per request. A key for one project gets 404 for anything of another,
-as if it did not exist; a key without the scope a request needs gets 403.
+A key's record is kept for a few seconds per process (``api.key_cache_seconds``), so that a revocation
+takes effect everywhere within that time without a database read per request. A key for one project
+gets 404 for anything of another, as if it did not exist; a key without the scope a request needs gets
+403.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ from orchestrator.store import Store
 from orchestrator.store.api_keys import StoredApiKey
 
 BEARER = "Bearer "
-KEY_CACHE_SECONDS = 5.0
 UNAUTHORIZED = {"WWW-Authenticate": 'Bearer realm="cbr-orchestrator"'}
 
 
@@ -49,12 +49,19 @@ class KeyBook:
             raise ProblemError(401, "Unauthorized", "this session is not valid", headers=UNAUTHORIZED)
         return self._checked(_grant_of(stored), scope)
 
+    async def authenticate(self, request: web.Request) -> Grant:
+        """The caller's key, whatever its scopes (401 without a valid one); for a request whose scope
+        depends on what it asks (a command's kind): :meth:`spend` and :func:`require` it, once known."""
+        return await self._authenticate(request.headers.get("Authorization", ""))
+
+    def spend(self, grant: Grant) -> None:
+        self._spend(grant.key_id)
+
     async def stored(self, key_id: str) -> StoredApiKey | None:
         return await self._lookup(key_id)
 
     def _checked(self, grant: Grant, scope: Scope) -> Grant:
-        if not grant.may(scope):
-            raise ProblemError(403, "Forbidden", f"this API key lacks the scope {scope!r}")
+        require(grant, scope)
         self._spend(grant.key_id)
         return grant
 
@@ -79,7 +86,7 @@ class KeyBook:
     async def _lookup(self, key_id: str) -> StoredApiKey | None:
         now = time.monotonic()
         cached = self._cached.get(key_id)
-        if cached is not None and now - cached[0] < KEY_CACHE_SECONDS:
+        if cached is not None and now - cached[0] < self.settings.key_cache_seconds:
             return cached[1]
         stored = await self.store.api_keys.get(key_id)
         self._cached[key_id] = (now, stored)
@@ -104,6 +111,11 @@ class KeyBook:
 def _grant_of(stored: StoredApiKey) -> Grant:
     scopes = frozenset(s for s in SCOPES if s in stored.scopes)
     return Grant(stored.key_id, stored.name, frozenset(stored.projects), scopes)
+
+
+def require(grant: Grant, scope: Scope) -> None:
+    if not grant.may(scope):
+        raise ProblemError(403, "Forbidden", f"this API key lacks the scope {scope!r}")
 
 
 def not_found(what: str) -> ProblemError:

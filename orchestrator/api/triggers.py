@@ -122,4 +122,3 @@ def _put(document: dict[str, Any], path: tuple[str, ...], value: Any) -> None:
     for part in path[:-1]:
         document = document.setdefault(part, {})
     document[path[-1]] = value
-

@@ -44,7 +44,7 @@ def new_workflow(command: AnyCommand) -> NewWorkflow:
     )
 
 
-def _projects_of(command: AnyCommand) -> list[tuple[str, str]]:
+def projects_of(command: AnyCommand) -> list[tuple[str, str]]:
     """Every (project, region) the command's workflows call CBR in."""
     projects = [(command.project_id, command.region)]
     if command.kind == "fleet_backup" and command.select.protectables is not None:
@@ -107,7 +107,7 @@ class Intake:
             command = await asyncio.to_thread(parse_guarded, body, self._limits)
         else:
             command = parse_guarded(body, self._limits)
-        for project_id, region in _projects_of(command):
+        for project_id, region in projects_of(command):
             if not self._settings.has_credentials(project_id, region):
                 raise InvalidCommand(
                     f"refused: no credentials configured for project {project_id} in region {region}",

@@ -48,6 +48,18 @@ class EventRow:
 
 
 @dataclass(frozen=True)
+class WorkflowFilter:
+    """Which workflows a page lists (None: any); ``after``: the (created_at, id) of the last one listed."""
+
+    kind: str | None = None
+    status: WorkflowStatus | None = None
+    projects: frozenset[str] | None = None
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+    after: tuple[datetime, uuid.UUID] | None = None
+
+
+@dataclass(frozen=True)
 class FleetDetail:
     children: list[ChildRow]  # the first CHILDREN_SHOWN
     children_total: int
@@ -78,6 +90,25 @@ class StatusReads:
         """The newest workflows, optionally of one status: not a fleet's children (the fleet's detail
         lists them), and a fleet's selection left out of its input."""
         rows = await self._pool.fetch(q("workflows_shown"), status.value if status else None, limit)
+        return [Workflow.from_record(r) for r in rows]
+
+    async def page(self, chosen: WorkflowFilter, limit: int) -> list[Workflow]:
+        """Up to ``limit`` workflows that ``chosen`` names, newest first (not a fleet's children, and a
+        fleet's selection left out of its input)."""
+        after_at, after_id = chosen.after or (None, None)
+        projects = sorted(chosen.projects) if chosen.projects is not None else None
+        status = chosen.status.value if chosen.status else None
+        rows = await self._pool.fetch(
+            q("workflows_page"),
+            chosen.kind,
+            status,
+            projects,
+            chosen.created_after,
+            chosen.created_before,
+            after_at,
+            after_id,
+            limit,
+        )
         return [Workflow.from_record(r) for r in rows]
 
     async def detail(self, ref: str, payloads: bool = False) -> WorkflowDetail | None:

@@ -17,6 +17,7 @@ from orchestrator.store.api_keys import ApiKeys
 from orchestrator.store.event_stream import EventStream
 from orchestrator.store.fencing import Conn, check_lease, check_written, fenced
 from orchestrator.store.fleet_children import FleetChildren
+from orchestrator.store.idempotency import Idempotency
 from orchestrator.store.models import (
     WORKFLOWS_CHANNEL,
     CancelOutcome,
@@ -129,7 +130,8 @@ class CommandConflict(Exception):
 class Store:
     """Everything the orchestrator keeps: no code outside this package sees its pool or its DSN. The
     narrower parts hang off it: ``admission``, ``fleet``, ``refusals``, ``replies``, ``status``,
-    ``api_keys``, ``events`` (the API's event stream), ``overview`` (the status page)."""
+    ``api_keys``, ``events`` (the API's event stream), ``overview`` (the status page),
+    ``idempotency`` (the API's Idempotency-Key records)."""
 
     def __init__(self, pool: asyncpg.Pool, dsn: str) -> None:
         self._pool = pool
@@ -143,6 +145,7 @@ class Store:
         self.api_keys = ApiKeys(pool)
         self.events = EventStream(pool)
         self.overview = Overview(pool)
+        self.idempotency = Idempotency(pool)
 
     @classmethod
     async def connect(

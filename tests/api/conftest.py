@@ -1,17 +1,18 @@
-"""The API under test: a fresh migrated database, the app in-process behind aiohttp's test server, and
-keys made as ``api-key create`` makes them."""
+"""The API under test: a fresh migrated database, the app in-process behind aiohttp's test server (every
+answer held to the OpenAPI document: :class:`api_helpers.conforming_client`), and keys made as
+``api-key create`` makes them."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
+from api_helpers import conforming_client
 from pg_databases import database_fixtures
 from quick_settings import emulator_settings
 
-from orchestrator.api.app import build_app
-from orchestrator.api.context import ApiContext
 from orchestrator.api.keys import Scope, new_key
 from orchestrator.config import Settings
 from orchestrator.store import Store
@@ -28,8 +29,8 @@ def api_settings(dsn: str) -> Settings:
 
 
 @pytest.fixture
-async def client(api_settings: Settings, store: Store) -> AsyncIterator[TestClient[...]]:  # type: ignore[type-arg]
-    async with TestClient(TestServer(build_app(ApiContext(api_settings, store)))) as test_client:
+async def client(api_settings: Settings, store: Store) -> AsyncIterator[TestClient[Any, Any]]:
+    async with conforming_client(api_settings, store) as test_client:
         yield test_client
 
 

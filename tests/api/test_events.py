@@ -10,7 +10,8 @@ import asyncpg
 import pytest
 from sse import frames, insert_event, new_workflow, next_frame
 
-from orchestrator.api import auth, events
+from orchestrator.api import events
+from orchestrator.api.context import CONTEXT
 from orchestrator.store import Store
 
 
@@ -149,7 +150,8 @@ async def test_a_stream_ends_at_the_heartbeat_after_its_key_was_revoked(
     client: Any, store: Store, make_key: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(events, "HEARTBEAT_SECONDS", 0.2)
-    monkeypatch.setattr(auth, "KEY_CACHE_SECONDS", 0.0)
+    keys = client.server.app[CONTEXT].keys
+    monkeypatch.setattr(keys, "settings", keys.settings.model_copy(update={"key_cache_seconds": 0.0}))
     key = await make_key(("read",))
     stream = await open_stream(client, key)
     assert (await next_frame(stream, seconds=2)).comment == "heartbeat"

@@ -151,8 +151,6 @@ TENANT_C = Tenant(
 # --------------------------------------------------------------------------------------------------
 
 
-
-
 def response_class_name(operation: str) -> str:
     return "".join(part.capitalize() for part in operation.split("_")) + "Response"
 

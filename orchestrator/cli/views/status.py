@@ -17,12 +17,12 @@ from rich.table import Table
 from rich.text import Text
 
 from orchestrator.cli.views.event_list import event_list, reply_rows
-from orchestrator.cli.views.progress import percent_done
 from orchestrator.cli.views.resource_list import ResourceList, fleet_resource
 from orchestrator.cli.views.text import age, copyable, one_line, plain, status_text, when
 from orchestrator.messages import FleetReport
 from orchestrator.store import Workflow, WorkflowDetail
 from orchestrator.store.fleet_children import ResourcePage, ResourceRow
+from orchestrator.store.progress import percent_done
 from orchestrator.store.resource_results import checkpoint_of, resource_outcomes, vault_of
 from orchestrator.store.status import FleetDetail
 from orchestrator.workflows.fleet_report import GIB, duration, report_of

@@ -12,9 +12,9 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from orchestrator.cli.views.progress import percent_done
 from orchestrator.store import StoredStep, Workflow, WorkflowDetail
 from orchestrator.store.fleet_children import ResourcePage
+from orchestrator.store.progress import percent_done
 from orchestrator.store.resource_results import checkpoint_of, resource_outcomes, vault_of
 from orchestrator.store.status import EventRow, FleetDetail
 from orchestrator.workflows.fleet_report import report_of

@@ -195,3 +195,19 @@ SELECT shown.*
 SELECT event_id, routing_key, created_at, published_at, reply_to, replied_at, reply_attempts, reply_error,
        reply_parked_at, CASE WHEN $2 THEN body END AS body
   FROM outbox WHERE workflow_id = $1 ORDER BY id;
+
+-- name: workflows_page
+-- A page of workflows, newest first, as the API lists them (like workflows_shown): of kind $1, status
+-- $2, among projects $3 (NULL: any), created after $4 and before $5, and after the cursor ($6, $7).
+SELECT shown.*
+  FROM workflows w
+ CROSS JOIN LATERAL jsonb_populate_record(w, jsonb_build_object('input', w.input - 'select')) AS shown
+ WHERE w.parent_id IS NULL
+   AND ($1::text IS NULL OR w.kind = $1)
+   AND ($2::text IS NULL OR w.status = $2)
+   AND ($3::text[] IS NULL OR w.project_id = ANY ($3))
+   AND ($4::timestamptz IS NULL OR w.created_at > $4)
+   AND ($5::timestamptz IS NULL OR w.created_at < $5)
+   AND ($6::timestamptz IS NULL OR (w.created_at, w.id) < ($6, $7::uuid))
+ ORDER BY w.created_at DESC, w.id DESC
+ LIMIT $8;
