@@ -247,3 +247,23 @@ async def test_a_callback_to_an_allowed_host_is_accepted(
     assert answer.status == 202
     [workflow] = await store.list_workflows()
     assert workflow.input["callback_url"] == "https://hooks.example.com/done"
+
+
+async def test_a_delivery_id_reused_for_another_payload_is_409(
+    hooks: TestClient[Any, Any], store: Store
+) -> None:
+    body = body_of(ALERT)
+    first = await hooks.post("/v1/hooks/alert-backup", data=body, headers=standard_headers("msg-9", body))
+    other = body_of({**ALERT, "servers": ["ecs-99"]})
+    again = await hooks.post("/v1/hooks/alert-backup", data=other, headers=standard_headers("msg-9", other))
+    assert (first.status, again.status) == (202, 409)
+    assert len(await store.list_workflows()) == 1
+
+
+async def test_a_command_without_a_callback_is_stored_as_before_callbacks_existed(
+    hooks: TestClient[Any, Any], store: Store
+) -> None:
+    body = body_of(ALERT)
+    await hooks.post("/v1/hooks/alert-backup", data=body, headers=standard_headers("msg-10", body))
+    [workflow] = await store.list_workflows()
+    assert "callback_url" not in workflow.input
