@@ -34,16 +34,13 @@ __all__ = ["Intake", "new_workflow", "projects_of"]
 
 
 def new_workflow(command: AnyCommand) -> NewWorkflow:
-    # a command without a callback keeps the input it had before callback_url existed: a sender's retry
-    # across an upgrade is still a duplicate of its first, not a conflict
-    unset = {"callback_url"} if command.callback_url is None else None
     return NewWorkflow(
         id=workflow_id_for(command.command_id),
         command_id=command.command_id,
         kind=command.kind,
         project_id=command.project_id,
         region=command.region,
-        input=command.model_dump(mode="json", exclude=unset),
+        input=command.model_dump(mode="json"),
         deadline=command.deadline,
         reply_to=command.reply_to,
         correlation_id=command.correlation_id,

@@ -259,11 +259,3 @@ async def test_a_delivery_id_reused_for_another_payload_is_409(
     assert (first.status, again.status) == (202, 409)
     assert len(await store.list_workflows()) == 1
 
-
-async def test_a_command_without_a_callback_is_stored_as_before_callbacks_existed(
-    hooks: TestClient[Any, Any], store: Store
-) -> None:
-    body = body_of(ALERT)
-    await hooks.post("/v1/hooks/alert-backup", data=body, headers=standard_headers("msg-10", body))
-    [workflow] = await store.list_workflows()
-    assert "callback_url" not in workflow.input
