@@ -206,6 +206,30 @@ class ApiSettings(BaseModel):
     callback_hosts: list[str] = Field(
         default_factory=list, description="Hosts a callback URL may name; '*.example.com' names subdomains."
     )
+    callback_secret: SecretStr | None = Field(
+        default=None, description="Signs callbacks (Standard Webhooks, 'whsec_…'); none: callbacks refused."
+    )
+    callback_expire_seconds: float = Field(
+        default=24 * 3600.0,
+        gt=0,
+        description="A callback not delivered this long after its event is dropped.",
+    )
+    callback_timeout_seconds: float = Field(default=10.0, gt=0)
+    callback_backoff_seconds: float = Field(
+        default=2.0,
+        gt=0,
+        description="The first wait before a failed callback is tried again (then doubled).",
+    )
+    callback_backoff_max_seconds: float = Field(default=3600.0, gt=0)
+
+    def allows_callback(self, host: str) -> bool:
+        """``host`` is on ``callback_hosts``: named exactly, or under a ``*.suffix`` entry."""
+        host = host.lower().rstrip(".")
+        for allowed in self.callback_hosts:
+            allowed = allowed.lower().rstrip(".")
+            if host == allowed or (allowed.startswith("*.") and host.endswith(allowed[1:])):
+                return True
+        return False
 
 
 class Settings(BaseSettings):

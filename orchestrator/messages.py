@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import (
     AfterValidator,
@@ -65,6 +66,32 @@ def amqp_short_string(value: str) -> str:
 
 
 AmqpShortString = Annotated[str, Field(max_length=AMQP_SHORT_STRING_BYTES), AfterValidator(amqp_short_string)]
+CALLBACK_URL_MAX_CHARS = 2048
+
+
+def callback_url(value: str) -> str:
+    """An absolute http(s) URL naming a host, without credentials (they would be stored and logged)."""
+    if _CONTROL_CHARACTERS.search(value) or " " in value:
+        raise ValueError("no spaces or control characters")
+    try:
+        parts = urlsplit(value)
+        host = parts.hostname
+        parts.port  # noqa: B018 (a port out of range raises here)
+    except ValueError:
+        raise ValueError("not a URL") from None
+    if parts.scheme not in ("https", "http") or not host:
+        raise ValueError("an http or https URL naming a host")
+    if parts.username is not None or parts.password is not None:
+        raise ValueError("no user or password in the URL")
+    return value
+
+
+def callback_host(url: str) -> str:
+    """The host a valid callback URL names, as the allow-list compares it."""
+    return urlsplit(url).hostname or ""
+
+
+CallbackUrl = Annotated[str, Field(max_length=CALLBACK_URL_MAX_CHARS), AfterValidator(callback_url)]
 ResourceType = Literal[
     "OS::Nova::Server",
     "OS::Cinder::Volume",
@@ -105,6 +132,11 @@ class _CommandBase(_Strict):
         default=None, min_length=1, description="A queue for the final event (at most 255 UTF-8 bytes)."
     )
     correlation_id: AmqpShortString | None = None
+    callback_url: CallbackUrl | None = Field(
+        default=None,
+        description="An http(s) URL the final event is POSTed to, signed (Standard Webhooks); its host must "
+        "be on the orchestrator's allow-list.",
+    )
 
 
 class VaultSpec(_Strict):

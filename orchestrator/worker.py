@@ -1,4 +1,4 @@
-"""A worker process: intake, engine and relay together, stopped gracefully by an event or a signal.
+"""A worker process: intake, engine, relay and callbacks together, stopped gracefully by an event or a signal.
 
 Run several at once: they share the commands queue (competing consumers) and the workflows (leases).
 ``drain=True`` ("drain then stop", for tests and the demo) stops once the commands queue is empty, no
@@ -23,6 +23,7 @@ import aio_pika
 from aio_pika.abc import AbstractRobustChannel, AbstractRobustConnection
 
 from orchestrator.broker import Intake, Relay, Topology, declare_topology
+from orchestrator.broker.callbacks import CallbackDeliverer
 from orchestrator.cbr.clients import CbrClients
 from orchestrator.config import Settings
 from orchestrator.engine import CbrActions, Engine
@@ -47,6 +48,7 @@ class WorkerParts:
     clients: CbrClients
     limiters: RateLimiters | None = None
     consumer_tag: str | None = None
+    callbacks: CallbackDeliverer | None = None  # None: no callback secret, so no command names a callback
 
 
 async def run_worker(
@@ -61,6 +63,8 @@ async def run_worker(
             asyncio.create_task(parts.relay.run(stop_event), name="relay"),
             asyncio.create_task(_stop_consuming_on_stop(parts, stop_event), name="intake-stop"),
         ]
+        if parts.callbacks is not None:
+            tasks.append(asyncio.create_task(parts.callbacks.run(stop_event), name="callbacks"))
         if drain:
             tasks.append(asyncio.create_task(_stop_when_drained(parts, settings, stop_event), name="drain"))
         await _watch(tasks, stop_event)
@@ -106,9 +110,14 @@ async def _start(settings: Settings, owner: str | None) -> WorkerParts:
     intake = Intake(store, settings, topology)
     tag = await topology.commands.consume(intake.handle)
     log.info("worker %s started", engine.owner)
-    return WorkerParts(
+    parts = WorkerParts(
         store, connection, relay_connection, topology, engine, relay, intake, clients, limiters, tag
     )
+    if settings.api.callback_secret is not None:
+        parts.callbacks = CallbackDeliverer(
+            store, settings.api, poll_seconds=settings.worker.relay_poll_seconds
+        )
+    return parts
 
 
 async def _stop_consuming_on_stop(parts: WorkerParts, stop_event: asyncio.Event) -> None:

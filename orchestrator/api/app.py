@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 from collections.abc import Sequence
 
 from aiohttp import web
 
-from orchestrator.api import commands, events, health, status_page, workflows
+from orchestrator.api import commands, events, health, hooks, status_page, workflows
 from orchestrator.api.context import CONTEXT, ApiContext
 from orchestrator.api.middleware import problems
 from orchestrator.api.spec import OPENAPI_PATH, Endpoint, openapi_document, routes_of
@@ -21,7 +22,13 @@ log = logging.getLogger(__name__)
 
 def endpoints() -> list[Endpoint]:
     """Every endpoint of the API, in the order the OpenAPI document lists them."""
-    return [*health.ENDPOINTS, *events.ENDPOINTS, *commands.ENDPOINTS, *workflows.ENDPOINTS]
+    return [
+        *health.ENDPOINTS,
+        *events.ENDPOINTS,
+        *commands.ENDPOINTS,
+        *workflows.ENDPOINTS,
+        *hooks.ENDPOINTS,
+    ]
 
 
 def build_app(context: ApiContext, served: Sequence[Endpoint] | None = None) -> web.Application:
@@ -40,9 +47,17 @@ def build_app(context: ApiContext, served: Sequence[Endpoint] | None = None) -> 
 
 
 async def run_api(settings: Settings, stop: asyncio.Event) -> None:
-    """Serve until ``stop`` is set, then finish the requests in flight and close."""
+    """Serve until ``stop`` is set, then finish the requests in flight and close. SIGHUP reloads the
+    triggers file."""
     store = await Store.connect(settings.database_url)
-    runner = web.AppRunner(build_app(ApiContext(settings, store)), handle_signals=False)
+    try:
+        context = ApiContext(settings, store)  # a triggers file that cannot be used: TriggerError
+    except BaseException:
+        await store.close()
+        raise
+    runner = web.AppRunner(build_app(context), handle_signals=False)
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGHUP, context.triggers.reload)
     try:
         await runner.setup()
         site = web.TCPSite(runner, settings.api.host, settings.api.port)
@@ -50,5 +65,6 @@ async def run_api(settings: Settings, stop: asyncio.Event) -> None:
         log.info("API listening on http://%s:%d", settings.api.host, settings.api.port)
         await stop.wait()
     finally:
+        loop.remove_signal_handler(signal.SIGHUP)
         await runner.cleanup()
         await store.close()

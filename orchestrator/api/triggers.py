@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import logging
 import os
 import tomllib
 from collections.abc import Mapping
@@ -33,6 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from orchestrator.api.verifiers import VerifierKind
 
+log = logging.getLogger(__name__)
 TRIGGER_NAME = r"^[a-z0-9][a-z0-9-]{0,47}$"
 
 
@@ -91,6 +93,34 @@ def load_triggers(path: Path, environ: Mapping[str, str] = os.environ) -> dict[s
             raise TriggerError(f"trigger {trigger.name!r} is defined twice in {path}")
         found[trigger.name] = trigger
     return found
+
+
+class TriggerBook:
+    """The triggers the server answers for: loaded at startup, reloaded on SIGHUP. A file that cannot be
+    used on reload leaves the triggers loaded before in place."""
+
+    def __init__(self, path: Path | None, environ: Mapping[str, str] = os.environ) -> None:
+        self._path = path
+        self._environ = environ
+        self._triggers = load_triggers(path, environ) if path is not None else {}
+
+    def get(self, name: str) -> Trigger | None:
+        return self._triggers.get(name)
+
+    def names(self) -> list[str]:
+        return sorted(self._triggers)
+
+    def reload(self) -> bool:
+        """Read the file again; False (and the reason logged) when the old triggers are kept."""
+        if self._path is None:
+            return True
+        try:
+            self._triggers = load_triggers(self._path, self._environ)
+        except TriggerError as exc:
+            log.error("triggers not reloaded, keeping the %d loaded before: %s", len(self._triggers), exc)
+            return False
+        log.info("triggers reloaded from %s: %s", self._path, ", ".join(self.names()) or "none")
+        return True
 
 
 def _trigger(raw: Any, environ: Mapping[str, str]) -> Trigger:

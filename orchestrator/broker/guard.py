@@ -60,7 +60,7 @@ def _parse(body: bytes, limits: SizeLimits) -> AnyCommand:
     if len(body) > limits.max_fleet_bytes:
         raise too_large
     try:
-        raw = _decode(body)
+        raw = decode_bounded(body)
     except InvalidCommand:
         if large:
             raise too_large from None
@@ -70,7 +70,8 @@ def _parse(body: bytes, limits: SizeLimits) -> AnyCommand:
     return command_from_json(raw)
 
 
-def _decode(body: bytes) -> object:
+def decode_bounded(body: bytes) -> object:
+    """Bounded JSON, or :class:`InvalidCommand` (a webhook's body is read so too)."""
     text = _utf8(body)
     _check_depth(text)
     try:

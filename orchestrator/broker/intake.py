@@ -3,11 +3,12 @@
 Commands arriving together are committed together (:class:`CommitBatch`: one INSERT per batch).
 
 The message is acked only after the workflow is committed, and never held while the workflow runs.
-Bad input (malformed, invalid, unknown version, too large, no credentials for the project, a command id
-that already names a different command) is dead-lettered at once with its reason in a header, and the
-refusal recorded in PostgreSQL under its command id (:mod:`orchestrator.broker.refusal_log`); only an
-unexpected failure outside the parsing guard (the database away) requeues the message, and the queue's
-delivery limit dead-letters a message that keeps failing.
+Bad input (malformed, invalid, unknown version, too large, no credentials for the project, a callback
+host not on the allow-list, a command id that already names a different command) is dead-lettered at
+once with its reason in a header, and the refusal recorded in PostgreSQL under its command id
+(:mod:`orchestrator.broker.refusal_log`); only an unexpected failure outside the parsing guard (the
+database away) requeues the message, and the queue's delivery limit dead-letters a message that keeps
+failing.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import logging
 
 from aio_pika.abc import AbstractIncomingMessage
 
+from orchestrator.broker.acceptance import check_acceptable, projects_of
 from orchestrator.broker.commit_batch import CommitBatch
 from orchestrator.broker.dead_letter import dead_letter_copy
 from orchestrator.broker.guard import SizeLimits, parse_guarded
@@ -28,6 +30,7 @@ from orchestrator.messages import AnyCommand, InvalidCommand, workflow_id_for
 from orchestrator.store import CommandConflict, NewWorkflow, Store, Verdict
 
 log = logging.getLogger(__name__)
+__all__ = ["Intake", "new_workflow", "projects_of"]
 
 
 def new_workflow(command: AnyCommand) -> NewWorkflow:
@@ -42,14 +45,6 @@ def new_workflow(command: AnyCommand) -> NewWorkflow:
         reply_to=command.reply_to,
         correlation_id=command.correlation_id,
     )
-
-
-def projects_of(command: AnyCommand) -> list[tuple[str, str]]:
-    """Every (project, region) the command's workflows call CBR in."""
-    projects = [(command.project_id, command.region)]
-    if command.kind == "fleet_backup" and command.select.protectables is not None:
-        projects += [(p.project_id, p.region) for p in command.select.protectables.projects]
-    return projects
 
 
 STORE_RETRY_DELAYS = (0.5, 1.0, 2.0, 4.0, 8.0)
@@ -107,12 +102,7 @@ class Intake:
             command = await asyncio.to_thread(parse_guarded, body, self._limits)
         else:
             command = parse_guarded(body, self._limits)
-        for project_id, region in projects_of(command):
-            if not self._settings.has_credentials(project_id, region):
-                raise InvalidCommand(
-                    f"refused: no credentials configured for project {project_id} in region {region}",
-                    command.command_id,
-                )
+        check_acceptable(command, self._settings)
         return command
 
     async def _refuse(self, message: AbstractIncomingMessage, reason: str, command_id: str | None) -> None:

@@ -24,8 +24,10 @@ app.add_typer(keys_app, name="api-key")
 
 @app.command(epilog=f"{ENV_DATABASE} {ENV_BROKER} {API_ENV}")
 def api() -> None:
-    """Serve the HTTP API until SIGINT/SIGTERM; run several behind a load balancer (state: PostgreSQL)."""
+    """Serve the HTTP API until SIGINT/SIGTERM (SIGHUP reloads the triggers file); run several behind a load
+    balancer (state: PostgreSQL)."""
     from orchestrator.api.app import run_api
+    from orchestrator.api.triggers import TriggerError
     from orchestrator.worker import stop_on_signals
 
     chosen = settings()
@@ -36,7 +38,11 @@ def api() -> None:
         with stop_on_signals(stop):
             await run_api(chosen, stop)
 
-    run_long_lived(run())
+    try:
+        run_long_lived(run())
+    except TriggerError as exc:  # one line, not a traceback: the file is the operator's to fix
+        errors.print(f"not started: triggers: {escape(str(exc))}")
+        raise typer.Exit(2) from None
 
 
 @keys_app.command("create", epilog=ENV_DATABASE)

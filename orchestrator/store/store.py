@@ -14,6 +14,7 @@ import asyncpg
 
 from orchestrator.store.admission import Admission
 from orchestrator.store.api_keys import ApiKeys
+from orchestrator.store.callbacks import Callbacks
 from orchestrator.store.event_stream import EventStream
 from orchestrator.store.fencing import Conn, check_lease, check_written, fenced
 from orchestrator.store.fleet_children import FleetChildren
@@ -130,7 +131,7 @@ class CommandConflict(Exception):
 class Store:
     """Everything the orchestrator keeps: no code outside this package sees its pool or its DSN. The
     narrower parts hang off it: ``admission``, ``fleet``, ``refusals``, ``replies``, ``status``,
-    ``api_keys``, ``events`` (the API's event stream), ``overview`` (the status page),
+    ``api_keys``, ``callbacks``, ``events`` (the API's event stream), ``overview`` (the status page),
     ``idempotency`` (the API's Idempotency-Key records)."""
 
     def __init__(self, pool: asyncpg.Pool, dsn: str) -> None:
@@ -143,6 +144,7 @@ class Store:
         self.replies = Replies(pool)
         self.status = StatusReads(pool, self.fleet)
         self.api_keys = ApiKeys(pool)
+        self.callbacks = Callbacks(pool)
         self.events = EventStream(pool)
         self.overview = Overview(pool)
         self.idempotency = Idempotency(pool)

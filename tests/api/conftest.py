@@ -4,12 +4,13 @@ answer held to the OpenAPI document: :class:`api_helpers.conforming_client`), an
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
 from api_helpers import conforming_client
+from api_types import MakeKey
 from pg_databases import database_fixtures
 from quick_settings import emulator_settings
 
@@ -20,7 +21,6 @@ from orchestrator.store.api_keys import NewApiKey
 
 template_db, dsn, store = database_fixtures("api")
 
-MakeKey = Callable[..., Awaitable[str]]
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from api_helpers import backup_body, bearer, workflow_count
-from conftest import MakeKey
+from api_types import MakeKey
 
 from orchestrator.broker.intake import new_workflow
 from orchestrator.messages import command_from_json, workflow_id_for

@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 from api_helpers import OTHER_PROJECT, PROJECT, backup_body, bearer, conforming_client, workflow_count
-from conftest import MakeKey
+from api_types import MakeKey
 
 from orchestrator.config import Settings
 from orchestrator.store import Store

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from api_helpers import OTHER_PROJECT, PROJECT, backup_body, bearer
-from conftest import MakeKey
+from api_types import MakeKey
 
 from orchestrator.messages import workflow_id_for
 from orchestrator.store import Store, WorkflowStatus

@@ -199,3 +199,26 @@ def test_a_short_string_of_255_bytes_is_accepted() -> None:
     assert cmd.reply_to is not None and len(cmd.reply_to.encode()) == 255
     with pytest.raises(InvalidCommand, match="reply_to"):
         parse_command(encode(backup(reply_to="")))
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "ftp://hooks.example.com/x",
+        "hooks.example.com/x",
+        "https:///nohost",
+        "https://user:pw@hooks.example.com/x",
+        "https://hooks.example.com/a b",
+        "https://hooks.example.com:99999/x",
+        "https://hooks.example.com/" + "x" * 2048,
+    ],
+)
+def test_a_callback_url_is_an_http_url_naming_a_host_without_credentials(url: str) -> None:
+    with pytest.raises(InvalidCommand, match="callback_url"):
+        parse_command(json.dumps(backup(callback_url=url)).encode())
+
+
+def test_a_callback_url_is_kept_as_given() -> None:
+    url = "https://ci.hooks.example.com:8443/done?job=7"
+    command = parse_command(json.dumps(backup(callback_url=url)).encode())
+    assert command.callback_url == url

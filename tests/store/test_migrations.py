@@ -35,6 +35,7 @@ async def test_migrate_twice_and_concurrently(empty_dsn: str) -> None:
         "refusals",
         "api_keys",
         "idempotency_keys",
+        "callbacks",
     }
     assert recorded == len(load_migrations())
 
