@@ -20,8 +20,9 @@ from orchestrator.api.context import ApiContext, context_of
 from orchestrator.api.keys import SCOPE_OF_KIND, Grant
 from orchestrator.api.problems import FieldProblem, Problem, ProblemError
 from orchestrator.api.spec import Endpoint
+from orchestrator.broker.acceptance import check_acceptable, projects_of
 from orchestrator.broker.guard import SizeLimits, parse_guarded
-from orchestrator.broker.intake import new_workflow, projects_of
+from orchestrator.broker.intake import new_workflow
 from orchestrator.messages import AnyCommand, Command, InvalidCommand
 from orchestrator.store import Verdict
 from orchestrator.store.idempotency import Begun
@@ -60,16 +61,15 @@ def _refusal(exc: InvalidCommand) -> ProblemError:
 
 
 def _check_projects(command: AnyCommand, grant: Grant, context: ApiContext) -> None:
-    """Every (project, region) the command calls CBR in: the key's (404 if not), with credentials."""
-    for project_id, region in projects_of(command):
+    """Every (project, region) the command calls CBR in is the key's (404 if not); then what intake also
+    checks (credentials, the callback host) holds."""
+    for project_id, _ in projects_of(command):
         if not grant.sees(project_id):
             raise not_found("project")
-        if not context.settings.has_credentials(project_id, region):
-            raise ProblemError(
-                422,
-                "Unprocessable Content",
-                f"no credentials configured for project {project_id} in region {region}",
-            )
+    try:
+        check_acceptable(command, context.settings)
+    except InvalidCommand as exc:
+        raise ProblemError(422, "Unprocessable Content", exc.reason) from None
 
 
 def _idempotency_key(presented: str) -> str:

@@ -18,7 +18,7 @@ import logging
 
 from aio_pika.abc import AbstractIncomingMessage
 
-from orchestrator.broker.acceptance import check_acceptable, projects_of
+from orchestrator.broker.acceptance import check_acceptable
 from orchestrator.broker.commit_batch import CommitBatch
 from orchestrator.broker.dead_letter import dead_letter_copy
 from orchestrator.broker.guard import SizeLimits, parse_guarded
@@ -30,7 +30,6 @@ from orchestrator.messages import AnyCommand, InvalidCommand, workflow_id_for
 from orchestrator.store import CommandConflict, NewWorkflow, Store, Verdict
 
 log = logging.getLogger(__name__)
-__all__ = ["Intake", "new_workflow", "projects_of"]
 
 
 def new_workflow(command: AnyCommand) -> NewWorkflow:

@@ -15,6 +15,8 @@ from hook_senders import (
     COMMAND,
     GITHUB_SECRET,
     GITLAB_SECRET,
+    PROJECT,
+    REGION,
     SECRETS_ENV,
     STANDARD_SECRET,
     TRIGGERS,
@@ -259,3 +261,23 @@ async def test_a_delivery_id_reused_for_another_payload_is_409(
     assert (first.status, again.status) == (202, 409)
     assert len(await store.list_workflows()) == 1
 
+
+async def test_post_commands_refuses_a_callback_host_off_the_allow_list(
+    hook_settings: Settings, store: Store, make_key: Any
+) -> None:
+    key = await make_key(("backup",), (PROJECT,))
+    command = {
+        "kind": "backup",
+        "command_id": "cb-1",
+        "project_id": PROJECT,
+        "region": REGION,
+        "vault": {"name": "prod"},
+        "resources": [{"id": "ecs-1"}],
+        "callback_url": "http://169.254.169.254/latest",
+    }
+    async with TestClient(TestServer(build_app(ApiContext(hook_settings, store)))) as client:
+        answer = await client.post("/v1/commands", json=command, headers={"Authorization": f"Bearer {key}"})
+        text = await answer.text()
+    assert answer.status == 422, text
+    assert "callback host 169.254.169.254 is not on the allow-list" in text
+    assert await no_workflow(store)
