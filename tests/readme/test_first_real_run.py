@@ -102,6 +102,7 @@ async def test_the_first_real_run_section_runs_as_pasted_and_ends_with_a_backup_
     env = {k: v for k, v in os.environ.items() if not k.startswith("CBR_ORCH_")}
     env |= {
         "EMULATOR_PORT": str(free_port()),
+        "API_PORT": str(free_port()),
         "CBR_ORCH_DATABASE_URL": private_database,
         "CBR_ORCH_AMQP_URL": AMQP_URL,
         "CBR_ORCH_NAMES__PREFIX": private_names.prefix,
@@ -116,7 +117,17 @@ async def test_the_first_real_run_section_runs_as_pasted_and_ends_with_a_backup_
     assert "created database" in output, output[-3000:]
     assert "ecs-0001" in output  # the inventory was listed
     named = await workflows_by_name(private_database)
-    assert set(named) == {"first-backup", "restore-of-first-backup", "no-credentials", "cancelled-backup"}
+    assert set(named) == {
+        "first-backup",
+        "restore-of-first-backup",
+        "no-credentials",
+        "cancelled-backup",
+        "api-backup",
+        "hook:alert",  # hook:alert-backup:<hash of the delivery id>
+    }
+    assert named["api-backup"]["status"] not in ("failed", "expired")  # posted over HTTP
+    assert named["hook:alert"]["status"] not in ("failed", "expired")  # started by the signed webhook
+    assert '"status":"accepted"' in output.replace(" ", "")
     assert named["first-backup"]["status"] == named["restore-of-first-backup"]["status"] == "succeeded"
     assert named["restore-of-first-backup"]["restored"] == named["first-backup"]["made"] is not None
     assert named["cancelled-backup"]["status"] == "cancelled"
