@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import tempfile
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import aio_pika
 from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection
@@ -23,6 +25,7 @@ from cbr_emulator.server import RunningEmulator, start_emulator
 from orchestrator.broker import declare_topology, delete_topology, submit
 from orchestrator.cbr.bodies import BillingCreate, VaultCreate
 from orchestrator.cbr.client import CbrClient
+from orchestrator.cli.demo_webhook import TRIGGER, api_server, send_alert
 from orchestrator.cli.tour import REPLICA_TENANT, aksk_client, tour_config
 from orchestrator.config import Names, ProjectCredentials, Settings, WorkerSettings
 from orchestrator.messages import AnyCommand, BackupCommand, ReplicateCommand, RestoreCommand, WorkflowEvent
@@ -203,6 +206,19 @@ class Demo:
             "region": tenant.region,
         }
 
+    async def webhook(self) -> None:
+        """The API server in-process, and a backup of one server started by a signed alert webhook."""
+        with tempfile.TemporaryDirectory() as folder:
+            async with api_server(self.settings, Path(folder), DEFAULT_TENANT) as api_url:
+                self.step(f"API server on {api_url}; status page {api_url}/status (sign in with an API key)")
+                async with aksk_client(self.running.base_url, DEFAULT_TENANT) as source:
+                    [server] = await source.list_protectables("server", limit=1)
+                self.step(f"sending a signed alert webhook naming server {server.id} to trigger '{TRIGGER}'")
+                command_id = await send_alert(api_url, server.id)
+                event = await self.log.final(command_id)
+        if event.data.outcome.value != "succeeded":
+            raise DemoFailed(f"{command_id} ended {event.data.outcome.value}: {event.data.error_message}")
+
     def step(self, text: str) -> None:
         self.console.print(f"[bold cyan]→[/] {escape(text)}")  # CBR names and ids: shown as written
 
@@ -219,12 +235,15 @@ async def run_demo(console: Console, server_dsn: str = "postgresql://postgres@12
         async with event_subscription(settings, log):
             worker = asyncio.create_task(run_worker(settings, stop), name="worker")
             try:
-                await Demo(settings, running, log, console).run()
+                demo = Demo(settings, running, log, console)
+                await demo.run()
+                await demo.webhook()
             finally:
                 stop.set()
                 await worker
         calls = running.counters.snapshot()["requests"]["total"]
     console.print(
-        f"[bold green]✓ demo complete[/]: 3 workflows succeeded, {calls} CBR calls, "
+        f"[bold green]✓ demo complete[/]: 4 workflows succeeded (one started by a webhook), "
+        f"{calls} CBR calls, "
         f"{len(log.seen)} distinct events"
     )
