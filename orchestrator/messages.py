@@ -395,6 +395,12 @@ def command_from_json(raw: object) -> AnyCommand:
 _ID_ADAPTER: TypeAdapter[str] = TypeAdapter(Id)
 
 
+def stored_input(command: AnyCommand) -> dict[str, Any]:
+    """A command as its workflow keeps it. Without a callback it is dumped as it was before ``callback_url``
+    existed, so that a command sent before an upgrade and again after it is a duplicate, not a conflict."""
+    return command.model_dump(mode="json", exclude={"callback_url"} if command.callback_url is None else None)
+
+
 def command_id_in(raw: dict[str, Any]) -> str | None:
     """The command id a decoded command names, when it is a well-formed one (whatever else is wrong)."""
     value = raw.get("command_id")

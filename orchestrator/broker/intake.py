@@ -26,7 +26,7 @@ from orchestrator.broker.refusal_log import RefusalLog, refusal_of
 from orchestrator.broker.topology import Topology
 from orchestrator.config import Settings
 from orchestrator.crash_points import crash_point
-from orchestrator.messages import AnyCommand, InvalidCommand, workflow_id_for
+from orchestrator.messages import AnyCommand, InvalidCommand, stored_input, workflow_id_for
 from orchestrator.store import CommandConflict, NewWorkflow, Store, Verdict
 
 log = logging.getLogger(__name__)
@@ -39,7 +39,7 @@ def new_workflow(command: AnyCommand) -> NewWorkflow:
         kind=command.kind,
         project_id=command.project_id,
         region=command.region,
-        input=command.model_dump(mode="json"),
+        input=stored_input(command),
         deadline=command.deadline,
         reply_to=command.reply_to,
         correlation_id=command.correlation_id,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from dataclasses import replace
 
 import pytest
 from aio_pika.abc import AbstractRobustConnection
@@ -13,7 +14,7 @@ from store_rows import create_one
 from orchestrator.broker import REASON_HEADER, Intake, Topology, new_workflow, publish_raw
 from orchestrator.broker.commit_batch import CommitBatch
 from orchestrator.config import Settings
-from orchestrator.messages import AnyCommand, BackupCommand, parse_command, workflow_id_for
+from orchestrator.messages import AnyCommand, BackupCommand, parse_command, stored_input, workflow_id_for
 from orchestrator.store import CommandConflict, Store, Verdict
 
 
@@ -57,7 +58,7 @@ async def test_the_store_gives_a_verdict_per_command_in_order(store: Store) -> N
     ]
     assert [v.workflow_id for v in verdicts] == [workflow_id_for(c) for c in "aabbbcc"]
     b, c = await store.workflow_by_command("b"), await store.workflow_by_command("c")
-    assert b is not None and b.kind == "backup" and b.input == backup("b").model_dump(mode="json")
+    assert b is not None and b.kind == "backup" and b.input == stored_input(backup("b"))
     assert c is not None and c.kind == "restore"
 
 
@@ -115,7 +116,7 @@ async def test_intake_refuses_another_body_under_a_known_command_id(
     assert sorted(d.body for d in dead) == sorted([as_restore, another_server])
     stored = await store.workflow_by_command("c1")
     assert stored is not None and stored.kind == "backup" and stored.id == wid
-    assert stored.input == parse_command(first).model_dump(mode="json")
+    assert stored.input == stored_input(parse_command(first))
     assert len(await store.list_workflows()) == 1
 
 
@@ -133,3 +134,15 @@ async def test_two_bodies_under_one_id_in_one_intake_batch_the_first_wins(
     stored = await store.workflow_by_command("d1")
     assert stored is not None
     assert BackupCommand.model_validate(stored.input).resources[0].id == "srv-1"
+
+
+async def test_a_command_stored_before_callbacks_existed_is_a_duplicate_when_sent_again(store: Store) -> None:
+    command = backup("pre-upgrade")
+    old_form = command.model_dump(mode="json", exclude={"callback_url"})  # as stored before the field existed
+    first = new_workflow(command)
+    await store.create_workflows_if_absent([replace(first, input=old_form)])
+    [again] = await store.create_workflows_if_absent([new_workflow(command)])
+    assert again.verdict is Verdict.DUPLICATE
+    with_callback = command.model_copy(update={"callback_url": "https://hooks.example.com/x"})
+    [other] = await store.create_workflows_if_absent([new_workflow(with_callback)])
+    assert other.verdict is Verdict.CONFLICT
