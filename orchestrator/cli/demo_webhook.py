@@ -8,7 +8,6 @@ import contextlib
 import json
 import os
 import secrets
-import socket
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -21,6 +20,7 @@ from standardwebhooks import Webhook
 from cbr_emulator.config import Tenant
 from orchestrator.api.app import build_app
 from orchestrator.api.context import ApiContext
+from orchestrator.bench.emulator_process import free_port
 from orchestrator.config import ApiSettings, Settings
 from orchestrator.store import Store
 
@@ -50,7 +50,7 @@ set = {{ resources = "body.alerts[].{{id: labels.server_id, type: 'OS::Nova::Ser
 async def api_server(settings: Settings, folder: Path, tenant: Tenant) -> AsyncIterator[str]:
     """The API on a free port with the demo's trigger; yields its base URL."""
     os.environ[SECRET_VARIABLE] = "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
-    port = _free_port()
+    port = free_port()
     api = ApiSettings(port=port, triggers_file=trigger_file(folder, tenant))
     store = await Store.connect(settings.database_url)
     runner = web.AppRunner(build_app(ApiContext(settings.model_copy(update={"api": api}), store)))
@@ -81,8 +81,3 @@ async def send_alert(base_url: str, server_id: str) -> str:
         raise RuntimeError(f"the webhook was not accepted: {answer.status} {accepted}")
     return str(accepted["command_id"])
 
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])

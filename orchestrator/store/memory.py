@@ -36,6 +36,7 @@ from orchestrator.store.models import (
     Workflow,
     WorkflowStatus,
 )
+from orchestrator.store.notifications import woken_within
 
 
 def _utc_now() -> datetime:
@@ -50,13 +51,7 @@ class MemoryWakeUps:
         self._on_close = on_close
 
     async def wait(self, max_wait: float) -> bool:
-        try:
-            async with asyncio.timeout(max_wait):
-                await self._woken.wait()
-        except TimeoutError:
-            return False
-        self._woken.clear()
-        return True
+        return await woken_within(self._woken, max_wait)
 
     def wake(self) -> None:
         self._woken.set()

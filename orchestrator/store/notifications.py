@@ -12,6 +12,17 @@ import asyncpg
 log = logging.getLogger(__name__)
 
 
+async def woken_within(woken: asyncio.Event, max_wait: float) -> bool:
+    """True (and the event cleared) when ``woken`` is set within ``max_wait`` seconds; False otherwise."""
+    try:
+        async with asyncio.timeout(max_wait):
+            await woken.wait()
+    except TimeoutError:
+        return False
+    woken.clear()
+    return True
+
+
 class Listener:
     """Holds one connection LISTENing on ``channel``; reconnects lazily when it is lost.
 
@@ -27,13 +38,7 @@ class Listener:
     async def wait(self, max_wait: float) -> bool:
         """Wait for a notification; True if one came, False on timeout."""
         await self._ensure_connected()
-        try:
-            async with asyncio.timeout(max_wait):
-                await self._woken.wait()
-        except TimeoutError:
-            return False
-        self._woken.clear()
-        return True
+        return await woken_within(self._woken, max_wait)
 
     def wake(self) -> None:
         self._woken.set()
