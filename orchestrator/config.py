@@ -199,6 +199,10 @@ class ApiSettings(BaseModel):
     max_body_bytes: int = Field(default=64 * 1024, ge=1024, le=16 * 1024 * 1024)
     key_rate: float = Field(default=20.0, gt=0, description="Requests per second one API key may make.")
     key_burst: int = Field(default=40, ge=1)
+    hook_rate: float = Field(
+        default=10.0, gt=0, description="Verified deliveries per second one named trigger may take."
+    )
+    hook_burst: int = Field(default=20, ge=1)
     key_cache_seconds: float = Field(
         default=5.0, ge=0, description="How long a process trusts a key it looked up (a revocation's delay)."
     )

@@ -1,4 +1,5 @@
-"""Who is calling: the API key in ``Authorization: Bearer cbro_…``, what it grants, and how fast it may call.
+"""Who is calling: the API key in ``Authorization: Bearer cbro_…``, what it grants, and how fast it may call
+(its budget is shared by every API process: :mod:`orchestrator.api.request_budgets`).
 
 A key's record is kept for a few seconds per process (``api.key_cache_seconds``), so that a revocation
 takes effect everywhere within that time without a database read per request. A key for one project
@@ -16,6 +17,7 @@ from aiohttp import web
 
 from orchestrator.api.keys import SCOPES, Grant, Scope, parse_key, secret_matches
 from orchestrator.api.problems import ProblemError
+from orchestrator.api.request_budgets import RequestBudgets
 from orchestrator.config import ApiSettings
 from orchestrator.store import Store
 from orchestrator.store.api_keys import StoredApiKey
@@ -31,7 +33,10 @@ class KeyBook:
     store: Store
     settings: ApiSettings
     _cached: dict[str, tuple[float, StoredApiKey | None]] = field(default_factory=dict)
-    _buckets: dict[str, tuple[float, float]] = field(default_factory=dict)  # key id -> (tokens, at)
+    _budgets: RequestBudgets = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._budgets = RequestBudgets(self.store, "api-key", self.settings.key_rate, self.settings.key_burst)
 
     async def grant(self, request: web.Request, scope: Scope) -> Grant:
         return await self.grant_header(request.headers.get("Authorization", ""), scope)
@@ -39,7 +44,7 @@ class KeyBook:
     async def grant_header(self, header: str, scope: Scope) -> Grant:
         """:meth:`grant` for an ``Authorization`` value (``Bearer cbro_…``) that came another way."""
         grant = await self._authenticate(header)
-        return self._checked(grant, scope)
+        return await self._checked(grant, scope)
 
     async def grant_proven(self, key_id: str, proven: Callable[[StoredApiKey], bool], scope: Scope) -> Grant:
         """What key ``key_id`` grants to a caller who holds no key but a proof made from it (the status
@@ -47,22 +52,23 @@ class KeyBook:
         stored = await self._lookup(key_id)
         if stored is None or stored.revoked_at is not None or not proven(stored):
             raise ProblemError(401, "Unauthorized", "this session is not valid", headers=UNAUTHORIZED)
-        return self._checked(_grant_of(stored), scope)
+        return await self._checked(_grant_of(stored), scope)
 
     async def authenticate(self, request: web.Request) -> Grant:
         """The caller's key, whatever its scopes (401 without a valid one); for a request whose scope
         depends on what it asks (a command's kind): :meth:`spend` and :func:`require` it, once known."""
         return await self._authenticate(request.headers.get("Authorization", ""))
 
-    def spend(self, grant: Grant) -> None:
-        self._spend(grant.key_id)
+    async def spend(self, grant: Grant) -> None:
+        """One request of this key, or 429 when its shared budget is spent."""
+        await self._budgets.spend(grant.key_id, "this API key")
 
     async def stored(self, key_id: str) -> StoredApiKey | None:
         return await self._lookup(key_id)
 
-    def _checked(self, grant: Grant, scope: Scope) -> Grant:
+    async def _checked(self, grant: Grant, scope: Scope) -> Grant:
         require(grant, scope)
-        self._spend(grant.key_id)
+        await self.spend(grant)
         return grant
 
     async def _authenticate(self, header: str) -> Grant:
@@ -91,21 +97,6 @@ class KeyBook:
         stored = await self.store.api_keys.get(key_id)
         self._cached[key_id] = (now, stored)
         return stored
-
-    def _spend(self, key_id: str) -> None:
-        """A token bucket per key: ``key_rate`` requests a second, bursts of ``key_burst``."""
-        now = time.monotonic()
-        tokens, at = self._buckets.get(key_id, (float(self.settings.key_burst), now))
-        tokens = min(float(self.settings.key_burst), tokens + (now - at) * self.settings.key_rate)
-        if tokens < 1:
-            wait = (1 - tokens) / self.settings.key_rate
-            raise ProblemError(
-                429,
-                "Too Many Requests",
-                "this API key's request rate is exceeded",
-                headers={"Retry-After": str(max(1, round(wait + 0.5)))},
-            )
-        self._buckets[key_id] = (tokens - 1, now)
 
 
 def _grant_of(stored: StoredApiKey) -> Grant:

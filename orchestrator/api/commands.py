@@ -34,7 +34,7 @@ _IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")  # visible ASCII
 async def submit(request: web.Request) -> web.Response:
     context = context_of(request)
     grant = await context.keys.authenticate(request)
-    context.keys.spend(grant)
+    await context.keys.spend(grant)
     command = _parse(await request.read(), context)
     require(grant, SCOPE_OF_KIND[command.kind])
     _check_projects(command, grant, context)

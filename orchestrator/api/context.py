@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from aiohttp import web
 
 from orchestrator.api.auth import KeyBook
+from orchestrator.api.request_budgets import RequestBudgets
 from orchestrator.api.triggers import TriggerBook
 from orchestrator.config import Settings
 from orchestrator.store import Store
@@ -19,9 +20,12 @@ class ApiContext:
     store: Store
     keys: KeyBook = field(init=False)
     triggers: TriggerBook = field(init=False)
+    hook_budgets: RequestBudgets = field(init=False)  # per trigger name
 
     def __post_init__(self) -> None:
-        self.keys = KeyBook(self.store, self.settings.api)
+        api = self.settings.api
+        self.keys = KeyBook(self.store, api)
+        self.hook_budgets = RequestBudgets(self.store, "api-hook", api.hook_rate, api.hook_burst)
         self.triggers = TriggerBook(self.settings.api.triggers_file)
 
 

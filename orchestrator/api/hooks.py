@@ -4,6 +4,10 @@ No API key: the trigger's verifier is the authentication, and it checks the raw 
 parses it. A delivery that passes becomes a command as the queue's are (validated, credentials and
 callback host checked) and the same workflow a queue message with its command id would be; the command
 id comes from the delivery id, so a sender's retry finds the workflow its first attempt made.
+
+Each trigger has a budget of verified deliveries (``api.hook_rate``, shared by every API process); beyond
+it the answer is 429 with ``Retry-After``, which senders retry. Unverified deliveries are not counted, so
+that nobody without the secret can spend a trigger's budget and lock its real sender out.
 """
 
 from __future__ import annotations
@@ -53,6 +57,8 @@ async def hook(request: web.Request) -> web.Response:
         delivery = verify(trigger.spec.verifier, trigger.secrets, request.headers, body)
     except NotVerified as exc:
         raise ProblemError(401, "Unauthorized", f"the delivery is not verified: {exc}") from None
+    name = request.match_info["name"]
+    await context.hook_budgets.spend(name, f"the trigger {name!r}")  # verified deliveries only: see below
     raw = _command_for(trigger, delivery.delivery_id, request, _payload(body))
     if raw is None:
         return _answer(HookAnswer(status="ignored"))
@@ -131,6 +137,7 @@ ENDPOINTS = [
             409: Problem,
             413: Problem,
             422: Problem,
+            429: Problem,
         },
         headers=SIGNATURE_HEADERS,
     ),

@@ -140,7 +140,7 @@ async def cancel_workflow(request: web.Request) -> web.Response:
     """202 when the workflow is asked to cancel (now or before); 409 when it has ended."""
     context = context_of(request)
     grant = await context.keys.authenticate(request)
-    context.keys.spend(grant)
+    await context.keys.spend(grant)
     wf = await _visible(context.store, request.match_info["id"], grant)
     require(grant, SCOPE_OF_KIND.get(wf.kind, "admin"))
     outcome = await context.store.request_cancel(str(wf.id))

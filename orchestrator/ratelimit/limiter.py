@@ -87,6 +87,17 @@ class SharedLimiter:
                 if wait > 0:
                     await asyncio.sleep(min(MAX_SLEEP_SECONDS, max(MIN_SLEEP_SECONDS, wait)))
 
+    async def try_acquire(self) -> float:
+        """One permit now (0.0), or none and the seconds until one can be: for callers that answer
+        "too many requests" rather than wait."""
+        async with self._lock:
+            if self._take():
+                return 0.0
+            wait = await self._refill()
+            if self._take():
+                return 0.0
+            return max(MIN_SLEEP_SECONDS, wait)
+
     async def throttled(self, retry_after: float | None) -> None:
         """A 429 arrived: drop the permits on hand and slow everyone down."""
         self.throttles += 1

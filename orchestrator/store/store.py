@@ -12,6 +12,7 @@ from typing import Any
 
 import asyncpg
 
+from orchestrator.config import RateLimitSettings
 from orchestrator.store.admission import Admission
 from orchestrator.store.api_keys import ApiKeys
 from orchestrator.store.callbacks import Callbacks
@@ -39,6 +40,7 @@ from orchestrator.store.models import (
 from orchestrator.store.named_sql import q
 from orchestrator.store.notifications import Listener
 from orchestrator.store.overview import Overview
+from orchestrator.store.rate_buckets import RateBuckets
 from orchestrator.store.refusals import Refusals
 from orchestrator.store.replies import Replies
 from orchestrator.store.status import StatusReads, read_steps
@@ -163,6 +165,10 @@ class Store:
     async def ping(self) -> None:
         """Raise unless the database answers (readiness probes)."""
         await self._pool.fetchval(q("ping"))
+
+    def rate_buckets(self, policy: RateLimitSettings) -> RateBuckets:
+        """Shared token buckets on this store's pool (the API's request budgets)."""
+        return RateBuckets(self._pool, policy)
 
     def listen(self, channel: str) -> Listener:
         """A waiter woken by notifications on ``channel`` (on a connection of its own), or by a timeout."""

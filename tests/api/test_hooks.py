@@ -4,6 +4,7 @@ delivery not verified, ignored by the filter or too large starts nothing."""
 from __future__ import annotations
 
 import asyncio
+import base64
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
@@ -281,3 +282,23 @@ async def test_post_commands_refuses_a_callback_host_off_the_allow_list(
     assert answer.status == 422, text
     assert "callback host 169.254.169.254 is not on the allow-list" in text
     assert await no_workflow(store)
+
+
+async def test_a_trigger_over_its_delivery_rate_is_429_and_starts_nothing_more(
+    hook_settings: Settings, store: Store
+) -> None:
+    api = hook_settings.api.model_copy(update={"hook_rate": 0.1, "hook_burst": 1})
+    settings = hook_settings.model_copy(update={"api": api})
+    async with TestClient(TestServer(build_app(ApiContext(settings, store)))) as client:
+        body = body_of({"status": "firing", "servers": ["ecs-1"]})
+        other_secret = "whsec_" + base64.b64encode(b"a-secret-the-sender-does-not-own").decode()
+        forged = standard_headers("msg-forged", body, secret=other_secret)
+        url = "/v1/hooks/alert-backup"
+        assert (await client.post(url, data=body, headers=forged)).status == 401
+        first = await client.post(url, data=body, headers=standard_headers("msg-a", body))
+        assert first.status == 202, "an unverified delivery must not spend the trigger's budget"
+        second = await client.post(url, data=body, headers=standard_headers("msg-b", body))
+        assert second.status == 429
+        assert int(second.headers["Retry-After"]) >= 1
+        assert (await second.json())["status"] == 429
+    assert [w.command_id for w in await store.list_workflows()] == [command_id_of("alert-backup", "msg-a")]

@@ -133,3 +133,17 @@ async def test_too_many_requests_is_429_with_retry_after(
             await refused(client, store, 422, bearer(key), backup_body(surprise=1))
         answer = await refused(client, store, 429, bearer(key), backup_body())
         assert int(answer.headers["Retry-After"]) >= 1
+
+
+async def test_a_keys_budget_is_shared_by_every_api_process(
+    api_settings: Settings, store: Store, make_key: MakeKey
+) -> None:
+    """Two servers on one database (two processes behind a load balancer) share one key's budget."""
+    api = api_settings.api.model_copy(update={"key_rate": 0.1, "key_burst": 2})
+    settings = api_settings.model_copy(update={"api": api})
+    key = await make_key(("backup",))
+    async with conforming_client(settings, store) as first, conforming_client(settings, store) as second:
+        await refused(first, store, 422, bearer(key), backup_body(surprise=1))
+        await refused(second, store, 422, bearer(key), backup_body(surprise=1))
+        await refused(first, store, 429, bearer(key), backup_body())
+        await refused(second, store, 429, bearer(key), backup_body())
