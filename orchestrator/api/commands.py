@@ -19,7 +19,7 @@ from orchestrator.api.bodies import Accepted, answer
 from orchestrator.api.context import ApiContext, context_of
 from orchestrator.api.keys import SCOPE_OF_KIND, Grant
 from orchestrator.api.problems import FieldProblem, Problem, ProblemError
-from orchestrator.api.spec import Endpoint
+from orchestrator.api.spec import BY_KIND, Endpoint
 from orchestrator.broker.acceptance import check_acceptable, projects_of
 from orchestrator.broker.guard import SizeLimits, parse_guarded
 from orchestrator.broker.intake import new_workflow
@@ -132,7 +132,7 @@ ENDPOINTS = [
         "Start a backup, restore, replication or fleet backup (the queue's command schemas); the scope is "
         "the command kind's.",
         submit,
-        scope="backup",
+        scope=BY_KIND,
         body=TypeAdapter(Command),
         responses={202: Accepted, **COMMAND_PROBLEMS},
         headers=(IDEMPOTENCY_KEY,),

@@ -8,18 +8,20 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from aiohttp import web
 from pydantic import BaseModel, TypeAdapter
 
 from orchestrator import __version__
-from orchestrator.api.keys import Scope
+from orchestrator.api.keys import SCOPE_OF_KIND, Scope
 from orchestrator.api.problems import Problem
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 Schema = type[BaseModel] | TypeAdapter[Any]
 REF = "#/components/schemas/{model}"
+ByKind = Literal["by-kind"]
+BY_KIND: ByKind = "by-kind"  # the scope of the command kind (SCOPE_OF_KIND), read from the body
 OPENAPI_PATH = "/v1/openapi.json"
 
 
@@ -30,7 +32,7 @@ class Endpoint:
     operation_id: str
     summary: str
     handler: Handler
-    scope: Scope | None = None  # None: no API key (health, or a webhook proven by its signature)
+    scope: Scope | ByKind | None = None  # None: no API key (health, or a signed webhook)
     body: Schema | None = None
     query: type[BaseModel] | None = None
     responses: Mapping[int, Schema | str | None] = field(default_factory=dict)  # str: a media type
@@ -67,6 +69,8 @@ def _operation(endpoint: Endpoint, components: dict[str, Any]) -> dict[str, Any]
     if endpoint.scope is not None:
         operation["security"] = [{"apiKey": []}]
         operation["x-scope"] = endpoint.scope
+        if endpoint.scope == BY_KIND:
+            operation["x-scope-of-kind"] = dict(SCOPE_OF_KIND)
     if endpoint.body is not None:
         content = {"application/json": {"schema": _schema(endpoint.body, components)}}
         operation["requestBody"] = {"required": True, "content": content}

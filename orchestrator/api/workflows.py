@@ -25,7 +25,7 @@ from orchestrator.api.context import context_of
 from orchestrator.api.keys import SCOPE_OF_KIND, Grant
 from orchestrator.api.paging import MAX_LIMIT, bad_cursor, decode_cursor, encode_cursor, query_of
 from orchestrator.api.problems import Problem, ProblemError
-from orchestrator.api.spec import Endpoint
+from orchestrator.api.spec import BY_KIND, Endpoint
 from orchestrator.store import Store, Workflow, WorkflowStatus
 from orchestrator.store.models import CancelVerdict
 from orchestrator.store.resource_results import resource_outcomes
@@ -204,7 +204,7 @@ ENDPOINTS = [
         "cancelWorkflow",
         "Ask a workflow to cancel (the scope of its kind): it stops at its next step; 409 once it ended.",
         cancel_workflow,
-        scope="backup",
+        scope=BY_KIND,
         responses={202: CancelBody, **READ_PROBLEMS, 409: Problem},
     ),
 ]

@@ -51,3 +51,17 @@ async def test_an_unknown_path_is_a_problem_document(client: Any) -> None:
     assert answer.status == 404
     assert answer.content_type == "application/problem+json"
     assert (await answer.json())["status"] == 404
+
+
+async def test_the_document_says_which_scope_a_command_needs_by_its_kind(client: Any) -> None:
+    document = await (await client.get(OPENAPI_PATH)).json()
+    for path in ("/v1/commands", "/v1/workflows/{id}/cancel"):
+        operation = document["paths"][path]["post"]
+        assert operation["x-scope"] == "by-kind"
+        assert operation["x-scope-of-kind"] == {
+            "backup": "backup",
+            "fleet_backup": "backup",
+            "restore": "restore",
+            "replicate": "replicate",
+        }
+    assert document["paths"]["/v1/workflows"]["get"]["x-scope"] == "read"
