@@ -28,7 +28,8 @@ from orchestrator.store import Verdict
 from orchestrator.store.idempotency import Begun
 
 IDEMPOTENCY_KEY = "Idempotency-Key"
-_IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")  # visible ASCII
+IDEMPOTENCY_KEY_PATTERN = r"^[\x21-\x7e]{1,255}$"  # visible ASCII
+_IDEMPOTENCY_KEY = re.compile(IDEMPOTENCY_KEY_PATTERN)
 
 
 async def submit(request: web.Request) -> web.Response:
@@ -135,6 +136,6 @@ ENDPOINTS = [
         scope=BY_KIND,
         body=TypeAdapter(Command),
         responses={202: Accepted, **COMMAND_PROBLEMS},
-        headers=(IDEMPOTENCY_KEY,),
+        headers={IDEMPOTENCY_KEY: IDEMPOTENCY_KEY_PATTERN},
     ),
 ]

@@ -139,6 +139,6 @@ ENDPOINTS = [
             422: Problem,
             429: Problem,
         },
-        headers=SIGNATURE_HEADERS,
+        headers=dict.fromkeys(SIGNATURE_HEADERS),
     ),
 ]

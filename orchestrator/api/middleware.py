@@ -27,13 +27,18 @@ async def problems(request: web.Request, handler: Handler) -> web.StreamResponse
         if exc.status < 400:
             raise
         problem = Problem(title=exc.reason, status=exc.status, detail=_detail_of(exc), instance=request.path)
-        return problem_response(problem, {REQUEST_ID: request_id})
+        return problem_response(problem, {**_kept_headers(exc), REQUEST_ID: request_id})
     except Exception:
         log.exception("request %s %s failed (request id %s)", request.method, request.path, request_id)
         problem = Problem(title="Internal Server Error", status=500, detail=f"request id {request_id}")
         return problem_response(problem, {REQUEST_ID: request_id})
     response.headers.setdefault(REQUEST_ID, request_id)
     return response
+
+
+def _kept_headers(exc: web.HTTPException) -> dict[str, str]:
+    """The headers an error's meaning depends on (a 405's ``Allow``, RFC 9110 §15.5.6)."""
+    return {name: exc.headers[name] for name in ("Allow",) if name in exc.headers}
 
 
 def _detail_of(exc: web.HTTPException) -> str | None:

@@ -36,7 +36,7 @@ class Endpoint:
     body: Schema | None = None
     query: type[BaseModel] | None = None
     responses: Mapping[int, Schema | str | None] = field(default_factory=dict)  # str: a media type
-    headers: Sequence[str] = ()  # request headers it reads (documented as parameters)
+    headers: Mapping[str, str | None] = field(default_factory=dict)  # headers it reads -> their pattern
 
 
 def routes_of(endpoints: Sequence[Endpoint]) -> list[web.RouteDef]:
@@ -84,8 +84,8 @@ def _parameters(endpoint: Endpoint, components: dict[str, Any]) -> list[dict[str
         if name.startswith("{")
     ]
     found += [
-        {"name": header, "in": "header", "required": False, "schema": {"type": "string"}}
-        for header in endpoint.headers
+        {"name": header, "in": "header", "required": False, "schema": _string(pattern)}
+        for header, pattern in endpoint.headers.items()
     ]
     if endpoint.query is not None:
         schema = _inline(endpoint.query, components)
@@ -93,6 +93,10 @@ def _parameters(endpoint: Endpoint, components: dict[str, Any]) -> list[dict[str
         for name, prop in schema.get("properties", {}).items():
             found.append({"name": name, "in": "query", "required": name in required, "schema": prop})
     return found
+
+
+def _string(pattern: str | None) -> dict[str, Any]:
+    return {"type": "string"} if pattern is None else {"type": "string", "pattern": pattern}
 
 
 def _response(schema: Schema | str | None, components: dict[str, Any]) -> dict[str, Any]:

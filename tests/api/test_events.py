@@ -178,6 +178,7 @@ async def test_the_stream_ends_cleanly_when_the_server_shuts_down(client: Any, m
         (("read",), "?colour=red", None, 422),
         (("read",), "?workflow=not-a-uuid", None, 422),
         (("read",), "", "abc", 400),
+        (("read",), "", "\u00b2", 400),  # a digit to str.isdigit(), not to int()
     ],
 )
 async def test_refusals_are_problems(

@@ -65,3 +65,10 @@ async def test_the_document_says_which_scope_a_command_needs_by_its_kind(client:
             "replicate": "replicate",
         }
     assert document["paths"]["/v1/workflows"]["get"]["x-scope"] == "read"
+
+
+async def test_a_method_not_allowed_names_the_allowed_ones(client: Any) -> None:
+    answer = await client.request("TRACE", "/healthz")
+    assert answer.status == 405
+    assert answer.content_type == "application/problem+json"
+    assert "GET" in answer.headers["Allow"]
