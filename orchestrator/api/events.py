@@ -196,7 +196,7 @@ ENDPOINTS = [
         stream_events,
         scope="read",
         query=EventsQuery,
-        headers={"Last-Event-ID": rf"^\s*{STREAM_POSITION.pattern}\s*$"},
+        headers={"Last-Event-ID": rf"^\s*({STREAM_POSITION.pattern})?\s*$"},  # empty: from the start
         responses={200: "text/event-stream", 400: Problem, 401: Problem, 403: Problem, 422: Problem},
     ),
 ]

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from aiohttp import web
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
 
 from orchestrator.api.auth import not_found, require
 from orchestrator.api.bodies import (
@@ -35,14 +35,24 @@ Kind = Literal["backup", "restore", "replicate", "fleet_backup"]
 DEFAULT_LIMIT = 100
 
 
+
+def _rfc3339_only(value: object) -> object:
+    """A query's time as the document says (RFC 3339); pydantic alone would also take "0.5" as a Unix time."""
+    if isinstance(value, str):
+        datetime.fromisoformat(value)  # ValueError for anything else
+    return value
+
+
+Instant = Annotated[AwareDatetime, BeforeValidator(_rfc3339_only)]
+
 class ListQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     kind: Kind | None = None
     status: WorkflowStatus | None = None
     project: str | None = Field(default=None, pattern=r"^[0-9a-f]{32}$")
-    created_after: AwareDatetime | None = None
-    created_before: AwareDatetime | None = None
+    created_after: Instant | None = None
+    created_before: Instant | None = None
     cursor: str | None = Field(default=None, max_length=200, description="next_cursor of the page before.")
     limit: int = Field(default=DEFAULT_LIMIT, ge=1, le=MAX_LIMIT)
 
