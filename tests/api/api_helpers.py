@@ -8,6 +8,7 @@ operation, and a body that validates against the schema listed for that status.
 from __future__ import annotations
 
 import json
+import socket
 from typing import Any
 
 from aiohttp import web
@@ -95,3 +96,10 @@ def backup_body(command_id: str = "api-backup-1", project: str = PROJECT, **over
 
 async def workflow_count(store: Store) -> int:
     return sum((await store.count_by_status()).values())
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port

@@ -8,11 +8,11 @@ import contextlib
 import logging
 import os
 import signal
-import socket
 from pathlib import Path
 
 import aiohttp
 import pytest
+from api_helpers import free_port
 from cli_runner import run_cli
 from hook_senders import SECRETS_ENV, TRIGGERS, body_of, rewrite, standard_headers, trigger
 
@@ -47,13 +47,6 @@ def test_reload_picks_up_a_new_trigger_and_keeps_the_old_ones_on_a_bad_file(
     assert book.get("new-hook") is not None and len(book.names()) == 4
     assert "keeping the 4 loaded before" in caplog.text and "Bad Name" in caplog.text
     assert not any(secret in caplog.text for secret in SECRETS_ENV.values())
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 async def test_sighup_reloads_the_triggers_of_a_running_server(
