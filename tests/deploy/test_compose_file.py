@@ -180,3 +180,14 @@ def test_prometheus_scrapes_the_workers_and_the_api_on_their_metrics_port() -> N
     assert jobs["cbr-orchestrator-api"]["static_configs"] == [{"targets": [f"api:{METRICS_PORT}"]}]
     for name in ("worker", "api"):
         assert services()[name]["environment"]["CBR_ORCH_METRICS__PORT"] == METRICS_PORT
+
+
+def test_the_readmes_password_snippet_writes_every_variable_of_the_env_example(tmp_path: Path) -> None:
+    blocks = re.findall(r"```sh\n(.*?)```", (DEPLOY / "README.md").read_text(), re.DOTALL)
+    (snippet,) = [block for block in blocks if "token_hex" in block]
+    done = subprocess.run(["bash", "-c", snippet], cwd=tmp_path, capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0, done.stderr
+    written = dict(line.split("=", 1) for line in (tmp_path / ".env").read_text().splitlines())
+    assert set(written) == set(example_variables())
+    assert all(re.fullmatch(r"[0-9a-f]{48}", value) for value in written.values())
+    assert len(set(written.values())) == len(written)

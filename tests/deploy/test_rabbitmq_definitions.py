@@ -1,17 +1,17 @@
-"""deploy/rabbitmq: the definitions RabbitMQ loads at boot, rendered with passwords by
-``render_definitions.py`` and imported into the RabbitMQ of this machine (under a vhost and user names of
-this run), then used the way the components use them: each user logs in with its password, the worker and a
-publisher declare the topology with the application's own code (any argument that differs from the
-definitions would fail the declaration), and the API's user may log in but touch nothing."""
+"""deploy/rabbitmq: a RabbitMQ node of its own, booted here with ``rabbitmq.conf`` and the definitions that
+``render_definitions.py`` wrote with passwords (as compose does), then used the way the components use it:
+no ``guest`` and no other vhost, each user logs in with its password, the worker and a publisher declare
+the topology with the application's own code (an argument differing from the definitions would fail the
+declaration), a refused command reaches the operator through the dead-letter exchange, and the API's user
+may log in but touch nothing."""
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
+import socket
 import subprocess
 import sys
-import tempfile
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -31,22 +31,17 @@ REPO = Path(__file__).resolve().parents[2]
 RABBITMQ = REPO / "deploy" / "rabbitmq"
 DEFINITIONS = RABBITMQ / "definitions.json"
 RENDER = RABBITMQ / "render_definitions.py"
-AMQP_HOST = os.environ.get("CBR_TEST_AMQP_HOSTPORT", "127.0.0.1:5672")
-RUN = uuid.uuid4().hex[:8]
+COMPOSE_DEFINITIONS_PATH = "/etc/rabbitmq/definitions/definitions.json"
+# Debian's scripts themselves, not the wrappers of /usr/sbin that switch to the rabbitmq user
+RABBITMQ_BIN = Path("/usr/lib/rabbitmq/bin")
 NAMES = Names()
 DELIVERY_LIMIT = WorkerSettings().delivery_limit
+COMMAND = b'{"kind": "not-a-command"}'
 
 
 def template() -> dict[str, Any]:
     loaded: dict[str, Any] = json.loads(DEFINITIONS.read_text())
     return loaded
-
-
-def rabbitmqctl(*args: str) -> str:
-    command = [shutil.which("rabbitmqctl") or "rabbitmqctl", "-q", *args]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=60)
-    assert done.returncode == 0, done.stdout + done.stderr
-    return done.stdout
 
 
 def render(
@@ -62,52 +57,72 @@ def render(
     )
 
 
-def of_this_run(definitions: dict[str, Any], vhost: str, prefix: str) -> dict[str, Any]:
-    """The same definitions under another vhost and user names, so that the shared broker keeps apart."""
-    text = json.dumps(definitions)
-    for user in definitions["users"]:
-        text = text.replace(f'"{user["name"]}"', f'"{prefix}{user["name"]}"')
-    renamed: dict[str, Any] = json.loads(text.replace('"cbr"', f'"{vhost}"'))
-    return renamed
-
-
-def import_definitions(rendered: Path) -> None:
-    """rabbitmqctl runs as RabbitMQ's user, who cannot read a test's folder (and this version does not
-    read standard input): the file goes through a folder of its own that anyone may read."""
-    with tempfile.TemporaryDirectory(prefix="cbro-definitions-") as folder:
-        readable = Path(folder, "definitions.json")
-        Path(folder).chmod(0o755)
-        shutil.copyfile(rendered, readable)
-        readable.chmod(0o644)
-        rabbitmqctl("import_definitions", str(readable))
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
 
 
 @dataclass(frozen=True)
-class Imported:
-    vhost: str
-    prefix: str
+class Node:
+    name: str
+    port: int
     passwords: dict[str, str]
+    environment: dict[str, str]
+
+    def ctl(self, *args: str) -> str:
+        command = [str(RABBITMQ_BIN / "rabbitmqctl"), "-q", "-n", self.name, *args]
+        done = subprocess.run(command, env=self.environment, capture_output=True, text=True, timeout=90)
+        assert done.returncode == 0, done.stdout + done.stderr
+        return done.stdout
 
     def url(self, user: str, password: str | None = None) -> str:
         secret = self.passwords[user] if password is None else password
-        return f"amqp://{self.prefix}{user}:{secret}@{AMQP_HOST}/{self.vhost}"
+        return f"amqp://{user}:{secret}@127.0.0.1:{self.port}/cbr"
+
+
+def node_environment(folder: Path, name: str, port: int) -> dict[str, str]:
+    return {
+        "PATH": os.environ["PATH"],
+        "HOME": str(folder),  # its own Erlang cookie
+        "RABBITMQ_NODENAME": name,
+        "RABBITMQ_NODE_PORT": str(port),
+        "RABBITMQ_DIST_PORT": str(free_port()),
+        "RABBITMQ_CONFIG_FILE": str(folder / "rabbitmq.conf"),
+        "RABBITMQ_MNESIA_BASE": str(folder / "mnesia"),
+        "RABBITMQ_LOG_BASE": str(folder / "log"),
+        "RABBITMQ_ENABLED_PLUGINS_FILE": str(folder / "enabled_plugins"),
+        "RABBITMQ_PID_FILE": str(folder / "rabbitmq.pid"),
+    }
 
 
 @pytest.fixture(scope="module")
-def imported(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Imported]:
-    tmp_path = tmp_path_factory.mktemp("rabbitmq")
-    vhost, prefix = f"cbro_deploy_{RUN}", f"cbro{RUN}-"
-    definitions = of_this_run(template(), vhost, prefix)
-    passwords = {user["name"][len(prefix) :]: uuid.uuid4().hex for user in definitions["users"]}
-    done = render(definitions, {prefix + user: password for user, password in passwords.items()}, tmp_path)
+def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
+    """A node booted as compose boots RabbitMQ: the configuration of this folder, the definitions rendered
+    with the passwords, the definitions' path the only change."""
+    assert (RABBITMQ_BIN / "rabbitmq-server").exists(), "RabbitMQ's server is not installed here"
+    folder = tmp_path_factory.mktemp("rabbitmq")
+    passwords = {user["name"]: uuid.uuid4().hex for user in template()["users"]}
+    done = render(template(), passwords, folder)
     assert done.returncode == 0, done.stderr
-    import_definitions(tmp_path / "definitions.json")
+    config = (RABBITMQ / "rabbitmq.conf").read_text()
+    assert COMPOSE_DEFINITIONS_PATH in config
+    (folder / "rabbitmq.conf").write_text(
+        config.replace(COMPOSE_DEFINITIONS_PATH, str(folder / "definitions.json"))
+    )
+    (folder / "enabled_plugins").write_text("[].\n")
+    name = f"cbro-deploy-{uuid.uuid4().hex[:8]}@localhost"
+    port = free_port()
+    started = Node(name, port, passwords, node_environment(folder, name, port))
+    server = [str(RABBITMQ_BIN / "rabbitmq-server"), "-detached"]
+    subprocess.run(server, env=started.environment, check=True, capture_output=True, timeout=60)
     try:
-        yield Imported(vhost, prefix, passwords)
+        # -detached returns before the node runs: wait for its pid file, then for RabbitMQ in it
+        started.ctl("wait", "--timeout", "90", started.environment["RABBITMQ_PID_FILE"])
+        yield started
     finally:
-        rabbitmqctl("delete_vhost", vhost)
-        for user in passwords:
-            rabbitmqctl("delete_user", prefix + user)
+        started.ctl("stop")
 
 
 def test_no_guest_and_every_user_only_in_the_vhost_cbr() -> None:
@@ -156,37 +171,47 @@ def test_the_render_stores_salted_hashes_and_no_password(tmp_path: Path) -> None
     assert len(set(hashes)) == len(hashes) and all(len(h) == 48 for h in hashes)  # base64 of 4 + 32 bytes
 
 
-async def test_each_user_logs_in_with_its_password_only(imported: Imported) -> None:
-    for user in imported.passwords:
-        connection = await aio_pika.connect(imported.url(user))
+def test_the_node_has_the_users_and_the_vhost_of_the_definitions_and_nothing_else(node: Node) -> None:
+    users = {line.split("\t")[0] for line in node.ctl("list_users", "--no-table-headers").splitlines()}
+    assert users == set(node.passwords)
+    assert node.ctl("list_vhosts", "--no-table-headers").split() == ["cbr"]
+    queues = node.ctl("list_queues", "-p", "cbr", "--no-table-headers", "name", "type").splitlines()
+    assert sorted(queues) == sorted(
+        f"{name}\tquorum" for name in (NAMES.commands_queue, NAMES.dead_letter_queue)
+    )
+
+
+async def test_each_user_logs_in_with_its_password_only(node: Node) -> None:
+    for user in node.passwords:
+        connection = await aio_pika.connect(node.url(user))
         await connection.close()
     with pytest.raises(ProbableAuthenticationError):
-        await aio_pika.connect(imported.url("worker", "not-the-password"))
+        await aio_pika.connect(node.url("worker", "not-the-password"))
 
 
-async def test_the_worker_declares_the_topology_over_the_definitions(imported: Imported) -> None:
-    connection = await aio_pika.connect(imported.url("worker"))
+async def test_the_worker_declares_the_topology_over_the_definitions(node: Node) -> None:
+    connection = await aio_pika.connect(node.url("worker"))
     async with connection:
         topology = await declare_topology(await connection.channel(), NAMES, DELIVERY_LIMIT)
         assert topology.commands.arguments is not None
-    bindings = rabbitmqctl("list_bindings", "-p", imported.vhost, "source_name", "destination_name")
+    bindings = node.ctl("list_bindings", "-p", "cbr", "source_name", "destination_name")
     assert bindings.count(f"{NAMES.dead_letter_exchange}\t{NAMES.dead_letter_queue}") == 1, bindings
 
 
-async def test_a_command_published_reaches_the_worker_and_a_refusal_the_operator(imported: Imported) -> None:
-    publisher = await aio_pika.connect(imported.url("publisher"))
+async def test_a_command_published_reaches_the_worker_and_a_refusal_the_operator(node: Node) -> None:
+    publisher = await aio_pika.connect(node.url("publisher"))
     async with publisher:
         channel = await publisher.channel(publisher_confirms=True)
         await declare_topology(channel, NAMES, DELIVERY_LIMIT)
         await publish_raw(channel, NAMES, [b'{"kind": "not-a-command"}'])
-    worker = await aio_pika.connect(imported.url("worker"))
+    worker = await aio_pika.connect(node.url("worker"))
     async with worker:
         channel = await worker.channel()
         queue = await channel.get_queue(NAMES.commands_queue)
         message = await queue.get(timeout=10)
         assert message is not None and message.body == b'{"kind": "not-a-command"}'
         await message.reject(requeue=False)  # a quorum queue dead-letters it to the exchange
-    operator = await aio_pika.connect(imported.url("operator"))
+    operator = await aio_pika.connect(node.url("operator"))
     async with operator:
         channel = await operator.channel()
         dead = await (await channel.get_queue(NAMES.dead_letter_queue)).get(timeout=10, fail=False)
@@ -194,8 +219,8 @@ async def test_a_command_published_reaches_the_worker_and_a_refusal_the_operator
         await dead.ack()
 
 
-async def test_the_api_user_may_connect_but_not_declare(imported: Imported) -> None:
-    connection = await aio_pika.connect(imported.url("api"))
+async def test_the_api_user_may_connect_but_not_declare(node: Node) -> None:
+    connection = await aio_pika.connect(node.url("api"))
     async with connection:
         with pytest.raises(ChannelAccessRefused):
             await declare_topology(await connection.channel(), NAMES, DELIVERY_LIMIT)
