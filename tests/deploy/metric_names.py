@@ -24,6 +24,15 @@ METRICS = {
     "cbr_orch_api_requests_total": "counter",
     "cbr_orch_api_request_duration_seconds": "histogram",
 }
+# Gauges every worker reports alike (read from PostgreSQL or RabbitMQ): summed over workers they multiply
+SHARED_GAUGES = {
+    "cbr_orch_outbox_lag_seconds",
+    "cbr_orch_intake_queue_depth",
+    "cbr_orch_dead_letters",
+    "cbr_orch_backup_age_seconds",
+    "cbr_orch_protected_resources",
+    "cbr_orch_resource_backup_age_seconds",
+}
 # Prometheus' own series of each scrape target
 SCRAPE_SERIES = {"up"}
 HISTOGRAM_SUFFIXES = ("_bucket", "_sum", "_count")
@@ -58,3 +67,9 @@ def named_series(expr: str) -> set[str]:
     bare = re.sub(r"\[[^\]]*\]", " ", bare)
     bare = _GROUPING.sub(" ", bare)
     return {name for name in _IDENTIFIER.findall(bare) if name not in _KEYWORDS}
+
+
+def summed_shared_gauges(expr: str) -> set[str]:
+    """The shared gauges that ``expr`` sums straight over the series of several workers."""
+    summed = re.compile(r"\b(?:sum|avg|count)\s*(?:(?:by|without)\s*\([^)]*\)\s*)?\(\s*(\w+)")
+    return {name for name in summed.findall(expr) if name in SHARED_GAUGES}

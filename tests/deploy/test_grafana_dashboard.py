@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from metric_names import METRICS, metric_of, named_series, series_names
+from metric_names import METRICS, metric_of, named_series, series_names, summed_shared_gauges
 
 GRAFANA = Path(__file__).resolve().parents[2] / "deploy" / "grafana"
 DASHBOARD = GRAFANA / "dashboards" / "cbr-orchestrator.json"
@@ -37,6 +37,11 @@ def test_every_expression_names_exported_metrics_only() -> None:
         for target in panel["targets"]:
             named = named_series(target["expr"])
             assert named and named <= series_names(), (panel["title"], named - series_names())
+
+
+def test_no_panel_sums_a_gauge_every_worker_reports_alike() -> None:
+    summed = [p["title"] for p in panels() for t in p["targets"] if summed_shared_gauges(t["expr"])]
+    assert summed == []
 
 
 def test_the_panels_show_every_metric() -> None:

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 import yaml
-from metric_names import METRICS, metric_of, named_series, series_names
+from metric_names import METRICS, metric_of, named_series, series_names, summed_shared_gauges
 
 REPO = Path(__file__).resolve().parents[2]
 PROMETHEUS = REPO / "deploy" / "prometheus"
@@ -93,6 +93,14 @@ def test_the_alerts_name_only_exported_metrics_and_cover_the_obvious_pages() -> 
 )
 def test_the_series_named_in_an_expression_are_found(expr: str, series: set[str]) -> None:
     assert named_series(expr) == series
+
+
+def test_no_alert_sums_a_gauge_every_worker_reports_alike() -> None:
+    assert [rule["alert"] for rule in alerts() if summed_shared_gauges(rule["expr"])] == []
+    assert summed_shared_gauges("sum by (project) (cbr_orch_protected_resources)") == {
+        "cbr_orch_protected_resources"
+    }
+    assert summed_shared_gauges("sum(max by (project) (cbr_orch_protected_resources))") == set()
 
 
 def test_every_metric_is_known_by_type() -> None:
