@@ -2,7 +2,7 @@
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install services demo test lint bench emulator
+.PHONY: install services demo test lint bench emulator lock
 
 $(BIN)/cbr-orchestrator: pyproject.toml
 	python3 -m venv $(VENV)
@@ -27,3 +27,12 @@ lint: install
 
 test: install services lint
 	$(BIN)/pytest -q -n 3
+
+# The hash-locked dependencies the image installs (runtime; runtime plus the emulator extra), for Linux and
+# Python 3.11 like the image. Pins already in the files are kept; `make lock LOCK_FLAGS=--upgrade` moves them.
+LOCK := $(BIN)/uv pip compile pyproject.toml --quiet --generate-hashes --python-version 3.11 \
+	--python-platform linux --custom-compile-command "make lock" $(LOCK_FLAGS)
+
+lock: install
+	$(LOCK) -o requirements.lock
+	$(LOCK) --extra emulator --constraint requirements.lock -o requirements-emulator.lock
