@@ -4,6 +4,7 @@
 * (b) :mod:`~orchestrator.bench.fleet` — one fleet backup under the emulator's capacity and rate limits,
   against the theoretical minimum of :mod:`~orchestrator.bench.theory`;
 * (c) :mod:`~orchestrator.bench.baseline` — the same fleet by a script on the official SDK;
+* (d) :mod:`~orchestrator.bench.api_throughput` — commands accepted per second by one API process;
 * :mod:`~orchestrator.bench.report` — targets, the table and the JSON file.
 """
 

@@ -1,31 +1,36 @@
 """The API's throughput: backup commands accepted per second by one API process, each with its own
 Idempotency-Key, sent over HTTP by ``clients`` concurrent callers for ``seconds``.
 
-``python -m orchestrator.bench.api_throughput [seconds] [clients]`` runs it on a temporary database.
+The server is ``cbr-orchestrator api`` in a process of its own, as users run it; the callers run in this
+one, so that their work is not counted against the server's core. ``python -m
+orchestrator.bench.api_throughput [seconds] [clients]`` (or ``cbr-orchestrator bench --scenario api``)
+runs it on a temporary database.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
+import os
+import socket
 import statistics
 import sys
 import time
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import aiohttp
-from aiohttp import web
 
-from orchestrator.api.app import build_app
-from orchestrator.api.context import ApiContext
 from orchestrator.api.keys import new_key
-from orchestrator.config import ProjectCredentials, Settings
 from orchestrator.store import Store, run_migrations
 from orchestrator.store.api_keys import NewApiKey
 from orchestrator.store.database import temporary_database
 
 ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
 PROJECT, REGION = "0a1b2c3d4e5f60718293a4b5c6d7e8f9", "eu-west-101"
+CREDENTIALS = {"project_id": PROJECT, "region": REGION, "access_key": "bench", "secret_key": "bench"}
 
 
 @dataclass(frozen=True)
@@ -49,19 +54,58 @@ class ApiThroughput:
         )
 
 
-async def measure(store: Store, settings: Settings, seconds: float, clients: int) -> ApiThroughput:
-    """Serve the API on a local port and post backup commands to it for ``seconds``."""
-    unlimited = settings.api.model_copy(update={"key_rate": 1e9, "key_burst": 10**9})
-    app = build_app(ApiContext(settings.model_copy(update={"api": unlimited}), store))
-    runner = web.AppRunner(app, handle_signals=False, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
+async def measure(dsn: str, seconds: float, clients: int) -> ApiThroughput:
+    """Start ``cbr-orchestrator api`` on ``dsn`` (migrated) and post backup commands to it for ``seconds``."""
+    store = await Store.connect(dsn, max_size=2)
     try:
-        url = f"http://127.0.0.1:{runner.addresses[0][1]}/v1/commands"
-        return await _drive(url, await _key(store), seconds, clients)
+        key = await _key(store)
     finally:
-        await runner.cleanup()
+        await store.close()
+    async with api_process(dsn) as base:
+        return await _drive(f"{base}/v1/commands", key, seconds, clients)
+
+
+@contextlib.asynccontextmanager
+async def api_process(dsn: str) -> AsyncIterator[str]:
+    """``cbr-orchestrator api`` on a free port, without a request rate limit; yields its base URL."""
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CBR_ORCH_")}
+    env |= {
+        "CBR_ORCH_DATABASE_URL": dsn,
+        "CBR_ORCH_CREDENTIALS": json.dumps([CREDENTIALS]),
+        "CBR_ORCH_API__PORT": str(port),
+        "CBR_ORCH_API__KEY_RATE": "1e9",
+        "CBR_ORCH_API__KEY_BURST": str(10**9),
+    }
+    server = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "orchestrator.cli", "api", env=env,
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        await _until_ready(base)
+        yield base
+    finally:
+        server.terminate()
+        await asyncio.wait_for(server.wait(), 30)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+async def _until_ready(base: str) -> None:
+    async with aiohttp.ClientSession() as session:
+        for _ in range(300):
+            with contextlib.suppress(aiohttp.ClientConnectionError):
+                async with session.get(f"{base}/healthz") as answer:
+                    if answer.status == 200:
+                        return
+            await asyncio.sleep(0.1)
+    raise RuntimeError("cbr-orchestrator api did not start within 30 s")
 
 
 async def _key(store: Store) -> str:
@@ -109,23 +153,12 @@ def _backup(command_id: str) -> dict[str, object]:
     }
 
 
-def bench_settings(dsn: str) -> Settings:
-    credentials = ProjectCredentials.model_validate(
-        {"project_id": PROJECT, "region": REGION, "access_key": "bench", "secret_key": "bench"}
-    )
-    return Settings(database_url=dsn, credentials=[credentials])
-
-
 async def run_api_throughput(seconds: float = 10.0, clients: int = 32) -> ApiThroughput:
     """The benchmark on a temporary database of its own."""
     dsn = ADMIN_DSN.rsplit("/", 1)[0] + f"/bench_api_{uuid.uuid4().hex[:8]}"
     async with temporary_database(dsn):
         await run_migrations(dsn)
-        store = await Store.connect(dsn, max_size=20)
-        try:
-            return await measure(store, bench_settings(dsn), seconds, clients)
-        finally:
-            await store.close()
+        return await measure(dsn, seconds, clients)
 
 
 def main() -> None:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from rich.table import Table
 
+from orchestrator.bench.api_throughput import ApiThroughput
 from orchestrator.bench.baseline import BaselineFigures
 from orchestrator.bench.fleet import FleetFigures
 from orchestrator.bench.throughput import ThroughputFigures
@@ -86,6 +87,7 @@ class BenchResults:
     throughput: list[ThroughputFigures] = field(default_factory=list)
     fleet: FleetFigures | None = None
     baseline: BaselineFigures | None = None
+    api: ApiThroughput | None = None
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -141,6 +143,7 @@ class BenchResults:
             "fleet": self.fleet.to_json() if self.fleet else None,
             "baseline": self.baseline.to_json() if self.baseline else None,
             "comparison": comparison.to_json() if comparison else None,
+            "api": asdict(self.api) | {"per_second": round(self.api.per_second, 1)} if self.api else None,
             "targets": [t.to_json() for t in self.targets()],
             "notes": self.notes,
         }
@@ -191,6 +194,8 @@ def _rows(results: BenchResults) -> list[tuple[str, str, str]]:
         rows += _fleet_rows(results.fleet)
     if results.baseline is not None:
         rows += _baseline_rows(results.baseline)
+    if results.api is not None:
+        rows += _api_rows(results.api)
     comparison = results.comparison
     if comparison is not None:
         rows += [
@@ -231,4 +236,13 @@ def _baseline_rows(f: BaselineFigures) -> list[tuple[str, str, str]]:
         ("c", "wall", f"{f.wall_seconds:.1f} s"),
         ("c", "API calls", f"{f.api_calls} ({calls})"),
         ("c", "429s received", str(f.throttled)),
+    ]
+
+
+def _api_rows(api: ApiThroughput) -> list[tuple[str, str, str]]:
+    label = f"d (API, {api.clients} callers)"
+    return [
+        (label, "accepted commands/s (Idempotency-Keys)", f"{api.per_second:.0f}"),
+        (label, "latency p50 / p95", f"{api.p50_ms:.1f} / {api.p95_ms:.1f} ms"),
+        (label, "accepted / refused", f"{api.accepted} / {api.refused}"),
     ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
 
+from orchestrator.bench.api_throughput import run_api_throughput
 from orchestrator.bench.baseline import measure_baseline
 from orchestrator.bench.emulator_process import EmulatorLimits
 from orchestrator.bench.fleet import measure_fleet
@@ -11,7 +12,7 @@ from orchestrator.bench.report import BenchResults
 from orchestrator.bench.theory import Floor
 from orchestrator.bench.throughput import measure_throughput
 
-SCENARIOS = ("a", "b", "c")
+SCENARIOS = ("a", "b", "c", "d")
 
 
 @dataclass(frozen=True)
@@ -27,12 +28,14 @@ class BenchOptions:
     fleet_workers: int = 1
     baseline_threads: int = 16
     poll_seconds: float = 5.0
+    api_seconds: float = 10.0
+    api_callers: int = 32
 
     def quick(self) -> BenchOptions:
-        """600 servers, 60 at once, 100 requests/s, 1 s tasks (10 waves); 500 commands for (a)."""
+        """600 servers, 60 at once, 100 requests/s, 1 s tasks (10 waves); 500 commands for (a); 2 s of (d)."""
         return replace(
             self, servers=600, concurrency=60, rps=100.0, task_seconds=1.0, throughput_commands=500,
-            poll_seconds=2.0,
+            poll_seconds=2.0, api_seconds=2.0,
         )  # fmt: skip
 
     @property
@@ -70,4 +73,6 @@ async def run_bench(options: BenchOptions) -> BenchResults:
             options.poll_seconds,
             options.patience_seconds,
         )
+    if "d" in options.scenarios:
+        results.api = await run_api_throughput(options.api_seconds, options.api_callers)
     return results

@@ -21,6 +21,7 @@ class Scenario(StrEnum):
     a = "a"
     b = "b"
     c = "c"
+    d = "d"
     all = "all"
 
 
@@ -116,7 +117,10 @@ def soak(
 @app.command()
 def bench(
     scenario: Annotated[
-        Scenario, typer.Option(help="a: queue throughput; b: fleet under limits; c: SDK baseline vs b.")
+        Scenario,
+        typer.Option(
+            help="a: queue throughput; b: fleet under limits; c: SDK baseline vs b; d: HTTP API throughput."
+        ),
     ] = Scenario.all,
     servers: Annotated[int | None, typer.Option(min=1, help="Servers in the fleet (default 10000).")] = None,
     concurrency: Annotated[

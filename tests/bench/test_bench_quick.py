@@ -45,6 +45,8 @@ async def test_quick_bench_measures_every_scenario(tmp_path: Path) -> None:
     comparison = results.comparison
     assert comparison is not None
     assert comparison.calls_ratio is not None and comparison.wall_ratio is not None
+    api = results.api
+    assert api is not None and api.accepted > 0 and api.refused == 0 and api.per_second > 0
     assert {t.scenario for t in results.targets()} == {"a", "b", "c"}
     assert all(t.met is not None for t in results.targets())
 
@@ -52,5 +54,6 @@ async def test_quick_bench_measures_every_scenario(tmp_path: Path) -> None:
     assert written["fleet"]["floor"]["formula"] == "w + ceil(T/C)·d"
     assert written["comparison"]["baseline_calls_over_orchestrator_calls"] > 1
     assert len(written["targets"]) == 7
+    assert written["api"]["accepted"] == api.accepted
     assert figures_table(results).row_count > 20
     assert targets_table(results).row_count == 7
