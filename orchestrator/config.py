@@ -210,6 +210,11 @@ class ApiSettings(BaseModel):
     callback_hosts: list[str] = Field(
         default_factory=list, description="Hosts a callback URL may name; '*.example.com' names subdomains."
     )
+    callback_private_networks: bool = Field(
+        default=False,
+        description="Let callback host names resolve to loopback, private or link-local addresses "
+        "(refused by default; a literal IP on callback_hosts is always allowed).",
+    )
     callback_secret: SecretStr | None = Field(
         default=None, description="Signs callbacks (Standard Webhooks, 'whsec_…'); none: callbacks refused."
     )

@@ -6,7 +6,8 @@ queue may name a callback as well as one from the API (which may not run at all)
 (sql/010_callbacks.sql); a failed attempt is tried again after an exponential backoff with jitter, until
 the receiver answers 2xx or the budget (``api.callback_expire_seconds``) is spent. Only hosts on the
 allow-list are called, checked again before each request (the list may have shrunk since the command was
-accepted), and redirects are not followed: a receiver cannot send the request anywhere else.
+accepted), only at public addresses (:mod:`orchestrator.broker.callback_addresses`), and redirects are
+not followed: a receiver cannot send the request anywhere else.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from datetime import UTC, datetime
 import aiohttp
 from standardwebhooks import Webhook
 
+from orchestrator.broker.callback_addresses import InternalAddressOnly, PublicAddressResolver
 from orchestrator.config import ApiSettings
 from orchestrator.messages import callback_host
 from orchestrator.store import OUTBOX_CHANNEL, Store
@@ -62,7 +64,9 @@ class CallbackDeliverer:
     async def run(self, stop: asyncio.Event) -> None:
         timeout = aiohttp.ClientTimeout(total=self._settings.callback_timeout_seconds)
         try:
-            async with aiohttp.ClientSession(timeout=timeout, trust_env=False) as session:
+            async with aiohttp.ClientSession(
+                timeout=timeout, trust_env=False, connector=self._connector()
+            ) as session:
                 while not stop.is_set():
                     try:
                         delivered = await self.deliver_due(session)
@@ -73,6 +77,11 @@ class CallbackDeliverer:
                         await self._listener.wait(self._poll_seconds)
         finally:
             await self._listener.close()
+
+    def _connector(self) -> aiohttp.TCPConnector:
+        if self._settings.callback_private_networks:
+            return aiohttp.TCPConnector()
+        return aiohttp.TCPConnector(resolver=PublicAddressResolver())
 
     async def deliver_due(self, session: aiohttp.ClientSession) -> int:
         """Try every due callback once; how many were tried."""
@@ -128,5 +137,9 @@ class CallbackDeliverer:
                 if 200 <= response.status < 300:
                     return None
                 return f"HTTP {response.status}"
+        except aiohttp.ClientConnectorError as exc:
+            if isinstance(exc.os_error, InternalAddressOnly):
+                return "not delivered: the host resolves only to internal addresses"
+            return f"not delivered ({type(exc).__name__})"
         except Exception as exc:
             return f"not delivered ({type(exc).__name__})"

@@ -187,6 +187,35 @@ async def test_no_request_goes_to_a_host_off_the_allow_list(
     assert elsewhere.requests == []
 
 
+async def test_an_allowed_name_that_resolves_to_an_internal_address_is_not_called(
+    store: Store, receivers: tuple[Receiver, Receiver]
+) -> None:
+    """'localhost' is on the list, but it resolves to 127.0.0.1: as a rebound DNS name would."""
+    receiver, _ = receivers
+    by_name = receiver.url.replace("127.0.0.1", "localhost")
+    workflow_id = await finished_with_callback(store, by_name)
+    settings = callback_settings(callback_hosts=["localhost"], callback_expire_seconds=0.5)
+    record = await run_until(
+        store, CallbackDeliverer(store, settings, poll_seconds=0.02), workflow_id, "given up"
+    )
+    assert record.last_error is not None
+    assert record.last_error.endswith("not delivered: the host resolves only to internal addresses")
+    assert receiver.requests == []
+
+
+async def test_internal_addresses_are_called_when_the_operator_allows_them(
+    store: Store, receivers: tuple[Receiver, Receiver]
+) -> None:
+    receiver, _ = receivers
+    by_name = receiver.url.replace("127.0.0.1", "localhost")
+    workflow_id = await finished_with_callback(store, by_name)
+    settings = callback_settings(callback_hosts=["localhost"], callback_private_networks=True)
+    record = await run_until(
+        store, CallbackDeliverer(store, settings, poll_seconds=0.02), workflow_id, "delivered"
+    )
+    assert record.attempts == 1 and len(receiver.requests) == 1
+
+
 async def test_a_redirect_is_not_followed(store: Store, receivers: tuple[Receiver, Receiver]) -> None:
     receiver, elsewhere = receivers
     receiver.statuses = [307, 200]
