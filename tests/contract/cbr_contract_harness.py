@@ -242,6 +242,8 @@ def response_problems(operation: str, response: Any) -> list[str]:
         document = json.loads(raw)
     except ValueError:
         return [*problems, f"body is not JSON: {raw[:200]!r}"]
+    if klass.attribute_map == {"body": "body"}:  # the model's pseudo field ``body`` is the whole document
+        return problems + schema_problems(document, klass.openapi_types["body"], "$")
     if not isinstance(document, dict):
         return [*problems, f"body is not a JSON object: {raw[:200]!r}"]
     json_to_attr = {json_name: attr for attr, json_name in klass.attribute_map.items()}
