@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from cbr_emulator import (
+    agents,
     backups,
     checkpoints,
     members,
@@ -71,4 +72,13 @@ HANDLERS: dict[str, Handler] = {
     "show_protectable": protectables.show_protectable,
     "show_replication_capabilities": protectables.show_replication_capabilities,
     "show_storage_usage": protectables.show_storage_usage,
+    # file-backup agents
+    "register_agent": agents.register_agent,
+    "list_agent": agents.list_agent,
+    "show_agent": agents.show_agent,
+    "update_agent": agents.update_agent,
+    "unregister_agent": agents.unregister_agent,
+    "add_agent_path": agents.add_agent_path,
+    "remove_agent_path": agents.remove_agent_path,
+    "check_agent": agents.check_agent,
 }

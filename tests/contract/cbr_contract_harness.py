@@ -81,6 +81,15 @@ EXPECTED_OPERATIONS: frozenset[str] = frozenset(
         "show_protectable",
         "show_replication_capabilities",
         "show_storage_usage",
+        # file-backup agents
+        "register_agent",
+        "list_agent",
+        "show_agent",
+        "update_agent",
+        "unregister_agent",
+        "add_agent_path",
+        "remove_agent_path",
+        "check_agent",
     }
 )
 
