@@ -11,6 +11,7 @@ from cbr_emulator import (
     checkpoints,
     members,
     operation_logs,
+    orders,
     policies,
     protectables,
     replication,
@@ -81,4 +82,9 @@ HANDLERS: dict[str, Handler] = {
     "add_agent_path": agents.add_agent_path,
     "remove_agent_path": agents.remove_agent_path,
     "check_agent": agents.check_agent,
+    # orders and billing
+    "create_post_paid_vault": orders.create_post_paid_vault,
+    "change_vault_charge_mode": orders.change_vault_charge_mode,
+    "change_order": orders.change_order,
+    "update_order": orders.update_order,
 }

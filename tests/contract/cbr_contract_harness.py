@@ -90,6 +90,11 @@ EXPECTED_OPERATIONS: frozenset[str] = frozenset(
         "add_agent_path",
         "remove_agent_path",
         "check_agent",
+        # orders and billing
+        "create_post_paid_vault",
+        "change_vault_charge_mode",
+        "change_order",
+        "update_order",
     }
 )
 
