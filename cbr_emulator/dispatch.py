@@ -9,6 +9,7 @@ from cbr_emulator import (
     agents,
     backups,
     checkpoints,
+    features,
     members,
     operation_logs,
     orders,
@@ -87,4 +88,7 @@ HANDLERS: dict[str, Handler] = {
     "change_vault_charge_mode": orders.change_vault_charge_mode,
     "change_order": orders.change_order,
     "update_order": orders.update_order,
+    # features
+    "list_features": features.list_features,
+    "show_feature": features.show_feature,
 }

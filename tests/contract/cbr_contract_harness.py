@@ -95,6 +95,9 @@ EXPECTED_OPERATIONS: frozenset[str] = frozenset(
         "change_vault_charge_mode",
         "change_order",
         "update_order",
+        # features
+        "list_features",
+        "show_feature",
     }
 )
 
