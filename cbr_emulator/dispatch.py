@@ -16,6 +16,7 @@ from cbr_emulator import (
     policies,
     protectables,
     replication,
+    sync,
     tags,
     vaults,
 )
@@ -91,4 +92,7 @@ HANDLERS: dict[str, Handler] = {
     # features
     "list_features": features.list_features,
     "show_feature": features.show_feature,
+    # sync and import
+    "import_checkpoint": sync.import_checkpoint,
+    "import_backup": sync.import_backup,
 }

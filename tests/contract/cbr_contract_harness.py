@@ -98,6 +98,9 @@ EXPECTED_OPERATIONS: frozenset[str] = frozenset(
         # features
         "list_features",
         "show_feature",
+        # sync and import
+        "import_checkpoint",
+        "import_backup",
     }
 )
 
