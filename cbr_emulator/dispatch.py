@@ -6,13 +6,17 @@ from collections.abc import Callable
 from typing import Any
 
 from cbr_emulator import (
+    agents,
     backups,
     checkpoints,
+    features,
     members,
     operation_logs,
+    orders,
     policies,
     protectables,
     replication,
+    sync,
     tags,
     vaults,
 )
@@ -71,4 +75,24 @@ HANDLERS: dict[str, Handler] = {
     "show_protectable": protectables.show_protectable,
     "show_replication_capabilities": protectables.show_replication_capabilities,
     "show_storage_usage": protectables.show_storage_usage,
+    # file-backup agents
+    "register_agent": agents.register_agent,
+    "list_agent": agents.list_agent,
+    "show_agent": agents.show_agent,
+    "update_agent": agents.update_agent,
+    "unregister_agent": agents.unregister_agent,
+    "add_agent_path": agents.add_agent_path,
+    "remove_agent_path": agents.remove_agent_path,
+    "check_agent": agents.check_agent,
+    # orders and billing
+    "create_post_paid_vault": orders.create_post_paid_vault,
+    "change_vault_charge_mode": orders.change_vault_charge_mode,
+    "change_order": orders.change_order,
+    "update_order": orders.update_order,
+    # features
+    "list_features": features.list_features,
+    "show_feature": features.show_feature,
+    # sync and import
+    "import_checkpoint": sync.import_checkpoint,
+    "import_backup": sync.import_backup,
 }

@@ -112,6 +112,8 @@ class Vault:
     backup_policy_id: str | None = None
     replication_policy_id: str | None = None
     replication_destination_vault_id: str | None = None
+    order_id: str | None = None  # the last order of a pre-paid vault
+    product_id: str | None = None
 
     @property
     def provider_id(self) -> str:
@@ -161,6 +163,44 @@ class Member:
     updated_at: datetime | None = None
     vault_id: str | None = None
     image_id: str | None = None
+
+
+@dataclass
+class AgentPath:
+    id: str
+    dir_path: str
+    exclude_paths: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Agent:
+    """A file-backup client registered by a host."""
+
+    id: str
+    host_name: str
+    host_ip: str
+    host_os: str
+    created_at: datetime
+    updated_at: datetime
+    host_nickname: str = ""
+    agent_version: str | None = None
+    agent_type: str = "native"
+    status: str = "normal"
+    last_active_at: datetime | None = None
+    paths: dict[str, AgentPath] = field(default_factory=dict)  # by dir_path
+
+
+@dataclass
+class Order:
+    """A billing order: the emulator pays it at once."""
+
+    id: str
+    kind: str  # create_vault, change_charge_mode, change, update
+    vault_ids: list[str]
+    created_at: datetime
+    product_id: str | None = None
+    resource_size: int | None = None
+    spec_code: str | None = None
 
 
 @dataclass
@@ -304,6 +344,8 @@ class ProjectState:
     backups: dict[str, Backup] = field(default_factory=dict)  # whole-resource and disk-level backups
     op_logs: dict[str, OperationLog] = field(default_factory=dict)
     policies: dict[str, Policy] = field(default_factory=dict)
+    agents: dict[str, Agent] = field(default_factory=dict)
+    orders: dict[str, Order] = field(default_factory=dict)
     # whole-resource backups by vault and by checkpoint; operation logs by (field, value) of LOG_INDEXED
     by_vault: dict[str, dict[str, Backup]] = field(default_factory=lambda: defaultdict(dict))
     by_checkpoint: dict[str, dict[str, Backup]] = field(default_factory=lambda: defaultdict(dict))

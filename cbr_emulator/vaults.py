@@ -23,6 +23,7 @@ from cbr_emulator.validation import (
     ResourceIn,
     VaultAddResourceReq,
     VaultAssociate,
+    VaultCreate,
     VaultCreateReq,
     VaultDissociate,
     VaultRemoveResourceReq,
@@ -79,8 +80,8 @@ def _billing(project: ProjectState, vault: Vault) -> dict[str, Any]:
         "cloud_type": vault.cloud_type,
         "consistent_level": vault.consistent_level,
         "object_type": vault.object_type,
-        "order_id": None,
-        "product_id": None,
+        "order_id": vault.order_id,
+        "product_id": vault.product_id,
         "protect_type": vault.protect_type,
         "size": vault.size_gb,
         "spec_code": vault.spec_code,
@@ -210,7 +211,12 @@ def _forget_backups(
 
 
 def create_vault(call: Call) -> dict[str, Any]:
-    request = call.body(VaultCreateReq).vault
+    vault = add_vault(call, call.body(VaultCreateReq).vault)
+    return {"vault": render_created(call.project, vault)}
+
+
+def add_vault(call: Call, request: VaultCreate) -> Vault:
+    """Create the vault a validated request describes (also used by the order of a pre-paid vault)."""
     billing = request.billing
     fresh = check_new_resources(call.project, None, billing.object_type, request.resources)
     policy = None
@@ -248,7 +254,7 @@ def create_vault(call: Call) -> dict[str, Any]:
         backup_policy_id=policy.id if policy else None,
     )
     call.project.vaults[vault.id] = vault
-    return {"vault": render_created(call.project, vault)}
+    return vault
 
 
 def _bind_rules(rules: BindRules | None) -> list[dict[str, str]]:

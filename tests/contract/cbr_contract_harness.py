@@ -81,6 +81,26 @@ EXPECTED_OPERATIONS: frozenset[str] = frozenset(
         "show_protectable",
         "show_replication_capabilities",
         "show_storage_usage",
+        # file-backup agents
+        "register_agent",
+        "list_agent",
+        "show_agent",
+        "update_agent",
+        "unregister_agent",
+        "add_agent_path",
+        "remove_agent_path",
+        "check_agent",
+        # orders and billing
+        "create_post_paid_vault",
+        "change_vault_charge_mode",
+        "change_order",
+        "update_order",
+        # features
+        "list_features",
+        "show_feature",
+        # sync and import
+        "import_checkpoint",
+        "import_backup",
     }
 )
 
@@ -242,6 +262,8 @@ def response_problems(operation: str, response: Any) -> list[str]:
         document = json.loads(raw)
     except ValueError:
         return [*problems, f"body is not JSON: {raw[:200]!r}"]
+    if klass.attribute_map == {"body": "body"}:  # the model's pseudo field ``body`` is the whole document
+        return problems + schema_problems(document, klass.openapi_types["body"], "$")
     if not isinstance(document, dict):
         return [*problems, f"body is not a JSON object: {raw[:200]!r}"]
     json_to_attr = {json_name: attr for attr, json_name in klass.attribute_map.items()}

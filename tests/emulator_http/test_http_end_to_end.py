@@ -63,7 +63,7 @@ async def test_delete_answers_204_without_a_body(http: Http) -> None:
 
 
 async def test_unsupported_operation_is_501_from_the_domain(http: Http) -> None:
-    answer = await http.signed("GET", "/agents")
+    answer = await http.signed("GET", "/organization-policies")
     assert answer.status == 501
     assert answer.json["error_code"] == "BackupService.9910"
 
