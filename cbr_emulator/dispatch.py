@@ -8,7 +8,9 @@ from typing import Any
 from cbr_emulator import (
     backups,
     checkpoints,
+    domains,
     members,
+    migrations,
     operation_logs,
     policies,
     protectables,
@@ -71,4 +73,10 @@ HANDLERS: dict[str, Handler] = {
     "show_protectable": protectables.show_protectable,
     "show_replication_capabilities": protectables.show_replication_capabilities,
     "show_storage_usage": protectables.show_storage_usage,
+    # domains and migration (domain-scoped paths)
+    "list_projects": domains.list_projects,
+    "list_domain_projects": domains.list_domain_projects,
+    "show_domain": domains.show_domain,
+    "migrate_domain": migrations.migrate_domain,
+    "show_migrate_status": migrations.show_migrate_status,
 }
