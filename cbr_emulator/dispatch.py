@@ -12,6 +12,7 @@ from cbr_emulator import (
     members,
     migrations,
     operation_logs,
+    organization_policies,
     policies,
     protectables,
     replication,
@@ -73,6 +74,13 @@ HANDLERS: dict[str, Handler] = {
     "show_protectable": protectables.show_protectable,
     "show_replication_capabilities": protectables.show_replication_capabilities,
     "show_storage_usage": protectables.show_storage_usage,
+    # organisation policies
+    "create_organization_policy": organization_policies.create_organization_policy,
+    "list_organization_policies": organization_policies.list_organization_policies,
+    "show_organization_policy": organization_policies.show_organization_policy,
+    "list_organization_policy_detail": organization_policies.list_organization_policy_detail,
+    "update_organization_policy": organization_policies.update_organization_policy,
+    "delete_organization_policy": organization_policies.delete_organization_policy,
     # domains and migration (domain-scoped paths)
     "list_projects": domains.list_projects,
     "list_domain_projects": domains.list_domain_projects,

@@ -81,6 +81,13 @@ EXPECTED_OPERATIONS: frozenset[str] = frozenset(
         "show_protectable",
         "show_replication_capabilities",
         "show_storage_usage",
+        # organisation policies
+        "create_organization_policy",
+        "list_organization_policies",
+        "show_organization_policy",
+        "list_organization_policy_detail",
+        "update_organization_policy",
+        "delete_organization_policy",
         # domains and migration
         "list_projects",
         "list_domain_projects",
