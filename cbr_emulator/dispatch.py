@@ -6,9 +6,11 @@ from collections.abc import Callable
 from typing import Any
 
 from cbr_emulator import (
+    backup_expiration,
     backups,
     checkpoints,
     domains,
+    external_vaults,
     members,
     migrations,
     operation_logs,
@@ -16,7 +18,9 @@ from cbr_emulator import (
     policies,
     protectables,
     replication,
+    resource_migration,
     tags,
+    vault_settings,
     vaults,
 )
 from cbr_emulator.context import Call
@@ -87,4 +91,10 @@ HANDLERS: dict[str, Handler] = {
     "show_domain": domains.show_domain,
     "migrate_domain": migrations.migrate_domain,
     "show_migrate_status": migrations.show_migrate_status,
+    # vault extras
+    "batch_update_vault": vault_settings.batch_update_vault,
+    "set_vault_resource": vault_settings.set_vault_resource,
+    "migrate_vault_resource": resource_migration.migrate_vault_resource,
+    "update_expiration_time": backup_expiration.update_expiration_time,
+    "list_external_vault": external_vaults.list_external_vault,
 }

@@ -94,6 +94,12 @@ EXPECTED_OPERATIONS: frozenset[str] = frozenset(
         "show_domain",
         "migrate_domain",
         "show_migrate_status",
+        # vault extras
+        "batch_update_vault",
+        "set_vault_resource",
+        "migrate_vault_resource",
+        "update_expiration_time",
+        "list_external_vault",
     }
 )
 

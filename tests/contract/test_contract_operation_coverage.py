@@ -21,7 +21,7 @@ from cbr_contract_harness import (
 
 
 def test_promised_operations_are_real_sdk_operations() -> None:
-    assert len(EXPECTED_OPERATIONS) == 40 + 11  # + domains and migration, organisation policies
+    assert len(EXPECTED_OPERATIONS) == 40 + 16  # + organisation policies, domains and migration, vault extras
     known = set(success_statuses())
     assert known >= EXPECTED_OPERATIONS, EXPECTED_OPERATIONS - known
 
