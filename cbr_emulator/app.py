@@ -2,12 +2,12 @@
 
 A CBR request goes through, in order:
 
-1. routing over every project-scoped SDK operation (404 / 405 ``APIGW.0101``); an operation the
-   domain does not implement still routes, and the domain answers 501 ``BackupService.9910``;
+1. routing over every SDK operation, project- or domain-scoped (404 / 405 ``APIGW.0101``); an
+   operation the domain does not implement still routes, and the domain answers 501 ``BackupService.9910``;
 2. reading the body, at most ``max_body_bytes`` (400 ``BackupService.9900`` "too large" — chosen over
    413 so that every bad request is one CBR code);
 3. authentication (401 ``APIGW.0301``) and project authorisation (403 ``APIGW.0302``); the region is
-   the one of the tenant owning the project id;
+   the one of the tenant owning the project id (for a domain-scoped call, see ``domain_scope``);
 4. counting; the per-project rate limit (429 ``APIG.0308`` + ``Retry-After``);
 5. content type and JSON parsing (400 ``BackupService.9900``);
 6. injected faults (latency, throttle, error), then the domain (``tick`` then ``handle``); with an
@@ -36,6 +36,7 @@ from cbr_emulator.auth import Authenticator, Identity, SignedParts
 from cbr_emulator.body import check_content_type, parse_json, read_body
 from cbr_emulator.config import EmulatorConfig, Tenant
 from cbr_emulator.counters import Counters
+from cbr_emulator.domain_scope import scope_project
 from cbr_emulator.errors import CbrError
 from cbr_emulator.faults import FaultDecision, Faults
 from cbr_emulator.gateway import GatewayError
@@ -118,6 +119,8 @@ def _authenticate(request: web.Request, raw: bytes) -> Identity:
 
 def _tenant(request: web.Request, identity: Identity, match: RouteMatch) -> Tenant:
     project_id = match.project_id or ""
+    if not match.route.project_scoped:
+        project_id = scope_project(identity, match, request.headers, request.app[TENANTS])
     identity.authorize(project_id)
     tenant = request.app[TENANTS].tenant(project_id)
     if tenant is None:  # an identity only holds configured projects; kept as a guard

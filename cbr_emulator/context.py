@@ -12,6 +12,7 @@ from pydantic import BaseModel
 
 from cbr_emulator.clock import Clock
 from cbr_emulator.config import EmulatorConfig, Progression
+from cbr_emulator.domain_state import DomainState
 from cbr_emulator.errors import CbrError
 from cbr_emulator.inventory import build_inventory
 from cbr_emulator.operation import OperationRequest
@@ -35,6 +36,7 @@ class World:
             self.scheduler, self.rng, lambda: self.config.progression, lambda: self.config.backup_capacity
         )
         self.projects: dict[tuple[str, str], ProjectState] = {}
+        self.domains: dict[str, DomainState] = {}  # by domain name: organisation policies, migration
 
     @property
     def progression(self) -> Progression:

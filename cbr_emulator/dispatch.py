@@ -7,17 +7,24 @@ from typing import Any
 
 from cbr_emulator import (
     agents,
+    backup_expiration,
     backups,
     checkpoints,
+    domains,
+    external_vaults,
     features,
     members,
+    migrations,
     operation_logs,
     orders,
+    organization_policies,
     policies,
     protectables,
     replication,
+    resource_migration,
     sync,
     tags,
+    vault_settings,
     vaults,
 )
 from cbr_emulator.context import Call
@@ -95,4 +102,23 @@ HANDLERS: dict[str, Handler] = {
     # sync and import
     "import_checkpoint": sync.import_checkpoint,
     "import_backup": sync.import_backup,
+    # organisation policies
+    "create_organization_policy": organization_policies.create_organization_policy,
+    "list_organization_policies": organization_policies.list_organization_policies,
+    "show_organization_policy": organization_policies.show_organization_policy,
+    "list_organization_policy_detail": organization_policies.list_organization_policy_detail,
+    "update_organization_policy": organization_policies.update_organization_policy,
+    "delete_organization_policy": organization_policies.delete_organization_policy,
+    # domains and migration (domain-scoped paths)
+    "list_projects": domains.list_projects,
+    "list_domain_projects": domains.list_domain_projects,
+    "show_domain": domains.show_domain,
+    "migrate_domain": migrations.migrate_domain,
+    "show_migrate_status": migrations.show_migrate_status,
+    # vault extras
+    "batch_update_vault": vault_settings.batch_update_vault,
+    "set_vault_resource": vault_settings.set_vault_resource,
+    "migrate_vault_resource": resource_migration.migrate_vault_resource,
+    "update_expiration_time": backup_expiration.update_expiration_time,
+    "list_external_vault": external_vaults.list_external_vault,
 }

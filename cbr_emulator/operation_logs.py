@@ -20,6 +20,7 @@ OPERATION_TYPES = (
     "sync",
     "vault_delete",
     "remove_resource",
+    "update_expiration_time",  # newer than the SDK's enum, which already has its extra_info block
 )
 STATUSES = ("success", "skipped", "failed", "running", "timeout", "waiting")
 FINISHED = ("success", "skipped", "failed", "timeout")

@@ -144,15 +144,16 @@ def run(world: World, project: ProjectState, policy: Policy, at: datetime) -> No
 
 
 def _run_backup(world: World, project: ProjectState, policy: Policy, vault: Vault, at: datetime) -> None:
-    if not vault.resources:
+    followed = [r.id for r in vault.resources.values() if r.auto_protect]
+    if not followed:
         return
     request = checkpoints.RunRequest(
-        auto_trigger=True, policy_id=policy.id, retention_days=policy.retention_days
+        resource_ids=followed, auto_trigger=True, policy_id=policy.id, retention_days=policy.retention_days
     )
     try:
         checkpoint = checkpoints.start_run(world, project, vault, request, at)
     except CbrError as error:
-        for resource in vault.resources.values():
+        for resource in (vault.resources[resource_id] for resource_id in followed):
             _skipped(world, project, policy, vault, resource, at, error.code, error.message)
         return
     for skipped in checkpoint.skipped:

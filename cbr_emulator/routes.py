@@ -5,6 +5,11 @@ parameter. The received path is split on ``/`` *before* percent-decoding, so an 
 parameter (a tag key such as ``a%2Fb``) stays inside that parameter. When several templates match,
 the most specific wins: at the first position where they differ, a literal segment beats a parameter
 (``GET /v3/{project_id}/vaults/summary`` is ``show_summary``, not ``show_vault``).
+
+A route is project-scoped when one of its segments is exactly ``{project_id}``; the five domain and
+migration calls (``/v3/region-projects``, ``/v3/domain/{domain_name}/projects``,
+``/v3/domain/{source_project_id}``, ``/v3/migrates``) are domain-scoped: no segment names the caller's
+project, and ``{source_project_id}`` is an operand of the call, not its scope.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from cbr_emulator.gateway import GatewayError
 from orchestrator.cbr.operations import sdk_operations
 
 PROJECT_PARAM = "project_id"
+PROJECT_SEGMENT = "{" + PROJECT_PARAM + "}"
 
 
 @dataclass(frozen=True)
@@ -41,6 +47,10 @@ class Route:
             elif segment != piece:
                 return None
         return params
+
+    @property
+    def project_scoped(self) -> bool:
+        return PROJECT_SEGMENT in self.segments
 
     def specificity(self) -> tuple[int, ...]:
         """Sort key: literal segments (1) before parameters (0), position by position."""
@@ -97,13 +107,11 @@ class RouteTable:
         self._routes = sorted(routes, key=Route.specificity, reverse=True)
 
     @classmethod
-    def from_sdk(cls, served: Collection[str] | None = None, project_scoped_only: bool = True) -> RouteTable:
-        """Routes of ``served`` operations (all when ``None``); by default only ``/v3/{project_id}/…``."""
+    def from_sdk(cls, served: Collection[str] | None = None) -> RouteTable:
+        """Routes of ``served`` operations (all when ``None``), project- and domain-scoped."""
         routes = [_route_of(entry) for entry in sdk_operations()]
         if served is not None:
             routes = [route for route in routes if route.operation in served]
-        if project_scoped_only:
-            routes = [route for route in routes if PROJECT_PARAM in route.template]
         return cls(routes)
 
     @property

@@ -11,6 +11,9 @@ machine), ``vaults``, ``checkpoints`` (backup runs), ``backups`` (queries, delet
 ``replication``, ``deletion``, ``retention``, ``operation_logs``, ``policies`` (RRULE schedules),
 ``tags``, ``members``, ``protectables``; ``context`` holds the world and the per-call view of it and
 ``dispatch`` maps SDK operation names to handlers.
+Domain-level nouns: ``domain_state`` (what a domain holds), ``domains`` (projects and domain look-ups),
+``organization_policies``, ``migrations``; vault extras: ``vault_settings``, ``resource_migration``,
+``backup_expiration``, ``external_vaults``.
 """
 
 from __future__ import annotations

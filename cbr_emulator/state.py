@@ -78,7 +78,7 @@ class VaultResource:
     name: str
     size_gb: int
     extra_info: dict[str, Any] | None = None
-    auto_protect: bool = False
+    auto_protect: bool = True  # False: suspended, left out of the vault's scheduled backups
 
 
 @dataclass

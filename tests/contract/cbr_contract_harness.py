@@ -101,6 +101,25 @@ EXPECTED_OPERATIONS: frozenset[str] = frozenset(
         # sync and import
         "import_checkpoint",
         "import_backup",
+        # organisation policies
+        "create_organization_policy",
+        "list_organization_policies",
+        "show_organization_policy",
+        "list_organization_policy_detail",
+        "update_organization_policy",
+        "delete_organization_policy",
+        # domains and migration
+        "list_projects",
+        "list_domain_projects",
+        "show_domain",
+        "migrate_domain",
+        "show_migrate_status",
+        # vault extras
+        "batch_update_vault",
+        "set_vault_resource",
+        "migrate_vault_resource",
+        "update_expiration_time",
+        "list_external_vault",
     }
 )
 
@@ -262,8 +281,8 @@ def response_problems(operation: str, response: Any) -> list[str]:
         document = json.loads(raw)
     except ValueError:
         return [*problems, f"body is not JSON: {raw[:200]!r}"]
-    if klass.attribute_map == {"body": "body"}:  # the model's pseudo field ``body`` is the whole document
-        return problems + schema_problems(document, klass.openapi_types["body"], "$")
+    if set(klass.attribute_map.values()) == {"body"}:  # the model's one attribute is the whole document
+        return [*problems, *schema_problems(document, klass.openapi_types["body"], "$")]
     if not isinstance(document, dict):
         return [*problems, f"body is not a JSON object: {raw[:200]!r}"]
     json_to_attr = {json_name: attr for attr, json_name in klass.attribute_map.items()}

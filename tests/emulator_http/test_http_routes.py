@@ -7,6 +7,7 @@ import pytest
 from cbr_emulator.errors import CbrError
 from cbr_emulator.gateway import GatewayError
 from cbr_emulator.routes import RouteTable
+from orchestrator.cbr.operations import success_statuses
 
 PROJECT = "0123456789abcdef0123456789abcdef"
 TABLE = RouteTable.from_sdk()
@@ -40,10 +41,43 @@ def test_match_picks_the_most_specific_template(
     assert match.path_params() == params
 
 
-def test_every_project_scoped_sdk_operation_is_routed() -> None:
+def test_every_sdk_operation_is_routed() -> None:
     operations = {route.operation for route in TABLE.routes}
-    assert len(operations) == len(TABLE.routes) > 60
-    assert "list_projects" not in operations  # /v3/region-projects is not project-scoped
+    assert operations == set(success_statuses())
+    assert len(TABLE.routes) == len(operations)
+
+
+DOMAIN_SCOPED = {
+    "list_projects",
+    "list_domain_projects",
+    "show_domain",
+    "migrate_domain",
+    "show_migrate_status",
+}
+
+
+def test_only_a_project_id_segment_makes_a_route_project_scoped() -> None:
+    scoped = {route.operation: route.project_scoped for route in TABLE.routes}
+    assert {operation for operation, project in scoped.items() if not project} == DOMAIN_SCOPED
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "operation", "params"),
+    [
+        ("GET", f"/v3/domain/{PROJECT}", "show_domain", {"source_project_id": PROJECT}),
+        ("GET", "/v3/domain/acme/projects", "list_domain_projects", {"domain_name": "acme"}),
+        ("GET", "/v3/region-projects", "list_projects", {}),
+        ("GET", "/v3/migrates", "show_migrate_status", {}),
+        ("POST", "/v3/migrates", "migrate_domain", {}),
+    ],
+)
+def test_domain_scoped_paths_name_no_project(
+    method: str, path: str, operation: str, params: dict[str, str]
+) -> None:
+    match = TABLE.match(method, path)
+    assert (match.operation, match.route.project_scoped) == (operation, False)
+    assert match.project_id is None  # {source_project_id} is an operand, not the caller's project
+    assert match.path_params() == params
 
 
 def test_unknown_path_is_404() -> None:
