@@ -81,6 +81,9 @@ EXPECTED_OPERATIONS: frozenset[str] = frozenset(
         "show_protectable",
         "show_replication_capabilities",
         "show_storage_usage",
+        # the vault summary and vaults found by tags
+        "show_summary",
+        "show_vault_resource_instances",
         # file-backup agents
         "register_agent",
         "list_agent",
@@ -142,6 +145,8 @@ OPTIONAL_TOP_LEVEL: dict[str, frozenset[str]] = {
     "ListVaultResponse": frozenset({"limit", "offset"}),
     "ListBackupsResponse": frozenset({"limit", "offset"}),
     "ListOpLogsResponse": frozenset({"limit", "offset"}),
+    # the tag service's resource-instance queries answer ``action: count`` with ``total_count`` alone
+    "ShowVaultResourceInstancesResponse": frozenset({"resources"}),
 }
 
 # Keys the real service is known to send although the SDK model lacks them (seen in the published
