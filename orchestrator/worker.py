@@ -60,15 +60,17 @@ class WorkerParts:
 async def run_worker(
     settings: Settings, stop_event: asyncio.Event, *, drain: bool = False, owner: str | None = None
 ) -> None:
-    """Run until ``stop_event`` is set (or, with ``drain``, until there is nothing left to do); serve the
-    metrics endpoint meanwhile (unless its port is 0)."""
-    async with metrics_served(settings.metrics, functools.partial(readiness, settings)):
-        parts = await _start(settings, owner)
-        try:
-            async with _gauges_refreshed(parts, settings):
-                await _run(parts, settings, stop_event, drain)
-        finally:
-            await _close(parts)
+    """Run until ``stop_event`` is set (or, with ``drain``, until there is nothing left to do); once
+    started, serve the metrics endpoint meanwhile (unless its port is 0)."""
+    parts = await _start(settings, owner)
+    try:
+        async with (
+            metrics_served(settings.metrics, functools.partial(readiness, settings)),
+            _gauges_refreshed(parts, settings),
+        ):
+            await _run(parts, settings, stop_event, drain)
+    finally:
+        await _close(parts)
 
 
 async def _run(parts: WorkerParts, settings: Settings, stop_event: asyncio.Event, drain: bool) -> None:

@@ -53,12 +53,8 @@ def build_app(context: ApiContext, served: Sequence[Endpoint] | None = None) -> 
 
 async def run_api(settings: Settings, stop: asyncio.Event) -> None:
     """Serve until ``stop`` is set, then finish the requests in flight and close. SIGHUP reloads the
-    triggers file. The metrics endpoint is served meanwhile (unless its port is 0)."""
-    async with metrics_served(settings.metrics, functools.partial(readiness, settings)):
-        await _serve(settings, stop)
-
-
-async def _serve(settings: Settings, stop: asyncio.Event) -> None:
+    triggers file. The metrics endpoint is served meanwhile (unless its port is 0), once the triggers file
+    is known good."""
     store = await Store.connect(settings.database_url)
     try:
         context = ApiContext(settings, store)  # a triggers file that cannot be used: TriggerError
@@ -73,7 +69,8 @@ async def _serve(settings: Settings, stop: asyncio.Event) -> None:
         site = web.TCPSite(runner, settings.api.host, settings.api.port)
         await site.start()
         log.info("API listening on http://%s:%d", settings.api.host, settings.api.port)
-        await stop.wait()
+        async with metrics_served(settings.metrics, functools.partial(readiness, settings)):
+            await stop.wait()
     finally:
         loop.remove_signal_handler(signal.SIGHUP)
         await runner.cleanup()
