@@ -8,6 +8,8 @@ import socket
 
 import aiohttp
 import pytest
+from cli_runner import run_cli
+from engine_helpers import EndToEnd
 from prometheus_client import REGISTRY
 from scrape import free_port, scrape
 
@@ -110,3 +112,18 @@ async def test_a_port_taken_is_an_error_naming_the_variable() -> None:
         with pytest.raises(MetricsServerError, match="CBR_ORCH_METRICS__PORT"):
             async with metrics_served(served):
                 pass
+
+
+async def test_a_worker_whose_metrics_port_is_taken_exits_2_with_one_line(e2e: EndToEnd) -> None:
+    settings = e2e.settings  # e2e: the queues the worker declares are deleted afterwards
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        metrics_on = settings.model_copy(update={"metrics": MetricsSettings(port=port)})
+        env = metrics_on.as_environment() | {"CBR_ORCH_METRICS__PORT": str(port)}
+        run = await run_cli(settings.database_url, "worker", env=env)
+    assert run.code == 2, run.stderr
+    last = run.stderr.strip().splitlines()[-1]
+    assert last.startswith("not started: CBR_ORCH_METRICS__PORT: cannot listen on 127.0.0.1:"), run.stderr
+    assert "Traceback" not in run.stderr
