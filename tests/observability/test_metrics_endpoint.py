@@ -4,7 +4,9 @@ shared by the worker and the API server, a port taken, and the list of metrics t
 from __future__ import annotations
 
 import functools
+import importlib.util
 import socket
+from pathlib import Path
 
 import aiohttp
 import pytest
@@ -38,6 +40,17 @@ EXPECTED = {
     "cbr_orch_api_requests": ("counter", ("route", "status")),
     "cbr_orch_api_request_duration_seconds": ("histogram", ("route",)),
 }
+
+
+def test_the_deploy_rules_are_checked_against_these_metrics() -> None:
+    """tests/deploy holds the alert rules to the metrics' names and types: the same list as here."""
+    path = Path(__file__).parents[1] / "deploy" / "metric_names.py"
+    spec = importlib.util.spec_from_file_location("deploy_metric_names", path)
+    assert spec is not None and spec.loader is not None
+    deploy = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(deploy)
+    exposed = {name + ("_total" if kind == "counter" else ""): kind for name, (kind, _) in EXPECTED.items()}
+    assert exposed == deploy.METRICS
 
 
 def test_every_metric_of_the_list_is_registered_with_exactly_its_labels() -> None:
