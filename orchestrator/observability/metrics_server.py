@@ -82,7 +82,7 @@ async def _open(host: str, port: int) -> _Endpoint:
         await runner.cleanup()
         raise MetricsServerError(
             f"CBR_ORCH_METRICS__PORT: cannot listen on {host}:{port} ({exc.strerror or type(exc).__name__}); "
-            "choose a free port with CBR_ORCH_METRICS__PORT, or 0 for no metrics endpoint"
+            "choose a free port (0: no metrics endpoint), or another address with CBR_ORCH_METRICS__HOST"
         ) from None
     log.info("metrics on http://%s:%d/metrics", host, port)
     return endpoint
