@@ -241,6 +241,24 @@ class ApiSettings(BaseModel):
         return False
 
 
+class MetricsSettings(BaseModel):
+    """The metrics endpoint of a process (``/metrics``, ``/healthz``, ``/readyz``) and what it reports.
+
+    ``port`` 0 serves nothing. The backup-age gauges count a resource's last good backup as stale once it
+    is older than ``rpo_seconds``; they, the outbox lag and the queue depths are read from PostgreSQL and
+    RabbitMQ every ``refresh_seconds``, not on every scrape. ``per_resource`` adds one gauge per protected
+    resource (a series each: only for fleets small enough to graph).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=9464, ge=0, le=65535)
+    rpo_seconds: float = Field(default=86_400.0, gt=0)
+    per_resource: bool = False
+    refresh_seconds: float = Field(default=15.0, gt=0)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="CBR_ORCH_", env_nested_delimiter="__", extra="ignore", hide_input_in_errors=True
@@ -255,6 +273,7 @@ class Settings(BaseSettings):
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
     rate_limit: RateLimitSettings = Field(default_factory=RateLimitSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     credentials: list[ProjectCredentials] = Field(default_factory=list)
     secrets_file: Path | None = None
     cbr_endpoints: dict[str, str] = Field(
@@ -303,6 +322,7 @@ class Settings(BaseSettings):
             "CBR_ORCH_NAMES": self.names.model_dump_json(),
             "CBR_ORCH_WORKER": self.worker.model_dump_json(),
             "CBR_ORCH_RATE_LIMIT": self.rate_limit.model_dump_json(),
+            "CBR_ORCH_METRICS": self.metrics.model_dump_json(),
             "CBR_ORCH_CREDENTIALS": json.dumps([cred.revealed() for cred in self.credentials]),
             "CBR_ORCH_CBR_ENDPOINTS": json.dumps(self.cbr_endpoints),
             "CBR_ORCH_CBR_TIMEOUT_SECONDS": str(self.cbr_timeout_seconds),
@@ -335,7 +355,7 @@ def _read_secrets_file(path: Path) -> list[ProjectCredentials]:
 
 
 ENV_PREFIX = "CBR_ORCH_"
-NESTED = ("worker", "rate_limit", "names")
+NESTED = ("worker", "rate_limit", "names", "metrics")
 
 
 def env_name(location: tuple[int | str, ...]) -> str:

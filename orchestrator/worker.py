@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import signal
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 
 import aio_pika
@@ -24,9 +25,14 @@ from aio_pika.abc import AbstractRobustChannel, AbstractRobustConnection
 
 from orchestrator.broker import Intake, Relay, Topology, declare_topology
 from orchestrator.broker.callbacks import CallbackDeliverer
+from orchestrator.broker.gauges import OutboxGauge, QueueGauges
+from orchestrator.broker.readiness import readiness
 from orchestrator.cbr.clients import CbrClients
 from orchestrator.config import Settings
 from orchestrator.engine import CbrActions, Engine
+from orchestrator.engine.backup_ages import BackupAgeGauges
+from orchestrator.observability.metrics_server import metrics_served
+from orchestrator.observability.refresher import refreshing
 from orchestrator.polling.poller import Poller
 from orchestrator.ratelimit import RateLimiters
 from orchestrator.store import Store
@@ -54,8 +60,20 @@ class WorkerParts:
 async def run_worker(
     settings: Settings, stop_event: asyncio.Event, *, drain: bool = False, owner: str | None = None
 ) -> None:
-    """Run until ``stop_event`` is set (or, with ``drain``, until there is nothing left to do)."""
+    """Run until ``stop_event`` is set (or, with ``drain``, until there is nothing left to do); once
+    started, serve the metrics endpoint meanwhile (unless its port is 0)."""
     parts = await _start(settings, owner)
+    try:
+        async with (
+            metrics_served(settings.metrics, functools.partial(readiness, settings)),
+            _gauges_refreshed(parts, settings),
+        ):
+            await _run(parts, settings, stop_event, drain)
+    finally:
+        await _close(parts)
+
+
+async def _run(parts: WorkerParts, settings: Settings, stop_event: asyncio.Event, drain: bool) -> None:
     tasks: list[asyncio.Task[None]] = []
     try:
         tasks = [
@@ -73,7 +91,25 @@ async def run_worker(
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        await _close(parts)
+
+
+@contextlib.asynccontextmanager
+async def _gauges_refreshed(parts: WorkerParts, settings: Settings) -> AsyncIterator[None]:
+    """The gauges read from the database and the broker, refreshed while the worker runs (when served)."""
+    if settings.metrics.port == 0:
+        yield
+        return
+    queues = QueueGauges(parts.connection, settings.names)
+    samplers = [
+        queues.sample,
+        OutboxGauge(parts.store).sample,
+        BackupAgeGauges(parts.store, settings.metrics).sample,
+    ]
+    try:
+        async with refreshing(settings.metrics.refresh_seconds, samplers):
+            yield
+    finally:
+        await queues.close()
 
 
 async def _start(settings: Settings, owner: str | None) -> WorkerParts:

@@ -21,6 +21,7 @@ async def run_cli(database_url: str, *args: str, env: dict[str, str] | None = No
     """``cbr-orchestrator ARGS`` on ``database_url``, with ``env`` on top of a clean environment."""
     environment = {k: v for k, v in os.environ.items() if not k.startswith("CBR_ORCH_")}
     environment.update(CBR_ORCH_DATABASE_URL=database_url, COLUMNS=str(COLUMNS), NO_COLOR="1", TERM="dumb")
+    environment.update(CBR_ORCH_METRICS__PORT="0")  # tests run many at once: no fixed metrics port
     environment.update(env or {})
     proc = await asyncio.create_subprocess_exec(
         sys.executable,

@@ -11,7 +11,7 @@ from typing import Any
 from pydantic import SecretStr
 
 from cbr_emulator.config import DEFAULT_TENANT
-from orchestrator.config import Names, ProjectCredentials, Settings, WorkerSettings
+from orchestrator.config import MetricsSettings, Names, ProjectCredentials, Settings, WorkerSettings
 
 AMQP_URL = os.environ.get("CBR_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
 QUICK_WORKER: dict[str, Any] = {
@@ -62,6 +62,7 @@ def emulator_settings(
         "cbr_endpoints": {DEFAULT_TENANT.region: base_url},
         "cbr_timeout_seconds": 2.0,
         "worker": worker or quick_worker(),
+        "metrics": MetricsSettings(port=0),  # tests run many workers at once; the metrics tests pick a port
         **over,
     }
     return Settings.model_validate(values)

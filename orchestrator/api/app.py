@@ -4,6 +4,7 @@ can serve behind a load balancer."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import signal
 from collections.abc import Sequence
@@ -12,9 +13,11 @@ from aiohttp import web
 
 from orchestrator.api import commands, events, health, hooks, status_page, workflows
 from orchestrator.api.context import CONTEXT, ApiContext
-from orchestrator.api.middleware import problems
+from orchestrator.api.middleware import measured, problems
 from orchestrator.api.spec import OPENAPI_PATH, Endpoint, openapi_document, routes_of
+from orchestrator.broker.readiness import readiness
 from orchestrator.config import Settings
+from orchestrator.observability.metrics_server import metrics_served
 from orchestrator.store import Store
 
 log = logging.getLogger(__name__)
@@ -33,7 +36,9 @@ def endpoints() -> list[Endpoint]:
 
 def build_app(context: ApiContext, served: Sequence[Endpoint] | None = None) -> web.Application:
     chosen = list(served if served is not None else endpoints())
-    app = web.Application(middlewares=[problems], client_max_size=context.settings.api.max_body_bytes)
+    app = web.Application(
+        middlewares=[measured, problems], client_max_size=context.settings.api.max_body_bytes
+    )
     app[CONTEXT] = context
     document = openapi_document(chosen)
 
@@ -48,7 +53,8 @@ def build_app(context: ApiContext, served: Sequence[Endpoint] | None = None) -> 
 
 async def run_api(settings: Settings, stop: asyncio.Event) -> None:
     """Serve until ``stop`` is set, then finish the requests in flight and close. SIGHUP reloads the
-    triggers file."""
+    triggers file. The metrics endpoint is served meanwhile (unless its port is 0), once the triggers file
+    is known good."""
     store = await Store.connect(settings.database_url)
     try:
         context = ApiContext(settings, store)  # a triggers file that cannot be used: TriggerError
@@ -63,7 +69,8 @@ async def run_api(settings: Settings, stop: asyncio.Event) -> None:
         site = web.TCPSite(runner, settings.api.host, settings.api.port)
         await site.start()
         log.info("API listening on http://%s:%d", settings.api.host, settings.api.port)
-        await stop.wait()
+        async with metrics_served(settings.metrics, functools.partial(readiness, settings)):
+            await stop.wait()
     finally:
         loop.remove_signal_handler(signal.SIGHUP)
         await runner.cleanup()

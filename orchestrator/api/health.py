@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
 
-import aio_pika
 from aiohttp import web
 from pydantic import BaseModel
 
 from orchestrator.api.context import context_of
 from orchestrator.api.spec import Endpoint
-
-PROBE_TIMEOUT_SECONDS = 2.0
+from orchestrator.broker.readiness import broker_answers
+from orchestrator.observability.metrics_server import probe
 
 
 class Health(BaseModel):
@@ -28,24 +26,11 @@ async def healthz(_: web.Request) -> web.Response:
 async def readyz(request: web.Request) -> web.Response:
     context = context_of(request)
     database, broker = await asyncio.gather(
-        _probe(context.store.ping()), _probe(_broker_answers(context.settings.amqp_url.get_secret_value()))
+        probe(context.store.ping()), probe(broker_answers(context.settings.amqp_url.get_secret_value()))
     )
     ready = database == broker == "ok"
     body = Health(status="ok" if ready else "unavailable", database=database, broker=broker)
     return web.json_response(body.model_dump(exclude_none=True), status=200 if ready else 503)
-
-
-async def _probe(check: Awaitable[object]) -> str:
-    try:
-        await asyncio.wait_for(check, PROBE_TIMEOUT_SECONDS)
-    except Exception as exc:  # the reason's class only: a message could carry a URL with a password
-        return f"unreachable ({type(exc).__name__})"
-    return "ok"
-
-
-async def _broker_answers(url: str) -> None:
-    connection = await aio_pika.connect(url, timeout=PROBE_TIMEOUT_SECONDS)
-    await connection.close()
 
 
 ENDPOINTS = [

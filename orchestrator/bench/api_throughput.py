@@ -76,6 +76,7 @@ async def api_process(dsn: str) -> AsyncIterator[str]:
         "CBR_ORCH_API__PORT": str(port),
         "CBR_ORCH_API__KEY_RATE": "1e9",
         "CBR_ORCH_API__KEY_BURST": str(10**9),
+        "CBR_ORCH_METRICS__PORT": "0",  # beside other processes of the bench or the tests: no fixed port
     }
     server = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "orchestrator.cli", "api", env=env,

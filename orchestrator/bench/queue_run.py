@@ -24,7 +24,14 @@ from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractRobus
 
 from cbr_emulator.config import DEFAULT_TENANT
 from orchestrator.broker import command_message, declare_topology, delete_topology
-from orchestrator.config import Names, ProjectCredentials, RateLimitSettings, Settings, WorkerSettings
+from orchestrator.config import (
+    MetricsSettings,
+    Names,
+    ProjectCredentials,
+    RateLimitSettings,
+    Settings,
+    WorkerSettings,
+)
 from orchestrator.messages import BackupCommand, Command
 from orchestrator.store import Store, run_migrations
 from orchestrator.store.database import temporary_database
@@ -69,6 +76,7 @@ def _settings(
         cbr_endpoints={t.region: base_url},
         worker=tuning,
         rate_limit=rate_limit,
+        metrics=MetricsSettings(port=0),  # several workers on one machine: none serves metrics
     )
 
 

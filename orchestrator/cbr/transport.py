@@ -32,6 +32,7 @@ from orchestrator.cbr.auth import Authenticator, OutgoingRequest
 from orchestrator.cbr.endpoints import Endpoints, host_of, path_prefix_of
 from orchestrator.cbr.errors import (
     DEFAULT_RETRY_AFTER_CAP,
+    TIMEOUT,
     CbrApiError,
     connection_error,
     error_from_response,
@@ -40,6 +41,7 @@ from orchestrator.cbr.errors import (
 )
 from orchestrator.cbr.operations import sdk_operations, success_statuses
 from orchestrator.cbr.signing import canonical_query
+from orchestrator.observability import metrics
 
 logger = logging.getLogger(__name__)
 
@@ -278,8 +280,10 @@ class Transport:
         except CbrApiError as exc:
             error = exc
         status = answer.status if answer is not None else 0
-        await self._notify(info, ResponseInfo(status, time.monotonic() - started, error))
-        self._log(info, status, time.monotonic() - started, error)
+        elapsed = time.monotonic() - started
+        _measure(info, status, elapsed, error)
+        await self._notify(info, ResponseInfo(status, elapsed, error))
+        self._log(info, status, elapsed, error)
         if error is None:
             return answer
         if status == 401 and not replay and await self._auth.unauthorized(headers):
@@ -327,6 +331,14 @@ class Transport:
             logger.debug("%s -> %s in %.0f ms", info.operation, status, elapsed * 1000)
         else:
             logger.info("%s failed in %.0f ms: %s", info.operation, elapsed * 1000, error)
+
+
+def _measure(info: RequestInfo, status: int, elapsed: float, error: CbrApiError | None) -> None:
+    timed_out = error is not None and error.code == TIMEOUT
+    metrics.CBR_CALLS.labels(info.operation, metrics.cbr_call_status(status, timed_out)).inc()
+    metrics.CBR_CALL_DURATION.labels(info.operation).observe(elapsed)
+    if error is not None and error.throttled:
+        metrics.CBR_THROTTLED.labels(info.project_id).inc()
 
 
 async def _check_send_guard(seconds: float) -> None:

@@ -28,6 +28,7 @@ def api() -> None:
     balancer (state: PostgreSQL)."""
     from orchestrator.api.app import run_api
     from orchestrator.api.triggers import TriggerError
+    from orchestrator.observability.metrics_server import MetricsServerError
     from orchestrator.worker import stop_on_signals
 
     chosen = settings()
@@ -42,6 +43,9 @@ def api() -> None:
         run_long_lived(run())
     except TriggerError as exc:  # one line, not a traceback: the file is the operator's to fix
         errors.print(f"not started: triggers: {escape(str(exc))}")
+        raise typer.Exit(2) from None
+    except MetricsServerError as exc:
+        errors.print(f"not started: {escape(str(exc))}")
         raise typer.Exit(2) from None
 
 

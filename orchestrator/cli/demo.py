@@ -27,7 +27,7 @@ from orchestrator.cbr.bodies import BillingCreate, VaultCreate
 from orchestrator.cbr.client import CbrClient
 from orchestrator.cli.demo_webhook import TRIGGER, api_server, send_alert
 from orchestrator.cli.tour import REPLICA_TENANT, aksk_client, tour_config
-from orchestrator.config import Names, ProjectCredentials, Settings, WorkerSettings
+from orchestrator.config import MetricsSettings, Names, ProjectCredentials, Settings, WorkerSettings
 from orchestrator.messages import AnyCommand, BackupCommand, ReplicateCommand, RestoreCommand, WorkflowEvent
 from orchestrator.store import run_migrations
 from orchestrator.store.database import create_database
@@ -92,6 +92,7 @@ def demo_settings(base_url: str, database_url: str) -> Settings:
         credentials=[_credentials(tenant) for tenant in tenants],
         cbr_endpoints={tenant.region: base_url for tenant in tenants},
         worker=WorkerSettings(status_poll_seconds=0.5, idle_poll_seconds=0.2, relay_poll_seconds=0.5),
+        metrics=MetricsSettings(port=0),  # a demo beside a running worker must not fight for its port
     )
 
 

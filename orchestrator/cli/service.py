@@ -70,6 +70,7 @@ def worker() -> None:
     On SIGTERM it stops taking work, lets running workflows reach their next pause, hands the rest back
     to the other workers, then exits 0.
     """
+    from orchestrator.observability.metrics_server import MetricsServerError
     from orchestrator.worker import run_worker, stop_on_signals
 
     chosen = settings()
@@ -80,7 +81,11 @@ def worker() -> None:
         with stop_on_signals(stop):
             await run_worker(chosen, stop)
 
-    run_long_lived(run())
+    try:
+        run_long_lived(run())
+    except MetricsServerError as exc:  # one line, not a traceback: the port is the operator's to choose
+        errors.print(f"not started: {escape(str(exc))}")
+        raise typer.Exit(2) from None
 
 
 @app.command()

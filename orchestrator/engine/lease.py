@@ -8,6 +8,8 @@ or renewed it, so never later than the database's expiry. From that:
   stops its run at once; a workflow asked to cancel meanwhile is marked so (its run stops at its next step);
 * a run whose lease is about to end without renewal (the database unreachable) is stopped
   ``lease_margin_seconds`` before the end, so that it never acts on a lease another worker may take;
+* a workflow claimed after a run that ended without a word (its lease expired: a worker killed, a run cut
+  off) is a lease taken over, and counted;
 * :meth:`Leases.ensure` lets a call that is not idempotent start only with its timeout plus the margin of
   lease left, renewing first if needed: its exchange ends before anyone else can claim the workflow.
 """
@@ -22,7 +24,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from orchestrator.config import WorkerSettings
-from orchestrator.store import Claim, LeaseLost, WorkflowStore
+from orchestrator.observability import metrics
+from orchestrator.store import Claim, LeaseLost, Workflow, WorkflowStore
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +66,13 @@ class Leases:
         lease = Lease(claim, claimed_at + self._seconds)
         self._held[claim.workflow_id] = lease
         return lease
+
+    def hold_claimed(self, wf: Workflow, claimed_at: float) -> Lease:
+        """Hold the lease of a workflow just claimed; count it taken over when the run before ended without
+        a word (the claim counted this run already, so more than one crashed run means one before it)."""
+        if wf.crashed_runs > 1:
+            metrics.LEASES_TAKEN_OVER.inc()
+        return self.hold(wf.claim, claimed_at)
 
     def drop(self, workflow_id: uuid.UUID) -> None:
         self._held.pop(workflow_id, None)

@@ -96,7 +96,7 @@ class Engine:
             log.warning("claim failed (%s); retrying", type(exc).__name__)
             return 0
         for wf in workflows:
-            lease = self._leases.hold(wf.claim, claimed_at)
+            lease = self._leases.hold_claimed(wf, claimed_at)
             task = asyncio.create_task(self._advance_guarded(wf, lease))
             lease.run = task
             self._in_flight[wf.id] = task

@@ -13,6 +13,7 @@ on until an unknown outcome is settled (docs/guarantees.md, "Cancelling").
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, assert_never
@@ -25,6 +26,7 @@ from orchestrator.engine.lease import Lease, Leases
 from orchestrator.engine.retry import RetryPolicy
 from orchestrator.engine.store_actions import perform_store_action
 from orchestrator.messages import Outcome
+from orchestrator.observability import metrics
 from orchestrator.store import Finish, OutboxEvent, Step, Workflow, WorkflowStatus, WorkflowStore
 from orchestrator.workflows import Kind, kind_of
 from orchestrator.workflows.base import (
@@ -163,7 +165,7 @@ class Run:
                         await self._sleep(state, action, observation)
                         return
                     case _:
-                        seen = await self._act(state, action)
+                        seen = await self._timed_act(state, action)
                 if seen is not None:
                     observation = seen
                     answered = action.request if isinstance(action, Call) else None
@@ -174,6 +176,13 @@ class Run:
         if not isinstance(action, Call | Sleep) or not self._cancel_requested():
             return None
         return self.kind.cancel(state, action.request if isinstance(action, Call) else None)
+
+    async def _timed_act(self, state: MachineState, action: Effect) -> Observation | None:
+        """:meth:`_act`, its time counted as a step of the phase that asked for it."""
+        started = time.monotonic()
+        seen = await self._act(state, action)
+        metrics.STEP_DURATION.labels(self.wf.kind, state.phase).observe(time.monotonic() - started)
+        return seen
 
     async def _act(self, state: MachineState, action: Effect) -> Observation | None:
         """Do one action that neither ends nor pauses the run; what it saw, if it looked at anything."""
@@ -261,3 +270,5 @@ class Run:
         steps, _ = self._written()
         await store.finish_with_event(self.lease.claim, dumped, finish, event, steps)
         log.info("workflow %s finished: %s", wf.id, done.outcome.value)
+        metrics.WORKFLOWS.labels(wf.kind, done.outcome.value).inc()
+        metrics.WORKFLOW_DURATION.labels(wf.kind).observe((finished_at - wf.created_at).total_seconds())

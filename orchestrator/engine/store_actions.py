@@ -6,9 +6,11 @@ every other result stays in the children's rows.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import assert_never
 
 from orchestrator.messages import FLEET_PROBLEMS_LISTED, workflow_id_for
+from orchestrator.observability import metrics
 from orchestrator.store import AdmissionCap, NewChild, Workflow, WorkflowStore
 from orchestrator.workflows.base import (
     Admit,
@@ -28,7 +30,10 @@ async def perform_store_action(store: WorkflowStore, wf: Workflow, action: Store
         case Admit():
             caps = [AdmissionCap(c.scope, c.limit, c.per_resource) for c in action.caps]
             ids = action.resource_ids
-            return Admitted(await store.admission.admit(wf.claim, wf.project_id, wf.region, ids, caps))
+            admitted = await store.admission.admit(wf.claim, wf.project_id, wf.region, ids, caps)
+            if admitted:  # waited since its command became a workflow
+                metrics.ADMISSION_WAIT.observe((datetime.now(UTC) - wf.created_at).total_seconds())
+            return Admitted(admitted)
         case SpawnChildren():
             children = [_new_child(c) for c in action.children]
             return ChildrenSpawned(await store.fleet.spawn(wf.claim, children))

@@ -19,6 +19,7 @@ from collections.abc import Callable
 
 from orchestrator.cbr.transport import RequestInfo, ResponseInfo
 from orchestrator.config import RateLimitSettings
+from orchestrator.observability import metrics
 from orchestrator.ratelimit.bucket import clamp_rate, lease, lease_size, new_bucket, throttle
 from orchestrator.store.rate_buckets import BucketKey, RateBuckets
 
@@ -69,7 +70,9 @@ class SharedLimiter:
     # ------------------------------------------------------------ RequestObserver
 
     async def before_request(self, request: RequestInfo) -> None:
+        started = time.monotonic()
         await self.acquire()
+        metrics.RATE_LIMITER_WAIT.observe(time.monotonic() - started)
 
     async def after_response(self, request: RequestInfo, response: ResponseInfo) -> None:
         if response.error is not None and response.error.throttled:

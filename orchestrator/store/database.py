@@ -71,6 +71,16 @@ async def drop_database(dsn: str, connect_timeout: float = CONNECT_TIMEOUT) -> N
         await conn.close()
 
 
+async def database_answers(dsn: str, connect_timeout: float) -> None:
+    """Raise unless the database ``dsn`` names accepts a connection and answers (readiness probes: on a
+    connection of its own, so that it answers even for a process whose pool could not be made)."""
+    conn: asyncpg.Connection = await asyncpg.connect(dsn, timeout=connect_timeout)
+    try:
+        await conn.fetchval("SELECT 1")
+    finally:
+        await conn.close()
+
+
 @contextlib.asynccontextmanager
 async def temporary_database(
     dsn: str, template: str | None = None, connect_timeout: float = CONNECT_TIMEOUT

@@ -19,6 +19,7 @@ from orchestrator.store.callbacks import Callbacks
 from orchestrator.store.event_stream import EventStream
 from orchestrator.store.fencing import Conn, check_lease, check_written, fenced
 from orchestrator.store.fleet_children import FleetChildren
+from orchestrator.store.gauges import GaugeReads
 from orchestrator.store.idempotency import Idempotency
 from orchestrator.store.models import (
     WORKFLOWS_CHANNEL,
@@ -134,7 +135,7 @@ class Store:
     """Everything the orchestrator keeps: no code outside this package sees its pool or its DSN. The
     narrower parts hang off it: ``admission``, ``fleet``, ``refusals``, ``replies``, ``status``,
     ``api_keys``, ``callbacks``, ``events`` (the API's event stream), ``overview`` (the status page),
-    ``idempotency`` (the API's Idempotency-Key records)."""
+    ``idempotency`` (the API's Idempotency-Key records), ``gauges`` (what the metrics read)."""
 
     def __init__(self, pool: asyncpg.Pool, dsn: str) -> None:
         self._pool = pool
@@ -150,6 +151,7 @@ class Store:
         self.events = EventStream(pool)
         self.overview = Overview(pool)
         self.idempotency = Idempotency(pool)
+        self.gauges = GaugeReads(pool)
 
     @classmethod
     async def connect(

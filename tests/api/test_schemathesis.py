@@ -57,6 +57,7 @@ async def api_process(api_settings: Settings, tmp_path: Path) -> AsyncIterator[s
         "CBR_ORCH_API__TRIGGERS_FILE": str(triggers),
         "CBR_ORCH_API__KEY_RATE": "100000",  # the generator, not the limiter, is under test
         "CBR_ORCH_API__KEY_BURST": "100000",
+        "CBR_ORCH_METRICS__PORT": "0",  # tests run many servers at once: no fixed metrics port
     }
     log = (tmp_path / "api.log").open("wb")  # a pipe nobody reads would fill and stop the server
     proc = await asyncio.create_subprocess_exec(

@@ -17,7 +17,7 @@ from worker_helpers import EMULATOR_CONFIG
 
 from cbr_emulator.server import RunningEmulator, start_emulator
 from orchestrator.broker import Topology, declare_topology, delete_topology
-from orchestrator.config import Names, ProjectCredentials, Settings
+from orchestrator.config import MetricsSettings, Names, ProjectCredentials, Settings
 
 AMQP_URL = os.environ.get("CBR_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
 
@@ -32,6 +32,7 @@ def settings(dsn: str) -> Settings:
         amqp_url=AMQP_URL,  # type: ignore[arg-type]
         names=Names(prefix=f"test.{RUN}.{uuid.uuid4().hex[:6]}"),
         credentials=[ProjectCredentials(project_id=PROJECT, region=REGION, access_key="AK", secret_key="SK")],  # type: ignore[arg-type]
+        metrics=MetricsSettings(port=0),  # tests run many workers at once
     )
 
 

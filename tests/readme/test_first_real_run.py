@@ -103,6 +103,8 @@ async def test_the_first_real_run_section_runs_as_pasted_and_ends_with_a_backup_
     env |= {
         "EMULATOR_PORT": str(free_port()),
         "API_PORT": str(free_port()),
+        "METRICS_PORT": str(free_port()),
+        "API_METRICS_PORT": str(free_port()),
         "CBR_ORCH_DATABASE_URL": private_database,
         "CBR_ORCH_AMQP_URL": AMQP_URL,
         "CBR_ORCH_NAMES__PREFIX": private_names.prefix,

@@ -29,7 +29,7 @@ from orchestrator.bench.soak.services import PrivatePostgres, PrivateRabbit
 from orchestrator.bench.soak.traffic import EventLog, Publisher, with_reconnect
 from orchestrator.bench.soak.workers import PoolFigures, WorkerPool
 from orchestrator.broker import REASON_HEADER, declare_topology
-from orchestrator.config import Names, ProjectCredentials, Settings
+from orchestrator.config import MetricsSettings, Names, ProjectCredentials, Settings
 from orchestrator.messages import workflow_id_for
 from orchestrator.store import Store, run_migrations
 from orchestrator.store.database import create_database
@@ -129,6 +129,7 @@ def _settings(dsn: str, amqp_url: str, base_url: str, options: SoakOptions) -> S
         cbr_timeout_seconds=options.cbr_timeout_seconds,
         worker=options.worker,
         rate_limit=options.rate_limit,
+        metrics=MetricsSettings(port=0),  # several workers on one machine: none serves metrics
     )
 
 
