@@ -31,3 +31,9 @@ async def queue_counts(settings: Settings, queue: str) -> QueueCounts | None:
             return None
         result = declared.declaration_result
         return QueueCounts(result.message_count or 0, result.consumer_count or 0)
+
+
+async def broker_answers(url: str, connect_timeout: float = PROBE_TIMEOUT_SECONDS) -> None:
+    """Open a connection to ``url`` and close it: raises what the client raises when it cannot."""
+    connection = await aio_pika.connect(url, timeout=connect_timeout)
+    await connection.close()
