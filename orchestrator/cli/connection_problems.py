@@ -52,6 +52,18 @@ class Target:
         return f"{self.host}:{self.port}" if self.port is not None else self.host
 
 
+@dataclass(frozen=True)
+class Problem:
+    """What went wrong (``headline``), the setting to look at (``check``) and what to do (``todo``)."""
+
+    headline: str
+    check: str
+    todo: str
+
+    def __str__(self) -> str:
+        return f"{self.headline}. {self.check}: {self.todo}."
+
+
 class UrlProblem(ValueError):
     """A URL that names no server we can try (its scheme, port or shape)."""
 
@@ -66,7 +78,7 @@ def check_broker_url(url: str) -> None:
         raise UrlProblem(f"the scheme must be amqp or amqps, not {parts.scheme or 'none'!r}")
 
 
-def database_problem(exc: BaseException, url: str, waited: float = 0.0) -> str:
+def database_problem(exc: BaseException, url: str, waited: float = 0.0) -> Problem:
     target = Target.of(url, 5432, "postgres")
     where = f'PostgreSQL at {target.address}, database "{target.path}"'
     if isinstance(exc, UrlProblem | ValueError) and not isinstance(exc, asyncpg.PostgresError):
@@ -94,7 +106,7 @@ def database_problem(exc: BaseException, url: str, waited: float = 0.0) -> str:
     return _network_line(DATABASE_VARIABLE, url, where, "PostgreSQL", exc, waited)
 
 
-def broker_problem(exc: BaseException, url: str, waited: float = 0.0) -> str:
+def broker_problem(exc: BaseException, url: str, waited: float = 0.0) -> Problem:
     target = Target.of(url, 5672, "/")
     where = f"RabbitMQ at {target.address}, vhost {target.path!r}"
     if isinstance(exc, UrlProblem):
@@ -128,7 +140,7 @@ def is_starting(exc: BaseException) -> bool:
 
 def _network_line(
     variable: str, url: str, where: str, service: str, exc: BaseException, waited: float
-) -> str:
+) -> Problem:
     after = f" (waited {waited:g} s)" if waited else ""
     chain = list(_chain(exc))
     if any(isinstance(e, socket.gaierror) for e in chain):
@@ -154,13 +166,13 @@ def _network_line(
     )
 
 
-def _line(variable: str, url: str, where: str, cause: str, todo: str) -> str:
-    return f"cannot connect to {where}: {cause}. Check {variable} ({hide_passwords(url)}): {todo}."
+def _line(variable: str, url: str, where: str, cause: str, todo: str) -> Problem:
+    return Problem(f"cannot connect to {where}: {cause}", f"Check {variable} ({hide_passwords(url)})", todo)
 
 
-def _url_line(variable: str, url: str, service: str, cause: str, form: str) -> str:
-    shown = hide_passwords(url)
-    return f"cannot read the {service} URL: {cause}. Check {variable} ({shown}): write it as {form}."
+def _url_line(variable: str, url: str, service: str, cause: str, form: str) -> Problem:
+    check = f"Check {variable} ({hide_passwords(url)})"
+    return Problem(f"cannot read the {service} URL: {cause}", check, f"write it as {form}")
 
 
 def _chain(exc: BaseException) -> list[BaseException]:

@@ -23,6 +23,7 @@ import typer
 from orchestrator.cli.app import errors, package_version, print_cause_when_debugging
 from orchestrator.cli.connection_problems import (
     DATABASE_VARIABLE,
+    Problem,
     Target,
     UrlProblem,
     broker_problem,
@@ -35,6 +36,7 @@ from orchestrator.config import Settings
 from orchestrator.store.migrations import SchemaState
 
 STARTUP_EXIT_CODE = 2
+MIGRATE = "run `cbr-orchestrator migrate`"
 RETRY_SECONDS = 0.5
 T = TypeVar("T")
 
@@ -77,7 +79,7 @@ async def _preflight(settings: Settings, schema: SchemaNeed, broker: bool, may_b
     state = await _when_up(
         schema_state,
         wait,
-        lambda exc, waited: database_problem(exc, url, waited),
+        lambda exc, waited: str(database_problem(exc, url, waited)),
         f"PostgreSQL at {Target.of(url, 5432, 'postgres').address}",
     )
     if state is not None:
@@ -87,11 +89,11 @@ async def _preflight(settings: Settings, schema: SchemaNeed, broker: bool, may_b
         try:
             check_broker_url(amqp)
         except UrlProblem as exc:
-            raise NotStarted(broker_problem(exc, amqp)) from exc
+            raise NotStarted(str(broker_problem(exc, amqp))) from exc
         await _when_up(
             lambda: _quietly(broker_answers(amqp)),
             wait,
-            lambda exc, waited: broker_problem(exc, amqp, waited),
+            lambda exc, waited: str(broker_problem(exc, amqp, waited)),
             f"RabbitMQ at {Target.of(amqp, 5672, '/').address}",
         )
 
@@ -132,25 +134,29 @@ async def _quietly(attempt: Awaitable[None]) -> None:
 
 
 def _check_schema(state: SchemaState, url: str, need: SchemaNeed) -> None:
+    problem = schema_problem(state, url, need)
+    if problem is not None:
+        raise NotStarted(str(problem))
+
+
+def schema_problem(state: SchemaState, url: str, need: SchemaNeed) -> Problem | None:
+    """Why the schema does not fit this code, or None when it does (for ``need``)."""
     target = Target.of(url, 5432, "postgres")
     where = f'the database "{target.path}" at {target.address}'
     check = f"Check {DATABASE_VARIABLE} ({hide_passwords(url)})"
     this = f"this cbr-orchestrator ({package_version()})"
     if state.unknown:
         versions = ", ".join(str(v) for v in state.unknown)
-        raise NotStarted(
-            f"{where} has migrations {versions} that {this} does not know: a newer release migrated it. "
-            f"{check}: run that release or a newer one against it."
+        return Problem(
+            f"{where} has migrations {versions} that {this} does not know: a newer release migrated it",
+            check,
+            "run that release or a newer one against it",
         )
     if need is SchemaNeed.NOT_AHEAD:
-        return
+        return None
     if not state.migrated:
-        raise NotStarted(
-            f"{where} was never migrated (no cbr-orchestrator tables). "
-            f"{check}: run `cbr-orchestrator migrate`."
-        )
+        return Problem(f"{where} was never migrated (no cbr-orchestrator tables)", check, MIGRATE)
     if state.missing:
         names = ", ".join(f"{m.version:03d}_{m.name}" for m in state.missing)
-        raise NotStarted(
-            f"{where} lacks migrations {names} that {this} needs. {check}: run `cbr-orchestrator migrate`."
-        )
+        return Problem(f"{where} lacks migrations {names} that {this} needs", check, MIGRATE)
+    return None

@@ -41,11 +41,11 @@ def explain(exc: BaseException) -> str | None:
         or (isinstance(exc, OSError | TimeoutError) and _raised_in(exc, "asyncpg"))
         or (isinstance(exc, ValueError) and _raised_in(exc, "asyncpg.connect_utils"))  # a URL it cannot read
     ):
-        return database_problem(exc, current_url(DATABASE_VARIABLE))
+        return str(database_problem(exc, current_url(DATABASE_VARIABLE)))
     if (isinstance(exc, OSError | TimeoutError) and _raised_in(exc, "aiormq", "aio_pika")) or isinstance(
         exc, aiormq.exceptions.InvalidFrameError
     ):
-        return broker_problem(exc, current_url(BROKER_VARIABLE))
+        return str(broker_problem(exc, current_url(BROKER_VARIABLE)))
     return None
 
 
