@@ -1,12 +1,24 @@
 """The ``cbr-orchestrator`` command: the application (``app``), and one module per group of commands."""
 
-from orchestrator.cli import api, cancel, doctor, emulator, hooks, proofs, refusals, service, workflows
+from orchestrator.cli import (
+    api,
+    cancel,
+    dead_letters,
+    doctor,
+    emulator,
+    hooks,
+    proofs,
+    refusals,
+    service,
+    workflows,
+)
 from orchestrator.cli.app import app
 
 __all__ = [
     "api",
     "app",
     "cancel",
+    "dead_letters",
     "doctor",
     "emulator",
     "hooks",
