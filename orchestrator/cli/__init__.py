@@ -10,6 +10,7 @@ from orchestrator.cli import (
     proofs,
     refusals,
     service,
+    workflow,
     workflows,
 )
 from orchestrator.cli.app import app
@@ -26,6 +27,7 @@ __all__ = [
     "proofs",
     "refusals",
     "service",
+    "workflow",
     "workflows",
 ]
 

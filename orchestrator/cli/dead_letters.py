@@ -80,7 +80,7 @@ def show_letter(
 @dead_letters_app.command("replay", epilog=ENV_BROKER)
 def replay(
     letter_ids: Annotated[
-        list[str] | None, typer.Argument(metavar="[ID]...", help="The ids `list` shows.")
+        list[str] | None, typer.Argument(metavar="ID", help="The ids `list` shows.", show_default=False)
     ] = None,
     replay_all: Annotated[bool, typer.Option("--all", help="Replay every dead letter.")] = False,
 ) -> None:
