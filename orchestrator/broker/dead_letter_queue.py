@@ -23,6 +23,7 @@ from datetime import datetime
 from typing import Any
 
 import aio_pika
+import aiormq
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, FieldValue, HeadersType
 
 from orchestrator.broker.topology import DROPPED_HEADERS_HEADER, REASON_HEADER
@@ -33,6 +34,10 @@ GET_TIMEOUT_SECONDS = 10.0
 # headers that dead-lettering adds (ours and the broker's): not part of the command, dropped on replay
 DEAD_LETTERING_HEADERS = (REASON_HEADER, DROPPED_HEADERS_HEADER, "x-death", "x-delivery-count")
 DEAD_LETTERING_PREFIXES = ("x-first-death-", "x-last-death-")
+
+
+class NoDeadLetterQueue(LookupError):
+    """The broker has no dead-letter queue of these names."""
 
 
 @dataclass(frozen=True)
@@ -97,7 +102,11 @@ class DeadLetterLook:
         return [letter for letter, _ in self._held]
 
     async def take(self, limit: int) -> None:
-        queue = await self._channel.declare_queue(self._settings.names.dead_letter_queue, passive=True)
+        name = self._settings.names.dead_letter_queue
+        try:
+            queue = await self._channel.declare_queue(name, passive=True)
+        except aiormq.exceptions.ChannelNotFoundEntity:
+            raise NoDeadLetterQueue(f"no queue {name} (no worker has declared the topology yet)") from None
         while len(self._held) < min(limit, MAX_LOOK):
             message = await queue.get(no_ack=False, fail=False, timeout=GET_TIMEOUT_SECONDS)
             if message is None:
@@ -138,7 +147,8 @@ async def dead_letter_look(settings: Settings, limit: int = MAX_LOOK) -> AsyncIt
             await look.take(limit)
             yield look
         finally:
-            await look.give_back()
+            if not channel.is_closed:
+                await look.give_back()
 
 
 def _command_fields(body: bytes) -> dict[str, str]:

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import TYPE_CHECKING, Annotated, Any
+from collections.abc import Coroutine
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.markup import escape
@@ -26,6 +27,7 @@ dead_letters_app = typer.Typer(
 )
 app.add_typer(dead_letters_app, name="dead-letters")
 BODY_SHOWN_BYTES = 64 * 1024
+T = TypeVar("T")
 
 
 @dead_letters_app.command("list", epilog=ENV_BROKER)
@@ -34,7 +36,7 @@ def list_letters(
     as_json: Annotated[bool, typer.Option("--json", help="Print them as JSON.")] = False,
 ) -> None:
     """The dead letters, oldest first: id, when, why, and the command's kind, id and project."""
-    letters = asyncio.run(_look(limit))
+    letters = _answered(_look(limit))
     if as_json:
         console.print_json(json.dumps([_summary(letter) for letter in letters]))
         return
@@ -62,7 +64,7 @@ def show_letter(
     as_json: Annotated[bool, typer.Option("--json", help="Print it as JSON.")] = False,
 ) -> None:
     """One dead letter: its reason, headers and body. Exit 1 when no dead letter has that id."""
-    found = [letter for letter in asyncio.run(_look()) if letter.id == letter_id]
+    found = [letter for letter in _answered(_look()) if letter.id == letter_id]
     if not found:
         errors.print(f"no dead letter with id {escape(letter_id)}")
         raise typer.Exit(1)
@@ -98,7 +100,7 @@ def replay(
         async with dead_letter_look(settings()) as look:
             return await look.replay(wanted)
 
-    replayed = asyncio.run(run())
+    replayed = _answered(run())
     for letter in replayed:
         console.print(f"replayed {escape(letter.id)} ({escape(letter.kind or 'unknown kind')})")
     console.print(f"{len(replayed)} dead letters replayed to the commands queue")
@@ -106,6 +108,17 @@ def replay(
     if unknown:
         errors.print(f"no dead letter with id {escape(', '.join(unknown))}")
         raise typer.Exit(1)
+
+
+def _answered(work: Coroutine[Any, Any, T]) -> T:
+    """``work``'s result; a broker without the dead-letter queue ends the command with one line."""
+    from orchestrator.broker.dead_letter_queue import NoDeadLetterQueue
+
+    try:
+        return asyncio.run(work)
+    except NoDeadLetterQueue as exc:
+        errors.print(escape(str(exc)))
+        raise typer.Exit(1) from None
 
 
 async def _look(limit: int | None = None) -> list[DeadLetter]:

@@ -116,6 +116,9 @@ async def _credentials_check(clients: CbrClients, cred: ProjectCredentials) -> C
         else:
             hint = "see CBR's error code; the call was one list_vault with limit 1"
         return Check(name, False, detail, hint)
+    except Exception as exc:  # the error's type only: its text could quote what was sent
+        hint = f"check CBR_ORCH_CBR_ENDPOINTS for {cred.region} and the network to it"
+        return Check(name, False, f"no answer from CBR ({type(exc).__name__})", hint)
     return Check(name, True, f"accepted by CBR ({page.count} vaults)")
 
 

@@ -19,6 +19,7 @@ from typing import TypeVar
 
 import asyncpg
 import typer
+from aiormq.exceptions import AMQPError
 
 from orchestrator.cli.app import errors, package_version, print_cause_when_debugging
 from orchestrator.cli.connection_problems import (
@@ -36,6 +37,15 @@ from orchestrator.config import Settings
 from orchestrator.store.migrations import SchemaState
 
 STARTUP_EXIT_CODE = 2
+# what the drivers raise for a server that cannot be reached or refuses us (ValueError: an unreadable URL)
+CONNECTING_ERRORS = (
+    OSError,
+    TimeoutError,
+    ValueError,
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+    AMQPError,
+)
 MIGRATE = "run `cbr-orchestrator migrate`"
 RETRY_SECONDS = 0.5
 T = TypeVar("T")
@@ -110,7 +120,7 @@ async def _when_up(
     while True:
         try:
             return await attempt()
-        except Exception as exc:
+        except CONNECTING_ERRORS as exc:  # anything else is unexpected: raised, with its traceback
             starting, waited = is_starting(exc), time.monotonic() - started
             if not starting or waited >= wait:
                 raise NotStarted(describe(exc, wait if starting else 0.0)) from exc

@@ -205,3 +205,9 @@ async def test_a_replayed_command_accepted_before_is_a_duplicate_not_a_second_wo
     assert await waiting_in(settings, settings.names.commands_queue) == 0
     assert emulator.counters.requests_of("create_checkpoint") == 1
     assert await workflow_status(settings.database_url, command_id) == "succeeded"
+
+
+async def test_a_broker_without_the_dead_letter_queue_is_said_in_one_line(settings: Settings) -> None:
+    run = await dlq(settings, "list")
+    assert run.code == 1
+    assert f"no queue {settings.names.dead_letter_queue} (no worker has declared" in run.stderr
