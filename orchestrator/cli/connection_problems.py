@@ -119,7 +119,7 @@ def broker_problem(exc: BaseException, url: str, waited: float = 0.0) -> Problem
             f"login refused for user {target.user!r} (ACCESS_REFUSED)",
             "correct the user and password",
         )
-    if isinstance(exc, aiormq.exceptions.InvalidFrameError):  # the broker closed instead of Connection.OpenOk
+    if _closed_at_open(exc):
         return _line(
             BROKER_VARIABLE,
             url,
@@ -129,6 +129,13 @@ def broker_problem(exc: BaseException, url: str, waited: float = 0.0) -> Problem
             f"{target.path} {target.user or 'USER'} '.*' '.*' '.*'`) or correct the URL's path",
         )
     return _network_line(BROKER_VARIABLE, url, where, "RabbitMQ", exc, waited)
+
+
+def _closed_at_open(exc: BaseException) -> bool:
+    """The broker answered Connection.Open (the vhost) with Connection.Close: aiormq keeps only the text."""
+    if not isinstance(exc, aiormq.exceptions.InvalidFrameError):
+        return False
+    return "Connection.OpenOk" in str(exc) and "Connection.Close" in str(exc)
 
 
 def is_starting(exc: BaseException) -> bool:
