@@ -104,6 +104,8 @@ async def test_a_partly_failed_backup_is_retried_for_its_failed_resource_only(
     assert finished.code == 1 and "it is succeeded" in finished.stderr
     unknown = await run_cli(settings.database_url, "workflow", "retry", "no-such-command", env=env)
     assert unknown.code == 1 and "no workflow with id or command id" in unknown.stderr
+    cancelled = await run_cli(settings.database_url, "workflow", "cancel", command_id, env=env)
+    assert cancelled.code == 1 and "it already ended partially_succeeded" in cancelled.stderr
 
     unchanged = await store.workflow_by_command(command_id)
     assert unchanged is not None and unchanged.status is WorkflowStatus.PARTIALLY_SUCCEEDED
