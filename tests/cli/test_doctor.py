@@ -19,6 +19,7 @@ from cbr_emulator.config import DEFAULT_TENANT, EmulatorConfig
 from cbr_emulator.server import RunningEmulator, start_emulator
 from orchestrator.broker import declare_topology, delete_topology
 from orchestrator.config import Settings
+from orchestrator.store.rate_buckets import BucketKey, RateBuckets
 
 PROJECT, REGION = DEFAULT_TENANT.project_id, DEFAULT_TENANT.region
 
@@ -134,3 +135,18 @@ async def test_a_database_behind_the_code_and_an_unreachable_broker_fail_with_wh
     assert not checks["broker"]["ok"] and "connection refused" in checks["broker"]["detail"]
     assert f"rate limit {PROJECT} {REGION}" not in checks  # not read from a database that is not current
     assert "CANARY-PW-62" not in run.stdout + run.stderr
+
+
+async def test_a_project_cbr_is_throttling_fails_its_rate_limit_check(settings: Settings) -> None:
+    """As a worker reports a 429 with Retry-After: 600 (the shared bucket, in the database)."""
+    buckets = await RateBuckets.open(settings.database_url, settings.rate_limit)
+    try:
+        await buckets.throttle(BucketKey(REGION, PROJECT), 600)
+    finally:
+        await buckets.close()
+    run, checks = await doctor(settings)
+    assert run.code == 1
+    check = checks[f"rate limit {PROJECT} {REGION}"]
+    assert not check["ok"] and check["detail"].startswith("blocked by CBR until")
+    assert "100.0 calls/s (start 200, max 1000), 1 throttled" in check["detail"]
+    assert "CBR answers 429" in check["hint"]
