@@ -269,6 +269,11 @@ class Settings(BaseSettings):
         default=30.0, gt=0, description="A database statement or connection attempt taking longer fails."
     )
     amqp_url: SecretStr = SecretStr("amqp://guest:guest@127.0.0.1:5672/")
+    startup_wait_seconds: float = Field(
+        default=30.0,
+        ge=0,
+        description="How long worker, api and migrate wait for PostgreSQL and RabbitMQ to start listening.",
+    )
     names: Names = Field(default_factory=Names)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
     rate_limit: RateLimitSettings = Field(default_factory=RateLimitSettings)

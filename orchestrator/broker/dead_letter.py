@@ -9,7 +9,7 @@ it dropped: its header frame always fits, whatever the original carried.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import aio_pika
@@ -34,6 +34,8 @@ def dead_letter_copy(message: AbstractIncomingMessage, reason: str) -> aio_pika.
         content_type=message.content_type,
         message_id=message.message_id,
         correlation_id=message.correlation_id,
+        reply_to=message.reply_to,
+        timestamp=datetime.now(UTC),  # when it was dead-lettered (`dead-letters list` shows it)
         delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
     )
 

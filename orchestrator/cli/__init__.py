@@ -1,9 +1,35 @@
 """The ``cbr-orchestrator`` command: the application (``app``), and one module per group of commands."""
 
-from orchestrator.cli import api, cancel, emulator, hooks, proofs, refusals, service, workflows
+from orchestrator.cli import (
+    api,
+    cancel,
+    dead_letters,
+    doctor,
+    emulator,
+    hooks,
+    proofs,
+    refusals,
+    service,
+    workflow,
+    workflows,
+)
 from orchestrator.cli.app import app
 
-__all__ = ["api", "app", "cancel", "emulator", "hooks", "main", "proofs", "refusals", "service", "workflows"]
+__all__ = [
+    "api",
+    "app",
+    "cancel",
+    "dead_letters",
+    "doctor",
+    "emulator",
+    "hooks",
+    "main",
+    "proofs",
+    "refusals",
+    "service",
+    "workflow",
+    "workflows",
+]
 
 
 def main() -> None:

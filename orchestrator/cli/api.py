@@ -28,10 +28,13 @@ def api() -> None:
     balancer (state: PostgreSQL)."""
     from orchestrator.api.app import run_api
     from orchestrator.api.triggers import TriggerError
+    from orchestrator.cli.startup import STARTUP_EXIT_CODE, SchemaNeed, preflight
+    from orchestrator.cli.unreachable import services_explained
     from orchestrator.observability.metrics_server import MetricsServerError
     from orchestrator.worker import stop_on_signals
 
     chosen = settings()
+    preflight(chosen, schema=SchemaNeed.CURRENT, broker=True)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     async def run() -> None:
@@ -40,7 +43,8 @@ def api() -> None:
             await run_api(chosen, stop)
 
     try:
-        run_long_lived(run())
+        with services_explained(STARTUP_EXIT_CODE):
+            run_long_lived(run())
     except TriggerError as exc:  # one line, not a traceback: the file is the operator's to fix
         errors.print(f"not started: triggers: {escape(str(exc))}")
         raise typer.Exit(2) from None

@@ -74,6 +74,16 @@ def settings() -> Settings:
         raise typer.Exit(2) from None
 
 
+def print_cause_when_debugging(exc: BaseException) -> None:
+    """With ``CBR_ORCH_LOG_LEVEL=DEBUG``, the traceback behind a one-line explanation, on stderr."""
+    import os
+    import traceback
+
+    cause = exc.__cause__ or exc
+    if os.environ.get("CBR_ORCH_LOG_LEVEL", "").upper() == "DEBUG":
+        errors.print("".join(traceback.format_exception(cause)), markup=False, highlight=False)
+
+
 def run_long_lived(main: Coroutine[Any, Any, None]) -> None:
     """Run a server process (the worker) on uvloop: a faster event loop where most time is I/O."""
     import uvloop

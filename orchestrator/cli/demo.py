@@ -224,10 +224,21 @@ class Demo:
         self.console.print(f"[bold cyan]→[/] {escape(text)}")  # CBR names and ids: shown as written
 
 
+async def _check_schema(database_url: str) -> None:
+    """A demo database a newer checkout migrated is said at once (a worker would fail on every claim)."""
+    from orchestrator.cli.startup import SchemaNeed, schema_problem
+    from orchestrator.store.migrations import read_schema_state
+
+    problem = schema_problem(await read_schema_state(database_url, 30.0), database_url, SchemaNeed.CURRENT)
+    if problem is not None:
+        raise DemoFailed(f"{problem.headline}; drop it (`dropdb {DEMO_DATABASE}`) and run the demo again")
+
+
 async def run_demo(console: Console, server_dsn: str = "postgresql://postgres@127.0.0.1:5432") -> None:
     database_url = await ensure_database(server_dsn, DEMO_DATABASE)
     applied = await run_migrations(database_url)
     console.print(f"[bold]database[/] {DEMO_DATABASE}: migrations applied now: {applied or 'none'}")
+    await _check_schema(database_url)
     async with await start_emulator(tour_config()) as running:
         console.print(f"[bold]CBR emulator[/] listening on {running.base_url}")
         settings = demo_settings(running.base_url, database_url)

@@ -20,6 +20,7 @@ from orchestrator.cli.app import (
     run_long_lived,
     settings,
 )
+from orchestrator.cli.startup import STARTUP_EXIT_CODE
 
 
 @app.command(epilog=ENV_DATABASE)
@@ -34,12 +35,16 @@ def migrate(
     ] = False,
 ) -> None:
     """Apply the SQL migrations not applied yet (safe to run twice, and by two processes at once)."""
+    from orchestrator.cli.startup import SchemaNeed, preflight
+    from orchestrator.cli.unreachable import services_explained
     from orchestrator.store import run_migrations
 
     chosen = settings()
-    if create_database:
-        _create_database(chosen.database_url, chosen.database_timeout_seconds)
-    applied = asyncio.run(run_migrations(chosen.database_url))
+    preflight(chosen, schema=SchemaNeed.NOT_AHEAD, broker=False, database_may_be_missing=create_database)
+    with services_explained(STARTUP_EXIT_CODE):
+        if create_database:
+            _create_database(chosen.database_url, chosen.database_timeout_seconds)
+        applied = asyncio.run(run_migrations(chosen.database_url))
     console.print(f"applied migrations: {escape(str(applied))}" if applied else "database is up to date")
 
 
@@ -70,10 +75,13 @@ def worker() -> None:
     On SIGTERM it stops taking work, lets running workflows reach their next pause, hands the rest back
     to the other workers, then exits 0.
     """
+    from orchestrator.cli.startup import SchemaNeed, preflight
+    from orchestrator.cli.unreachable import services_explained
     from orchestrator.observability.metrics_server import MetricsServerError
     from orchestrator.worker import run_worker, stop_on_signals
 
     chosen = settings()
+    preflight(chosen, schema=SchemaNeed.CURRENT, broker=True)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     async def run() -> None:
@@ -82,10 +90,11 @@ def worker() -> None:
             await run_worker(chosen, stop)
 
     try:
-        run_long_lived(run())
+        with services_explained(STARTUP_EXIT_CODE):
+            run_long_lived(run())
     except MetricsServerError as exc:  # one line, not a traceback: the port is the operator's to choose
         errors.print(f"not started: {escape(str(exc))}")
-        raise typer.Exit(2) from None
+        raise typer.Exit(STARTUP_EXIT_CODE) from None
 
 
 @app.command()

@@ -9,18 +9,20 @@ raised as it is. Passwords in URLs never show: the URL is printed with its passw
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import TracebackType
 
+import aiormq
 import asyncpg
 
-from orchestrator.cli.app import errors
-
-DATABASE_VARIABLE = "CBR_ORCH_DATABASE_URL"
-BROKER_VARIABLE = "CBR_ORCH_AMQP_URL"
-_CREDENTIALS_IN_URL = re.compile(r"(//[^/@:\s]*):[^/@\s]*@")
+from orchestrator.cli.app import errors, print_cause_when_debugging
+from orchestrator.cli.connection_problems import (
+    BROKER_VARIABLE,
+    DATABASE_VARIABLE,
+    broker_problem,
+    database_problem,
+)
 
 # PostgreSQL's answers while connecting: the database, the role or the server refuses
 _DATABASE_REFUSALS = (
@@ -39,18 +41,17 @@ def explain(exc: BaseException) -> str | None:
         or (isinstance(exc, OSError | TimeoutError) and _raised_in(exc, "asyncpg"))
         or (isinstance(exc, ValueError) and _raised_in(exc, "asyncpg.connect_utils"))  # a URL it cannot read
     ):
-        hint = ""
-        if isinstance(exc, asyncpg.InvalidCatalogNameError):
-            hint = "; create it with `cbr-orchestrator migrate --create-database`"
-        return _line("PostgreSQL", DATABASE_VARIABLE, exc, hint)
-    if isinstance(exc, OSError | TimeoutError) and _raised_in(exc, "aiormq", "aio_pika"):
-        return _line("RabbitMQ", BROKER_VARIABLE, exc, "")
+        return str(database_problem(exc, current_url(DATABASE_VARIABLE)))
+    if (isinstance(exc, OSError | TimeoutError) and _raised_in(exc, "aiormq", "aio_pika")) or isinstance(
+        exc, aiormq.exceptions.InvalidFrameError
+    ):
+        return str(broker_problem(exc, current_url(BROKER_VARIABLE)))
     return None
 
 
 @contextmanager
-def services_explained() -> Iterator[None]:
-    """Turn an unreachable database or broker into one line on stderr and exit status 1."""
+def services_explained(exit_code: int = 1) -> Iterator[None]:
+    """Turn an unreachable database or broker into one line on stderr and ``exit_code``."""
     try:
         yield
     except Exception as exc:
@@ -58,32 +59,19 @@ def services_explained() -> Iterator[None]:
         if line is None:
             raise
         errors.print(line, markup=False, highlight=False)
-        raise SystemExit(1) from None
+        print_cause_when_debugging(exc)
+        raise SystemExit(exit_code) from None
 
 
-def _line(service: str, variable: str, exc: BaseException, hint: str) -> str:
-    reason = hide_passwords(str(exc)) or "no answer"
-    return (
-        f"cannot connect to {service}: {type(exc).__name__}: {reason}{hint}. "
-        f"Check {variable} ({_current(variable)})."
-    )
-
-
-def _current(variable: str) -> str:
+def current_url(variable: str) -> str:
+    """The URL ``variable`` holds, or the default the settings take when it is not set."""
     from orchestrator.config import Settings
 
     value = os.environ.get(variable)
-    if value is None:
-        field = variable.removeprefix("CBR_ORCH_").lower()
-        default = Settings.model_fields[field].default
-        shown = default.get_secret_value() if hasattr(default, "get_secret_value") else str(default)
-        return f"not set; the default is {hide_passwords(shown)}"
-    return hide_passwords(value)
-
-
-def hide_passwords(text: str) -> str:
-    """``scheme://user:secret@host`` → ``scheme://user:***@host``, wherever it occurs in ``text``."""
-    return _CREDENTIALS_IN_URL.sub(r"\1:***@", text)
+    if value is not None:
+        return value
+    default = Settings.model_fields[variable.removeprefix("CBR_ORCH_").lower()].default
+    return str(default.get_secret_value() if hasattr(default, "get_secret_value") else default)
 
 
 def _raised_in(exc: BaseException, *modules: str) -> bool:

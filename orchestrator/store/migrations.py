@@ -76,3 +76,40 @@ async def _apply_missing(conn: asyncpg.Connection, migrations: list[Migration]) 
             )
         done.append(migration.version)
     return done
+
+
+@dataclass(frozen=True)
+class SchemaState:
+    """How a database's applied migrations compare with the ones this code ships."""
+
+    migrated: bool  # the table of applied migrations exists
+    missing: tuple[Migration, ...]  # shipped, not applied: the code is ahead of the database
+    unknown: tuple[int, ...]  # applied, not shipped: the database is ahead of the code
+
+    @property
+    def current(self) -> bool:
+        return self.migrated and not self.missing and not self.unknown
+
+
+async def schema_state(conn: asyncpg.Connection, sql_dir: Traversable | None = None) -> SchemaState:
+    """Compare the migrations recorded in the database ``conn`` is on with the shipped ones (reads only)."""
+    shipped = load_migrations(sql_dir)
+    if await conn.fetchval("SELECT to_regclass('schema_migrations')") is None:
+        return SchemaState(migrated=False, missing=tuple(shipped), unknown=())
+    applied = {r["version"] for r in await conn.fetch("SELECT version FROM schema_migrations")}
+    known = {m.version for m in shipped}
+    return SchemaState(
+        migrated=True,
+        missing=tuple(m for m in shipped if m.version not in applied),
+        unknown=tuple(sorted(applied - known)),
+    )
+
+
+async def read_schema_state(dsn: str, connect_timeout: float) -> SchemaState:
+    """:func:`schema_state` of the database ``dsn`` names, on a connection of its own (connecting errors
+    are raised as the driver raises them)."""
+    conn: asyncpg.Connection = await asyncpg.connect(dsn, timeout=connect_timeout)
+    try:
+        return await schema_state(conn)
+    finally:
+        await conn.close()

@@ -15,6 +15,9 @@ COMMANDS = (
     "submit",
     "status",
     "cancel",
+    "doctor",
+    "dead-letters",
+    "workflow",
     "schema",
     "emulator",
     "demo",
@@ -37,7 +40,7 @@ async def test_help_shows_no_bool_metavar_and_names_defaults_and_choices(command
     assert "<bool>" not in run.stdout
     if command in ("migrate", "worker", "submit", "status", "cancel"):
         assert "CBR_ORCH_DATABASE_URL" in run.stdout
-    if command in ("worker", "submit"):
+    if command in ("worker", "submit", "doctor"):
         assert "CBR_ORCH_AMQP_URL" in run.stdout
     if command == "status":
         assert "<pending|running|succeeded|partially_succeeded|failed|expired|cancelled>" in run.stdout
