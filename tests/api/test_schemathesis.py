@@ -126,6 +126,7 @@ async def test_schemathesis_finds_no_server_error_and_no_answer_off_the_document
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
         env=os.environ | {"NO_COLOR": "1", "SCHEMATHESIS_HOOKS": ""},
+        cwd=tmp_path,  # its cache of crashes, not the checkout's
     )
     out, _ = await asyncio.wait_for(run.communicate(), 300)
     report = out.decode()
