@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Annotated, TypeVar
 
@@ -11,7 +10,16 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from orchestrator.cli.app import ENV_BROKER, ENV_DATABASE, app, console, errors, run_long_lived, settings
+from orchestrator.cli.app import (
+    ENV_BROKER,
+    ENV_DATABASE,
+    app,
+    console,
+    errors,
+    observed,
+    run_long_lived,
+    settings,
+)
 
 if TYPE_CHECKING:
     from orchestrator.store import Store
@@ -31,7 +39,6 @@ def api() -> None:
     from orchestrator.worker import stop_on_signals
 
     chosen = settings()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     async def run() -> None:
         stop = asyncio.Event()
@@ -39,7 +46,8 @@ def api() -> None:
             await run_api(chosen, stop)
 
     try:
-        run_long_lived(run())
+        with observed("api"):
+            run_long_lived(run())
     except TriggerError as exc:  # one line, not a traceback: the file is the operator's to fix
         errors.print(f"not started: triggers: {escape(str(exc))}")
         raise typer.Exit(2) from None

@@ -3,7 +3,8 @@ console, the settings (with errors that name the environment variable to fix) an
 
 from __future__ import annotations
 
-from collections.abc import Coroutine
+import contextlib
+from collections.abc import Coroutine, Iterator
 from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -72,6 +73,25 @@ def settings() -> Settings:
     except ValueError as exc:  # the secrets file, read by a validator
         errors.print(f"configuration: {escape(str(exc))}")
         raise typer.Exit(2) from None
+
+
+@contextlib.contextmanager
+def observed(service: str) -> Iterator[None]:
+    """A server process's logging (JSON lines, or readable ones on a terminal: CBR_ORCH_LOG_FORMAT,
+    CBR_ORCH_LOG_LEVEL) and, when the OTEL_* variables ask for it, its traces, flushed when it ends."""
+    from orchestrator.observability.logs import LogSettingError, setup_logging
+    from orchestrator.observability.tracing import setup_tracing, shutdown_tracing
+
+    try:
+        setup_logging()
+    except LogSettingError as exc:
+        errors.print(f"configuration: {escape(str(exc))}")
+        raise typer.Exit(2) from None
+    setup_tracing(f"cbr-orchestrator-{service}")
+    try:
+        yield
+    finally:
+        shutdown_tracing()
 
 
 def run_long_lived(main: Coroutine[Any, Any, None]) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 from typing import Annotated
 
 import typer
@@ -17,6 +16,7 @@ from orchestrator.cli.app import (
     app,
     console,
     errors,
+    observed,
     run_long_lived,
     settings,
 )
@@ -73,14 +73,14 @@ def worker() -> None:
     from orchestrator.worker import run_worker, stop_on_signals
 
     chosen = settings()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     async def run() -> None:
         stop = asyncio.Event()
         with stop_on_signals(stop):
             await run_worker(chosen, stop)
 
-    run_long_lived(run())
+    with observed("worker"):
+        run_long_lived(run())
 
 
 @app.command()

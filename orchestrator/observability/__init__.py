@@ -1,0 +1,1 @@
+"""Metrics, traces and logs: what an operator sees of a running orchestrator."""
