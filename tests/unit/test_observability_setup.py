@@ -6,10 +6,13 @@ from __future__ import annotations
 import io
 import json
 import logging
+import re
 import subprocess
 import sys
 import textwrap
+import tomllib
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -160,3 +163,17 @@ def test_without_opentelemetry_installed_tracing_stays_off_and_everything_else_r
     said = [json.loads(line) for line in run.stdout.splitlines() if line]
     assert "install cbr-orchestrator[tracing]" in said[0]["message"]
     assert said[1]["message"] == "no ids" and "trace_id" not in said[1]
+
+
+
+def test_every_instrumentation_the_tracing_module_uses_is_in_the_tracing_extra() -> None:
+    root = Path(__file__).resolve().parents[2]
+    extras = tomllib.loads((root / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    named = {re.split(r"[<>=!~\[ ;]", requirement)[0] for requirement in extras["tracing"]}
+    source = (root / "orchestrator" / "observability" / "otel.py").read_text()
+    instrumentation = re.compile(r"^from opentelemetry\.instrumentation\.(\w+) import \w+Instrumentor$", re.M)
+    used = set(instrumentation.findall(source))
+    assert used == {"aio_pika", "aiohttp_client", "asyncpg"}
+    wanted = {f"opentelemetry-instrumentation-{module.replace('_', '-')}" for module in used}
+    assert wanted | {"opentelemetry-sdk", "opentelemetry-exporter-otlp-proto-http"} <= named
+    assert "cbr-orchestrator[tracing]" in extras["test"]
