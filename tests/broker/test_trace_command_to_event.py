@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import aio_pika
+import pytest
 from aio_pika.abc import AbstractQueue, AbstractRobustConnection
 from broker_helpers import drain, wait_for
 from opentelemetry.sdk.trace import ReadableSpan
@@ -94,3 +95,30 @@ async def test_one_trace_runs_from_the_command_through_cbr_and_sql_to_the_comple
     headers = final.headers or {}
     assert headers["traceparent"] == f"00-{SENDER_TRACE}-{span_id(published)}-01"
     assert parent_id(published) == span_id(accepted)
+
+
+@pytest.mark.parametrize("sent", [f"00-{SENDER_TRACE}-{SENDER_SPAN}-01", "00-not-a-trace-context", None])
+async def test_with_tracing_off_a_valid_traceparent_is_kept_with_the_workflow_and_passed_on_unchanged(
+    sent: str | None,
+    worker_settings: Settings,
+    store: Store,
+    connection: AbstractRobustConnection,
+    events_queue: AbstractQueue,
+) -> None:
+    assert not tracing.enabled()
+    command_id = f"untraced-{uuid.uuid4().hex[:8]}"
+    body = json.dumps(backup(command_id, servers(1)[0])).encode()
+    command = aio_pika.Message(body, headers={"traceparent": sent} if sent else {})
+
+    async def finished() -> bool:
+        wf = await store.workflow_by_command(command_id)
+        return wf is not None and wf.status is WorkflowStatus.SUCCEEDED
+
+    async with running_worker(worker_settings, []):
+        await publish(connection, worker_settings.names.commands_queue, [command])
+        await wait_for(finished, seconds=30)
+        events = await drain(events_queue, 10, seconds=3)
+    kept = sent if sent is not None and "not-a" not in sent else None
+    workflow = await store.workflow_by_command(command_id)
+    assert workflow is not None and workflow.traceparent == kept
+    assert events and all((m.headers or {}).get("traceparent") == kept for m in events)
