@@ -122,3 +122,37 @@ async def test_with_tracing_off_a_valid_traceparent_is_kept_with_the_workflow_an
     workflow = await store.workflow_by_command(command_id)
     assert workflow is not None and workflow.traceparent == kept
     assert events and all((m.headers or {}).get("traceparent") == kept for m in events)
+
+
+async def test_a_workflow_run_by_another_worker_later_continues_the_commands_trace(
+    worker_settings: Settings,
+    store: Store,
+    connection: AbstractRobustConnection,
+    events_queue: AbstractQueue,
+) -> None:
+    """Taken in by a worker that does not trace and runs nothing, run by another that traces: the stored
+    traceparent is all the second one has, and its runs and the event's publication continue it."""
+    command_id = f"handed-over-{uuid.uuid4().hex[:8]}"
+    body = json.dumps(backup(command_id, servers(1)[0])).encode()
+    command = aio_pika.Message(body, headers={"traceparent": f"00-{SENDER_TRACE}-{SENDER_SPAN}-01"})
+
+    async def stored() -> bool:
+        return await store.workflow_by_command(command_id) is not None
+
+    async def succeeded() -> bool:
+        wf = await store.workflow_by_command(command_id)
+        return wf is not None and wf.status is WorkflowStatus.SUCCEEDED
+
+    async with running_worker(worker_settings, [], engine=False):
+        await publish(connection, worker_settings.names.commands_queue, [command])
+        await wait_for(stored, seconds=30)
+    with traced() as exporter:
+        async with running_worker(worker_settings, []):
+            await wait_for(succeeded, seconds=30)
+            events = await drain(events_queue, 10, seconds=3)
+    spans = [s for s in exporter.get_finished_spans() if trace_id(s) == SENDER_TRACE]
+    runs = [s for s in spans if s.name == "workflow run backup"]
+    [published] = [s for s in of_kind(spans, SpanKind.PRODUCER) if ".succeeded" in s.name]
+    assert runs and all(parent_id(s) == SENDER_SPAN for s in [*runs, published])
+    final = next(m for m in events if json.loads(m.body)["type"].endswith(".succeeded"))
+    assert (final.headers or {})["traceparent"] == f"00-{SENDER_TRACE}-{span_id(published)}-01"
