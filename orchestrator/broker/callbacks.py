@@ -23,6 +23,7 @@ from standardwebhooks import Webhook
 
 from orchestrator.config import ApiSettings
 from orchestrator.messages import callback_host
+from orchestrator.observability import tracing
 from orchestrator.store import OUTBOX_CHANNEL, Store
 from orchestrator.store.callbacks import DueCallback
 
@@ -122,11 +123,12 @@ class CallbackDeliverer:
             "webhook-signature": self._signer.sign(callback.event_id, now, body),
         }
         try:
-            async with session.post(
-                callback.url, data=body, headers=headers, allow_redirects=False
-            ) as response:
-                if 200 <= response.status < 300:
-                    return None
-                return f"HTTP {response.status}"
+            with tracing.continued(callback.traceparent):  # the receiver continues the command's trace
+                async with session.post(
+                    callback.url, data=body, headers=headers, allow_redirects=False
+                ) as response:
+                    if 200 <= response.status < 300:
+                        return None
+                    return f"HTTP {response.status}"
         except Exception as exc:
             return f"not delivered ({type(exc).__name__})"

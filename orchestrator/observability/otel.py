@@ -23,6 +23,7 @@ from opentelemetry.sdk.trace.sampling import Decision, ParentBased, Sampler, Sam
 from opentelemetry.trace import Link, Span, SpanKind
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 from opentelemetry.util.types import Attributes
+from yarl import URL
 
 log = logging.getLogger(__name__)
 
@@ -77,9 +78,20 @@ def _exporters(names: Sequence[str]) -> list[SpanExporter]:
     return exporters
 
 
-def _instrumentors() -> list[BaseInstrumentor]:
+def url_recorded(url: URL) -> str:
+    """An HTTP request's URL as its span records it: without the query, which in a callback's URL may
+    hold a token (and in CBR's holds nothing the span needs)."""
+    return str(url.with_query(None).with_fragment(None))
+
+
+def _instrument(provider: TracerProvider) -> list[BaseInstrumentor]:
     asyncpg = AsyncPGInstrumentor()  # type: ignore[no-untyped-call]
-    return [AioPikaInstrumentor(), AioHttpClientInstrumentor(), asyncpg]
+    aiohttp_client = AioHttpClientInstrumentor()
+    aio_pika = AioPikaInstrumentor()
+    aiohttp_client.instrument(tracer_provider=provider, url_filter=url_recorded)
+    for instrumentor in (asyncpg, aio_pika):
+        instrumentor.instrument(tracer_provider=provider)
+    return [asyncpg, aiohttp_client, aio_pika]
 
 
 class Tracing:
@@ -93,9 +105,7 @@ class Tracing:
         for chosen in _exporters(exporter_names):
             self._provider.add_span_processor(BatchSpanProcessor(chosen))
         self._tracer = self._provider.get_tracer(TRACER_NAME)
-        self._instrumented = _instrumentors()
-        for instrumentor in self._instrumented:
-            instrumentor.instrument(tracer_provider=self._provider)
+        self._instrumented = _instrument(self._provider)
 
     def shutdown(self) -> None:
         """Undo the instrumentations and flush what is left to the exporters."""
