@@ -88,7 +88,8 @@ class CallbackDeliverer:
             log.warning("callback of event %s not sent: %s is not on the allow-list", callback.event_id, host)
             await self._store.callbacks.give_up(callback.id, f"host {host} is not on the allow-list")
             return
-        error = await self._post(session, callback)
+        with tracing.continued(callback.traceparent):  # the receiver continues the command's trace
+            error = await self._post(session, callback)
         if error is None:
             log.info("callback of event %s delivered (attempt %d)", callback.event_id, callback.attempts)
             await self._store.callbacks.delivered(callback.id)
@@ -123,12 +124,11 @@ class CallbackDeliverer:
             "webhook-signature": self._signer.sign(callback.event_id, now, body),
         }
         try:
-            with tracing.continued(callback.traceparent):  # the receiver continues the command's trace
-                async with session.post(
-                    callback.url, data=body, headers=headers, allow_redirects=False
-                ) as response:
-                    if 200 <= response.status < 300:
-                        return None
-                    return f"HTTP {response.status}"
+            async with session.post(
+                callback.url, data=body, headers=headers, allow_redirects=False
+            ) as response:
+                if 200 <= response.status < 300:
+                    return None
+                return f"HTTP {response.status}"
         except Exception as exc:
             return f"not delivered ({type(exc).__name__})"
