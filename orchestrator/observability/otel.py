@@ -68,6 +68,7 @@ def _exporters(names: Sequence[str]) -> list[SpanExporter]:
         if name == "otlp":
             from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
+            _warn_of_another_protocol()
             exporters.append(OTLPSpanExporter())  # endpoint, headers, timeout from OTEL_EXPORTER_OTLP_*
         elif name == "console":
             from opentelemetry.sdk.trace.export import ConsoleSpanExporter
@@ -76,6 +77,13 @@ def _exporters(names: Sequence[str]) -> list[SpanExporter]:
         elif name != "none":
             log.warning("OTEL_TRACES_EXPORTER: %r is not supported here (otlp, console, none); ignored", name)
     return exporters
+
+
+def _warn_of_another_protocol() -> None:
+    variables = ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL")
+    asked = next((os.environ[v] for v in variables if os.environ.get(v)), None)
+    if asked and asked != "http/protobuf":
+        log.warning("OTEL_EXPORTER_OTLP_PROTOCOL=%r is not shipped here: OTLP goes over http/protobuf", asked)
 
 
 def url_recorded(url: URL) -> str:

@@ -177,3 +177,36 @@ def test_every_instrumentation_the_tracing_module_uses_is_in_the_tracing_extra()
     wanted = {f"opentelemetry-instrumentation-{module.replace('_', '-')}" for module in used}
     assert wanted | {"opentelemetry-sdk", "opentelemetry-exporter-otlp-proto-http"} <= named
     assert "cbr-orchestrator[tracing]" in extras["test"]
+
+
+def test_the_console_exporter_and_the_service_name_come_from_the_environment() -> None:
+    script = (
+        "from orchestrator.observability import tracing\n"
+        "assert tracing.setup_tracing('cbr-orchestrator-test')\n"
+        "with tracing.span(\"a command's work\"):\n"
+        "    pass\n"
+        "tracing.shutdown_tracing()\n"  # flushes the batch to stdout
+    )
+    environment = {"OTEL_TRACES_EXPORTER": "console", "OTEL_SERVICE_NAME": "backups-eu"}
+    run = subprocess.run(
+        [sys.executable, "-c", script],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert run.returncode == 0, run.stderr
+    printed = json.loads(run.stdout)
+    assert printed["name"] == "a command's work"
+    assert printed["resource"]["attributes"]["service.name"] == "backups-eu"
+
+
+def test_otlp_over_another_protocol_is_named_as_not_shipped(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:9")
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")
+    assert tracing.setup_tracing("cbr-orchestrator-test")
+    tracing.shutdown_tracing()  # no span: nothing is sent
+    assert "OTEL_EXPORTER_OTLP_PROTOCOL='grpc' is not shipped here" in caplog.text
