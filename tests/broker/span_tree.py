@@ -1,5 +1,5 @@
 """The spans an in-memory exporter captured, as a tree a person reads: one line per span, children indented
-under their parent, with the span's kind, trace id and span id."""
+under their parent, with the span's kind, trace id, span id and parent span id."""
 
 from __future__ import annotations
 
@@ -40,10 +40,10 @@ def render(spans: Sequence[ReadableSpan]) -> str:
 
     def walk(span: ReadableSpan, depth: int) -> None:
         parent = parent_id(span)
-        outside = f" parent={parent} (not captured)" if depth == 0 and parent else ""
+        outside = " (not captured: the sender's)" if depth == 0 and parent else ""
         lines.append(
             f"{'  ' * depth}{span.name} [{span.kind.name.lower()}] "
-            f"trace={trace_id(span)} span={span_id(span)}{outside}"
+            f"trace={trace_id(span)} span={span_id(span)} parent={parent or '-'}{outside}"
         )
         for child in children[span_id(span)]:
             walk(child, depth + 1)
