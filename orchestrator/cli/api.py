@@ -16,7 +16,7 @@ from orchestrator.cli.app import (
     app,
     console,
     errors,
-    observed,
+    observe,
     run_long_lived,
     settings,
 )
@@ -39,6 +39,7 @@ def api() -> None:
     from orchestrator.worker import stop_on_signals
 
     chosen = settings()
+    observe("api")
 
     async def run() -> None:
         stop = asyncio.Event()
@@ -46,8 +47,7 @@ def api() -> None:
             await run_api(chosen, stop)
 
     try:
-        with observed("api"):
-            run_long_lived(run())
+        run_long_lived(run())
     except TriggerError as exc:  # one line, not a traceback: the file is the operator's to fix
         errors.print(f"not started: triggers: {escape(str(exc))}")
         raise typer.Exit(2) from None

@@ -16,7 +16,7 @@ from orchestrator.cli.app import (
     app,
     console,
     errors,
-    observed,
+    observe,
     run_long_lived,
     settings,
 )
@@ -73,14 +73,14 @@ def worker() -> None:
     from orchestrator.worker import run_worker, stop_on_signals
 
     chosen = settings()
+    observe("worker")
 
     async def run() -> None:
         stop = asyncio.Event()
         with stop_on_signals(stop):
             await run_worker(chosen, stop)
 
-    with observed("worker"):
-        run_long_lived(run())
+    run_long_lived(run())
 
 
 @app.command()
