@@ -24,7 +24,9 @@ from orchestrator.broker.acceptance import check_acceptable, projects_of
 from orchestrator.broker.guard import SizeLimits, parse_guarded
 from orchestrator.broker.intake import new_workflow
 from orchestrator.messages import AnyCommand, Command, InvalidCommand
-from orchestrator.store import Verdict
+from orchestrator.observability import log_context, tracing
+from orchestrator.observability.tracing import TRACEPARENT
+from orchestrator.store import CommandVerdict, Verdict
 from orchestrator.store.idempotency import Begun
 
 IDEMPOTENCY_KEY = "Idempotency-Key"
@@ -41,8 +43,8 @@ async def submit(request: web.Request) -> web.Response:
     _check_projects(command, grant, context)
     presented = request.headers.get(IDEMPOTENCY_KEY)
     if presented is None:
-        return await _accept(command, context)
-    return await _accept_once(command, context, grant, _idempotency_key(presented))
+        return await _accept(command, context, request)
+    return await _accept_once(command, context, request, grant, _idempotency_key(presented))
 
 
 def _parse(body: bytes, context: ApiContext) -> AnyCommand:
@@ -79,9 +81,20 @@ def _idempotency_key(presented: str) -> str:
     return presented
 
 
-async def _accept(command: AnyCommand, context: ApiContext) -> web.Response:
-    new = new_workflow(command)
-    [verdict] = await context.store.create_workflows_if_absent([new])
+async def committed(command: AnyCommand, context: ApiContext, request: web.Request) -> CommandVerdict:
+    """Commit the command's workflow as intake does; it continues the trace of the request's
+    ``traceparent`` header, if any."""
+    incoming = request.headers.get(TRACEPARENT)
+    with (
+        log_context.bound(command_id=command.command_id, kind=command.kind, project=command.project_id),
+        tracing.command_span("command accept", incoming, command_id=command.command_id) as traceparent,
+    ):
+        [verdict] = await context.store.create_workflows_if_absent([new_workflow(command, traceparent)])
+    return verdict
+
+
+async def _accept(command: AnyCommand, context: ApiContext, request: web.Request) -> web.Response:
+    verdict = await committed(command, context, request)
     if verdict.verdict is Verdict.CONFLICT:
         raise ProblemError(
             409, "Conflict", f"command id {command.command_id} already names a different command"
@@ -97,7 +110,9 @@ async def _accept(command: AnyCommand, context: ApiContext) -> web.Response:
     return answer(body, 202, {"Location": f"/v1/workflows/{verdict.workflow_id}"})
 
 
-async def _accept_once(command: AnyCommand, context: ApiContext, grant: Grant, key: str) -> web.Response:
+async def _accept_once(
+    command: AnyCommand, context: ApiContext, request: web.Request, grant: Grant, key: str
+) -> web.Response:
     records = context.store.idempotency
     begun = await records.begin(grant.key_id, key, _fingerprint(command))
     if begun.verdict is Begun.REPLAY and begun.answer is not None:
@@ -110,7 +125,7 @@ async def _accept_once(command: AnyCommand, context: ApiContext, grant: Grant, k
         detail = f"the first request with this {IDEMPOTENCY_KEY} is still being accepted"
         raise ProblemError(409, "Conflict", detail, headers={"Retry-After": "1"})
     try:
-        response = await _accept(command, context)
+        response = await _accept(command, context, request)
     except BaseException:
         await records.abandon(grant.key_id, key)
         raise

@@ -19,12 +19,12 @@ import jmespath.exceptions
 from aiohttp import web
 from pydantic import BaseModel
 
+from orchestrator.api.commands import committed
 from orchestrator.api.context import ApiContext, context_of
 from orchestrator.api.problems import Problem, ProblemError
 from orchestrator.api.spec import Endpoint
 from orchestrator.api.triggers import Trigger
 from orchestrator.api.verifiers import NotVerified, verify
-from orchestrator.broker import new_workflow
 from orchestrator.broker.acceptance import check_acceptable
 from orchestrator.broker.guard import decode_bounded
 from orchestrator.messages import AnyCommand, InvalidCommand, command_from_json
@@ -63,7 +63,7 @@ async def hook(request: web.Request) -> web.Response:
     if raw is None:
         return _answer(HookAnswer(status="ignored"))
     command = _accepted(raw, context)
-    [verdict] = await context.store.create_workflows_if_absent([new_workflow(command)])
+    verdict = await committed(command, context, request)
     if verdict.verdict is Verdict.CONFLICT:
         raise ProblemError(409, "Conflict", "this delivery id already started a different command")
     answer = HookAnswer(

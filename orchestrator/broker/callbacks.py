@@ -25,6 +25,7 @@ from standardwebhooks import Webhook
 from orchestrator.broker.callback_addresses import InternalAddressOnly, PublicAddressResolver
 from orchestrator.config import ApiSettings
 from orchestrator.messages import callback_host
+from orchestrator.observability import tracing
 from orchestrator.store import OUTBOX_CHANNEL, Store
 from orchestrator.store.callbacks import DueCallback
 
@@ -96,7 +97,8 @@ class CallbackDeliverer:
             log.warning("callback of event %s not sent: %s is not on the allow-list", callback.event_id, host)
             await self._store.callbacks.give_up(callback.id, f"host {host} is not on the allow-list")
             return
-        error = await self._post(session, callback)
+        with tracing.continued(callback.traceparent):  # the receiver continues the command's trace
+            error = await self._post(session, callback)
         if error is None:
             log.info("callback of event %s delivered (attempt %d)", callback.event_id, callback.attempts)
             await self._store.callbacks.delivered(callback.id)

@@ -27,12 +27,14 @@ from orchestrator.broker.topology import Topology
 from orchestrator.config import Settings
 from orchestrator.crash_points import crash_point
 from orchestrator.messages import AnyCommand, InvalidCommand, stored_input, workflow_id_for
+from orchestrator.observability import log_context, tracing
 from orchestrator.store import CommandConflict, NewWorkflow, Store, Verdict
 
 log = logging.getLogger(__name__)
 
 
-def new_workflow(command: AnyCommand) -> NewWorkflow:
+def new_workflow(command: AnyCommand, traceparent: str | None = None) -> NewWorkflow:
+    """The workflow row of ``command``; ``traceparent``: the trace it continues (valid, or None)."""
     return NewWorkflow(
         id=workflow_id_for(command.command_id),
         command_id=command.command_id,
@@ -43,6 +45,7 @@ def new_workflow(command: AnyCommand) -> NewWorkflow:
         deadline=command.deadline,
         reply_to=command.reply_to,
         correlation_id=command.correlation_id,
+        traceparent=traceparent,
     )
 
 
@@ -87,14 +90,22 @@ class Intake:
             except InvalidCommand as exc:
                 await self._refuse(message, exc.reason, exc.command_id)
                 return
-            new = new_workflow(command)
+            ids = {"command_id": command.command_id, "kind": command.kind, "project": command.project_id}
+            with log_context.bound(**ids):
+                await self._commit(message, command)
+
+    async def _commit(self, message: AbstractIncomingMessage, command: AnyCommand) -> None:
+        incoming = (message.headers or {}).get(tracing.TRACEPARENT)
+        with tracing.command_span("command accept", incoming, command_id=command.command_id) as traceparent:
+            new = new_workflow(command, traceparent)
             verdict = await self._batch.commit(new)
-            if verdict.verdict is Verdict.CONFLICT:
-                conflict = CommandConflict(new.command_id, verdict.workflow_id)
-                await self._refuse(message, f"conflict: {conflict}", new.command_id)
-                return
-            log.info("command %s → workflow %s (%s)", new.command_id, verdict.workflow_id, verdict.verdict)
-            crash_point("after_commit_before_ack")
+        if verdict.verdict is Verdict.CONFLICT:
+            conflict = CommandConflict(new.command_id, verdict.workflow_id)
+            await self._refuse(message, f"conflict: {conflict}", new.command_id)
+            return
+        log_context.bind(workflow_id=verdict.workflow_id)
+        log.info("command %s → workflow %s (%s)", new.command_id, verdict.workflow_id, verdict.verdict)
+        crash_point("after_commit_before_ack")
 
     async def _accept(self, body: bytes) -> AnyCommand:
         if len(body) > self._limits.max_bytes:  # a large fleet takes a while to parse: not on the loop

@@ -21,19 +21,28 @@ from aio_pika.abc import AbstractChannel, AbstractExchange
 
 from orchestrator.crash_points import crash_point
 from orchestrator.messages import amqp_short_string
+from orchestrator.observability import tracing
 from orchestrator.store import OUTBOX_CHANNEL, OutboxBatch, OutboxEvent, PendingEvent, Store
 
 log = logging.getLogger(__name__)
 
 
 def event_message(event: OutboxEvent, correlation_id: str | None = None) -> aio_pika.Message:
+    """The event as a message; with its command's ``traceparent`` (tracing on, the instrumentation puts
+    the publication's own there instead: a child of it, in the same trace)."""
+    headers: aio_pika.abc.HeadersType = {
+        "ce-id": event.event_id,
+        "ce-type": str(event.body.get("type", "")),
+    }
+    if event.traceparent is not None:
+        headers[tracing.TRACEPARENT] = event.traceparent
     return aio_pika.Message(
         json.dumps(event.body).encode(),
         content_type="application/cloudevents+json",
         message_id=event.event_id,
         correlation_id=correlation_id,
         delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-        headers={"ce-id": event.event_id, "ce-type": str(event.body.get("type", ""))},
+        headers=headers,
     )
 
 
@@ -98,9 +107,10 @@ class Relay:
         if not pending.published:
             try:
                 message = event_message(event)
-                await self._events.publish(
-                    message, routing_key=event.routing_key, mandatory=False, timeout=self._timeout
-                )
+                with tracing.continued(event.traceparent):
+                    await self._events.publish(
+                        message, routing_key=event.routing_key, mandatory=False, timeout=self._timeout
+                    )
             except Exception as exc:  # tried again with the next batch
                 log.warning("relay: event %s not confirmed (%s)", event.event_id, type(exc).__name__)
                 return
@@ -135,9 +145,10 @@ class Relay:
             raise ReplyFailed(f"invalid reply_to: {exc}", permanent=True) from None
         reply = event_message(event, event.correlation_id)
         try:
-            result = await self._channel.default_exchange.publish(
-                reply, routing_key=reply_to, mandatory=True, timeout=self._timeout
-            )
+            with tracing.continued(event.traceparent):
+                result = await self._channel.default_exchange.publish(
+                    reply, routing_key=reply_to, mandatory=True, timeout=self._timeout
+                )
         except aio_pika.exceptions.PublishError as exc:  # a channel opened with on_return_raises
             raise ReplyFailed(f"unroutable ({exc.args[0] if exc.args else 'returned'})") from None
         except Exception as exc:

@@ -41,7 +41,7 @@ from orchestrator.cbr.errors import (
 )
 from orchestrator.cbr.operations import sdk_operations, success_statuses
 from orchestrator.cbr.signing import canonical_query
-from orchestrator.observability import metrics
+from orchestrator.observability import log_context, metrics, tracing
 
 logger = logging.getLogger(__name__)
 
@@ -220,6 +220,26 @@ class Transport:
         body: object = None,
         request_timeout: float | None = None,
     ) -> Reply:
+        """Send ``operation`` (one span in the current trace, named after it); its parsed answer."""
+        where = {"cbr.operation": operation, "cbr.region": self.region, "cbr.project_id": self.project_id}
+        with tracing.span(f"cbr {operation}", **where) as span:
+            try:
+                reply = await self._call(operation, path, query, body, request_timeout)
+            except CbrApiError as exc:
+                span.set_attribute("cbr.request_id", exc.request_id or "")
+                span.set_attribute("cbr.error_code", exc.code)
+                raise
+            span.set_attribute("cbr.request_id", reply.request_id or "")
+            return reply
+
+    async def _call(
+        self,
+        operation: str,
+        path: Mapping[str, str] | None,
+        query: list[tuple[str, str]] | None,
+        body: object,
+        request_timeout: float | None,
+    ) -> Reply:
         spec = operation_table()[operation]
         request = self._outgoing(spec, path or {}, query or [], body)
         seconds = self.timeout if request_timeout is None else request_timeout
@@ -265,9 +285,11 @@ class Transport:
         answer: _Answer | None = None
         error: CbrApiError | None = None
         headers: dict[str, str] = {}
+        log_context.bind(cbr_request_id=None)  # until this attempt's answer names one
         try:
             headers = await self._auth.authorize(request, self.session())
             answer = await self._send(spec, request, headers, seconds)
+            log_context.bind(cbr_request_id=answer.headers.get("X-Request-Id"))
             if answer.status >= 400:
                 error = error_from_response(
                     spec.name,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Annotated, TypeVar
 
@@ -11,7 +10,16 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from orchestrator.cli.app import ENV_BROKER, ENV_DATABASE, app, console, errors, run_long_lived, settings
+from orchestrator.cli.app import (
+    ENV_BROKER,
+    ENV_DATABASE,
+    app,
+    console,
+    errors,
+    observe,
+    run_long_lived,
+    settings,
+)
 
 if TYPE_CHECKING:
     from orchestrator.store import Store
@@ -35,7 +43,7 @@ def api() -> None:
 
     chosen = settings()
     preflight(chosen, schema=SchemaNeed.CURRENT, broker=True)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    observe("api")
 
     async def run() -> None:
         stop = asyncio.Event()

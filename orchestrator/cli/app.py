@@ -57,6 +57,20 @@ def _root(
     """Orchestrate Huawei Cloud CBR backups; run a local CBR emulator."""
 
 
+def observe(service: str) -> None:
+    """A server process's logging (JSON lines, or readable ones on a terminal: CBR_ORCH_LOG_FORMAT,
+    CBR_ORCH_LOG_LEVEL) and, when the OTEL_* variables ask for it, its traces (flushed at exit)."""
+    from orchestrator.observability.logs import LogSettingError, setup_logging
+    from orchestrator.observability.tracing import setup_tracing
+
+    try:
+        setup_logging()
+    except LogSettingError as exc:
+        errors.print(f"configuration: {escape(str(exc))}")
+        raise typer.Exit(2) from None
+    setup_tracing(f"cbr-orchestrator-{service}")
+
+
 def settings() -> Settings:
     """The settings from the environment; a mistake ends the command naming the variable to fix."""
     from pydantic import ValidationError

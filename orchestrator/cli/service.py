@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 from typing import Annotated
 
 import typer
@@ -17,6 +16,7 @@ from orchestrator.cli.app import (
     app,
     console,
     errors,
+    observe,
     run_long_lived,
     settings,
 )
@@ -82,7 +82,7 @@ def worker() -> None:
 
     chosen = settings()
     preflight(chosen, schema=SchemaNeed.CURRENT, broker=True)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    observe("worker")
 
     async def run() -> None:
         stop = asyncio.Event()

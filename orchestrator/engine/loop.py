@@ -24,6 +24,7 @@ from orchestrator.engine.actions import Actions
 from orchestrator.engine.lease import Lease, Leases
 from orchestrator.engine.retry import RetryPolicy
 from orchestrator.engine.run import Run, RunContext
+from orchestrator.observability import log_context, tracing
 from orchestrator.store import WORKFLOWS_CHANNEL, LeaseLost, Workflow, WorkflowStore
 from orchestrator.workflows.base import Sleep
 
@@ -133,6 +134,14 @@ class Engine:
 
     async def _advance_guarded(self, wf: Workflow, lease: Lease) -> None:
         SEND_GUARD.set(functools.partial(self._leases.ensure, lease))
+        ids = {"workflow_id": wf.id, "command_id": wf.command_id, "kind": wf.kind, "project": wf.project_id}
+        # every run continues the trace of the workflow's command, whichever worker runs it
+        with log_context.bound(**ids, region=wf.region), tracing.span(
+            f"workflow run {wf.kind}", wf.traceparent, workflow_id=str(wf.id), attempt=wf.attempts
+        ):
+            await self._advance_logged(wf, lease)
+
+    async def _advance_logged(self, wf: Workflow, lease: Lease) -> None:
         try:
             await self.advance(wf, lease)
         except LeaseLost:

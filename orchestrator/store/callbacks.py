@@ -25,6 +25,7 @@ class DueCallback:
     attempts: int  # this one included
     created_at: datetime
     body: dict[str, Any]  # the event
+    traceparent: str | None = None  # its workflow's command's (sql/011_traceparent.sql)
 
 
 @dataclass(frozen=True)

@@ -57,6 +57,7 @@ class MemoryTables:
             updated_at=now,
             finished_at=None,
             parent_id=parent_id,
+            traceparent=new.traceparent,
         )
 
     def insert(self, wf: Workflow) -> bool:
@@ -190,7 +191,8 @@ class MemoryFleet:
         if self._held(parent) is None:
             raise LeaseLost()
         now, parent_id = self._clock(), parent.workflow_id
-        rows = [self._tables.new_row(_as_new(c), now, parent_id) for c in children]
+        trace = self._tables.workflows[parent_id].traceparent  # a child continues its fleet's trace
+        rows = [self._tables.new_row(_as_new(c, trace), now, parent_id) for c in children]
         if [row for row in rows if self._tables.insert(row)]:
             self._notify(WORKFLOWS_CHANNEL)
         taken = sorted(c.command_id for c in children if not self._is_child(parent_id, c))
@@ -228,9 +230,15 @@ class MemoryFleet:
         return rows
 
 
-def _as_new(child: NewChild) -> NewWorkflow:
+def _as_new(child: NewChild, traceparent: str | None) -> NewWorkflow:
     return NewWorkflow(
-        child.workflow_id, child.command_id, child.kind, child.project_id, child.region, child.input
+        child.workflow_id,
+        child.command_id,
+        child.kind,
+        child.project_id,
+        child.region,
+        child.input,
+        traceparent=traceparent,
     )
 
 

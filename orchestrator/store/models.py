@@ -51,6 +51,7 @@ class NewWorkflow:
     deadline: datetime | None = None
     reply_to: str | None = None
     correlation_id: str | None = None
+    traceparent: str | None = None  # the command's W3C trace context (sql/011_traceparent.sql)
 
 
 class Verdict(StrEnum):
@@ -97,6 +98,7 @@ class Workflow:
     failed_runs: int = 0  # runs in a row that failed in our own code
     last_run_error: str | None = None
     cancel_requested_at: datetime | None = None  # the first request to cancel it (``cancel``)
+    traceparent: str | None = None  # the command's W3C trace context, continued by every run
 
     @classmethod
     def from_record(cls, record: Any) -> Workflow:
@@ -180,6 +182,7 @@ class OutboxEvent:
     body: JsonDict
     reply_to: str | None = None
     correlation_id: str | None = None
+    traceparent: str | None = None  # its workflow's command's, read by the relay (not an outbox column)
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,9 @@ from functools import cache
 from importlib import resources
 
 _HEADER = re.compile(r"^-- name: (\w+)\s*$", re.MULTILINE)
+# the comment lines that open a statement explain it in the file; sent, they would name its trace span
+# (the asyncpg instrumentation takes the statement's first word) "--" instead of SELECT, UPDATE…
+_LEADING_COMMENTS = re.compile(r"\A(?:\s*--[^\n]*\n)+")
 
 
 def parse_queries(text: str, into: dict[str, str] | None = None) -> dict[str, str]:
@@ -18,7 +21,7 @@ def parse_queries(text: str, into: dict[str, str] | None = None) -> dict[str, st
     for name, body in zip(parts[1::2], parts[2::2], strict=True):
         if name in queries:
             raise ValueError(f"query {name!r} defined twice")
-        queries[name] = body.strip()
+        queries[name] = _LEADING_COMMENTS.sub("", body.strip() + "\n").strip()
     return queries
 
 

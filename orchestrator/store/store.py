@@ -214,6 +214,7 @@ class Store:
             [n.deadline for n in news],
             [n.reply_to for n in news],
             [n.correlation_id for n in news],
+            [n.traceparent for n in news],
         )
         return {r["command_id"] for r in rows}
 
@@ -450,6 +451,11 @@ def _uuid_or_none(ref: str) -> uuid.UUID | None:
 
 def _pending_event(row: Any) -> PendingEvent:
     event = OutboxEvent(
-        row["event_id"], row["routing_key"], row["body"], row["reply_to"], row["correlation_id"]
+        row["event_id"],
+        row["routing_key"],
+        row["body"],
+        row["reply_to"],
+        row["correlation_id"],
+        row["traceparent"],
     )
     return PendingEvent(row["id"], event, row["published"], row["reply_attempts"])

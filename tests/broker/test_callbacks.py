@@ -18,6 +18,7 @@ from aio_pika.abc import AbstractQueue, AbstractRobustConnection
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 from broker_helpers import wait_for
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from pydantic import SecretStr
 from standardwebhooks import Webhook
 from store_rows import raw_sql
@@ -25,6 +26,7 @@ from worker_helpers import backup, publish, servers
 
 from orchestrator.broker.callbacks import CallbackDeliverer, backoff_seconds
 from orchestrator.config import ApiSettings, Settings
+from orchestrator.observability import tracing
 from orchestrator.store import Finish, NewWorkflow, OutboxEvent, Store, WorkflowStatus
 from orchestrator.store.callbacks import CallbackRecord
 from orchestrator.worker import run_worker
@@ -80,10 +82,12 @@ def callback_settings(**over: Any) -> ApiSettings:
     return ApiSettings.model_validate(values)
 
 
-async def finished_with_callback(store: Store, url: str) -> uuid.UUID:
+async def finished_with_callback(store: Store, url: str, traceparent: str | None = None) -> uuid.UUID:
     """A workflow whose command named ``url``, finished with a progress event and then its final event."""
     workflow_id = uuid.uuid4()
-    new = NewWorkflow(workflow_id, f"c-{workflow_id}", "backup", "p", "r", {"callback_url": url})
+    new = NewWorkflow(
+        workflow_id, f"c-{workflow_id}", "backup", "p", "r", {"callback_url": url}, traceparent=traceparent
+    )
     await store.create_workflows_if_absent([new])
     [claimed] = await store.claim_due("w", 30, 1)
     progress = OutboxEvent(f"ev-progress-{workflow_id}", "workflow.backup.progress", {"id": "p"})
@@ -265,3 +269,28 @@ async def test_a_worker_calls_back_when_a_queued_command_finishes(
     [(_, headers, body)] = receiver.requests
     event = Webhook(SECRET).verify(body, headers)
     assert event["data"]["command_id"] == "called-back" and event["data"]["outcome"] == "succeeded"
+
+
+async def test_a_callback_continues_the_commands_trace_and_its_span_keeps_no_query(
+    store: Store, receivers: tuple[Receiver, Receiver]
+) -> None:
+    receiver, _ = receivers
+    trace, span = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
+    secret = "query-token-9f2c"
+    url, traceparent = f"{receiver.url}?token={secret}", f"00-{trace}-{span}-01"
+    workflow_id = await finished_with_callback(store, url, traceparent)
+    deliverer = CallbackDeliverer(store, callback_settings(), poll_seconds=0.05)
+    exporter = InMemorySpanExporter()
+    assert tracing.setup_tracing("test-callbacks", exporter)
+    try:
+        await run_until(store, deliverer, workflow_id, "delivered")
+    finally:
+        tracing.shutdown_tracing()
+    [(_, headers, _)] = receiver.requests
+    [post] = [s for s in exporter.get_finished_spans() if s.name == "POST"]
+    assert post.parent is not None and format(post.parent.span_id, "016x") == span
+    assert post.context is not None
+    assert headers["traceparent"] == f"00-{trace}-{format(post.context.span_id, '016x')}-01"
+    recorded = [str(value) for s in exporter.get_finished_spans() for value in (s.attributes or {}).values()]
+    assert any(receiver.url in value for value in recorded)  # the URL is there, its query is not
+    assert not any(secret in value for value in recorded)

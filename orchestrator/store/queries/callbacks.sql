@@ -1,7 +1,8 @@
 -- Callback deliveries (sql/010_callbacks.sql).
 
 -- name: claim_callbacks
--- due rows, each leased for $2 seconds by pushing its next attempt past the request's timeout
+-- due rows, each leased for $2 seconds by pushing its next attempt past the request's timeout; with the
+-- trace context of their workflow's command
 UPDATE callbacks c
    SET attempts = c.attempts + 1, next_attempt_at = now() + make_interval(secs => $2)
   FROM outbox o
@@ -11,7 +12,8 @@ UPDATE callbacks c
                  ORDER BY next_attempt_at
                  LIMIT $1
                  FOR UPDATE SKIP LOCKED)
-RETURNING c.id, c.event_id, c.workflow_id, c.url, c.attempts, c.created_at, o.body;
+RETURNING c.id, c.event_id, c.workflow_id, c.url, c.attempts, c.created_at, o.body,
+          (SELECT w.traceparent FROM workflows w WHERE w.id = c.workflow_id) AS traceparent;
 
 -- name: callback_delivered
 -- last_error stays: why the attempts before this one failed

@@ -60,8 +60,9 @@ WITH held AS (SELECT slot FROM admission_slots WHERE scope = $1 AND workflow_id 
 SELECT slot FROM held UNION ALL SELECT slot FROM taken;
 
 -- name: insert_child
-INSERT INTO workflows (id, command_id, kind, project_id, region, input, parent_id)
-VALUES ($1, $2, $3, $4, $5, $6, $7)
+-- a child continues its fleet's trace
+INSERT INTO workflows (id, command_id, kind, project_id, region, input, parent_id, traceparent)
+VALUES ($1, $2, $3, $4, $5, $6, $7, (SELECT traceparent FROM workflows WHERE id = $7))
 ON CONFLICT (command_id) DO NOTHING;
 
 -- name: children_taken

@@ -8,9 +8,10 @@ RETURNING id;
 
 -- name: insert_workflows
 -- many commands in one statement (intake batches); returns the command ids that were new
-INSERT INTO workflows (id, command_id, kind, project_id, region, input, state, deadline, reply_to, correlation_id)
+INSERT INTO workflows (id, command_id, kind, project_id, region, input, state, deadline, reply_to, correlation_id,
+                       traceparent)
 SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::jsonb[], $7::jsonb[],
-                     $8::timestamptz[], $9::text[], $10::text[])
+                     $8::timestamptz[], $9::text[], $10::text[], $11::text[])
 ON CONFLICT (command_id) DO NOTHING
 RETURNING command_id;
 
@@ -146,9 +147,10 @@ SELECT count(*) FROM asked;
 SELECT pg_notify($1, '');
 
 -- name: claim_unpublished
--- rows whose event is not yet on the events exchange, or whose reply is due (see sql/005_outbox_replies.sql)
+-- rows whose event is not yet on the events exchange, or whose reply is due (see sql/005_outbox_replies.sql),
+-- with the trace context of their workflow's command (read, not locked)
 SELECT id, event_id, routing_key, body, reply_to, correlation_id, published_at IS NOT NULL AS published,
-       reply_attempts
+       reply_attempts, (SELECT w.traceparent FROM workflows w WHERE w.id = outbox.workflow_id) AS traceparent
   FROM outbox
  WHERE (published_at IS NULL OR (reply_to IS NOT NULL AND replied_at IS NULL AND reply_parked_at IS NULL))
    AND (published_at IS NULL OR reply_retry_at IS NULL OR reply_retry_at <= now())
