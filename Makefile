@@ -28,11 +28,11 @@ lint: install
 test: install services lint
 	$(BIN)/pytest -q -n 3
 
-# The hash-locked dependencies the image installs (runtime; runtime plus the emulator extra), for Linux and
-# Python 3.11 like the image. Pins already in the files are kept; `make lock LOCK_FLAGS=--upgrade` moves them.
+# The hash-locked dependencies the image installs (runtime with the tracing extra, so that OTEL_* variables
+# turn traces on in the image; the emulator's), for Linux and Python 3.11 like the image. Pins already in the files are kept; `make lock LOCK_FLAGS=--upgrade` moves them.
 LOCK := $(BIN)/uv pip compile pyproject.toml --quiet --generate-hashes --python-version 3.11 \
 	--python-platform linux --custom-compile-command "make lock" $(LOCK_FLAGS)
 
 lock: install
-	$(LOCK) -o requirements.lock
-	$(LOCK) --extra emulator --constraint requirements.lock -o requirements-emulator.lock
+	$(LOCK) --extra tracing -o requirements.lock
+	$(LOCK) --extra tracing --extra emulator --constraint requirements.lock -o requirements-emulator.lock
