@@ -3,7 +3,8 @@
 A CBR request goes through, in order:
 
 1. routing over every project-scoped SDK operation (404 / 405 ``APIGW.0101``); an operation the
-   domain does not implement still routes, and the domain answers 501 ``BackupService.9910``;
+   domain does not implement still routes, and the domain answers 404 ``APIGW.0101`` as the gateway
+   does for an API it does not publish (a 5xx would make clients that retry 5xx loop);
 2. reading the body, at most ``max_body_bytes`` (400 ``BackupService.9900`` "too large" — chosen over
    413 so that every bad request is one CBR code);
 3. authentication (401 ``APIGW.0301``) and project authorisation (403 ``APIGW.0302``); the region is

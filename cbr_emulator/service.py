@@ -24,6 +24,7 @@ from cbr_emulator.config import EmulatorConfig, Progression, Tenant
 from cbr_emulator.context import Call, World
 from cbr_emulator.dispatch import HANDLERS
 from cbr_emulator.errors import CbrError
+from cbr_emulator.gateway import GatewayError
 from cbr_emulator.inventory_listing import project_listing
 from cbr_emulator.ledger import project_ledger
 from cbr_emulator.operation import OperationRequest, OperationResponse
@@ -82,14 +83,11 @@ class Emulator:
         self.world.scheduler.run_until(self.clock.now())
 
     def handle(self, request: OperationRequest) -> OperationResponse:
-        """Answer one CBR operation, or raise :class:`CbrError`."""
+        """Answer one CBR operation, or raise :class:`CbrError` (:class:`GatewayError` 404 ``APIGW.0101`` for
+        an operation the emulator does not implement)."""
         handler = HANDLERS.get(request.operation)
-        if handler is None:
-            raise CbrError(
-                501,
-                "BackupService.9910",
-                f"The operation {request.operation} is not supported by the CBR emulator.",
-            )
+        if handler is None:  # what the gateway answers for an API it does not publish; never a 5xx to retry
+            raise GatewayError.not_found()
         self.tick()
         if request.operation in SHOWS_PROGRESS:
             self.world.runner.refresh(self.clock.now())
