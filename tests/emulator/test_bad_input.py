@@ -7,7 +7,6 @@ from typing import Any
 import pytest
 from emu_helpers import Api, build, settle
 
-from cbr_emulator.errors import CbrError
 from cbr_emulator.gateway import GatewayError
 
 BILLING = {

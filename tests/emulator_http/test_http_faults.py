@@ -72,7 +72,7 @@ async def test_latency_fault_delays_the_answer(http: Http) -> None:
 
 def test_latency_probability_defaults_to_zero_like_every_probability() -> None:
     rule = FaultRule(latency_seconds=5)
-    probabilities = {name: value for name, value in rule.model_dump().items() if name.endswith("_probability")}
+    probabilities = {n: value for n, value in rule.model_dump().items() if n.endswith("_probability")}
     assert set(probabilities.values()) == {0.0}, probabilities
     decision = Faults(FaultPlan(rules=[rule])).decide("list_vault", "r", "p")
     assert (decision.latency, decision.kinds) == (0.0, [])
