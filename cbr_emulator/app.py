@@ -7,8 +7,9 @@ A CBR request goes through, in order:
    does for an API it does not publish (a 5xx would make clients that retry 5xx loop);
 2. reading the body, at most ``max_body_bytes`` (400 ``BackupService.9900`` "too large" — chosen over
    413 so that every bad request is one CBR code);
-3. authentication (401 ``APIGW.0301``) and project authorisation (403 ``APIGW.0302``); the region is
-   the one of the tenant owning the project id;
+3. authentication (401 ``APIGW.0301``) and project authorisation (403 ``APIGW.0302``, also when an
+   ``X-Project-Id`` header names another project than the path); the region is the one of the tenant
+   owning the project id;
 4. counting; the per-project rate limit (429 ``APIG.0308`` + ``Retry-After``);
 5. content type and JSON parsing (400 ``BackupService.9900``);
 6. injected faults (latency, throttle, error), then the domain (``tick`` then ``handle``); with an
@@ -33,7 +34,7 @@ from typing import Any
 from aiohttp import web
 
 from cbr_emulator.admin import admin_routes
-from cbr_emulator.auth import Authenticator, Identity, SignedParts
+from cbr_emulator.auth import Authenticator, Identity, SignedParts, check_project_header
 from cbr_emulator.body import check_content_type, parse_json, read_body
 from cbr_emulator.config import EmulatorConfig, Tenant
 from cbr_emulator.counters import Counters
@@ -120,6 +121,7 @@ def _authenticate(request: web.Request, raw: bytes) -> Identity:
 def _tenant(request: web.Request, identity: Identity, match: RouteMatch) -> Tenant:
     project_id = match.project_id or ""
     identity.authorize(project_id)
+    check_project_header(request.headers, project_id)
     tenant = request.app[TENANTS].tenant(project_id)
     if tenant is None:  # an identity only holds configured projects; kept as a guard
         raise GatewayError.forbidden(project_id)
