@@ -8,7 +8,8 @@
 
 Any failure is 401 ``APIGW.0301``; an identity asking for a project it may not use, or an ``X-Project-Id``
 header naming another project than the path, is 403 ``APIGW.0302``. An AK may use the projects of every
-tenant configured with it; a token only its own project. Messages name the reason, never a secret, token or signature.
+tenant configured with it; a token only its own project. Messages name the reason, never a secret, token
+or signature.
 """
 
 from __future__ import annotations
