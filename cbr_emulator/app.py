@@ -37,7 +37,7 @@ from cbr_emulator.admin import admin_routes
 from cbr_emulator.auth import Authenticator, Identity, SignedParts, check_project_header
 from cbr_emulator.body import check_content_type, parse_json, read_body
 from cbr_emulator.config import EmulatorConfig, Tenant
-from cbr_emulator.counters import Counters
+from cbr_emulator.counters import UNROUTED, Counters
 from cbr_emulator.errors import CbrError
 from cbr_emulator.faults import FaultDecision, Faults
 from cbr_emulator.gateway import GatewayError
@@ -67,6 +67,7 @@ log = logging.getLogger("cbr_emulator")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 NO_RESPONSE = web.RequestKey("cbr_no_response", bool)
+OPERATION = web.RequestKey("cbr_operation", str)  # the SDK operation the route names, once matched
 ADMIN_PREFIX = "/_emulator/"
 IAM_PATHS = ("/v3/auth/tokens", "/v3/auth/projects", "/v3/projects")
 
@@ -104,7 +105,7 @@ async def envelope(request: web.Request, handler: Handler) -> web.StreamResponse
     response.headers["X-Request-Id"] = request_id
     if not request.path.startswith((ADMIN_PREFIX, *IAM_PATHS)):
         status = "no_response" if request.get(NO_RESPONSE) else str(response.status)
-        request.app[COUNTERS].record_status(status)
+        request.app[COUNTERS].record_status(status, request.get(OPERATION, UNROUTED))
     return response
 
 
@@ -218,6 +219,7 @@ async def dispatch_cbr(request: web.Request) -> web.StreamResponse:
     if allowed:
         raise GatewayError.method_not_allowed(request.method, allowed)
     match = request.app[ROUTES].match(request.method, request.raw_path.partition("?")[0])
+    request[OPERATION] = match.operation
     raw = await read_body(request, request.app[SETTINGS].max_body_bytes)
     tenant = _tenant(request, _authenticate(request, raw), match)
     request.app[COUNTERS].record_request(match.operation, tenant.region, tenant.project_id)
