@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-
 UNROUTED = "unrouted"  # a request whose method and path name no SDK operation
 
 
