@@ -1,8 +1,8 @@
 """Request counters of the emulator's CBR API, readable and resettable through the admin API.
 
 Counted: every authenticated CBR request per (operation, region, project); every CBR response by
-HTTP status, and by SDK operation and status (``unrouted`` for a path no operation has); 429 answers by cause (``rate_limit`` or injected ``fault``), in all and per project;
-injected faults by kind (``error``, ``throttle``, ``latency``, ``timeout``, ``error_after_execute``)
+HTTP status, and by SDK operation and status (``unrouted`` for a path no operation has); 429 answers
+by cause (``rate_limit`` or injected ``fault``), in all and per project; injected faults by kind (``error``, ``throttle``, ``latency``, ``timeout``, ``error_after_execute``)
 and by operation; authentication failures.
 """
 
