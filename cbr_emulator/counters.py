@@ -2,8 +2,9 @@
 
 Counted: every authenticated CBR request per (operation, region, project); every CBR response by
 HTTP status, and by SDK operation and status (``unrouted`` for a path no operation has); 429 answers
-by cause (``rate_limit`` or injected ``fault``), in all and per project; injected faults by kind (``error``, ``throttle``, ``latency``, ``timeout``, ``error_after_execute``)
-and by operation; authentication failures.
+by cause (``rate_limit`` or injected ``fault``), in all and per project; injected faults by kind
+(``error``, ``throttle``, ``latency``, ``timeout``, ``error_after_execute``) and by operation;
+authentication failures.
 """
 
 from __future__ import annotations
