@@ -47,6 +47,7 @@ class Emulator:
     def __init__(self, config: EmulatorConfig, clock: Clock) -> None:
         self.world = World(config, clock)
         self.clock = clock
+        self.revision = 0  # goes up with every change that may have happened: a state file saves on it
 
     @property
     def config(self) -> EmulatorConfig:
@@ -80,7 +81,8 @@ class Emulator:
         The progress percentage of running tasks is brought up to date only by the operations that
         show it (:data:`SHOWS_PROGRESS`), so that a tick costs only the transitions that are due.
         """
-        self.world.scheduler.run_until(self.clock.now())
+        if self.world.scheduler.run_until(self.clock.now()):
+            self.revision += 1
 
     def handle(self, request: OperationRequest) -> OperationResponse:
         """Answer one CBR operation, or raise :class:`CbrError` (:class:`GatewayError` 404 ``APIGW.0101`` for
@@ -94,6 +96,7 @@ class Emulator:
         call = Call(
             self.world, self.world.project(request.region, request.project_id), request, self.clock.now()
         )
+        self.revision += 1
         try:
             body = handler(call)
         except CbrError:
