@@ -3,11 +3,13 @@
 A CBR request goes through, in order:
 
 1. routing over every SDK operation, project- or domain-scoped (404 / 405 ``APIGW.0101``); an
-   operation the domain does not implement still routes, and the domain answers 501 ``BackupService.9910``;
+   operation the domain does not implement still routes, and the domain answers 404 ``APIGW.0101`` as
+   the gateway does for an API it does not publish (a 5xx would make clients that retry 5xx loop);
 2. reading the body, at most ``max_body_bytes`` (400 ``BackupService.9900`` "too large" — chosen over
    413 so that every bad request is one CBR code);
-3. authentication (401 ``APIGW.0301``) and project authorisation (403 ``APIGW.0302``); the region is
-   the one of the tenant owning the project id (for a domain-scoped call, see ``domain_scope``);
+3. authentication (401 ``APIGW.0301``) and project authorisation (403 ``APIGW.0302``, also when an
+   ``X-Project-Id`` header names another project than the path); the region is the one of the tenant
+   owning the project id (for a domain-scoped call, see ``domain_scope``);
 4. counting; the per-project rate limit (429 ``APIG.0308`` + ``Retry-After``);
 5. content type and JSON parsing (400 ``BackupService.9900``);
 6. injected faults (latency, throttle, error), then the domain (``tick`` then ``handle``); with an
@@ -32,10 +34,10 @@ from typing import Any
 from aiohttp import web
 
 from cbr_emulator.admin import admin_routes
-from cbr_emulator.auth import Authenticator, Identity, SignedParts
+from cbr_emulator.auth import Authenticator, Identity, SignedParts, check_project_header
 from cbr_emulator.body import check_content_type, parse_json, read_body
 from cbr_emulator.config import EmulatorConfig, Tenant
-from cbr_emulator.counters import Counters
+from cbr_emulator.counters import UNROUTED, Counters
 from cbr_emulator.domain_scope import scope_project
 from cbr_emulator.errors import CbrError
 from cbr_emulator.faults import FaultDecision, Faults
@@ -66,6 +68,7 @@ log = logging.getLogger("cbr_emulator")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 NO_RESPONSE = web.RequestKey("cbr_no_response", bool)
+OPERATION = web.RequestKey("cbr_operation", str)  # the SDK operation the route names, once matched
 ADMIN_PREFIX = "/_emulator/"
 IAM_PATHS = ("/v3/auth/tokens", "/v3/auth/projects", "/v3/projects")
 
@@ -103,7 +106,7 @@ async def envelope(request: web.Request, handler: Handler) -> web.StreamResponse
     response.headers["X-Request-Id"] = request_id
     if not request.path.startswith((ADMIN_PREFIX, *IAM_PATHS)):
         status = "no_response" if request.get(NO_RESPONSE) else str(response.status)
-        request.app[COUNTERS].record_status(status)
+        request.app[COUNTERS].record_status(status, request.get(OPERATION, UNROUTED))
     return response
 
 
@@ -122,6 +125,7 @@ def _tenant(request: web.Request, identity: Identity, match: RouteMatch) -> Tena
     if not match.route.project_scoped:
         project_id = scope_project(identity, match, request.headers, request.app[TENANTS])
     identity.authorize(project_id)
+    check_project_header(request.headers, project_id)
     tenant = request.app[TENANTS].tenant(project_id)
     if tenant is None:  # an identity only holds configured projects; kept as a guard
         raise GatewayError.forbidden(project_id)
@@ -218,6 +222,7 @@ async def dispatch_cbr(request: web.Request) -> web.StreamResponse:
     if allowed:
         raise GatewayError.method_not_allowed(request.method, allowed)
     match = request.app[ROUTES].match(request.method, request.raw_path.partition("?")[0])
+    request[OPERATION] = match.operation
     raw = await read_body(request, request.app[SETTINGS].max_body_bytes)
     tenant = _tenant(request, _authenticate(request, raw), match)
     request.app[COUNTERS].record_request(match.operation, tenant.region, tenant.project_id)

@@ -6,9 +6,10 @@
   no temporary credentials.
 * Otherwise ``X-Auth-Token`` must be a live token issued by this emulator's IAM.
 
-Any failure is 401 ``APIGW.0301``; an identity asking for a project it may not use is 403
-``APIGW.0302``. An AK may use the projects of every tenant configured with it; a token only its own
-project. Messages name the reason, never a secret, token or signature.
+Any failure is 401 ``APIGW.0301``; an identity asking for a project it may not use, or an ``X-Project-Id``
+header naming another project than the path, is 403 ``APIGW.0302``. An AK may use the projects of every
+tenant configured with it; a token only its own project. Messages name the reason, never a secret, token
+or signature.
 """
 
 from __future__ import annotations
@@ -31,6 +32,17 @@ class Identity:
     def authorize(self, project_id: str) -> None:
         if project_id not in self.projects:
             raise GatewayError.forbidden(project_id)
+
+
+PROJECT_HEADER = "X-Project-Id"
+
+
+def check_project_header(headers: Mapping[str, str], project_id: str) -> None:
+    """``X-Project-Id``, when sent (the SDK sends it, and signs it), must name the project of the path:
+    403 ``APIGW.0302`` otherwise, as for any project the caller may not use there."""
+    sent = headers.get(PROJECT_HEADER)
+    if sent is not None and sent.strip() != project_id:
+        raise GatewayError.project_mismatch(sent.strip(), project_id)
 
 
 @dataclass(frozen=True)

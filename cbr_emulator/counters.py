@@ -1,15 +1,18 @@
 """Request counters of the emulator's CBR API, readable and resettable through the admin API.
 
 Counted: every authenticated CBR request per (operation, region, project); every CBR response by
-HTTP status; 429 answers by cause (``rate_limit`` or injected ``fault``), in all and per project;
-injected faults by kind (``error``, ``throttle``, ``latency``, ``timeout``, ``error_after_execute``)
-and by operation; authentication failures.
+HTTP status, and by SDK operation and status (``unrouted`` for a path no operation has); 429 answers
+by cause (``rate_limit`` or injected ``fault``), in all and per project; injected faults by kind
+(``error``, ``throttle``, ``latency``, ``timeout``, ``error_after_execute``) and by operation;
+authentication failures.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from typing import Any
+
+UNROUTED = "unrouted"  # a request whose method and path name no SDK operation
 
 
 class Counters:
@@ -19,6 +22,7 @@ class Counters:
     def reset(self) -> None:
         self._requests: Counter[tuple[str, str, str]] = Counter()
         self._statuses: Counter[str] = Counter()
+        self._statuses_by_operation: Counter[tuple[str, str]] = Counter()  # (operation, status)
         self._throttled: Counter[str] = Counter()
         self._throttled_by_project: Counter[tuple[str, str]] = Counter()  # (project id, cause)
         self._faults: Counter[str] = Counter()
@@ -28,9 +32,19 @@ class Counters:
     def record_request(self, operation: str, region: str, project_id: str) -> None:
         self._requests[(operation, region, project_id)] += 1
 
-    def record_status(self, status: str) -> None:
-        """``"200"``, ``"404"`` … or ``"no_response"`` (execute-then-time-out)."""
+    def record_status(self, status: str, operation: str = UNROUTED) -> None:
+        """``"200"``, ``"404"`` … or ``"no_response"`` (execute-then-time-out), of ``operation``."""
         self._statuses[status] += 1
+        self._statuses_by_operation[(operation, status)] += 1
+
+    def responses_of(self, operation: str, status: str) -> int:
+        return self._statuses_by_operation[(operation, status)]
+
+    def _responses_per_operation(self) -> dict[str, dict[str, int]]:
+        grouped: dict[str, dict[str, int]] = {}
+        for (operation, status), count in sorted(self._statuses_by_operation.items()):
+            grouped.setdefault(operation, {})[status] = count
+        return grouped
 
     def record_throttled(self, cause: str, project_id: str) -> None:
         self._throttled[cause] += 1
@@ -78,6 +92,7 @@ class Counters:
                 "detail": detail,
             },
             "responses": dict(sorted(self._statuses.items())),
+            "responses_by_operation": self._responses_per_operation(),
             "throttled": {"total": sum(self._throttled.values()), **dict(sorted(self._throttled.items()))},
             "throttled_by_project": self._throttled_per_project(),
             "faults": {

@@ -12,7 +12,8 @@ probabilities for each fault kind. Kinds, in the order they are rolled:
   away, and the client gets ``error_after_execute_status`` with a gateway body (``error_code``,
   ``error_msg``, ``request_id``); default 504 ``APIG.0201`` "Backend timeout.", what Huawei's API
   gateway answers when the service behind it was too slow — after the service did the work;
-* ``latency``: wait ``latency_seconds`` before executing (independent of the others, added up).
+* ``latency``: wait ``latency_seconds`` before executing, with ``latency_probability`` (independent of the
+  others, added up). Every probability defaults to 0, this one too: a latency rule must give it.
 
 The first rule whose throttle, error, timeout or error-after-execute roll succeeds decides the outcome
 (rolled in that order, each only when the ones before it did not fire); latency from every matching
@@ -60,7 +61,7 @@ class FaultRule(BaseModel):
     error_after_execute_code: str = Field(default="APIG.0201", min_length=1)
     error_after_execute_message: str = Field(default="Backend timeout.", min_length=1)
     latency_seconds: float = Field(default=0.0, ge=0, le=3600)
-    latency_probability: float = Field(default=1.0, ge=0.0, le=1.0)
+    latency_probability: float = Probability
     max_faults: int | None = Field(default=None, ge=1)
 
     def matches(self, operation: str, region: str, project_id: str) -> bool:

@@ -4,7 +4,8 @@ Their body carries the request id as well: ``{"error_code": "APIGW.0301", "error
 "request_id": "…"}``. Codes:
 
 * ``APIGW.0301`` 401: authentication failed (documented by Huawei);
-* ``APIGW.0302`` 403: the identity may not use the project in the path (our choice of code);
+* ``APIGW.0302`` 403: the identity may not use the project in the path, or ``X-Project-Id`` names another
+  project than the path (our choice of code: the reference has no gateway code for either);
 * ``APIG.0308`` 429: throttled, with ``Retry-After``;
 * ``APIGW.0101`` 404: no such API; also 405 (with ``Allow``) when only the method is wrong.
 """
@@ -41,6 +42,12 @@ class GatewayError(Exception):
             "APIGW.0302",
             f"The authenticated identity is not authorized to access project {project_id}",
         )
+
+    @classmethod
+    def project_mismatch(cls, header_project: str, path_project: str) -> GatewayError:
+        message = f"The X-Project-Id header ({header_project}) does not match the project of the URI"
+        message += f" ({path_project})"
+        return cls(403, "APIGW.0302", message)
 
     @classmethod
     def throttled(cls, retry_after: float) -> GatewayError:

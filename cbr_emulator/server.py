@@ -2,7 +2,8 @@
 
 * ``await start_emulator(config)`` → :class:`RunningEmulator` (also ``async with``) for async tests.
 * ``with EmulatorInThread(config) as running:`` for synchronous callers (the official SDK).
-* ``await serve(config, host, port, faults)`` runs until cancelled, SIGINT or SIGTERM (the CLI).
+* ``await serve(config, host, port, faults, keeper)`` runs until cancelled, SIGINT or SIGTERM (the CLI);
+  with a :class:`StateKeeper` it starts from a saved world and saves it while it runs and when it stops.
 * ``config_from_options(...)`` turns the CLI options into an :class:`EmulatorConfig`.
 """
 
@@ -30,6 +31,8 @@ from cbr_emulator.faults import FaultPlan, Faults
 from cbr_emulator.rate_limit import RateLimit, RateLimiter
 from cbr_emulator.service import Emulator
 from cbr_emulator.speeds import Speed, progression_for
+from cbr_emulator.state_file import WorldSnapshot, restore
+from cbr_emulator.state_keeper import StateKeeper
 from cbr_emulator.tenants import check_consistent, load_tenants_file, parse_tenant_option
 
 log = logging.getLogger("cbr_emulator")
@@ -85,10 +88,14 @@ async def start_emulator(
     port: int = 0,
     clock: Clock | None = None,
     faults: Faults | FaultPlan | None = None,
+    saved: WorldSnapshot | None = None,
 ) -> RunningEmulator:
-    """Serve ``config`` on ``host:port`` (0 picks a free port) in the running event loop."""
+    """Serve ``config`` on ``host:port`` (0 picks a free port) in the running event loop, starting from the
+    ``saved`` world when given."""
     clock = clock or Clock(manual=config.manual_clock)
     emulator = Emulator(config, clock)
+    if saved is not None:
+        restore(emulator.world, saved)
     parts: Components = assemble(config, emulator, clock, _as_faults(faults))
     runner = web.AppRunner(build_app(parts), shutdown_timeout=SHUTDOWN_TIMEOUT)
     await runner.setup()
@@ -220,13 +227,24 @@ async def serve(
     host: str = "127.0.0.1",
     port: int = DEFAULT_PORT,
     faults: Faults | FaultPlan | None = None,
+    keeper: StateKeeper | None = None,
 ) -> None:
-    """Run the emulator until cancelled or sent SIGINT/SIGTERM, then close it cleanly."""
+    """Run the emulator until cancelled or sent SIGINT/SIGTERM, then close it cleanly (and save its world
+    a last time when it has a ``keeper``)."""
     stop = asyncio.Event()
+    saved = keeper.saved if keeper else None
     with _stop_on_signals(stop):
-        async with await start_emulator(config, host, port, faults=faults) as running:
+        running = await start_emulator(config, host, port, faults=faults, saved=saved)
+        try:
             print(_banner(running, config), file=sys.stderr, flush=True)
-            await stop.wait()
+            if keeper is None:
+                await stop.wait()
+            else:
+                await keeper.keep(running.emulator, stop)
+        finally:
+            await running.close()
+            if keeper is not None:
+                keeper.save(running.emulator)
     log.info("CBR emulator stopped")
 
 

@@ -27,6 +27,7 @@ from cbr_emulator.config import EmulatorConfig, Progression, Tenant
 from cbr_emulator.context import Call, World
 from cbr_emulator.dispatch import HANDLERS
 from cbr_emulator.errors import CbrError
+from cbr_emulator.gateway import GatewayError
 from cbr_emulator.inventory_listing import project_listing
 from cbr_emulator.ledger import project_ledger
 from cbr_emulator.operation import OperationRequest, OperationResponse
@@ -49,6 +50,7 @@ class Emulator:
     def __init__(self, config: EmulatorConfig, clock: Clock) -> None:
         self.world = World(config, clock)
         self.clock = clock
+        self.revision = 0  # goes up with every change that may have happened: a state file saves on it
 
     @property
     def config(self) -> EmulatorConfig:
@@ -82,23 +84,22 @@ class Emulator:
         The progress percentage of running tasks is brought up to date only by the operations that
         show it (:data:`SHOWS_PROGRESS`), so that a tick costs only the transitions that are due.
         """
-        self.world.scheduler.run_until(self.clock.now())
+        if self.world.scheduler.run_until(self.clock.now()):
+            self.revision += 1
 
     def handle(self, request: OperationRequest) -> OperationResponse:
-        """Answer one CBR operation, or raise :class:`CbrError`."""
+        """Answer one CBR operation, or raise :class:`CbrError` (:class:`GatewayError` 404 ``APIGW.0101`` for
+        an operation the emulator does not implement)."""
         handler = HANDLERS.get(request.operation)
-        if handler is None:
-            raise CbrError(
-                501,
-                "BackupService.9910",
-                f"The operation {request.operation} is not supported by the CBR emulator.",
-            )
+        if handler is None:  # what the gateway answers for an API it does not publish; never a 5xx to retry
+            raise GatewayError.not_found()
         self.tick()
         if request.operation in SHOWS_PROGRESS:
             self.world.runner.refresh(self.clock.now())
         call = Call(
             self.world, self.world.project(request.region, request.project_id), request, self.clock.now()
         )
+        self.revision += 1
         try:
             body = handler(call)
         except CbrError:

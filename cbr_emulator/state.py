@@ -56,6 +56,9 @@ BACKUP_RESTORING = ("waiting_restore", "restoring")
 BACKUP_GOING = ("waiting_delete", "deleting")
 MAX_VAULT_RESOURCES = 256
 LOG_INDEXED = ("operation_type", "status", "vault_id")  # operation log fields lists filter on often
+# fields of ProjectState computed from the others: not saved in a state file, rebuilt when it is loaded
+DERIVED_FIELDS = ("by_vault", "by_checkpoint", "log_index")
+RandomState = tuple[int, tuple[int, ...], float | None]  # random.Random.getstate()
 
 
 class IdSource:
@@ -69,6 +72,13 @@ class IdSource:
 
     def request_id(self) -> str:
         return f"req-{self.new()}"
+
+    def state(self) -> RandomState:
+        """Where the generator is, so that a restarted emulator goes on without reusing an id."""
+        return self._rng.getstate()
+
+    def restore(self, state: RandomState) -> None:
+        self._rng.setstate(state)
 
 
 @dataclass
@@ -368,6 +378,28 @@ class ProjectState:
         self.backups.pop(backup.id, None)
         self.by_vault.get(backup.vault_id, {}).pop(backup.id, None)
         self.by_checkpoint.get(backup.checkpoint_id, {}).pop(backup.id, None)
+
+    def rebuild_indexes(self) -> None:
+        """Recompute :data:`DERIVED_FIELDS` (and the defaults of the counting dicts) from the objects, and
+        make each server backup's ``children`` the very disk backups of ``backups``, as when they were
+        made."""
+        backups, logs = dict(self.backups), sorted(self.op_logs.values(), key=lambda log: log.sequence)
+        self.backups, self.op_logs = {}, {}
+        self.by_vault, self.by_checkpoint = defaultdict(dict), defaultdict(dict)
+        self.log_index = defaultdict(dict)
+        for backup in backups.values():
+            backup.children = [backups.get(child.id, child) for child in backup.children]
+        for backup in backups.values():
+            if backup.parent_id is None:
+                self.add_backup(backup)
+            else:
+                self.backups[backup.id] = backup
+        for log in logs:
+            self.add_log(log)
+        activity = self.activity
+        self.activity = defaultdict(lambda: defaultdict(int))
+        for resource_id, counts in activity.items():
+            self.activity[resource_id].update(counts)
 
     def add_log(self, log: OperationLog) -> None:
         log.sequence = len(self.op_logs)

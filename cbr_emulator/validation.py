@@ -12,7 +12,15 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from cbr_emulator.clock import parse_filter_time
 from cbr_emulator.errors import CbrError
@@ -333,6 +341,22 @@ class AdvancedRetention(Body):
 Count100 = Annotated[int, Field(ge=0, le=100)]
 
 
+_UTC_OFFSET = re.compile(r"UTC([+-])(\d{2}):(\d{2})")
+_EARLIEST_OFFSET, _LATEST_OFFSET = -12 * 60, 14 * 60  # minutes: the offsets in use on Earth
+
+
+def utc_offset(text: str) -> str:
+    """``UTC+08:00``: a sign, hours and minutes, between UTC-12:00 and UTC+14:00."""
+    match = _UTC_OFFSET.fullmatch(text)
+    if match is None:
+        raise ValueError("must be UTC+HH:MM or UTC-HH:MM, such as UTC+08:00")
+    sign, hours, minutes = match.group(1), int(match.group(2)), int(match.group(3))
+    offset = (1 if sign == "+" else -1) * (hours * 60 + minutes)
+    if minutes > 59 or not _EARLIEST_OFFSET <= offset <= _LATEST_OFFSET:
+        raise ValueError("must be an offset between UTC-12:00 and UTC+14:00")
+    return text
+
+
 class OperationDefinition(Body):
     retention_duration_days: int | None = None
     max_backups: int | None = None
@@ -340,7 +364,7 @@ class OperationDefinition(Body):
     week_backups: Count100 | None = None
     month_backups: Count100 | None = None
     year_backups: Count100 | None = None
-    timezone: Annotated[str, Field(pattern=r"^UTC[+-]\d{2}:\d{2}$")] | None = None
+    timezone: Annotated[str, AfterValidator(utc_offset)] | None = None
     full_backup_interval: Annotated[int, Field(ge=-1, le=100)] | None = None
     destination_region: Annotated[str, Field(min_length=1, max_length=255, pattern=REGION_PATTERN)] | None = (
         None

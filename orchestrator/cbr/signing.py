@@ -1,5 +1,9 @@
 """SDK-HMAC-SHA256 request signing and verification, as Huawei Cloud's API gateway expects it.
 
+Verification also takes the SDK's opt-in ``SDK-HMAC-SM3`` (the same scheme with SM3 for SHA-256, and
+``X-Sdk-Content-Sm3``) where the standard library's OpenSSL provides SM3; the asymmetric
+``SDK-ECDSA-P256-SHA256`` and ``SDK-SM2-SM3`` are refused by name.
+
 The canonical form follows the official SDK core exactly (see the signing vectors in the tests):
 the canonical URI always ends in ``/`` and is fully decoded then re-encoded piece by piece, query
 pairs are sorted by name then value, and only the headers named in ``SignedHeaders`` are signed.
@@ -22,6 +26,34 @@ EMPTY_PAYLOAD_SHA256 = hashlib.sha256(b"").hexdigest()
 UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD"
 CONTENT_SHA256_HEADER = "X-Sdk-Content-Sha256"
 MAX_CLOCK_SKEW = timedelta(minutes=15)
+
+
+
+@dataclass(frozen=True)
+class HmacAlgorithm:
+    """One HMAC signing scheme of the SDK: its name in ``Authorization``, its hash, its content header."""
+
+    name: str
+    digest: str  # a hashlib name
+    content_header: str
+
+    def hexdigest(self, data: bytes) -> str:
+        return hashlib.new(self.digest, data).hexdigest()
+
+    def hmac_hex(self, key: str, message: str) -> str:
+        return hmac.new(key.encode(), message.encode(), self.digest).hexdigest()
+
+
+HMAC_SHA256 = HmacAlgorithm(ALGORITHM, "sha256", CONTENT_SHA256_HEADER)
+HMAC_SM3 = HmacAlgorithm("SDK-HMAC-SM3", "sm3", "X-Sdk-Content-Sm3")
+ASYMMETRIC_ALGORITHMS = ("SDK-ECDSA-P256-SHA256", "SDK-SM2-SM3")
+
+
+def verifiable_algorithms() -> dict[str, HmacAlgorithm]:
+    """The schemes :func:`verify_request` checks: SHA-256 always, SM3 when hashlib has it."""
+    schemes = [HMAC_SHA256, HMAC_SM3]
+    return {s.name: s for s in schemes if s.digest in hashlib.algorithms_available}
+
 
 _AUTHORIZATION = re.compile(r"^(\S+) Access=([^,]+), SignedHeaders=([^,]+), Signature=([0-9a-f]+)$")
 
@@ -76,14 +108,16 @@ def _canonical_headers(headers: Mapping[str, str], names: list[str]) -> str:
     return "".join(f"{name}:{lowered[name].strip()}\n" for name in names)
 
 
-def _payload_hash(headers: Mapping[str, str], body: bytes | None, signed: list[str]) -> str:
+def _payload_hash(
+    headers: Mapping[str, str], body: bytes | None, signed: list[str], algorithm: HmacAlgorithm
+) -> str:
     if not body:
-        return EMPTY_PAYLOAD_SHA256
+        return algorithm.hexdigest(b"")
     lowered = {name.lower(): value for name, value in headers.items()}
-    preset = lowered.get(CONTENT_SHA256_HEADER.lower())
-    if preset is not None and CONTENT_SHA256_HEADER.lower() in signed:
+    preset = lowered.get(algorithm.content_header.lower())
+    if preset is not None and algorithm.content_header.lower() in signed:
         return preset
-    return hashlib.sha256(body).hexdigest()
+    return algorithm.hexdigest(body)
 
 
 def canonical_request(
@@ -93,6 +127,7 @@ def canonical_request(
     headers: Mapping[str, str],
     signed_names: list[str],
     body: bytes | None,
+    algorithm: HmacAlgorithm = HMAC_SHA256,
 ) -> str:
     return "\n".join(
         [
@@ -101,18 +136,18 @@ def canonical_request(
             canonical_query(query),
             _canonical_headers(headers, signed_names),
             ";".join(signed_names),
-            _payload_hash(headers, body, signed_names),
+            _payload_hash(headers, body, signed_names, algorithm),
         ]
     )
 
 
-def string_to_sign(date_value: str, canonical: str) -> str:
-    digest = hashlib.sha256(canonical.encode()).hexdigest()
-    return f"{ALGORITHM}\n{date_value}\n{digest}"
+def string_to_sign(date_value: str, canonical: str, algorithm: HmacAlgorithm = HMAC_SHA256) -> str:
+    digest = algorithm.hexdigest(canonical.encode())
+    return f"{algorithm.name}\n{date_value}\n{digest}"
 
 
 def _signature(secret_key: str, to_sign: str) -> str:
-    return hmac.new(secret_key.encode(), to_sign.encode(), hashlib.sha256).hexdigest()
+    return HMAC_SHA256.hmac_hex(secret_key, to_sign)
 
 
 def _find(headers: Mapping[str, str], name: str) -> str | None:
@@ -174,6 +209,18 @@ class VerifiedRequest:
     security_token: str | None
 
 
+def _algorithm_of(authorization: str) -> HmacAlgorithm:
+    """The scheme an ``Authorization`` value names (its first word), if this side verifies it."""
+    name = authorization.split(" ", 1)[0]
+    algorithm = verifiable_algorithms().get(name)
+    if algorithm is not None:
+        return algorithm
+    if name in (HMAC_SM3.name, *ASYMMETRIC_ALGORITHMS):
+        known = ", ".join(verifiable_algorithms())
+        raise SignatureError(f"the signing algorithm {name} is not supported (supported: {known})")
+    raise SignatureError("the Authorization header is malformed")
+
+
 def verify_request(
     method: str,
     raw_path: str,
@@ -188,12 +235,11 @@ def verify_request(
     authorization = _find(headers, "Authorization")
     if authorization is None:
         raise SignatureError("the request carries no Authorization header")
+    algorithm = _algorithm_of(authorization.strip())
     match = _AUTHORIZATION.match(authorization.strip())
     if match is None:
         raise SignatureError("the Authorization header is malformed")
-    algorithm, access_key, signed_list, signature = match.groups()
-    if algorithm != ALGORITHM:
-        raise SignatureError(f"unsupported signing algorithm {algorithm}")
+    _, access_key, signed_list, signature = match.groups()
     secret = secret_for(access_key)
     if secret is None:
         raise SignatureError("unknown access key")
@@ -207,8 +253,9 @@ def verify_request(
         raise SignatureError(f"{DATE_HEADER} is more than {max_skew} away from the server clock")
     if any(_find(headers, name) is None for name in names):
         raise SignatureError("a signed header is missing from the request")
-    canonical = canonical_request(method, raw_path, parse_raw_query(raw_query), headers, names, body)
-    expected = _signature(secret, string_to_sign(date_value.strip(), canonical))
+    query = parse_raw_query(raw_query)
+    canonical = canonical_request(method, raw_path, query, headers, names, body, algorithm)
+    expected = algorithm.hmac_hex(secret, string_to_sign(date_value.strip(), canonical, algorithm))
     if not hmac.compare_digest(expected, signature):
         raise SignatureError("the signature does not match")
     return VerifiedRequest(access_key=access_key, security_token=_find(headers, "X-Security-Token"))

@@ -34,10 +34,11 @@ def emulator_inventory(
     vault each one is bound to and its newest available backup."""
     from rich.markup import escape
 
-    from orchestrator.cli.emulator_inventory import InventoryUnavailable, fetch_inventory, inventory_tables
+    from cbr_emulator.inventory_report import InventoryUnavailable, fetch_inventory, inventory_tables
 
+    start_with = "cbr-orchestrator emulator --port PORT"
     try:
-        found = asyncio.run(fetch_inventory(endpoint, region, project_id, wait_seconds))
+        found = asyncio.run(fetch_inventory(endpoint, region, project_id, wait_seconds, start_with))
     except InventoryUnavailable as exc:
         errors.print(escape(str(exc)))
         raise typer.Exit(1) from None

@@ -39,7 +39,7 @@ async def test_sigterm_with_slow_calls_in_flight_gives_exactly_one_checkpoint_pe
     the other worker took them over mid-call (and found no checkpoint yet: a second one), and the CBR
     session was closed under the calls still going (`Session is closed`)."""
     slow = slow_cloud(settings)
-    emulator.faults.replace(FaultPlan(rules=[FaultRule(latency_seconds=2.5)]))
+    emulator.faults.replace(FaultPlan(rules=[FaultRule(latency_seconds=2.5, latency_probability=1.0)]))
     for command in numbered_backups(emulator, COMMANDS, "stop", vaults=COMMANDS):
         await publish(broker, settings, command)
     async with worker_process(slow) as first, worker_process(slow) as second:

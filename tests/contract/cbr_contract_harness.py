@@ -26,6 +26,7 @@ from huaweicloudsdkcore.auth.credentials import BasicCredentials
 from huaweicloudsdkcore.exceptions import exceptions
 from huaweicloudsdkcore.http.http_config import HttpConfig
 from huaweicloudsdkcore.http.http_handler import HttpHandler
+from huaweicloudsdkcore.signer.algorithm import SigningAlgorithm
 
 from cbr_emulator.config import Tenant
 from orchestrator.cbr.operations import success_statuses
@@ -341,12 +342,13 @@ class RecordingCbrClient:
         project_id: str,
         recorder: OperationRecorder,
         name: str,
+        signing: SigningAlgorithm = SigningAlgorithm.HMAC_SHA256,
     ) -> None:
         self._recorder = recorder
         self.name = name
         self._last_response: Any = None
         handler = HttpHandler().add_response_handler(self._remember)
-        self._client = make_client(base_url, access_key, secret_key, project_id, handler)
+        self._client = make_client(base_url, access_key, secret_key, project_id, handler, signing)
 
     def _remember(self, **kwargs: Any) -> None:
         self._last_response = kwargs.get("response")
@@ -406,13 +408,21 @@ def http_config() -> HttpConfig:
 
 
 def make_client(
-    base_url: str, access_key: str, secret_key: str, project_id: str, handler: HttpHandler | None = None
+    base_url: str,
+    access_key: str,
+    secret_key: str,
+    project_id: str,
+    handler: HttpHandler | None = None,
+    signing: SigningAlgorithm = SigningAlgorithm.HMAC_SHA256,
 ) -> CbrClient:
+    """A client of the SDK; ``signing`` picks its signer (``huaweicloudsdkcore.signer``) as users opt in."""
+    config = http_config()
+    config.signing_algorithm = signing
     builder = (
         CbrClient.new_builder()
         .with_credentials(BasicCredentials(access_key, secret_key, project_id))
         .with_endpoints([base_url])
-        .with_http_config(http_config())
+        .with_http_config(config)
     )
     if handler is not None:
         builder = builder.with_http_handler(handler)

@@ -15,16 +15,22 @@ from cbr_contract_harness import (
     RecordingCbrClient,
     expect_error,
 )
+from huaweicloudsdkcore.signer.algorithm import SigningAlgorithm
 
 
 @pytest.fixture
 def client_with(emulator: Any) -> Iterator[Any]:
     made: list[RecordingCbrClient] = []
 
-    def build(access_key: str, secret_key: str, project_id: str) -> RecordingCbrClient:
+    def build(
+        access_key: str,
+        secret_key: str,
+        project_id: str,
+        signing: SigningAlgorithm = SigningAlgorithm.HMAC_SHA256,
+    ) -> RecordingCbrClient:
         # a private recorder: calls made here must not count towards the operation coverage
         client = RecordingCbrClient(
-            emulator.base_url, access_key, secret_key, project_id, OperationRecorder(), "probe"
+            emulator.base_url, access_key, secret_key, project_id, OperationRecorder(), "probe", signing
         )
         made.append(client)
         return client
@@ -67,3 +73,35 @@ def test_stale_signature_date_is_401(client_with: Any) -> None:
     expect_error(lambda: client.list_vault(cbr.ListVaultRequest()), 401, "APIGW.0301")
     client.sdk_client.preset_headers = {}
     assert client.list_vault(cbr.ListVaultRequest(limit=1)).vaults is not None
+
+
+def test_the_sdks_sm3_signer_is_verified(client_with: Any) -> None:
+    """``SDK-HMAC-SM3`` (``HttpConfig.signing_algorithm = HMAC_SM3``), with a body and a query string."""
+    signing = SigningAlgorithm.HMAC_SM3
+    client = client_with(TENANT_A.access_key, TENANT_A.secret_key, TENANT_A.project_id, signing)
+    billing = {"consistent_level": "crash_consistent", "object_type": "disk", "protect_type": "backup"}
+    billing["size"] = 10
+    body = {"vault": {"name": "signed-with-sm3", "billing": billing, "resources": []}}
+    vault = client.create_vault(cbr.CreateVaultRequest(body=body)).vault
+    listed = client.list_vault(cbr.ListVaultRequest(name="signed-with-sm3", limit=5)).vaults
+    assert [v.id for v in listed] == [vault.id]
+    client.delete_vault(cbr.DeleteVaultRequest(vault_id=vault.id))
+
+
+def test_an_sm3_signature_with_the_wrong_secret_is_401(client_with: Any) -> None:
+    signing = SigningAlgorithm.HMAC_SM3
+    client = client_with(TENANT_A.access_key, TENANT_A.secret_key + "x", TENANT_A.project_id, signing)
+    expect_error(lambda: client.list_vault(cbr.ListVaultRequest()), 401, "APIGW.0301")
+
+
+@pytest.mark.parametrize(
+    ("signing", "name"),
+    [
+        (SigningAlgorithm.ECDSA_P256_SHA256, "SDK-ECDSA-P256-SHA256"),
+        (SigningAlgorithm.SM2_SM3, "SDK-SM2-SM3"),
+    ],
+)
+def test_the_asymmetric_signers_are_refused_by_name(client_with: Any, signing: Any, name: str) -> None:
+    client = client_with(TENANT_A.access_key, TENANT_A.secret_key, TENANT_A.project_id, signing)
+    error = expect_error(lambda: client.list_vault(cbr.ListVaultRequest()), 401, "APIGW.0301")
+    assert f"{name} is not supported" in error.error_msg

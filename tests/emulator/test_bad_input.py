@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from emu_helpers import Api, build, settle
 
-from cbr_emulator.errors import CbrError
+from cbr_emulator.gateway import GatewayError
 
 BILLING = {
     "object_type": "server",
@@ -248,9 +248,9 @@ def test_missing_path_parameters_are_9900(api: Api) -> None:
     api.refused("show_vault", "9900", 400, path={"vault_id": "  "})
 
 
-def test_unsupported_operations_answer_a_clear_error(api: Api) -> None:
-    for operation in ("no_such_operation",):
-        with pytest.raises(CbrError) as caught:
+def test_an_operation_without_a_handler_is_the_gateways_404_never_a_5xx(api: Api) -> None:
+    for operation in ("no_such_operation", "list_vaults_of_mars"):
+        with pytest.raises(GatewayError) as caught:
             api.send(operation, body={"anything": True})
-        assert caught.value.status == 501
-        assert "not supported by the CBR emulator" in caught.value.message
+        assert (caught.value.status, caught.value.code) == (404, "APIGW.0101")
+        assert caught.value.message == "The API does not exist or has not been published in the environment"

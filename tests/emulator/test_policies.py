@@ -92,6 +92,26 @@ def test_refused_patterns(api: Api, patterns: Any) -> None:
     assert api.ok("list_policies")["count"] == 0
 
 
+@pytest.mark.parametrize(
+    "zone", ["UTC+99:99", "UTC+14:30", "UTC-12:30", "UTC+08:60", "UTC+8:00", "GMT+08:00"]
+)
+def test_a_timezone_outside_utc_minus_12_to_plus_14_or_malformed_is_refused(api: Api, zone: str) -> None:
+    body = _policy_body([EVERY_DAY_AT_6], timezone=zone)
+    api.refused("create_policy", "9900", 400, body=body)
+    policy = _create(api)
+    update = {"policy": {"operation_definition": {"timezone": zone}}}
+    refused = api.refused("update_policy", "9900", 400, path={"policy_id": policy["id"]}, body=update)
+    assert "timezone" in refused.message
+    assert api.ok("show_policy", path={"policy_id": policy["id"]})["policy"]["operation_definition"].get(
+        "timezone"
+    ) in (None, "")
+
+
+@pytest.mark.parametrize("zone", ["UTC-12:00", "UTC+00:00", "UTC+05:45", "UTC+14:00"])
+def test_every_offset_in_use_is_accepted(api: Api, zone: str) -> None:
+    assert _create(api, timezone=zone)["operation_definition"]["timezone"] == zone
+
+
 def test_policy_crud(api: Api) -> None:
     policy = _create(api, retention_duration_days=30)
     assert policy["enabled"] is True

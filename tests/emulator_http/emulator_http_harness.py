@@ -114,8 +114,10 @@ class Http:
         now: datetime | None = None,
         secret_key: str | None = None,
         wait: float = 10.0,
+        header_project: str | None = None,
     ) -> Answer:
-        """Sign as the SDK does: path ``/v3/{project}{suffix}`` (already encoded), query pairs decoded."""
+        """Sign as the SDK does: path ``/v3/{project}{suffix}`` (already encoded), query pairs decoded;
+        ``X-Project-Id`` is the path's project unless ``header_project`` says otherwise."""
         project = project_id or tenant.project_id
         path = f"/v3/{project}{suffix}"
         body = (
@@ -126,7 +128,7 @@ class Http:
             else json.dumps(json_body).encode()
         )
         default_type = "application/json;charset=utf-8" if method in ("POST", "PUT") else "application/json"
-        headers = {"Content-Type": content_type or default_type, "X-Project-Id": project}
+        headers = {"Content-Type": content_type or default_type, "X-Project-Id": header_project or project}
         credentials = Credentials(tenant.access_key, secret_key or tenant.secret_key)
         pairs = list(query)
         signed = sign_request(credentials, method, self.host, path, pairs, headers, body, now=now)
@@ -134,8 +136,18 @@ class Http:
             method, path, query=canonical_query(pairs), headers=signed, body=body, wait=wait
         )
 
-    async def with_token(self, method: str, suffix: str, token: str, project_id: str, **kw: Any) -> Answer:
+    async def with_token(
+        self,
+        method: str,
+        suffix: str,
+        token: str,
+        project_id: str,
+        header_project: str | None = None,
+        **kw: Any,
+    ) -> Answer:
         headers = {"Content-Type": "application/json", "X-Auth-Token": token}
+        if header_project is not None:
+            headers["X-Project-Id"] = header_project
         body = json.dumps(kw["json_body"]).encode() if "json_body" in kw else None
         return await self.send(method, f"/v3/{project_id}{suffix}", headers=headers, body=body)
 

@@ -83,6 +83,23 @@ async def test_counters_read_and_reset(http: Http) -> None:
     assert after["responses"] == {}
 
 
+async def test_responses_are_counted_by_operation_and_status(http: Http) -> None:
+    await http.signed("GET", "/vaults")
+    await http.signed("GET", "/vaults")
+    await http.signed("GET", "/vaults", secret_key="wrong")
+    await http.signed("GET", "/vaults/" + "0" * 36)
+    await http.signed("GET", "/no/such/api")
+    counters = (await http.admin("GET", "counters")).json
+    assert counters["responses_by_operation"] == {
+        "list_vault": {"200": 2, "401": 1},
+        "show_vault": {"404": 1},
+        "unrouted": {"404": 1},
+    }
+    assert counters["responses"] == {"200": 2, "401": 1, "404": 2}
+    await http.admin("POST", "counters")
+    assert (await http.admin("GET", "counters")).json["responses_by_operation"] == {}
+
+
 async def test_counters_reset_refuses_a_body(http: Http) -> None:
     answer = await http.admin("POST", "counters", {"everything": True})
     assert_gateway_error(answer, 400, "EMULATOR.0400")

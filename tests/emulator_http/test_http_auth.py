@@ -98,6 +98,26 @@ async def test_another_tenants_project_is_403(http: Http) -> None:
     assert BOB.project_id in body["error_msg"]
 
 
+async def test_an_x_project_id_other_than_the_paths_is_403_even_for_a_project_the_key_may_use(
+    http: Http, running: RunningEmulator
+) -> None:
+    answer = await http.signed(
+        "GET", "/vaults", project_id=ALICE.project_id, header_project=ALICE_EU.project_id
+    )
+    body = assert_gateway_error(answer, 403, "APIGW.0302")
+    assert ALICE_EU.project_id in body["error_msg"] and "X-Project-Id" in body["error_msg"]
+    assert running.counters.snapshot()["requests"]["total"] == 0  # refused at the gateway
+
+
+async def test_an_x_project_id_other_than_the_tokens_path_is_403(http: Http) -> None:
+    token = (await http.token(ALICE)).headers["X-Subject-Token"]
+    path = ("GET", "/vaults", token, ALICE.project_id)
+    mismatch = await http.with_token(*path, header_project=BOB.project_id)
+    assert_gateway_error(mismatch, 403, "APIGW.0302")
+    matching = await http.with_token(*path, header_project=ALICE.project_id)
+    assert matching.status == 200, matching.text
+
+
 async def test_unconfigured_project_is_403(http: Http) -> None:
     answer = await http.signed("GET", "/vaults", project_id="f" * 32)
     assert_gateway_error(answer, 403, "APIGW.0302")

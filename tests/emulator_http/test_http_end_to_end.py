@@ -9,10 +9,11 @@ from urllib.parse import quote
 
 import aiohttp
 import pytest
-from emulator_http_harness import Http, make_config, vault_request
+from emulator_http_harness import Http, assert_gateway_error, make_config, vault_request
 
 from cbr_emulator.clock import Clock
 from cbr_emulator.config import Progression
+from cbr_emulator.dispatch import HANDLERS
 from cbr_emulator.server import RunningEmulator, start_emulator
 
 
@@ -62,10 +63,13 @@ async def test_delete_answers_204_without_a_body(http: Http) -> None:
     assert "X-Request-Id" in answer.headers
 
 
-async def test_unsupported_operation_is_501_from_the_domain(http: Http) -> None:
-    answer = await http.signed("GET", "/organization-policies")
-    assert answer.status == 501
-    assert answer.json["error_code"] == "BackupService.9910"
+async def test_a_routed_operation_without_a_handler_is_404_apigw_0101(
+    http: Http, running: RunningEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delitem(HANDLERS, "list_vault")
+    answer = assert_gateway_error(await http.signed("GET", "/vaults"), 404, "APIGW.0101")
+    assert answer["error_msg"] == "The API does not exist or has not been published in the environment"
+    assert running.counters.snapshot()["responses"] == {"404": 1}
 
 
 @pytest.fixture

@@ -63,11 +63,19 @@ async def test_throttle_fault_is_429_with_retry_after(http: Http, running: Runni
 
 
 async def test_latency_fault_delays_the_answer(http: Http) -> None:
-    await _set_faults(http, {"operation": "list_vault", "latency_seconds": 0.4})
+    await _set_faults(http, {"operation": "list_vault", "latency_seconds": 0.4, "latency_probability": 1.0})
     started = time.monotonic()
     answer = await http.signed("GET", "/vaults")
     assert answer.status == 200, answer.text
     assert time.monotonic() - started >= 0.4
+
+
+def test_latency_probability_defaults_to_zero_like_every_probability() -> None:
+    rule = FaultRule(latency_seconds=5)
+    probabilities = {n: value for n, value in rule.model_dump().items() if n.endswith("_probability")}
+    assert set(probabilities.values()) == {0.0}, probabilities
+    decision = Faults(FaultPlan(rules=[rule])).decide("list_vault", "r", "p")
+    assert (decision.latency, decision.kinds) == (0.0, [])
 
 
 async def test_rules_match_by_operation_and_region(http: Http) -> None:

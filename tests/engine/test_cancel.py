@@ -197,7 +197,7 @@ async def test_a_run_asked_to_cancel_mid_call_stops_before_its_next_call(
 ) -> None:
     """The request comes while the run waits on a slow create_vault: a heartbeat brings it to the run,
     which then does not create the checkpoint."""
-    slow = FaultRule(operation="create_vault", latency_seconds=1.5, max_faults=1)
+    slow = FaultRule(operation="create_vault", latency_seconds=1.5, latency_probability=1.0, max_faults=1)
     emulator.faults.replace(FaultPlan(rules=[slow]))
     await submit(store, backup_command("c1", servers(emulator_config, 1)))
 

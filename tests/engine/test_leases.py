@@ -44,7 +44,9 @@ async def test_a_run_whose_lease_passed_to_another_claim_stops_before_its_next_c
     emulator_config: EmulatorConfig,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    slow_lookup = FaultRule(operation="list_vault", latency_seconds=2.0, max_faults=1)
+    slow_lookup = FaultRule(
+        operation="list_vault", latency_seconds=2.0, latency_probability=1.0, max_faults=1
+    )
     emulator.faults.replace(FaultPlan(rules=[slow_lookup]))
     await submit(store, backup_command("stolen", servers(emulator_config, 1)))
     async with running_engines(store, settings, "victim"):

@@ -36,7 +36,9 @@ async def test_a_create_executed_after_the_clients_timeout_is_found_not_made_aga
 ) -> None:
     """The create reaches the service late: the first lookups find nothing, a later one finds it."""
     quick = settings.model_copy(update={"cbr_timeout_seconds": 0.5})
-    late = FaultRule(operation="create_checkpoint", latency_seconds=1.5, max_faults=1)
+    late = FaultRule(
+        operation="create_checkpoint", latency_seconds=1.5, latency_probability=1.0, max_faults=1
+    )
     emulator.faults.replace(FaultPlan(rules=[late]))
     await submit(store, backup_command("late", servers(emulator_config, 1)))
     await run_until_done(store, quick, "solo")

@@ -36,10 +36,10 @@ def blocks(markdown: str, language: str | None = None) -> list[Block]:
 
 
 def section(markdown: str, heading: str) -> str:
-    """The text under ``heading`` up to the next heading of the same level."""
-    level = heading.split(" ", 1)[0]
+    """The text under ``heading`` up to the next heading of the same level or a higher one."""
+    level = len(heading.split(" ", 1)[0])
     start = markdown.index(heading + "\n") + len(heading) + 1
-    following = re.search(rf"^{re.escape(level)} ", markdown[start:], re.MULTILINE)
+    following = re.search(rf"^#{{1,{level}}} ", markdown[start:], re.MULTILINE)
     return markdown[start : start + following.start()] if following else markdown[start:]
 
 

@@ -1,5 +1,6 @@
 """Every vector produced by the official SDK signer must reproduce, and verification must hold."""
 
+import hashlib
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -139,6 +140,14 @@ def test_wrong_secret_is_refused() -> None:
 def test_malformed_or_foreign_authorization_is_refused(authorization: str) -> None:
     headers = _signed_post(b"{}") | {"Authorization": authorization}
     with pytest.raises(SignatureError):
+        _verify(headers, b"{}")
+
+
+def test_without_sm3_in_hashlib_an_sm3_signature_is_refused_by_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(hashlib, "algorithms_available", {"sha256"})
+    authorization = "SDK-HMAC-SM3 Access=AKTESTEXAMPLE0000001, SignedHeaders=host;x-sdk-date, Signature=ab"
+    headers = _signed_post(b"{}") | {"Authorization": authorization}
+    with pytest.raises(SignatureError, match="SDK-HMAC-SM3 is not supported"):
         _verify(headers, b"{}")
 
 

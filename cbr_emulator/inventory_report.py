@@ -1,4 +1,5 @@
-"""Read a running emulator's inventory (``GET /_emulator/inventory``) and draw it as tables."""
+"""Read a running emulator's inventory (``GET /_emulator/inventory``) and draw it as tables: what
+``cbr-emulator inventory`` and ``cbr-orchestrator emulator-inventory`` print."""
 
 from __future__ import annotations
 
@@ -18,7 +19,11 @@ class InventoryUnavailable(Exception):
 
 
 async def fetch_inventory(
-    endpoint: str, region: str | None, project_id: str | None, wait_seconds: float
+    endpoint: str,
+    region: str | None,
+    project_id: str | None,
+    wait_seconds: float,
+    start_with: str = "cbr-emulator --port PORT",
 ) -> dict[str, Any]:
     """The inventory, asking again while nothing listens at ``endpoint`` (an emulator may be starting)."""
     url = endpoint.rstrip("/") + "/_emulator/inventory"
@@ -33,7 +38,7 @@ async def fetch_inventory(
                 if loop.time() >= give_up_at:
                     raise InventoryUnavailable(
                         f"no emulator answers at {endpoint} ({type(exc).__name__}); start one with "
-                        "`cbr-orchestrator emulator --port PORT` and give its URL as --endpoint"
+                        f"`{start_with}` and give its URL as --endpoint"
                     ) from None
             await asyncio.sleep(RETRY_PAUSE_SECONDS)
 
