@@ -21,7 +21,7 @@ from pydantic import Field, ValidationError
 
 from cbr_emulator import policies
 from cbr_emulator.context import Call, World
-from cbr_emulator.domain_state import OrganizationPolicy, PolicyDeployment
+from cbr_emulator.domain_state import DomainState, OrganizationPolicy, PolicyDeployment
 from cbr_emulator.domains import caller_domain, domain_id, domain_state, domain_tenants
 from cbr_emulator.errors import CbrError
 from cbr_emulator.progression import plan
@@ -93,6 +93,13 @@ def _deploy_later(world: World, domain_name: str, policy: OrganizationPolicy, no
         deployment.status = "syncing"
     generation, when = policy.generation, plan(world.progression, now, 0).ends_at
     world.scheduler.at(when, lambda at: _deploy(world, domain_name, policy.id, generation, at))
+
+
+def redeploy_syncing(world: World, domain: DomainState, now: datetime) -> None:
+    """After a load from a state file: the policies that were still syncing deploy again from ``now``."""
+    for policy in domain.organization_policies.values():
+        if policy.status == "syncing":
+            _deploy_later(world, domain.name, policy, now)
 
 
 def _deploy(world: World, domain_name: str, policy_id: str, generation: int, at: datetime) -> None:

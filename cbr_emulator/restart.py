@@ -5,14 +5,15 @@ A state file holds objects, not the tasks moving them (those are callbacks on th
 task waiting or running at the save ends at load as after a failure of the service: its operation log
 ``failed`` with :data:`INTERRUPTED`, a backup being made ``error``, a backup being restored or deleted
 ``available`` again, a replication ``fail``. Policy schedules start again from the load (runs missed while
-the emulator was stopped are not made up), and the backups with an expiry date are watched again.
+the emulator was stopped are not made up), the backups with an expiry date are watched again, and an
+organisation policy still syncing deploys one task duration after the load.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from cbr_emulator import operation_logs, policies, retention
+from cbr_emulator import operation_logs, organization_policies, policies, retention
 from cbr_emulator.context import World
 from cbr_emulator.state import BACKUP_BUSY, BACKUP_GOING, BACKUP_RESTORING, ProjectState
 
@@ -25,6 +26,8 @@ UNFINISHED_REPLICATIONS = ("waiting_replicate", "replicating")
 
 
 def resume(world: World, now: datetime) -> None:
+    for domain in world.domains.values():
+        organization_policies.redeploy_syncing(world, domain, now)
     for project in world.projects.values():
         end_interrupted_tasks(project, now)
         for policy in project.policies.values():

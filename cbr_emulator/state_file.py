@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -24,6 +24,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from cbr_emulator.context import World
+from cbr_emulator.domain_state import DomainState
 from cbr_emulator.restart import resume
 from cbr_emulator.state import DERIVED_FIELDS, ProjectState, RandomState
 
@@ -41,6 +42,7 @@ class WorldSnapshot:
     ids: RandomState
     failures: RandomState
     projects: list[ProjectState]
+    domains: list[DomainState] = field(default_factory=list)  # organisation policies, migrations
 
 
 class StateDocument(BaseModel):
@@ -60,6 +62,7 @@ def snapshot(world: World) -> WorldSnapshot:
         ids=world.ids.state(),
         failures=world.rng.getstate(),
         projects=list(world.projects.values()),
+        domains=list(world.domains.values()),
     )
 
 
@@ -94,6 +97,8 @@ def restore(world: World, saved: WorldSnapshot) -> None:
     for project in saved.projects:
         project.rebuild_indexes()
         world.projects[(project.region, project.project_id)] = project
+    for domain in saved.domains:
+        world.domains[domain.name] = domain
     behind = (saved.saved_at - world.clock.now()).total_seconds()
     if behind > 0:
         world.clock.advance(behind)

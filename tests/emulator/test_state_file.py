@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -25,9 +26,19 @@ from cbr_emulator.state_file import (
 )
 
 DAILY_AT_6 = "FREQ=DAILY;INTERVAL=1;BYHOUR=6;BYMINUTE=00"
+ORGANISATION_POLICY = {
+    "policy": {
+        "name": "everywhere",
+        "operation_type": "backup",
+        "policy_name": "deployed-daily",
+        "policy_enabled": True,
+        "policy_operation_definition": {"retention_duration_days": 7},
+        "policy_trigger": {"properties": {"pattern": [DAILY_AT_6]}},
+    }
+}
 # what the world holds besides its projects; a new attribute must be carried by the state file (or be
 # rebuilt from the config like the scheduler and the task runner) and named here
-WORLD_ATTRIBUTES = {"config", "clock", "ids", "rng", "scheduler", "runner", "projects"}
+WORLD_ATTRIBUTES = {"config", "clock", "ids", "rng", "scheduler", "runner", "projects", "domains"}
 
 
 def populated() -> Emulator:
@@ -67,6 +78,12 @@ def populated() -> Emulator:
     emulator.config.progression.failure_probability = 0.0
     home.backup_run(vault["id"], resources=[home.servers()[0].id], name="under-way")  # in activity
     neighbour.ok("list_vault")
+    agent = {"agent_id": str(uuid.uuid4()), "host_name": "h", "host_ip": "::1", "host_os": "linux"}
+    home.ok("register_agent", body={"agent": agent})
+    charge = {"charging_mode": "pre_paid", "period_type": "month", "period_num": 1, "is_auto_renew": False}
+    home.ok("change_vault_charge_mode", body=charge | {"is_auto_pay": True, "vault_ids": [vault["id"]]})
+    home.ok("create_organization_policy", body=ORGANISATION_POLICY)
+    home.ok("migrate_domain", body={"all_regions": True, "reservation": 0.5})
     return emulator
 
 
@@ -76,6 +93,7 @@ def round_trip(emulator: Emulator) -> Emulator:
     for project in saved.projects:
         project.rebuild_indexes()
         again.world.projects[(project.region, project.project_id)] = project
+    again.world.domains = {domain.name: domain for domain in saved.domains}
     return again
 
 
@@ -94,6 +112,9 @@ def test_a_populated_world_survives_its_round_trip_field_for_field() -> None:
         loaded = again.world.projects[key]
         for field in dataclasses.fields(ProjectState):
             assert _filled(loaded, field.name) == _filled(project, field.name), f"{key} {field.name}"
+    assert again.world.domains == emulator.world.domains
+    [domain] = emulator.world.domains.values()
+    assert domain.organization_policies and domain.migration is not None
 
 
 def _filled(project: ProjectState, name: str) -> Any:
@@ -104,7 +125,8 @@ def _filled(project: ProjectState, name: str) -> Any:
 
 def test_the_world_holds_nothing_the_state_file_does_not_carry() -> None:
     assert set(vars(populated().world)) == WORLD_ATTRIBUTES
-    assert {f.name for f in dataclasses.fields(WorldSnapshot)} == {"saved_at", "ids", "failures", "projects"}
+    snapshot_fields = {f.name for f in dataclasses.fields(WorldSnapshot)}
+    assert snapshot_fields == {"saved_at", "ids", "failures", "projects", "domains"}
 
 
 def test_disk_backups_are_the_same_objects_in_their_server_backup_and_in_the_project() -> None:
@@ -198,3 +220,16 @@ def test_writing_replaces_the_file_whole_and_leaves_no_temporary_file(tmp_path: 
     assert sorted(p.name for p in tmp_path.iterdir()) == ["world.json"]
     loaded: Any = state_file.load()
     assert isinstance(loaded, WorldSnapshot)
+
+
+def test_an_organisation_policy_syncing_at_the_save_deploys_after_the_load() -> None:
+    emulator = populated()
+    again = build()
+    restore(again.world, decode(encode(emulator.world)))
+    [domain] = again.world.domains.values()
+    [policy] = domain.organization_policies.values()
+    assert policy.status == "syncing"
+    settle(Api(again, HOME))
+    assert policy.status == "available"
+    deployed = again.world.project(HOME.region, HOME.project_id).policies
+    assert any(p.name == "deployed-daily" for p in deployed.values())
