@@ -92,7 +92,10 @@ async def stop(worker: asyncio.subprocess.Process) -> int:
 async def test_sigterm_hands_the_lease_back_and_another_worker_finishes_with_one_backup(
     dsn: str, settings: Settings, emulator: RunningEmulator
 ) -> None:
-    slow_polls = [FaultRule(operation=op, latency_seconds=SLOW_CALL_SECONDS) for op in POLL_OPERATIONS]
+    slow_polls = [
+        FaultRule(operation=op, latency_seconds=SLOW_CALL_SECONDS, latency_probability=1.0)
+        for op in POLL_OPERATIONS
+    ]
     emulator.faults.replace(FaultPlan(rules=slow_polls))
     server = next(
         iter(
