@@ -18,7 +18,7 @@ import statistics
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 
 import aiohttp
@@ -66,8 +66,9 @@ async def measure(dsn: str, seconds: float, clients: int) -> ApiThroughput:
 
 
 @contextlib.asynccontextmanager
-async def api_process(dsn: str) -> AsyncIterator[str]:
-    """``cbr-orchestrator api`` on a free port, without a request rate limit; yields its base URL."""
+async def api_process(dsn: str, extra_env: Mapping[str, str] | None = None) -> AsyncIterator[str]:
+    """``cbr-orchestrator api`` on a free port, without a request rate limit (``extra_env`` on top of its
+    environment); yields its base URL."""
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("CBR_ORCH_")}
     env |= {

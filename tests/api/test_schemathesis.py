@@ -10,7 +10,6 @@ server gave), so requests the document allows are refused with 422, as they shou
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import os
 import sys
@@ -19,13 +18,14 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from api_helpers import backup_body, bearer, free_port
+from api_helpers import backup_body, bearer
 from api_types import MakeKey
 from hook_senders import SECRETS_ENV, TRIGGERS
 from quick_settings import emulator_tenant
 
 from orchestrator.api.app import endpoints
 from orchestrator.api.spec import OPENAPI_PATH
+from orchestrator.bench.api_throughput import api_process as serve_api
 from orchestrator.config import Settings
 
 MAX_EXAMPLES = 12  # per operation and phase: about 1,000 requests, well under a minute
@@ -34,8 +34,8 @@ ALL_SCOPES = ("backup", "restore", "replicate", "read", "admin")
 
 @pytest.fixture
 async def api_process(api_settings: Settings, tmp_path: Path) -> AsyncIterator[str]:
-    """``cbr-orchestrator api`` on a free port; yields its base URL."""
-    port = free_port()
+    """``cbr-orchestrator api`` in a process of its own, with the emulator tenant's credentials and the
+    test triggers; yields its base URL."""
     triggers = tmp_path / "triggers.toml"
     triggers.write_text(TRIGGERS)
     tenant = emulator_tenant()
@@ -48,40 +48,13 @@ async def api_process(api_settings: Settings, tmp_path: Path) -> AsyncIterator[s
             "secret_key": tenant.secret_key.get_secret_value(),
         }
     ]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CBR_ORCH_")} | SECRETS_ENV
-    env |= {
-        "CBR_ORCH_DATABASE_URL": api_settings.database_url,
+    env = SECRETS_ENV | {
         "CBR_ORCH_AMQP_URL": api_settings.amqp_url.get_secret_value(),
         "CBR_ORCH_CREDENTIALS": json.dumps(credentials),
-        "CBR_ORCH_API__PORT": str(port),
         "CBR_ORCH_API__TRIGGERS_FILE": str(triggers),
-        "CBR_ORCH_API__KEY_RATE": "100000",  # the generator, not the limiter, is under test
-        "CBR_ORCH_API__KEY_BURST": "100000",
-        "CBR_ORCH_METRICS__PORT": "0",  # tests run many servers at once: no fixed metrics port
     }
-    log = (tmp_path / "api.log").open("wb")  # a pipe nobody reads would fill and stop the server
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "orchestrator.cli", "api", env=env, stdout=log, stderr=log
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        await _until_healthy(base)
+    async with serve_api(api_settings.database_url, env) as base:
         yield base
-    finally:
-        proc.terminate()
-        await asyncio.wait_for(proc.wait(), 20)
-        log.close()
-
-
-async def _until_healthy(base: str) -> None:
-    async with aiohttp.ClientSession() as session:
-        for _ in range(100):
-            with contextlib.suppress(aiohttp.ClientConnectionError):
-                async with session.get(f"{base}/healthz") as answer:
-                    if answer.status == 200:
-                        return
-            await asyncio.sleep(0.1)
-    raise AssertionError("the API server did not start")
 
 
 async def _a_workflow(base: str, key: str) -> str:
