@@ -31,8 +31,9 @@ from orchestrator.cbr.paging import Page, by_offset
 from orchestrator.cbr.query import BackupFilter, OperationLogFilter
 from orchestrator.crash_points import crash_point
 from orchestrator.polling.models import PolledBackup, PolledBackupPage, PolledTask, PolledTaskPage
+from orchestrator.polling.task_queue import elapsed
 from orchestrator.polling.tick import TickPolicy, expected_remaining
-from orchestrator.polling.watch import TaskWatch, elapsed
+from orchestrator.polling.watch import TaskWatch
 from orchestrator.workflows.base import (
     BackupDetails,
     BackupSeen,

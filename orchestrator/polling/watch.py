@@ -7,8 +7,9 @@ A watched checkpoint that a listing covering it shows without any unfinished tas
 is handed back to be woken, once, and is no longer watched (its next poll watches it again if need be).
 
 A checkpoint never seen with a task (just created, or ended before any look) is looked at again soon,
-then less often, and woken after ``MISSES_TO_WAKE`` looks: its poll settles what happened. A checkpoint
-with a task still waiting has no estimate: the project's timed polls look at it (they feed the watch).
+then less often, and woken after ``MISSES_TO_WAKE`` looks: its poll settles what happened. When its tasks
+should end comes from a model of the project's queue (:mod:`~orchestrator.polling.task_queue`); with nothing
+running to measure it by, the project's timed polls look meanwhile (they feed the watch too).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from orchestrator.polling.models import PolledTask
-from orchestrator.polling.tick import expected_remaining
+from orchestrator.polling.task_queue import checkpoint_ends
 
 ProjectKey = tuple[str, str]  # project, region
 LOOK_SOON = 1.0  # seconds: a checkpoint without an estimate yet (just created, progress 0) is looked at again
@@ -35,20 +36,6 @@ class Watched:
     due_at: float | None  # monotonic: when to look next; None: its timed poll looks
     seen: bool = False  # a listing showed an unfinished task of it
     misses: int = 0  # looks that showed no task of it, before any was seen
-
-
-def checkpoint_end(tasks: Sequence[PolledTask], now: float) -> float | None:
-    """When the last of these unfinished tasks should end (monotonic); None while one waits or has no
-    estimate."""
-    ends = []
-    for task in tasks:
-        if task.status != "running":
-            return None
-        left = expected_remaining(task.progress, elapsed(task))
-        if left is None:
-            return None
-        ends.append(now + left)
-    return max(ends, default=None)
 
 
 class TaskWatch:
@@ -95,7 +82,9 @@ class TaskWatch:
         """A listing of the project's unfinished tasks from ``start``: the workflows to wake (their
         checkpoints ended), no longer watched; the others' next looks from their tasks."""
         self._looked_at[key] = now
-        self._ends[key] = {c: checkpoint_end(t, now) for c, t in tasks.items() if t}
+        self._ends[key] = {
+            c: None if left is None else now + left for c, left in checkpoint_ends(tasks, LOOK_SOON).items()
+        }
         woken: list[uuid.UUID] = []
         for checkpoint_id, watched in list(self._projects.get(key, {}).items()):
             if watched.start < start:
@@ -119,13 +108,3 @@ class TaskWatch:
         if not dues:
             return None
         return max(min(dues) + LATE, self._looked_at.get(key, 0.0) + MIN_GAP)
-
-
-def elapsed(task: PolledTask) -> float | None:
-    """Seconds the task ran until its last update, on the cloud's own clock."""
-    try:
-        started = datetime.fromisoformat((task.started_at or "").replace("Z", "+00:00"))
-        updated = datetime.fromisoformat((task.updated_at or "").replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return (updated - started).total_seconds()

@@ -65,10 +65,19 @@ def test_the_next_look_is_at_the_expected_end_of_the_checkpoints_last_task() -> 
     assert watch.next_in(13.0) == pytest.approx(MIN_GAP)  # never looked at more often than this
 
 
-def test_a_checkpoint_with_a_task_still_waiting_is_left_to_the_timed_polls() -> None:
+def test_a_project_with_nothing_running_is_left_to_the_timed_polls() -> None:
     watch, _ = watching("cp-1")
-    watch.listed(KEY, {"cp-1": [task("cp-1"), task("cp-1", status="waiting", progress=0)]}, START, 1.0)
+    watch.listed(KEY, {"cp-1": [task("cp-1", status="waiting", progress=0)]}, START, 1.0)
     assert watch.next_in(1.0) is None and watch.due(100.0) == []
+
+
+def test_a_checkpoint_with_tasks_waiting_is_looked_at_when_they_should_have_run() -> None:
+    watch, _ = watching("cp-1")
+    waiting = task("cp-1", status="waiting", progress=0)
+    watch.listed(KEY, {"cp-1": [task("cp-1", progress=50), waiting]}, START, 1.0)
+    assert watch.next_in(1.0) == pytest.approx(3.0 + LATE)  # starts in 1 s, then runs 2 s like the other
+    watch.listed(KEY, {"cp-1": [task("cp-1", progress=None)]}, START, 2.0)
+    assert watch.next_in(2.0) == pytest.approx(LOOK_SOON + LATE)  # running without an estimate: soon
 
 
 def test_a_checkpoint_polled_meanwhile_is_no_longer_watched() -> None:
