@@ -1,8 +1,9 @@
 """Event-driven completion: a task's end seen by the poller wakes its backup at once, and a child's end wakes
 its fleet at once; the timed polls (here 30 s, far longer than the test) are only the safety net.
 
-Every timed poll of these workflows is due 30 s after it was set, so a workflow that finished within a few
-seconds of its tasks' end was woken by the event, not by its poll.
+Every timed poll of these workflows is due 30 s after it was set, and an idle engine looks for due work
+only every 30 s unless notified, so a workflow that finished within a few seconds of its tasks' end was
+woken by the event (and claimed on its notification), not by a poll.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ def emulator_config() -> EmulatorConfig:
 
 @pytest.fixture
 def slow_polls(settings: Settings) -> Settings:
-    return tuned(settings, status_poll_seconds=POLL)
+    return tuned(settings, status_poll_seconds=POLL, idle_poll_seconds=POLL)
 
 
 def fleet_command(command_id: str, servers: list[str]) -> FleetBackupCommand:
