@@ -13,6 +13,7 @@ from typing import Any
 
 from cbr_emulator.config import DEFAULT_TENANT
 from orchestrator.bench.emulator_process import EmulatorLimits, EmulatorProcess, server_ids
+from orchestrator.bench.event_lag import event_lag, last_task_end
 from orchestrator.bench.queue_run import QueuePlan, run_through_queue
 from orchestrator.bench.theory import Floor
 from orchestrator.config import RateLimitSettings, WorkerSettings
@@ -38,6 +39,7 @@ class FleetFigures:
     peak_rss_mib: list[float | None] = field(default_factory=list)
     worker_exit_codes: list[int | None] = field(default_factory=list)
     timed_out: bool = False
+    event_lag_seconds: float | None = None  # from the emulator's last task end to the final event
 
     @property
     def lost(self) -> int:
@@ -115,6 +117,7 @@ async def measure_fleet(
         )
         run = await run_through_queue(plan)
         counters = await emulator.counters()
+        last_end = await last_task_end(emulator.base_url, DEFAULT_TENANT)  # after the counters: not counted
     figures.wall_seconds = round(run.counted_after, 2)
     figures.timed_out = run.timed_out
     figures.worker_exit_codes = run.worker_exit_codes
@@ -124,6 +127,7 @@ async def measure_fleet(
     figures.throttled = int(counters["throttled"]["total"])
     for event in run.tally.kept.values():
         _read_final_event(figures, event["data"])
+        figures.event_lag_seconds = event_lag(event, last_end)
     return figures
 
 

@@ -219,6 +219,7 @@ def _fleet_rows(f: FleetFigures) -> list[tuple[str, str, str]]:
         ("b", "outcome", str(f.outcome) + (" (timed out)" if f.timed_out else "")),
         ("b", "protected / failed / skipped / lost", f"{f.protected} / {f.failed} / {f.skipped} / {f.lost}"),
         ("b", "wall", f"{f.wall_seconds:.1f} s = {_show(f.wall_over_floor)} × min"),
+        ("b", "event lag after last task", _show(f.event_lag_seconds, 2, " s")),
         ("b", "API calls (per protected resource)", f"{f.api_calls} ({_show(f.calls_per_resource, 3)})"),
         ("b", "API calls by operation", calls or "none"),
         ("b", "429s received", str(f.throttled)),

@@ -33,13 +33,15 @@ from orchestrator.crash_points import crash_point
 from orchestrator.engine.fleet_selection import protectables_page
 from orchestrator.engine.vault_binder import VaultBinder
 from orchestrator.engine.vault_directory import VaultDirectory
-from orchestrator.polling.poller import Poller
+from orchestrator.polling.poller import Poller, Wake
 from orchestrator.store import Step, StepOutcome, Workflow
+from orchestrator.workflows.backup import FINAL_CHECKPOINT_STATUSES
 from orchestrator.workflows.base import (
     Accepted,
     AddResources,
     CheckpointCreated,
     CheckpointLookup,
+    CheckpointStatus,
     CreateCheckpoint,
     CreateVault,
     Failed,
@@ -81,6 +83,9 @@ class Actions(Protocol):
     def poll_delay(self, project: str, region: str) -> float | None:
         """Seconds until the project's checkpoints should be polled again (None: the configured poll)."""
 
+    async def watch(self, wake: Wake) -> None:
+        """Until cancelled: wake (with ``wake``) the workflows whose awaited tasks ended."""
+
 
 class CbrActions:
     """Performs one :class:`Request` for one workflow and turns the answer into an observation."""
@@ -100,8 +105,11 @@ class CbrActions:
 
     async def perform(self, wf: Workflow, request: Request) -> tuple[Observation, Step]:
         started = _now()
+        if isinstance(request, PollCheckpoint):  # polling now: what it sees needs no wake
+            self._poller.unwatch(wf.project_id, wf.region, request.checkpoint_id)
         try:
             observation = await self.dispatch(wf.project_id, wf.region, request)
+            self._watch_after(wf, request, observation, started)
         except CbrApiError as exc:
             failed = Failed(exc.kind.value, exc.code, exc.message, exc.retry_after, exc.outcome_unknown)
             outcome = StepOutcome.UNKNOWN if exc.outcome_unknown else StepOutcome(exc.kind.value)
@@ -180,6 +188,20 @@ class CbrActions:
 
     def poll_delay(self, project: str, region: str) -> float | None:
         return self._poller.poll_delay(project, region)
+
+    async def watch(self, wake: Wake) -> None:
+        await self._poller.watch_tasks(wake)
+
+    def _watch_after(self, wf: Workflow, request: Request, seen: Observation, started: datetime) -> None:
+        """A checkpoint just created, or polled and still running with tasks listed: its workflow is woken
+        when its tasks have all ended."""
+        match request, seen:
+            case CreateCheckpoint(), CheckpointCreated():
+                self._poller.watch(wf.project_id, wf.region, seen.checkpoint_id, wf.id, started)
+            case PollCheckpoint(), CheckpointStatus() if (
+                seen.status not in FINAL_CHECKPOINT_STATUSES and seen.backups
+            ):
+                self._poller.watch(wf.project_id, wf.region, request.checkpoint_id, wf.id, request.since)
 
     def _learned(self, project: str, region: str, vault: Vault) -> VaultFound:
         resources = tuple(vault.resource_ids())

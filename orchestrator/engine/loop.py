@@ -66,6 +66,7 @@ class Engine:
     async def run(self, stop: asyncio.Event) -> None:
         """Claim and run workflows until ``stop`` is set; then drain, stop what is left, hand it back."""
         keeper = asyncio.create_task(self._leases.keep(), name="leases")
+        watcher = asyncio.create_task(self._actions.watch(self._woken), name="task watch")
         try:
             while not stop.is_set():
                 claimed = await self._claim_some(stop)
@@ -73,10 +74,20 @@ class Engine:
                     await self._idle(stop)
             await self._drain()
         finally:
+            watcher.cancel()
             await self._stop_runs()
             keeper.cancel()
-            await asyncio.gather(keeper, return_exceptions=True)
+            await asyncio.gather(keeper, watcher, return_exceptions=True)
             await self._listener.close()
+
+    async def _woken(self, workflow_ids: list[uuid.UUID]) -> None:
+        """Workflows whose awaited tasks ended: due now (other workers are notified), claimed here at once."""
+        try:
+            await self._store.wake(workflow_ids)
+        except Exception as exc:  # their timed polls find the end instead
+            log.warning("could not wake %d workflows (%s)", len(workflow_ids), type(exc).__name__)
+            return
+        self.wake()
 
     def wake(self) -> None:
         self._listener.wake()
@@ -136,8 +147,11 @@ class Engine:
         SEND_GUARD.set(functools.partial(self._leases.ensure, lease))
         ids = {"workflow_id": wf.id, "command_id": wf.command_id, "kind": wf.kind, "project": wf.project_id}
         # every run continues the trace of the workflow's command, whichever worker runs it
-        with log_context.bound(**ids, region=wf.region), tracing.span(
-            f"workflow run {wf.kind}", wf.traceparent, workflow_id=str(wf.id), attempt=wf.attempts
+        with (
+            log_context.bound(**ids, region=wf.region),
+            tracing.span(
+                f"workflow run {wf.kind}", wf.traceparent, workflow_id=str(wf.id), attempt=wf.attempts
+            ),
         ):
             await self._advance_logged(wf, lease)
 

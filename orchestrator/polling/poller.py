@@ -16,9 +16,11 @@ sooner when tasks should be ending, rarely when none are (:class:`~orchestrator.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
+import uuid
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime, timedelta
 
 from orchestrator.batching import Coalescer
@@ -29,7 +31,9 @@ from orchestrator.cbr.paging import Page, by_offset
 from orchestrator.cbr.query import BackupFilter, OperationLogFilter
 from orchestrator.crash_points import crash_point
 from orchestrator.polling.models import PolledBackup, PolledBackupPage, PolledTask, PolledTaskPage
+from orchestrator.polling.task_queue import elapsed
 from orchestrator.polling.tick import TickPolicy, expected_remaining
+from orchestrator.polling.watch import TaskWatch
 from orchestrator.workflows.base import (
     BackupDetails,
     BackupSeen,
@@ -48,9 +52,15 @@ RUNNING_TASK_AS_BACKUP = "protecting"
 UNFINISHED_TASK = ("waiting", "running")  # listed one status per call
 MIN_BACKUP_PAGE = 50  # a vault's first backup page holds at least this many (newest first)
 REPLICA_STATUS_OF_TASK = {"waiting": "waiting_replicate", "running": "replicating", "success": "success"}
+REUSE_SECONDS = 1.0  # a look at a project's tasks answers the polls of the workflows it woke this soon after
+IDLE_LOOK = 0.25  # seconds: how often the watch looks for new work when nothing is due
+
+log = logging.getLogger(__name__)
 
 
 ProjectKey = tuple[str, str]  # project, region
+Tasks = dict[str, list[PolledTask]]  # unfinished tasks by checkpoint
+Wake = Callable[[list[uuid.UUID]], Awaitable[None]]
 CheckpointQuery = tuple[str, str, datetime]  # vault id, checkpoint id, created not before
 RestoreQuery = tuple[str, str, datetime]  # backup id, target id, since
 
@@ -83,6 +93,9 @@ class Poller:
             self._poll_replications, window
         )
         self.list_calls = 0
+        self._watch = TaskWatch()
+        self._to_wake: list[uuid.UUID] = []  # seen ended by a status poll's listing, not yet woken
+        self._looked: dict[ProjectKey, tuple[float, datetime, Tasks, set[str]]] = {}  # the last look
 
     async def checkpoint(
         self, project: str, region: str, vault_id: str, checkpoint_id: str, since: datetime
@@ -112,6 +125,69 @@ class Poller:
         checkpoint = await self._clients.get(project, region).show_checkpoint(checkpoint_id)
         return CheckpointShown(checkpoint.status)
 
+    # ------------------------------------------------------------------ the watch
+
+    def watch(
+        self, project: str, region: str, checkpoint_id: str, workflow_id: uuid.UUID, since: datetime
+    ) -> None:
+        """Wake ``workflow_id`` (through :meth:`watch_tasks`) once the checkpoint's tasks all ended."""
+        start = self._start([since])
+        self._watch.add((project, region), checkpoint_id, workflow_id, start, time.monotonic())
+
+    def unwatch(self, project: str, region: str, checkpoint_id: str) -> None:
+        self._watch.drop((project, region), checkpoint_id)
+
+    async def watch_tasks(self, wake: Wake) -> None:
+        """Until cancelled: look at a project's unfinished backup tasks when a watched checkpoint should
+        have ended, and wake the workflows of those that did (their timed polls stay the safety net)."""
+        while True:
+            try:
+                await self._look_and_wake(wake)
+            except Exception:  # a bug here must not end the watch: the timed polls cover meanwhile
+                log.exception("the task watch failed; it goes on")
+            pause = self._watch.next_in(time.monotonic())
+            await asyncio.sleep(IDLE_LOOK if pause is None else min(pause, IDLE_LOOK))
+
+    async def _look_and_wake(self, wake: Wake) -> None:
+        for key in self._watch.due(time.monotonic()):
+            await self._look(key)
+        woken, self._to_wake = self._to_wake, []
+        if woken:
+            await wake(woken)
+
+    async def _look(self, key: ProjectKey) -> None:
+        watching = self._watch.watching(key)
+        if not watching:  # its checkpoints were polled or ended meanwhile
+            return
+        start = self._watch.start(key)
+        try:
+            tasks = await self._unfinished_tasks(key, start)
+        except Exception as exc:  # throttled, unreachable: the next look, or the polls, will tell
+            log.warning("looking at the backup tasks of %s failed (%s)", key, type(exc).__name__)
+            self._watch.failed(key, time.monotonic())
+            return
+        now = time.monotonic()
+        self._looked[key] = (now, start, tasks, watching)
+        self._to_wake += self._watch.listed(key, tasks, start, now)
+
+    def _last_look(self, key: ProjectKey, queries: list[CheckpointQuery], start: datetime) -> Tasks | None:
+        """The tasks of the last look at the project, when it is recent and covered every queried
+        checkpoint (watched then, so created before it): the polls of the workflows it woke."""
+        looked = self._looked.get(key)
+        if looked is None:
+            return None
+        at, looked_from, tasks, watching = looked
+        fresh = time.monotonic() - at <= REUSE_SECONDS and looked_from <= start
+        return tasks if fresh and all(q[1] in watching for q in queries) else None
+
+    async def _unfinished_tasks(self, key: ProjectKey, start: datetime) -> Tasks:
+        listings = [await self._operation_logs(key, "backup", start, status) for status in UNFINISHED_TASK]
+        tasks: Tasks = defaultdict(list)
+        for log_ in (log_ for listing in listings for log_ in listing):
+            if log_.checkpoint_id:
+                tasks[log_.checkpoint_id].append(log_)
+        return dict(tasks)
+
     # ------------------------------------------------------------------ batches
 
     async def _poll_checkpoints(
@@ -119,11 +195,10 @@ class Poller:
     ) -> dict[CheckpointQuery, CheckpointStatus]:
         """Unfinished tasks for all; for the rest, backup listings by vault, then by checkpoint if unseen."""
         start = self._start(q[2] for q in queries)
-        listings = [await self._operation_logs(key, "backup", start, status) for status in UNFINISHED_TASK]
-        tasks: dict[str, list[PolledTask]] = defaultdict(list)
-        for log in (log for listing in listings for log in listing):
-            if log.checkpoint_id:
-                tasks[log.checkpoint_id].append(log)
+        tasks = self._last_look(key, queries, start)
+        if tasks is None:
+            tasks = await self._unfinished_tasks(key, start)
+            self._to_wake += self._watch.listed(key, tasks, start, time.monotonic())
         ended = [q for q in queries if not tasks.get(q[1])]  # no unfinished task: ended, or none yet
         listed = [t for _, c, _ in queries for t in tasks.get(c, [])]
         self._tick(key).listed(listed, self._tick_policy, ended=len(ended))
@@ -271,22 +346,12 @@ class ProjectTick:
     ) -> None:
         """``ended``: polled checkpoints the listing showed no unfinished task of, beside ``tasks``."""
         ended += sum(t.status in ENDED_TASK for t in tasks)
-        due_in = [expected_remaining(t.progress, _elapsed(t)) for t in tasks if t.status not in ENDED_TASK]
+        due_in = [expected_remaining(t.progress, elapsed(t)) for t in tasks if t.status not in ENDED_TASK]
         self.delay = policy.next_delay(self.delay, due_in, ended)
         self.next_at = (time.monotonic() if now is None else now) + self.delay
 
     def due_in(self, now: float) -> float:
         return max(0.0, self.next_at - now)
-
-
-def _elapsed(task: PolledTask) -> float | None:
-    """Seconds the task ran until its last update, on the cloud's own clock."""
-    try:
-        started = datetime.fromisoformat((task.started_at or "").replace("Z", "+00:00"))
-        updated = datetime.fromisoformat((task.updated_at or "").replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return (updated - started).total_seconds()
 
 
 def _paging(offset: int) -> list[tuple[str, str]]:

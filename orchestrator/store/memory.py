@@ -117,9 +117,21 @@ class MemoryStore:
             lease_epoch=wf.lease_epoch + 1,
             attempts=wf.attempts + 1,
             crashed_runs=wf.crashed_runs + 1,
+            woken_at=None,
             status=WorkflowStatus.RUNNING,
             updated_at=now,
         )
+
+    async def wake(self, workflow_ids: Sequence[uuid.UUID]) -> int:
+        found = [self._workflows.get(i) for i in dict.fromkeys(workflow_ids)]
+        woken = [self._woken(wf) for wf in found if wf is not None and wf.finished_at is None]
+        if woken:
+            self._notify(WORKFLOWS_CHANNEL)
+        return len(woken)
+
+    def _woken(self, wf: Workflow) -> Workflow:
+        now = self.clock()
+        return self._update(wf, next_run_at=min(wf.next_run_at, now), woken_at=now)
 
     async def heartbeat(self, claims: Sequence[Claim], lease_seconds: float) -> set[uuid.UUID]:
         return (await self.renew_leases(claims, lease_seconds)).kept
@@ -189,6 +201,7 @@ class MemoryStore:
     ) -> None:
         wf, now = self._fenced(claim), self.clock()
         unseen_cancel = wf.cancel_requested_at is not None and not cancel_seen
+        due_now = unseen_cancel or wf.woken_at is not None  # woken during this run: due at once too
         self._update(
             wf,
             state=state,
@@ -196,7 +209,7 @@ class MemoryStore:
             lease_expires_at=None,
             crashed_runs=0,
             failed_runs=0,
-            next_run_at=now if unseen_cancel else run_at,
+            next_run_at=now if due_now else run_at,
             last_run_error=None,
             updated_at=now,
         )
@@ -239,6 +252,8 @@ class MemoryStore:
         )
         self._tables.release_all(wf.id)
         self._log(claim, steps, [event] if event is not None else [])
+        if wf.parent_id is not None:  # its fleet is due now
+            await self.wake([wf.parent_id])
 
     def _log(self, claim: Claim, steps: Sequence[Step], events: Sequence[OutboxEvent]) -> None:
         for step in steps:

@@ -99,6 +99,7 @@ class Workflow:
     last_run_error: str | None = None
     cancel_requested_at: datetime | None = None  # the first request to cancel it (``cancel``)
     traceparent: str | None = None  # the command's W3C trace context, continued by every run
+    woken_at: datetime | None = None  # woken since its last claim (a child ended, its task ended)
 
     @classmethod
     def from_record(cls, record: Any) -> Workflow:

@@ -225,6 +225,14 @@ class Store:
         rows = await self._pool.fetch(q("claim_due"), owner, lease_seconds, limit)
         return [Workflow.from_record(r) for r in rows]
 
+    async def wake(self, workflow_ids: Sequence[uuid.UUID]) -> int:
+        """Make these workflows due now (what they wait for happened); a run holding one gives it back due
+        now. Engines waiting for work are notified. How many were woken (finished ones are not)."""
+        if not workflow_ids:
+            return 0
+        woken: int = await self._pool.fetchval(q("wake_workflows_now"), list(workflow_ids), WORKFLOWS_CHANNEL)
+        return woken
+
     async def heartbeat(self, claims: Sequence[Claim], lease_seconds: float) -> set[uuid.UUID]:
         """Extend the leases of ``claims`` still held (same owner and epoch); return those workflow ids."""
         return (await self.renew_leases(claims, lease_seconds)).kept

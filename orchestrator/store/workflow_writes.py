@@ -14,7 +14,7 @@ from typing import Any
 
 import asyncpg
 
-from orchestrator.store.models import Claim, Finish, OutboxEvent, Step
+from orchestrator.store.models import WORKFLOWS_CHANNEL, Claim, Finish, OutboxEvent, Step
 from orchestrator.store.named_sql import q
 from orchestrator.store.write_batch import WriteBatch
 
@@ -107,9 +107,12 @@ class WorkflowWrites:
             [r.event.body if r.event else None for r in rows],
             [r.event.reply_to if r.event else None for r in rows],
             [r.event.correlation_id if r.event else None for r in rows],
+            after_steps=(WORKFLOWS_CHANNEL,),  # a fleet woken by its child's end is claimed at once
         )
 
-    async def _run(self, query: str, rows: Sequence[_Row], *columns: list[Any]) -> set[uuid.UUID]:
+    async def _run(
+        self, query: str, rows: Sequence[_Row], *columns: list[Any], after_steps: tuple[Any, ...] = ()
+    ) -> set[uuid.UUID]:
         records = await self._pool.fetch(
             q(query),
             [r.workflow_id for r in rows],
@@ -118,6 +121,7 @@ class WorkflowWrites:
             [r.state for r in rows],
             *columns,
             *_step_columns(rows),
+            *after_steps,
         )
         return {rec["id"] for rec in records}
 

@@ -30,6 +30,7 @@ UPDATE workflows
        lease_epoch = lease_epoch + 1,
        attempts = attempts + 1,
        crashed_runs = crashed_runs + 1,
+       woken_at = NULL,
        status = 'running',
        updated_at = now()
  WHERE id IN (
@@ -63,7 +64,8 @@ RETURNING id;
 -- did not see makes the workflow due at once)
 UPDATE workflows
    SET state = $4, lease_owner = NULL, lease_expires_at = NULL, crashed_runs = 0, failed_runs = 0,
-       next_run_at = CASE WHEN cancel_requested_at IS NOT NULL AND NOT $6 THEN now() ELSE $5 END,
+       next_run_at = CASE WHEN (cancel_requested_at IS NOT NULL AND NOT $6) OR woken_at IS NOT NULL THEN now()
+                          ELSE $5 END,
        last_run_error = NULL, updated_at = now()
  WHERE id = $1 AND lease_owner = $2 AND lease_epoch = $3 AND finished_at IS NULL
 RETURNING id;
@@ -145,6 +147,16 @@ SELECT count(*) FROM asked;
 -- name: wake_workflows
 -- engines waiting for work claim at once ($1: their channel)
 SELECT pg_notify($1, '');
+
+-- name: wake_workflows_now
+-- workflows whose awaited event happened (a task's end seen by the poller): due now, and a run holding one
+-- gives it back due now (woken_at); engines waiting for work are notified ($2: their channel); how many
+WITH woke AS (
+    UPDATE workflows
+       SET next_run_at = LEAST(next_run_at, now()), woken_at = now()
+     WHERE id = ANY($1::uuid[]) AND finished_at IS NULL
+    RETURNING id)
+SELECT count(*) FROM woke, LATERAL (SELECT pg_notify($2, '')) n;
 
 -- name: claim_unpublished
 -- rows whose event is not yet on the events exchange, or whose reply is due (see sql/005_outbox_replies.sql),
@@ -308,7 +320,8 @@ WITH todo AS (
 ), wf AS (
     UPDATE workflows w
        SET state = t.state, lease_owner = NULL, lease_expires_at = NULL,
-           next_run_at = CASE WHEN w.cancel_requested_at IS NOT NULL AND NOT t.cancel_seen THEN now()
+           next_run_at = CASE WHEN (w.cancel_requested_at IS NOT NULL AND NOT t.cancel_seen)
+                                   OR w.woken_at IS NOT NULL THEN now()
                               ELSE t.run_at END,
            crashed_runs = 0, failed_runs = 0, last_run_error = NULL, updated_at = now()
       FROM todo t
@@ -331,7 +344,8 @@ SELECT id FROM wf;
 -- name: finishes_logged
 -- per workflow: $1 id, $2 owner, $3 epoch, $4 state, $5 status, $6 result, $7 error code, $8 error message,
 -- and its final event (all NULL: none): $9 event id, $10 routing key, $11 body, $12 reply_to,
--- $13 correlation id; steps: $14-$22
+-- $13 correlation id; steps: $14-$22; $23 the channel of engines waiting for work (a fleet woken by its
+-- child's end is claimed at once)
 WITH todo AS (
     SELECT * FROM unnest($1::uuid[], $2::text[], $3::bigint[], $4::jsonb[], $5::text[], $6::jsonb[], $7::text[],
                          $8::text[], $9::text[], $10::text[], $11::jsonb[], $12::text[], $13::text[])
@@ -345,7 +359,16 @@ WITH todo AS (
            crashed_runs = 0, finished_at = now(), updated_at = now()
       FROM todo t
      WHERE w.id = t.id AND w.lease_owner = t.owner AND w.lease_epoch = t.epoch AND w.finished_at IS NULL
-    RETURNING w.id, t.owner
+    RETURNING w.id, t.owner, w.parent_id
+), woke AS (
+    -- the fleets of the children that ended: due now (once, however many of their children ended)
+    UPDATE workflows p
+       SET next_run_at = LEAST(p.next_run_at, now()), woken_at = now()
+     WHERE p.id IN (SELECT parent_id FROM wf WHERE parent_id IS NOT NULL)
+       AND p.id NOT IN (SELECT id FROM todo) AND p.finished_at IS NULL
+    RETURNING p.id
+), notified AS (
+    SELECT pg_notify($23, '') FROM (SELECT 1 FROM woke LIMIT 1) one
 ), logged AS (
     INSERT INTO steps (workflow_id, worker, operation, request, outcome, response, error_code, error_message,
                        started_at, finished_at)
@@ -367,7 +390,7 @@ WITH todo AS (
      ORDER BY t.n
     ON CONFLICT (event_id) DO NOTHING
 )
-SELECT id FROM wf;
+SELECT id FROM wf, (SELECT count(*) FROM notified) n;  -- read, so that its notification is sent
 
 -- name: lock_one_resource_each
 -- admission of many single-resource backups under no cap: $1 project, $2 region, $3 resource, $4 workflow,
