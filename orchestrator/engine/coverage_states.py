@@ -20,7 +20,9 @@ OK = "ok"
 STALE = "stale"
 NEVER = "never"
 UNPROTECTED = "unprotected"
-STATES = (UNPROTECTED, NEVER, STALE, OK)  # worst first
+# worst first: a resource in a vault without a backup is a protection someone set up that is silently not
+# working; one in no vault may be meant so (a short-lived server)
+STATES = (NEVER, UNPROTECTED, STALE, OK)
 
 
 @dataclass(frozen=True)

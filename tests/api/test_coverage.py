@@ -39,7 +39,7 @@ async def test_a_key_sees_the_coverage_of_its_projects_only(
     [project] = (await answer.json())["projects"]
     assert project["project_id"] == PROJECT
     assert project["counts"] == {"ok": 1, "stale": 1, "never": 1, "unprotected": 1}
-    assert [e["resource_id"] for e in project["worst"]] == ["r-out", "r-never", "r-stale"]
+    assert [e["resource_id"] for e in project["worst"]] == ["r-never", "r-out", "r-stale"]
     elsewhere = await client.get(f"/v1/coverage?project={OTHER_PROJECT}", headers=bearer(key))
     assert (await elsewhere.json())["projects"] == []
 
@@ -52,7 +52,7 @@ async def test_a_key_of_every_project_sees_each_and_worst_bounds_the_offenders(
     key = await make_key(("read",))
     body = await (await client.get("/v1/coverage?worst=1", headers=bearer(key))).json()
     assert sorted(p["project_id"] for p in body["projects"]) == sorted([PROJECT, OTHER_PROJECT])
-    assert all([e["state"] for e in p["worst"]] == ["unprotected"] for p in body["projects"])
+    assert all([e["state"] for e in p["worst"]] == ["never"] for p in body["projects"])
 
 
 async def test_coverage_needs_a_key(client: Any) -> None:
