@@ -33,7 +33,8 @@ PER_VAULT = 225
 
 
 async def run(servers: int) -> list[tuple[str, RefreshReport, int, float]]:
-    config = EmulatorConfig(progression=Progression.instantly(), inventory=Inventory(servers=servers, disks=0))
+    inventory = Inventory(servers=servers, disks=0)
+    config = EmulatorConfig(progression=Progression.instantly(), inventory=inventory)
     async with (
         temporary_database(DSN.format(uuid.uuid4().hex[:8])) as dsn,
         await start_emulator(config) as running,

@@ -13,7 +13,8 @@ from orchestrator.store.coverage import Cursor, GoodBackup, Protectable
 
 
 async def _ledger(store: Store, project: str) -> None:
-    """r-ok backed up an hour ago, r-stale two days ago, r-never in a vault without a backup, r-out in none."""
+    """r-ok backed up an hour ago, r-stale two days ago, r-never in a vault without a backup, r-out in
+    none."""
     now = datetime.now(UTC)
     protectables = [
         Protectable("r-ok", "server", "ok", "v1", "vault-1"),

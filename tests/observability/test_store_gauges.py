@@ -109,7 +109,7 @@ async def test_the_outbox_lag_is_read_through_the_partial_index(store: Store) ->
     assert "outbox_pending" in plan, plan
 
 
-async def test_once_the_coverage_ledger_has_rows_the_gauges_read_it_with_its_four_states(store: Store) -> None:
+async def test_once_the_coverage_ledger_has_rows_the_gauges_read_it_in_four_states(store: Store) -> None:
     """The ledger's backups (CBR's listings) and our workflows' results together, against the coverage
     RPOs: vault v1 is held to 6 hours, the rest of the project to one day."""
     await backed_up(store, PROJECT, [good("ours")], hours_ago=10)  # not in the ledger's backups: still counts
