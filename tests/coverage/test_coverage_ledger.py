@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from engine_helpers import PROJECT, EndToEnd
 from ledger_scene import Scene, backup_by_hand, build_scene, client, emulator_now, settle
@@ -120,3 +120,15 @@ async def test_a_backup_being_made_is_listed_again_until_it_is_good(e2e: EndToEn
 
 async def backup_ids(e2e: EndToEnd) -> dict[str, str | None]:
     return {row.resource_id: row.backup_id for row in await e2e.store.coverage.entries([PROJECT])}
+
+
+async def test_a_full_pass_comes_by_itself_once_full_pass_seconds_have_gone_by(e2e: EndToEnd) -> None:
+    scene = await build_scene(e2e)
+    settings = rpos(scene, full_pass_seconds=DAY)
+    started = datetime.now(UTC)
+    async with client(e2e) as cbr:
+        reports = [
+            await refresh_project(cbr, e2e.store.coverage, settings, now=lambda at=at: at)
+            for at in (started, started + timedelta(hours=23), started + timedelta(hours=25))
+        ]
+    assert [r.full for r in reports] == [True, False, True]
