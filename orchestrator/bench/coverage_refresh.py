@@ -3,8 +3,9 @@ orchestrator.bench.coverage_refresh [servers]`` (default 2,000).
 
 The project: nine tenths of its servers bound to vaults of 225, every vault but the last backed up once
 (``create_checkpoint``), the rest of the servers in no vault. Then three refreshes through the shared rate
-limiter, on a temporary database: the first (a full pass), a second after the last vault was backed up
-(only the new backups are listed), a third with nothing new. Prints each one's CBR calls.
+limiter, on a temporary database: the first (a full pass), a second after the last vault was backed up a
+minute later on the emulator's clock (only the new backups are listed), a third with nothing new (the
+backups of the cursor's second are listed again). Prints each one's CBR calls.
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ async def run(servers: int) -> list[tuple[str, RefreshReport, int, float]]:
                     await cbr.create_checkpoint(vault)
                 running.emulator.tick()
                 first = await _refresh(settings, store, running)
+                running.clock.advance(60)  # a minute later: CBR's start_time has whole seconds
                 await cbr.create_checkpoint(vaults[-1])
                 running.emulator.tick()
                 second = await _refresh(settings, store, running)
