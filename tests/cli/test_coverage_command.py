@@ -30,7 +30,8 @@ async def test_the_summary_and_the_worst_offenders_first(store: Store, dsn: str)
     run = await run_cli(dsn, "coverage")
     assert run.code == 0, run.stderr
     row = next(line for line in run.stdout.splitlines() if PROJECT in line and "│" in line)
-    assert [cell.strip() for cell in row.split("│")[2:6]] == ["1", "1", "0", "1"]  # never, unprotected, stale, ok
+    cells = [cell.strip() for cell in row.split("│")[2:6]]
+    assert cells == ["1", "1", "0", "1"]  # never, unprotected, stale, ok
     offenders = [line for line in run.stdout.splitlines() if "r-" in line]
     assert ["r-never" in offenders[0], "r-out" in offenders[1]] == [True, True]
     assert "[red]db-1[/red]" in run.stdout  # a name from outside is shown as written
