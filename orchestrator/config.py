@@ -259,6 +259,32 @@ class MetricsSettings(BaseModel):
     refresh_seconds: float = Field(default=15.0, gt=0)
 
 
+class CoverageSettings(BaseModel):
+    """The coverage ledger (``cbr-orchestrator coverage``, ``GET /v1/coverage``): the RPO each protected
+    resource is held to, and how its refresh reads CBR.
+
+    A resource's RPO is the first that names it: its vault (``vaults``, by vault id or vault name), its
+    project (``projects``, by project id), else ``default_rpo_seconds``. A refresh lists only the backups
+    created since the last one, except once every ``full_pass_seconds``, when it lists them all (a deleted
+    backup leaves the ledger then).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    default_rpo_seconds: float = Field(default=86_400.0, gt=0)
+    projects: dict[str, float] = Field(default_factory=dict, description="Project id → RPO in seconds.")
+    vaults: dict[str, float] = Field(default_factory=dict, description="Vault id or name → RPO in seconds.")
+    protectable_types: tuple[str, ...] = ("server",)
+    full_pass_seconds: float = Field(default=86_400.0, gt=0)
+    page_size: int = Field(default=1000, ge=1, le=1000, description="Backups and vaults asked per list call.")
+
+    def rpo_for(self, project_id: str, vault_id: str | None, vault_name: str | None) -> float:
+        for key in (vault_id, vault_name):
+            if key is not None and key in self.vaults:
+                return self.vaults[key]
+        return self.projects.get(project_id, self.default_rpo_seconds)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="CBR_ORCH_", env_nested_delimiter="__", extra="ignore", hide_input_in_errors=True
@@ -279,6 +305,7 @@ class Settings(BaseSettings):
     rate_limit: RateLimitSettings = Field(default_factory=RateLimitSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
+    coverage: CoverageSettings = Field(default_factory=CoverageSettings)
     credentials: list[ProjectCredentials] = Field(default_factory=list)
     secrets_file: Path | None = None
     cbr_endpoints: dict[str, str] = Field(

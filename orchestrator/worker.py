@@ -103,7 +103,7 @@ async def _gauges_refreshed(parts: WorkerParts, settings: Settings) -> AsyncIter
     samplers = [
         queues.sample,
         OutboxGauge(parts.store).sample,
-        BackupAgeGauges(parts.store, settings.metrics).sample,
+        BackupAgeGauges(parts.store, settings.metrics, settings.coverage).sample,
     ]
     try:
         async with refreshing(settings.metrics.refresh_seconds, samplers):

@@ -3,6 +3,7 @@
 from orchestrator.cli import (
     api,
     cancel,
+    coverage,
     dead_letters,
     doctor,
     emulator,
@@ -19,6 +20,7 @@ __all__ = [
     "api",
     "app",
     "cancel",
+    "coverage",
     "dead_letters",
     "doctor",
     "emulator",

@@ -72,7 +72,9 @@ BACKUP_AGE = Gauge(
 )
 PROTECTED_RESOURCES = Gauge(
     "cbr_orch_protected_resources",
-    "Resources with a good backup, by whether the last one is within the RPO (ok) or older (stale).",
+    "Protectable resources by state: last good backup within the RPO (ok) or older (stale); from the"
+    " coverage ledger once it has rows, also never backed up in their vault (never) and in no vault"
+    " (unprotected).",
     ["project", "state"],
 )
 RESOURCE_BACKUP_AGE = Gauge(

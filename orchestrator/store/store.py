@@ -16,6 +16,7 @@ from orchestrator.config import RateLimitSettings
 from orchestrator.store.admission import Admission
 from orchestrator.store.api_keys import ApiKeys
 from orchestrator.store.callbacks import Callbacks
+from orchestrator.store.coverage import CoverageLedger
 from orchestrator.store.event_stream import EventStream
 from orchestrator.store.fencing import Conn, check_lease, check_written, fenced
 from orchestrator.store.fleet_children import FleetChildren
@@ -150,6 +151,7 @@ class Store:
         self.callbacks = Callbacks(pool)
         self.events = EventStream(pool)
         self.overview = Overview(pool)
+        self.coverage = CoverageLedger(pool)
         self.idempotency = Idempotency(pool)
         self.gauges = GaugeReads(pool)
 

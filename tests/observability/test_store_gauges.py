@@ -4,15 +4,18 @@ resource only when asked, and the outbox's lag (through its partial index)."""
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from scrape import now, registry
 from store_rows import create_one, raw_sql
 
 from orchestrator.broker.gauges import OutboxGauge
-from orchestrator.config import MetricsSettings
+from orchestrator.config import CoverageSettings, MetricsSettings
 from orchestrator.engine.backup_ages import BackupAgeGauges
+from orchestrator.engine.coverage_states import STATES
 from orchestrator.store import Finish, NewWorkflow, OutboxEvent, Store, WorkflowStatus
+from orchestrator.store.coverage import Cursor, GoodBackup, Protectable
 
 PROJECT = "0a1b2c3d4e5f60718293a4b5c6d7e8f9"
 OTHER = "f" * 32
@@ -104,3 +107,26 @@ async def test_the_outbox_lag_is_read_through_the_partial_index(store: Store) ->
         await conn.execute("SET LOCAL enable_seqscan = off")
         plan = "\n".join(row[0] for row in await conn.fetch(f"EXPLAIN {q('outbox_lag')}"))
     assert "outbox_pending" in plan, plan
+
+
+async def test_once_the_coverage_ledger_has_rows_the_gauges_read_it_in_four_states(store: Store) -> None:
+    """The ledger's backups (CBR's listings) and our workflows' results together, against the coverage
+    RPOs: vault v1 is held to 6 hours, the rest of the project to one day."""
+    await backed_up(store, PROJECT, [good("ours")], hours_ago=10)  # not in the ledger's backups: still counts
+    at = datetime.now(UTC)
+    protectables = [
+        Protectable("ours", "server", None, "v2", "vault-2"),
+        Protectable("by-policy", "server", None, "v1", "vault-1"),
+        Protectable("never", "server", None, "v1", "vault-1"),
+        Protectable("out", "server", None, None, None),
+    ]
+    backups = [GoodBackup("by-policy", "b-p", "v1", at - timedelta(hours=8))]
+    await store.coverage.save(PROJECT, protectables, backups, Cursor(at, at), full=True)
+    coverage = CoverageSettings(projects={PROJECT: 24 * HOUR}, vaults={"vault-1": RPO})
+
+    await BackupAgeGauges(store, MetricsSettings(rpo_seconds=RPO), coverage).sample()
+
+    counts = {s: now("cbr_orch_protected_resources", project=PROJECT, state=s) for s in STATES}
+    assert counts == {"ok": 1, "stale": 1, "never": 1, "unprotected": 1}
+    assert 10 * HOUR <= now("cbr_orch_backup_age_seconds", project=PROJECT) < 10 * HOUR + 60
+    assert not [k for k in registry() if dict(k[1]).get("project") == OTHER]

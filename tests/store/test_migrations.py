@@ -36,6 +36,9 @@ async def test_migrate_twice_and_concurrently(empty_dsn: str) -> None:
         "api_keys",
         "idempotency_keys",
         "callbacks",
+        "coverage_resources",
+        "coverage_backups",
+        "coverage_cursors",
     }
     assert recorded == len(load_migrations())
 
