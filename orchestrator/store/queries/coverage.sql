@@ -1,4 +1,4 @@
--- The coverage ledger (orchestrator/store/coverage.py, sql/012_coverage.sql).
+-- The coverage ledger (orchestrator/store/coverage.py, sql/013_coverage.sql).
 
 -- name: coverage_cursor
 SELECT newest_backup_at, full_pass_at FROM coverage_cursors WHERE project_id = $1;
