@@ -1,6 +1,11 @@
 """Fleet backup: select resources, pack them into child backups, watch the children, summarise.
 
 Phases: ``start`` → (``list_protectables`` | ``show_vaults``) → ``spawn`` → ``watch`` → ``summarize``.
+Selected by protectables into vaults made for it (``streaming``), the fleet spawns children while it
+lists: each page's resources are packed as they come (:mod:`~orchestrator.workflows.fleet_stream`) and the
+children a page completes are spawned before the next page is asked for, the state (marker included)
+saved in their transaction; ``spawn`` then creates what is left. Other selections, and packing into given
+vaults, pack once everything is known.
 Children are ordinary ``backup`` workflows (one vault and checkpoint each, ≤256 resources and at most
 ``project_tasks``) that carry the fleet's caps and window in their ``admission``; the database admits them
 (``orchestrator.store.admission``). Resources chosen by id are looked up in the project's protectables
