@@ -362,8 +362,7 @@ def _spawn(state: FleetState) -> Transition:
     state.phase = "spawn"
     opts = state.options
     if state.streaming:
-        packer = _packer(state)
-        packer.take(state.selected)  # none, unless saved by an older version in the middle of selection
+        packer = _packer(state)  # selection kept nothing in ``selected``: all of it is in the stream
         packer.flush()
         state.unplaced += packer.unplaced
         action = _spawn_some(state, packer)
