@@ -3,7 +3,9 @@ itself there, without any clean-up, to prove that a crash at that moment loses a
 
 The points: ``after_cbr_create`` (a checkpoint was created, nothing recorded), ``after_commit_before_ack``
 (a command's workflow committed, its message not acked), ``mid_relay_batch`` (events published, not marked
-published), ``mid_poll`` (a status listing half read).
+published), ``mid_poll`` (a status listing half read); for a fleet selecting page by page,
+``fleet_after_spawn`` (children and the selection's progress committed, the next page not asked for) and
+``fleet_page_read`` (a page after the first read, nothing of it recorded).
 """
 
 from __future__ import annotations

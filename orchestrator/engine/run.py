@@ -27,7 +27,15 @@ from orchestrator.engine.retry import RetryPolicy
 from orchestrator.engine.store_actions import perform_store_action
 from orchestrator.messages import Outcome
 from orchestrator.observability import metrics
-from orchestrator.store import Finish, OutboxEvent, Step, Workflow, WorkflowStatus, WorkflowStore
+from orchestrator.store import (
+    Finish,
+    OutboxEvent,
+    ParentSave,
+    Step,
+    Workflow,
+    WorkflowStatus,
+    WorkflowStore,
+)
 from orchestrator.workflows import Kind, kind_of
 from orchestrator.workflows.base import (
     Action,
@@ -197,7 +205,9 @@ class Run:
             case Unlock():
                 await store.unlock_resource(claim, wf.project_id, wf.region, action.resource_id)
                 return None
-            case Admit() | SpawnChildren() | ReadFleet():  # admission, a fleet's children
+            case SpawnChildren():
+                return await self._spawn(state, action)
+            case Admit() | ReadFleet():  # admission, a fleet's children
                 return await perform_store_action(store, wf, action)
             case CancelChildren():
                 await store.cancel_children(claim)
@@ -213,6 +223,15 @@ class Run:
         observation, step = await self.ctx.actions.perform(self.wf, request)
         self.steps.append(step)
         return observation
+
+    async def _spawn(self, state: MachineState, action: SpawnChildren) -> Observation:
+        """Create a fleet's children with its state saved in their transaction (what selection read so
+        far: a crash leaves both or neither); the write renews the lease."""
+        sent = self.ctx.leases.clock()
+        save = ParentSave(state.model_dump(mode="json"), self.ctx.worker.lease_seconds)
+        seen = await perform_store_action(self.ctx.store, self.wf, action, save)
+        self.ctx.leases.renewed(self.lease, sent)
+        return seen
 
     async def _save(self, state: MachineState) -> None:
         """Save the state with the steps and events so far; the write renews the lease."""

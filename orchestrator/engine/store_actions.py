@@ -9,9 +9,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import assert_never
 
+from orchestrator.crash_points import crash_point
 from orchestrator.messages import FLEET_PROBLEMS_LISTED, workflow_id_for
 from orchestrator.observability import metrics
-from orchestrator.store import AdmissionCap, NewChild, Workflow, WorkflowStore
+from orchestrator.store import AdmissionCap, NewChild, ParentSave, Workflow, WorkflowStore
 from orchestrator.workflows.base import (
     Admit,
     Admitted,
@@ -25,7 +26,10 @@ from orchestrator.workflows.base import (
 )
 
 
-async def perform_store_action(store: WorkflowStore, wf: Workflow, action: StoreAction) -> Observation:
+async def perform_store_action(
+    store: WorkflowStore, wf: Workflow, action: StoreAction, save: ParentSave | None = None
+) -> Observation:
+    """``save``: the fleet's state, saved with the children it spawns (in their transaction)."""
     match action:
         case Admit():
             caps = [AdmissionCap(c.scope, c.limit, c.per_resource) for c in action.caps]
@@ -36,7 +40,9 @@ async def perform_store_action(store: WorkflowStore, wf: Workflow, action: Store
             return Admitted(admitted)
         case SpawnChildren():
             children = [_new_child(c) for c in action.children]
-            return ChildrenSpawned(await store.fleet.spawn(wf.claim, children))
+            spawned = await store.fleet.spawn(wf.claim, children, save)
+            crash_point("fleet_after_spawn")  # children and selection's progress committed, nothing more
+            return ChildrenSpawned(spawned)
         case ReadFleet():
             found = await store.fleet.counts(wf.id)
             if not action.results:

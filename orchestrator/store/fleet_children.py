@@ -14,8 +14,8 @@ from typing import Any
 import asyncpg
 
 from orchestrator.messages import CANCELLED, WINDOW_CLOSED, FleetCounts, ResourceResult
-from orchestrator.store.fencing import fenced
-from orchestrator.store.models import ChildConflict, Claim, NewChild, Workflow
+from orchestrator.store.fencing import check_written, fenced
+from orchestrator.store.models import ChildConflict, Claim, NewChild, ParentSave, Workflow
 from orchestrator.store.named_sql import q
 
 GIB = 1024**3
@@ -65,10 +65,12 @@ class FleetChildren:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
 
-    async def spawn(self, parent: Claim, children: Sequence[NewChild]) -> int:
+    async def spawn(self, parent: Claim, children: Sequence[NewChild], save: ParentSave | None = None) -> int:
         """Create the children not created yet, then check in the same transaction that every one is
         there as this parent's child; how many there are. Raise :class:`ChildConflict` if not (and
-        :class:`~orchestrator.store.LeaseLost` when the parent's run no longer holds its lease)."""
+        :class:`~orchestrator.store.LeaseLost` when the parent's run no longer holds its lease). With
+        ``save``, the parent's state is saved in that transaction too (its selection's progress: a crash
+        leaves both or neither)."""
         parent_id = parent.workflow_id
         rows = [
             (c.workflow_id, c.command_id, c.kind, c.project_id, c.region, c.input, parent_id)
@@ -79,6 +81,9 @@ class FleetChildren:
                 await conn.executemany(q("insert_child"), rows)
             ids, command_ids = [r[0] for r in rows], [r[1] for r in rows]
             found = await conn.fetch(q("children_taken"), parent_id, ids, command_ids)
+            if save is not None and not found:
+                where = (parent_id, parent.owner, parent.epoch)
+                check_written(await conn.fetchval(q("save_state"), *where, save.state, save.lease_seconds))
         taken = [r["command_id"] for r in found]
         if taken:
             raise ChildConflict(

@@ -19,6 +19,7 @@ from orchestrator.store.models import (
     NewChild,
     NewWorkflow,
     OutboxEvent,
+    ParentSave,
     Renewed,
     Step,
     StoredStep,
@@ -52,7 +53,9 @@ class AdmissionStore(Protocol):
 
 
 class FleetStore(Protocol):
-    async def spawn(self, parent: Claim, children: Sequence[NewChild]) -> int: ...
+    async def spawn(
+        self, parent: Claim, children: Sequence[NewChild], save: ParentSave | None = None
+    ) -> int: ...
 
     async def counts(self, parent_id: uuid.UUID) -> FleetCounts: ...
 

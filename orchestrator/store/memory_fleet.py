@@ -3,11 +3,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from orchestrator.messages import CANCELLED, WINDOW_CLOSED, FleetCounts, ResourceResult
@@ -20,6 +21,7 @@ from orchestrator.store.models import (
     LeaseLost,
     NewChild,
     NewWorkflow,
+    ParentSave,
     Workflow,
     WorkflowStatus,
 )
@@ -187,8 +189,9 @@ class MemoryFleet:
         self._clock = clock
         self._notify = notify
 
-    async def spawn(self, parent: Claim, children: Sequence[NewChild]) -> int:
-        if self._held(parent) is None:
+    async def spawn(self, parent: Claim, children: Sequence[NewChild], save: ParentSave | None = None) -> int:
+        held = self._held(parent)
+        if held is None:
             raise LeaseLost()
         now, parent_id = self._clock(), parent.workflow_id
         trace = self._tables.workflows[parent_id].traceparent  # a child continues its fleet's trace
@@ -201,6 +204,10 @@ class MemoryFleet:
                 f"{len(taken)} of the {len(children)} children of fleet {parent_id} are held by other "
                 f"workflows, first {taken[0]!r}"
             )
+        if save is not None:
+            expires = now + timedelta(seconds=save.lease_seconds)
+            saved = dataclasses.replace(held, state=save.state, updated_at=now, lease_expires_at=expires)
+            self._tables.workflows[parent_id] = saved
         return len(children)
 
     def _is_child(self, parent_id: uuid.UUID, child: NewChild) -> bool:

@@ -232,6 +232,14 @@ class NewChild:
 
 
 @dataclass(frozen=True)
+class ParentSave:
+    """The fleet's state to save with its new children, in their transaction (renewing its lease)."""
+
+    state: JsonDict
+    lease_seconds: float
+
+
+@dataclass(frozen=True)
 class Renewed:
     """What a heartbeat found: the leases still held, and which of those workflows were asked to cancel."""
 

@@ -1,6 +1,11 @@
 """Fleet backup: select resources, pack them into child backups, watch the children, summarise.
 
 Phases: ``start`` → (``list_protectables`` | ``show_vaults``) → ``spawn`` → ``watch`` → ``summarize``.
+Selected by protectables into vaults made for it (``streaming``), the fleet spawns children while it
+lists: each page's resources are packed as they come (:mod:`~orchestrator.workflows.fleet_stream`) and the
+children a page completes are spawned before the next page is asked for, the state (marker included)
+saved in their transaction; ``spawn`` then creates what is left. Other selections, and packing into given
+vaults, pack once everything is known.
 Children are ordinary ``backup`` workflows (one vault and checkpoint each, ≤256 resources and at most
 ``project_tasks``) that carry the fleet's caps and window in their ``admission``; the database admits them
 (``orchestrator.store.admission``). Resources chosen by id are looked up in the project's protectables
@@ -87,6 +92,7 @@ from orchestrator.workflows.fleet_packing import (
     plan_into,
 )
 from orchestrator.workflows.fleet_report import fleet_outcome, fleet_report
+from orchestrator.workflows.fleet_stream import Packer, Stream
 
 PROGRESS_STEP = 5  # a progress event each time another 5 % of the resources is final
 PROGRESS_EVERY = timedelta(seconds=10)  # and at least this often while resources end
@@ -152,6 +158,9 @@ class FleetState(MachineState):
     cancelling: bool = False  # asked to cancel: its children were asked too; it ends once they all ended
     progress_at: datetime | None = None  # of the last progress event
     progress_final: int = 0  # resources ended at the last progress event
+    streaming: bool = False  # children spawned page by page while selection goes on
+    stream: Stream = Field(default_factory=Stream)  # packed, not in a child yet
+    spawned: int = 0  # children spawned so far (the next one is numbered spawned + 1)
 
 
 def initial_state(command: FleetBackupCommand, workflow_id: uuid.UUID) -> FleetState:
@@ -166,11 +175,9 @@ def initial_state(command: FleetBackupCommand, workflow_id: uuid.UUID) -> FleetS
         places = sel.protectables.projects or [
             ProjectRegion(project_id=command.project_id, region=command.region)
         ]
-        state.sources = [
-            Source(project_id=p.project_id, region=p.region, protectable_type=t)
-            for p in places
-            for t in sel.protectables.types
-        ]
+        listings = {(p.project_id, p.region, t): None for p in places for t in sel.protectables.types}
+        state.sources = [Source(project_id=p, region=r, protectable_type=t) for p, r, t in listings]
+        state.streaming = command.vaults is None  # into target vaults: packed once all is known
     else:
         state.vaults_to_show = list(sel.vaults or [])
         state.select_vaults = True
@@ -209,6 +216,8 @@ def _answered(state: FleetState, obs: Answer) -> Transition:
         case ChildrenSpawned() if state.phase == "spawn":
             state.phase = "watch"
             return Transition(state, (ReadFleet(),))
+        case ChildrenSpawned() if state.phase == "list_protectables":  # spawned while selecting
+            return _select_next(state)
         case FleetSeen() if state.phase == "watch":
             return _watched(state, obs)
         case FleetSeen() if state.phase == "summarize":
@@ -250,7 +259,7 @@ def cancel(state: FleetState, pending: Request | None) -> Transition | None:
         return None
     state = state.model_copy(deep=True)
     state.cancelling, state.phase = True, "watch"
-    state.sources, state.vaults_to_show, state.selected = [], [], []
+    state.sources, state.vaults_to_show, state.selected, state.stream = [], [], [], Stream()
     return Transition(state, (CancelChildren(), ReadFleet()))
 
 
@@ -290,18 +299,33 @@ def _select_next(state: FleetState) -> Transition:
 
 def _page(state: FleetState, obs: ProtectablesPage) -> Transition:
     src = state.sources[0]
+    packer = _packer(state) if state.streaming else None
     if src.lookup:
         _learn(state, obs)
+    elif packer is None:
+        state.selected += _targets(src, obs)
     else:
-        rtype = RESOURCE_TYPES.get(src.protectable_type, "OS::Nova::Server")
-        for rid, _type, bound, size in obs.items:
-            state.selected.append(Target(src.project_id, src.region, rid, rtype, bound or None, size))
+        packer.take(_targets(src, obs))
+        packer.end_page()
+        state.unplaced += packer.unplaced
     if len(obs.items) < PROTECTABLE_MAX_PAGE or (src.lookup and not _unsized_of(state, src.protectable_type)):
         state.sources.pop(0)  # read to its end, or every resource it was read for is seen
         state.marker = None
     else:
         state.marker = obs.items[-1][0]
+    if packer is not None and packer.children:
+        # the marker is saved with these children, in the transaction that creates them
+        return Transition(state, (_spawn_some(state, packer),))
     return _select_next(state)
+
+
+def _targets(src: Source, obs: ProtectablesPage) -> list[Target]:
+    """The page's resources (once each, should a listing repeat one)."""
+    rtype = RESOURCE_TYPES.get(src.protectable_type, "OS::Nova::Server")
+    found = {
+        rid: Target(src.project_id, src.region, rid, rtype, b or None, gb) for rid, _, b, gb in obs.items
+    }
+    return list(found.values())
 
 
 def _unsized_of(state: FleetState, protectable_type: str) -> bool:
@@ -334,18 +358,45 @@ def _vault_shown(state: FleetState, obs: VaultFound) -> Transition:
 
 
 def _spawn(state: FleetState) -> Transition:
+    """Selection ended: the children of what is left, in the transaction that records the phase."""
     state.phase = "spawn"
     opts = state.options
-    child_size = min(VAULT_MAX_RESOURCES, opts.project_tasks)  # a child always fits under the project cap
-    if opts.vaults is not None:
-        plan: Plan = plan_into(state.selected, state.vaults_seen, state.vaults_free_gb, child_size)
+    if state.streaming:
+        packer = _packer(state)  # selection kept nothing in ``selected``: all of it is in the stream
+        packer.flush()
+        state.unplaced += packer.unplaced
+        action = _spawn_some(state, packer)
+    elif opts.vaults is not None:
+        plan: Plan = plan_into(state.selected, state.vaults_seen, state.vaults_free_gb, _child_size(state))
+        action = _spawn_plan(state, plan)
     else:
-        plan = plan_auto(state.selected, state.tag, opts.auto_vaults, child_size)
-    state.unplaced = list(plan.unplaced)
+        plan = plan_auto(state.selected, state.tag, opts.auto_vaults, _child_size(state))
+        action = _spawn_plan(state, plan)
     state.selected = []  # the children hold the selection from here on
     state.unsized = {}
-    specs = tuple(_child(state, n, child) for n, child in enumerate(plan.children, start=1))
-    return Transition(state, (SpawnChildren(specs),))
+    return Transition(state, (action,))
+
+
+def _child_size(state: FleetState) -> int:
+    """A child always fits under the project cap."""
+    return min(VAULT_MAX_RESOURCES, state.options.project_tasks)
+
+
+def _packer(state: FleetState) -> Packer:
+    return Packer(state.stream, state.tag, state.options.auto_vaults, _child_size(state))
+
+
+def _spawn_some(state: FleetState, packer: Packer) -> SpawnChildren:
+    return _spawn_plan(state, Plan(tuple(packer.children)))
+
+
+def _spawn_plan(state: FleetState, plan: Plan) -> SpawnChildren:
+    """The plan's children, numbered after those spawned before."""
+    state.unplaced += plan.unplaced
+    first = state.spawned + 1
+    specs = tuple(_child(state, n, child) for n, child in enumerate(plan.children, start=first))
+    state.spawned += len(specs)
+    return SpawnChildren(specs)
 
 
 def _child(state: FleetState, n: int, child: ChildPlan) -> ChildSpec:

@@ -101,11 +101,11 @@ def plan_auto(
     groups: dict[tuple[str, str, str], list[Target]] = defaultdict(list)
     for t in free:
         if t.gb > VAULT_MAX_GB:
-            unplaced.append(_too_large(t))
+            unplaced.append(too_large(t))
             continue
         groups[(t.project_id, t.region, OBJECT_TYPES.get(t.resource_type, "server"))].append(t)
     for (project, region, object_type), members in sorted(groups.items()):
-        for n, vault in enumerate(_fill_vaults(members, auto.size_gb, _new_vault_holds(child_size)), start=1):
+        for n, vault in enumerate(_fill_vaults(members, auto.size_gb, new_vault_holds(child_size)), start=1):
             size = max(auto.size_gb, sum(t.gb for t in vault))
             name = f"{auto.name_prefix}-{fleet_tag}-{object_type}-{n:03d}"
             choice = VaultChoice(name=name, object_type=object_type, size_gb=size)
@@ -115,7 +115,7 @@ def plan_auto(
     return Plan(tuple(children), tuple(unplaced))
 
 
-def _new_vault_holds(child_size: int) -> int:
+def new_vault_holds(child_size: int) -> int:
     """A vault made for the fleet holds whole children (children of a project run one full one at a time,
     so a partial child would leave project capacity unused): as many as fit in 256."""
     return child_size * max(1, VAULT_MAX_RESOURCES // child_size)
@@ -201,6 +201,6 @@ def _no_room(t: Target, room: dict[str, Room]) -> ResourceResult:
     return _skipped(t, NO_ROOM, why)
 
 
-def _too_large(t: Target) -> ResourceResult:
+def too_large(t: Target) -> ResourceResult:
     why = f"its {t.gb} GB exceed the largest vault CBR creates ({VAULT_MAX_GB} GB)"
     return _skipped(t, TOO_LARGE, why)

@@ -12,6 +12,7 @@ from orchestrator.store import (
     ChildConflict,
     Finish,
     LeaseLost,
+    ParentSave,
     WorkflowStatus,
     WorkflowStore,
 )
@@ -113,6 +114,23 @@ async def test_children_are_spawned_once_and_cancelled_with_their_fleet(store: W
     assert await store.cancel_children(fleet.claim) == 2  # the unfinished ones
     asked = [c for c in await store.fleet.children_of(fleet.id) if c.cancel_requested_at is not None]
     assert sorted(c.command_id for c in asked) == ["fleet/child-1", "fleet/child-2"]
+
+
+async def test_children_spawned_with_the_fleets_state_save_both_or_neither(store: WorkflowStore) -> None:
+    fleet = await claimed(store, "fleet")
+    other = await claimed(store, "other")
+    await store.fleet.spawn(other.claim, [child("other", 0)])
+    await store.fleet.spawn(fleet.claim, [child("fleet", 0)], ParentSave({"marker": "s049"}, LEASE))
+    saved = await store.get_workflow(fleet.id)
+    assert saved is not None and saved.state == {"marker": "s049"}
+    with pytest.raises(ChildConflict):  # a child held elsewhere: the fleet's state is not saved
+        await store.fleet.spawn(fleet.claim, [child("other", 0)], ParentSave({"marker": "s099"}, LEASE))
+    kept = await store.get_workflow(fleet.id)
+    assert kept is not None and kept.state == {"marker": "s049"}
+    await store.hand_back([fleet.claim])
+    with pytest.raises(LeaseLost):
+        await store.fleet.spawn(fleet.claim, [child("fleet", 1)], ParentSave({"marker": "s149"}, LEASE))
+    assert [c.command_id for c in await store.fleet.children_of(fleet.id)] == ["fleet/child-0"]
 
 
 async def test_a_child_id_held_by_another_workflow_is_a_conflict(store: WorkflowStore) -> None:
