@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import time
+from collections.abc import AsyncIterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -91,6 +94,15 @@ class BenchResults:
     baseline: BaselineFigures | None = None
     api: ApiThroughput | None = None
     notes: list[str] = field(default_factory=list)
+    scenario_seconds: dict[str, float] = field(default_factory=dict)  # each scenario's own run, start to end
+
+    @contextlib.asynccontextmanager
+    async def timed(self, scenario: str) -> AsyncIterator[None]:
+        started = time.monotonic()
+        try:
+            yield
+        finally:
+            self.scenario_seconds[scenario] = round(time.monotonic() - started, 1)
 
     @property
     def comparison(self) -> Comparison | None:
@@ -138,6 +150,7 @@ class BenchResults:
             "api": asdict(self.api) | {"per_second": round(self.api.per_second, 1)} if self.api else None,
             "targets": [t.to_json() for t in self.targets()],
             "notes": self.notes,
+            "scenario_seconds": self.scenario_seconds,
         }
 
 
@@ -221,6 +234,8 @@ def _rows(results: BenchResults) -> list[tuple[str, str, str]]:
              f"{comparison.unexplained_orchestrator} / {comparison.unexplained_baseline}"),
         ]  # fmt: skip
     rows += [("note", "", note) for note in results.notes]
+    taken = ", ".join(f"{s} {t:.0f} s" for s, t in results.scenario_seconds.items())
+    rows += [("all", "time each scenario took", taken)] if taken else []
     return rows
 
 

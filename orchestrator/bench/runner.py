@@ -40,11 +40,11 @@ class BenchOptions:
     project_servers: int = 10_000
 
     def quick(self) -> BenchOptions:
-        """600 servers, 60 at once, 100 requests/s, 1 s tasks (10 waves); 500 commands for (a); 2 s of
-        (d); (e) 3 projects of 120 servers in 2 regions."""
+        """300 servers, 30 at once, 100 requests/s, 1 s tasks (10 waves); 500 commands for (a); 2 s of
+        (d); (e) 3 projects of 90 servers in 2 regions."""
         return replace(
-            self, servers=600, concurrency=60, rps=100.0, task_seconds=1.0, throughput_commands=500,
-            poll_seconds=2.0, api_seconds=2.0, projects=3, project_servers=120,
+            self, servers=300, concurrency=30, rps=100.0, task_seconds=1.0, throughput_commands=500,
+            poll_seconds=2.0, api_seconds=2.0, projects=3, project_servers=90,
         )  # fmt: skip
 
     @property
@@ -75,24 +75,30 @@ class BenchOptions:
 
 async def run_bench(options: BenchOptions) -> BenchResults:
     results = BenchResults(options=asdict(options))
-    if "a" in options.scenarios:
-        for workers in (1, 2):
-            wait = 60.0 + options.throughput_commands / 10
-            results.throughput.append(await measure_throughput(options.throughput_commands, workers, wait))
-    if "b" in options.scenarios or "c" in options.scenarios:
-        results.fleet = await measure_fleet(options.fleet_plan())
-    if "c" in options.scenarios:
-        results.baseline = await measure_baseline(
-            options.servers,
-            options.limits,
-            options.baseline_threads,
-            options.poll_seconds,
-            options.patience_seconds(options.servers),
-        )
-    if "d" in options.scenarios:
-        results.api = await run_api_throughput(options.api_seconds, options.api_callers)
-    if "e" in options.scenarios:
-        results.projects_fleet = await measure_fleet(options.projects_plan())
+    chosen = options.scenarios
+    if "a" in chosen:
+        async with results.timed("a"):
+            commands = options.throughput_commands
+            for workers in (1, 2):
+                results.throughput.append(await measure_throughput(commands, workers, 60.0 + commands / 10))
+    if "b" in chosen or "c" in chosen:
+        async with results.timed("b"):
+            results.fleet = await measure_fleet(options.fleet_plan())
+    if "c" in chosen:
+        async with results.timed("c"):
+            results.baseline = await measure_baseline(
+                options.servers,
+                options.limits,
+                options.baseline_threads,
+                options.poll_seconds,
+                options.patience_seconds(options.servers),
+            )
+    if "d" in chosen:
+        async with results.timed("d"):
+            results.api = await run_api_throughput(options.api_seconds, options.api_callers)
+    if "e" in chosen:
+        async with results.timed("e"):
+            results.projects_fleet = await measure_fleet(options.projects_plan())
         if results.projects_fleet.fleets > 1:
             results.notes.append(f"(e) ran {results.projects_fleet.fleets} fleets, one per project, at once")
     return results

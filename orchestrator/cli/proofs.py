@@ -149,7 +149,7 @@ def bench(
         float | None, typer.Option(help="Duration of every emulated backup (default 3 s).")
     ] = None,
     quick: Annotated[
-        bool, typer.Option(help="The small version CI runs (600 servers, 500 commands, 3 projects of 120).")
+        bool, typer.Option(help="The small version CI runs (300 servers, 500 commands, 3 projects of 90).")
     ] = False,
     json_out: Annotated[
         Path | None, typer.Option(help="JSON file of the results (default bench-results/bench-<time>.json).")
