@@ -128,6 +128,11 @@ class EmulatorProcess:
         result: dict[str, Any] = await self.admin("GET", "/_emulator/ledger")
         return result
 
+    async def peak_running(self) -> dict[str, int]:
+        """The most backup tasks that ran at once, per ``region/project_id``, since the start."""
+        tasks = (await self.admin("GET", "/_emulator/capacity"))["backup_tasks"]
+        return {project: int(counts["peak_running"]) for project, counts in tasks.items()}
+
     async def counters(self) -> dict[str, Any]:
         result: dict[str, Any] = await self.admin("GET", "/_emulator/counters")
         return result

@@ -51,6 +51,7 @@ class FleetFigures:
     audit: BackupAudit | None = None
     event_lag_seconds: float | None = None
     emulator_latency: dict[str, Any] = field(default_factory=dict)
+    peak_running: dict[str, int] = field(default_factory=dict)  # backup tasks at once, per project
 
     @property
     def lost(self) -> int:
@@ -171,6 +172,7 @@ async def measure_fleet(plan: FleetPlan) -> FleetFigures:
         run = await run_through_queue(queue_plan)
         counters = await emulator.counters()
         ledger = await emulator.ledger()
+        figures.peak_running = await emulator.peak_running()
     _read_run(figures, run, counters)
     ids = [s for t in plan.tenants for s in server_ids(plan.servers, t)]
     figures.audit = BackupAudit.of(ledger, ids)

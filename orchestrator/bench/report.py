@@ -257,11 +257,20 @@ def _fleet_rows(label: str, f: FleetFigures) -> list[tuple[str, str, str]]:
          f"{_show(f.calls_per_resource, 3)} per protected resource"),
         (label, "CBR calls by operation", calls or "none"),
         (label, "429s received", str(f.throttled)),
+        (label, "peak backup tasks at once", _peaks(f)),
         (label, "final event after the last task", _show(f.event_lag_seconds, 2, " s")),
         (label, "backups per resource (emulator)", _audit(f)),
         (label, "peak RSS per worker", ", ".join(_show(m, 1, " MiB") for m in f.peak_rss_mib) or "n/a"),
         (label, "emulator latency p50 / p95", _latency(f.emulator_latency)),
     ]  # fmt: skip
+
+
+def _peaks(f: FleetFigures) -> str:
+    peaks = sorted(f.peak_running.values())
+    if not peaks:
+        return "n/a"
+    spread = str(peaks[0]) if peaks[0] == peaks[-1] else f"{peaks[0]} to {peaks[-1]}"
+    return f"{spread} of {f.floor.capacity} per project"
 
 
 def _audit(f: FleetFigures) -> str:

@@ -26,6 +26,8 @@ def _assert_fleet_complete(fleet: FleetFigures | None, servers: int) -> None:
     assert fleet.calls_by_operation["list_protectable"] >= fleet.floor.calls.list_pages * fleet.projects
     assert fleet.event_lag_seconds is not None and fleet.event_lag_seconds >= 0  # the event follows the tasks
     assert fleet.peak_rss_max_mib is not None and fleet.peak_rss_max_mib > 10
+    assert len(fleet.peak_running) == fleet.projects
+    assert all(0 < peak <= (fleet.floor.capacity or 0) for peak in fleet.peak_running.values())
     assert fleet.emulator_latency["count"] >= fleet.api_calls  # every answer, the throttled ones too
     assert 0 < fleet.emulator_latency["p50_ms"] <= fleet.emulator_latency["p95_ms"]
 
