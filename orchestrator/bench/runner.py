@@ -56,10 +56,11 @@ class BenchOptions:
             task_seconds=self.task_seconds,
         )
 
-    def patience_seconds(self, servers: int) -> float:
-        """How long a scenario may take before it is cut short: generous against the floor."""
+    def patience_seconds(self, servers: int, calls_per_resource: float = 0.0) -> float:
+        """How long a scenario may take before it is cut short: generous against the minimum, and against
+        the rate limit for a script making ``calls_per_resource`` calls per server."""
         floor = Floor.of(servers, self.limits)
-        calls = floor.calls_seconds(3.0) or 0.0  # the baseline needs about 2–3 calls per server
+        calls = floor.calls_seconds(calls_per_resource) or 0.0
         return 120.0 + 6 * max(floor.seconds, calls)
 
     def fleet_plan(self) -> FleetPlan:
@@ -91,7 +92,7 @@ async def run_bench(options: BenchOptions) -> BenchResults:
                 options.limits,
                 options.baseline_threads,
                 options.poll_seconds,
-                options.patience_seconds(options.servers),
+                options.patience_seconds(options.servers, 3.0),  # about 2–3 calls per server
             )
     if "d" in chosen:
         async with results.timed("d"):
