@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -93,6 +94,7 @@ def _error_response(exc: Exception, request_id: str) -> web.StreamResponse:
 async def envelope(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Request id on every answer; known errors to their JSON bodies; anything else is a logged bug."""
     request_id = uuid.uuid4().hex
+    started = time.perf_counter()
     try:
         response = await handler(request)
     except (GatewayError, CbrError, IamError, web.HTTPException) as exc:
@@ -106,7 +108,9 @@ async def envelope(request: web.Request, handler: Handler) -> web.StreamResponse
     response.headers["X-Request-Id"] = request_id
     if not request.path.startswith((ADMIN_PREFIX, *IAM_PATHS)):
         status = "no_response" if request.get(NO_RESPONSE) else str(response.status)
-        request.app[COUNTERS].record_status(status, request.get(OPERATION, UNROUTED))
+        counters = request.app[COUNTERS]
+        counters.record_status(status, request.get(OPERATION, UNROUTED))
+        counters.record_latency(time.perf_counter() - started)
     return response
 
 

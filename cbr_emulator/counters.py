@@ -4,13 +4,16 @@ Counted: every authenticated CBR request per (operation, region, project); every
 HTTP status, and by SDK operation and status (``unrouted`` for a path no operation has); 429 answers
 by cause (``rate_limit`` or injected ``fault``), in all and per project; injected faults by kind
 (``error``, ``throttle``, ``latency``, ``timeout``, ``error_after_execute``) and by operation;
-authentication failures.
+authentication failures; the latency of CBR answers (``latency``: count, mean, p50, p95, p99, max in ms,
+see ``latency.py``).
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from typing import Any
+
+from cbr_emulator.latency import LatencySummary
 
 UNROUTED = "unrouted"  # a request whose method and path name no SDK operation
 
@@ -28,6 +31,7 @@ class Counters:
         self._faults: Counter[str] = Counter()
         self._faults_by_operation: Counter[str] = Counter()
         self._auth_failures = 0
+        self._latency = LatencySummary()
 
     def record_request(self, operation: str, region: str, project_id: str) -> None:
         self._requests[(operation, region, project_id)] += 1
@@ -45,6 +49,9 @@ class Counters:
         for (operation, status), count in sorted(self._statuses_by_operation.items()):
             grouped.setdefault(operation, {})[status] = count
         return grouped
+
+    def record_latency(self, seconds: float) -> None:
+        self._latency.record(seconds)
 
     def record_throttled(self, cause: str, project_id: str) -> None:
         self._throttled[cause] += 1
@@ -101,4 +108,5 @@ class Counters:
                 "by_operation": dict(sorted(self._faults_by_operation.items())),
             },
             "auth_failures": self._auth_failures,
+            "latency": self._latency.snapshot(),
         }

@@ -1,7 +1,8 @@
 """The ledger: every side effect a project holds, listed one by one for an audit.
 
 Counters say how many requests arrived; the ledger says what they left behind — each checkpoint (with
-its description, where a caller's marker lives), each restore task, each replication record — so that
+its description, where a caller's marker lives), each whole-resource backup (with the moment its task
+ended), each restore task, each replication record — so that
 an audit can count effects per command, whatever the requests, retries and lost answers were.
 Read-only; served as ``GET /_emulator/ledger``.
 """
@@ -11,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from cbr_emulator.clock import stamp
-from cbr_emulator.state import Checkpoint, OperationLog, ProjectState, ReplicationRecord
+from cbr_emulator.state import BACKUP_BUSY, Backup, Checkpoint, OperationLog, ProjectState, ReplicationRecord
 
 
 def project_ledger(state: ProjectState) -> dict[str, Any]:
@@ -21,6 +22,7 @@ def project_ledger(state: ProjectState) -> dict[str, Any]:
         "region": state.region,
         "project_id": state.project_id,
         "checkpoints": [_checkpoint(c) for c in state.checkpoints.values()],
+        "backups": [_backup(b) for b in state.backups.values() if b.parent_id is None],
         "restores": [_restore(log) for log in restores],
         "replications": [_replication(r) for r in records],
     }
@@ -37,6 +39,19 @@ def _checkpoint(checkpoint: Checkpoint) -> dict[str, Any]:
         "created_at": stamp(checkpoint.created_at),
         "resource_ids": [r.id for r in checkpoint.resources],
         "skipped_ids": [s.id for s in checkpoint.skipped],
+    }
+
+
+def _backup(backup: Backup) -> dict[str, Any]:
+    ended = None if backup.status in BACKUP_BUSY else backup.protected_at or backup.updated_at
+    return {
+        "id": backup.id,
+        "resource_id": backup.resource_id,
+        "checkpoint_id": backup.checkpoint_id,
+        "vault_id": backup.vault_id,
+        "status": backup.status,
+        "created_at": stamp(backup.created_at),
+        "ended_at": None if ended is None else stamp(ended),
     }
 
 

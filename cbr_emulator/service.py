@@ -123,7 +123,7 @@ class Emulator:
         }
 
     def ledger(self) -> dict[str, Any]:
-        """Every checkpoint, restore task and replication record of every project (admin, read-only)."""
+        """Every checkpoint, backup, restore and replication record of every project (admin, read-only)."""
         self.tick()
         return {"projects": [project_ledger(state) for state in self.world.projects.values()]}
 

@@ -56,10 +56,10 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def server_ids(servers: int) -> list[str]:
-    """The ids of the default tenant's servers in an emulator started with ``--servers N --disks 0``."""
+def server_ids(servers: int, tenant: Tenant = DEFAULT_TENANT) -> list[str]:
+    """The ids of a tenant's servers in an emulator started with ``--servers N --disks 0``."""
     inventory = Inventory(servers=servers, disks=0)
-    return list(build_inventory(inventory, DEFAULT_TENANT.region, DEFAULT_TENANT.project_id).servers)
+    return list(build_inventory(inventory, tenant.region, tenant.project_id).servers)
 
 
 class EmulatorProcess:
@@ -123,6 +123,15 @@ class EmulatorProcess:
         async with self._http.request(method, path, json=body) as answer:
             answer.raise_for_status()
             return await answer.json()
+
+    async def ledger(self) -> dict[str, Any]:
+        result: dict[str, Any] = await self.admin("GET", "/_emulator/ledger")
+        return result
+
+    async def peak_running(self) -> dict[str, int]:
+        """The most backup tasks that ran at once, per ``region/project_id``, since the start."""
+        tasks = (await self.admin("GET", "/_emulator/capacity"))["backup_tasks"]
+        return {project: int(counts["peak_running"]) for project, counts in tasks.items()}
 
     async def counters(self) -> dict[str, Any]:
         result: dict[str, Any] = await self.admin("GET", "/_emulator/counters")

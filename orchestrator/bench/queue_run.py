@@ -22,7 +22,7 @@ from typing import Any
 import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractRobustConnection
 
-from cbr_emulator.config import DEFAULT_TENANT
+from cbr_emulator.config import DEFAULT_TENANT, Tenant
 from orchestrator.broker import command_message, declare_topology, delete_topology
 from orchestrator.config import (
     MetricsSettings,
@@ -57,25 +57,25 @@ async def _database(name: str) -> AsyncIterator[str]:
         yield dsn
 
 
-def _settings(
-    dsn: str, prefix: str, base_url: str, tuning: WorkerSettings, rate_limit: RateLimitSettings
-) -> Settings:
-    t = DEFAULT_TENANT
-    cred = ProjectCredentials.model_validate(
+def _credentials(tenant: Tenant) -> ProjectCredentials:
+    return ProjectCredentials.model_validate(
         {
-            "project_id": t.project_id,
-            "region": t.region,
-            "access_key": t.access_key,
-            "secret_key": t.secret_key,
+            "project_id": tenant.project_id,
+            "region": tenant.region,
+            "access_key": tenant.access_key,
+            "secret_key": tenant.secret_key,
         }
     )
+
+
+def _settings(dsn: str, prefix: str, plan: QueuePlan) -> Settings:
     return Settings(
         database_url=dsn,
         names=Names(prefix=prefix),
-        credentials=[cred],
-        cbr_endpoints={t.region: base_url},
-        worker=tuning,
-        rate_limit=rate_limit,
+        credentials=[_credentials(t) for t in plan.tenants],
+        cbr_endpoints={t.region: plan.base_url for t in plan.tenants},
+        worker=plan.tuning,
+        rate_limit=plan.rate_limit,
         metrics=MetricsSettings(port=0),  # several workers on one machine: none serves metrics
     )
 
@@ -189,6 +189,22 @@ def peak_rss_kib(pid: int) -> int | None:
     return None
 
 
+def cpu_seconds(pid: int) -> float | None:
+    """User plus system CPU time a live process has used, from /proc/<pid>/stat; None when unknown."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+            fields = stat.read().rpartition(")")[2].split()
+    except OSError:
+        return None
+    # after the command name: state is field 3 of stat(5), utime 14 and stime 15
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_used(before: list[float | None], pids: list[int]) -> list[float | None]:
+    after = [cpu_seconds(pid) for pid in pids]
+    return [None if a is None or b is None else round(a - b, 3) for b, a in zip(before, after, strict=True)]
+
+
 async def _stop_workers(procs: list[asyncio.subprocess.Process], grace: float = 30.0) -> list[int | None]:
     for proc in procs:
         if proc.returncode is None:
@@ -223,6 +239,7 @@ class QueueRun:
     workflows: dict[str, int]
     worker_exit_codes: list[int | None]
     worker_peak_rss_kib: list[int | None]
+    worker_cpu_seconds: list[float | None]  # from the first publish to the last counted event
     timed_out: bool
     published_after: float
     counted_after: float
@@ -242,6 +259,7 @@ class QueuePlan:
     workers_first: bool = False
     wait_seconds: float = 600.0
     label: str = "soak"
+    tenants: Sequence[Tenant] = (DEFAULT_TENANT,)  # the projects the workers have credentials for
 
 
 async def run_through_queue(plan: QueuePlan) -> QueueRun:
@@ -250,7 +268,7 @@ async def run_through_queue(plan: QueuePlan) -> QueueRun:
     RabbitMQ names for the run, removed afterwards."""
     run = uuid.uuid4().hex[:8]
     async with _database(f"cbro_{plan.label}_{run}") as dsn:
-        settings = _settings(dsn, f"{plan.label}.{run}", plan.base_url, plan.tuning, plan.rate_limit)
+        settings = _settings(dsn, f"{plan.label}.{run}", plan)
         connection = await aio_pika.connect_robust(AMQP_URL)
         try:
             channel = await connection.channel()
@@ -279,6 +297,7 @@ async def _run_with_topology(
             await asyncio.wait_for(
                 _await_consumers(channel, settings.names.commands_queue, plan.workers), WORKERS_START_SECONDS
             )
+        cpu_before = [cpu_seconds(p.pid) for p in procs]
         started = time.monotonic()
         await _publish_all(connection, settings.names.commands_queue, plan.commands)
         published_after = time.monotonic() - started
@@ -291,6 +310,9 @@ async def _run_with_topology(
             timed_out = True
         counted_after = (tally.last_at if tally.done.is_set() else time.monotonic()) - started
         peaks = [peak_rss_kib(p.pid) for p in procs]
+        cpu: list[float | None] = [None] * len(procs)
+        if plan.workers_first:
+            cpu = _cpu_used(cpu_before, [p.pid for p in procs])
     finally:
         codes = await _stop_workers(procs)
-    return QueueRun(tally, {}, codes, peaks, timed_out, published_after, counted_after)
+    return QueueRun(tally, {}, codes, peaks, cpu, timed_out, published_after, counted_after)

@@ -3,7 +3,8 @@
 Workers (real ``cbr-orchestrator worker`` processes) are started first and consume the commands queue;
 then every command is published with pipelined confirms. *Commands/s in* is the rate at which the
 broker accepted them, *events/s out* the rate of distinct completion events from the first publish to
-the last event.
+the last event. The workers' CPU time over the same span, per workflow, is the figure that holds on any
+machine.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ class ThroughputFigures:
     publish_seconds: float = 0.0
     wall_seconds: float = 0.0
     cbr_calls: int = 0
+    worker_cpu_seconds: list[float | None] = field(default_factory=list)
     worker_exit_codes: list[int | None] = field(default_factory=list)
     timed_out: bool = False
 
@@ -36,6 +38,13 @@ class ThroughputFigures:
         return self.final_events_distinct / self.wall_seconds if self.wall_seconds else 0.0
 
     @property
+    def cpu_ms_per_workflow(self) -> float | None:
+        """The workers' CPU milliseconds (user + system) per workflow that succeeded."""
+        if not self.succeeded or not self.worker_cpu_seconds or None in self.worker_cpu_seconds:
+            return None
+        return sum(c for c in self.worker_cpu_seconds if c is not None) * 1000 / self.succeeded
+
+    @property
     def complete(self) -> bool:
         return self.succeeded == self.commands == self.final_events_distinct and not self.timed_out
 
@@ -45,6 +54,7 @@ class ThroughputFigures:
             "commands_per_second_in": round(self.commands_per_second_in, 1),
             "events_per_second_out": round(self.events_per_second_out, 1),
             "cbr_calls_per_workflow": round(self.cbr_calls / self.commands, 2) if self.commands else None,
+            "cpu_ms_per_workflow": None if (cpu := self.cpu_ms_per_workflow) is None else round(cpu, 3),
             "complete": self.complete,
         }
 
@@ -71,6 +81,7 @@ async def measure_throughput(commands: int, workers: int, wait_seconds: float) -
         publish_seconds=round(run.published_after, 3),
         wall_seconds=round(run.counted_after, 3),
         cbr_calls=int(counters["requests"]["total"]),
+        worker_cpu_seconds=run.worker_cpu_seconds,
         worker_exit_codes=run.worker_exit_codes,
         timed_out=run.timed_out,
     )

@@ -22,7 +22,13 @@ class Scenario(StrEnum):
     b = "b"
     c = "c"
     d = "d"
+    e = "e"
     all = "all"
+
+
+class Select(StrEnum):
+    protectables = "protectables"
+    list = "list"
 
 
 @app.command()
@@ -119,10 +125,22 @@ def bench(
     scenario: Annotated[
         Scenario,
         typer.Option(
-            help="a: queue throughput; b: fleet under limits; c: SDK baseline vs b; d: HTTP API throughput."
+            help="a: queue throughput; b: fleet under limits; c: SDK baseline vs b; d: HTTP API throughput; "
+            "e: fleet over many projects and regions."
         ),
     ] = Scenario.all,
-    servers: Annotated[int | None, typer.Option(min=1, help="Servers in the fleet (default 10000).")] = None,
+    servers: Annotated[
+        int | None, typer.Option(min=1, help="Servers in the fleet of b (default 10000).")
+    ] = None,
+    select: Annotated[
+        Select,
+        typer.Option(help="How b and e select: protectables (every server, as users do), or a list."),
+    ] = Select.protectables,
+    projects: Annotated[int | None, typer.Option(min=1, help="Projects of e (default 10).")] = None,
+    regions: Annotated[int | None, typer.Option(min=1, max=5, help="Regions of e (default 2).")] = None,
+    project_servers: Annotated[
+        int | None, typer.Option(min=1, help="Servers in each project of e (default 10000).")
+    ] = None,
     concurrency: Annotated[
         int | None, typer.Option(min=1, help="Emulator backups at once per project (default 200).")
     ] = None,
@@ -130,9 +148,9 @@ def bench(
     task_seconds: Annotated[
         float | None, typer.Option(help="Duration of every emulated backup (default 3 s).")
     ] = None,
-    quick: Annotated[bool, typer.Option(help="The small version CI runs (600 servers, 500 commands).")] = (
-        False
-    ),
+    quick: Annotated[
+        bool, typer.Option(help="The small version CI runs (300 servers, 500 commands, 3 projects of 90).")
+    ] = False,
     json_out: Annotated[
         Path | None, typer.Option(help="JSON file of the results (default bench-results/bench-<time>.json).")
     ] = None,
@@ -158,7 +176,13 @@ def bench(
         concurrency=concurrency or options.concurrency,
         rps=rps or options.rps,
         task_seconds=task_seconds or options.task_seconds,
+        select=select.value,
+        projects=projects or options.projects,
+        regions=regions or options.regions,
+        project_servers=project_servers or options.project_servers,
     )
+    if options.regions > options.projects:
+        raise typer.BadParameter("at most one region per project", param_hint="--regions")
     results = asyncio.run(run_bench(options))
     console.print(figures_table(results))
     console.print(targets_table(results))

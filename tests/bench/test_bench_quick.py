@@ -10,18 +10,26 @@ from dataclasses import replace
 from pathlib import Path
 
 from orchestrator.bench import BenchOptions, figures_table, run_bench, targets_table, write_json
-from orchestrator.bench.emulator_process import EmulatorLimits
-from orchestrator.bench.theory import Floor
+from orchestrator.bench.fleet import FleetFigures
+
+TARGETS = {"a": 1, "b": 5, "c": 2, "e": 5}
 
 
-def test_the_floor_follows_the_emulators_duration_model() -> None:
-    limits = EmulatorLimits(backup_capacity=200, requests_per_second=20, task_seconds=3, waiting_seconds=1)
-    floor = Floor.of(10_000, limits)
-    assert floor.waves == 50
-    assert floor.seconds == 151
-    assert floor.calls_seconds(0.25) == 125
-    assert "ceil(10000/200)" in floor.describe()
-    assert Floor.of(10_001, limits).waves == 51
+def _assert_fleet_complete(fleet: FleetFigures | None, servers: int) -> None:
+    assert fleet is not None and not fleet.timed_out
+    assert (fleet.outcome, fleet.protected, fleet.failed, fleet.lost) == ("succeeded", servers, 0, 0)
+    audit = fleet.audit
+    assert audit is not None  # the emulator's own count: one available backup per server
+    assert (audit.resources, audit.backups, audit.lost, audit.duplicated) == (servers, servers, 0, 0)
+    assert fleet.wall_seconds >= fleet.floor.seconds  # nothing beats the emulator's limits
+    assert fleet.api_calls >= fleet.floor.calls_total > 0
+    assert fleet.calls_by_operation["list_protectable"] >= fleet.floor.calls.list_pages * fleet.projects
+    assert fleet.event_lag_seconds is not None and fleet.event_lag_seconds >= 0  # the event follows the tasks
+    assert fleet.peak_rss_max_mib is not None and fleet.peak_rss_max_mib > 10
+    assert len(fleet.peak_running) == fleet.projects
+    assert all(0 < peak <= (fleet.floor.capacity or 0) for peak in fleet.peak_running.values())
+    assert fleet.emulator_latency["count"] >= fleet.api_calls  # every answer, the throttled ones too
+    assert 0 < fleet.emulator_latency["p50_ms"] <= fleet.emulator_latency["p95_ms"]
 
 
 async def test_quick_bench_measures_every_scenario(tmp_path: Path) -> None:
@@ -32,28 +40,32 @@ async def test_quick_bench_measures_every_scenario(tmp_path: Path) -> None:
     for run in results.throughput:
         assert run.complete, run
         assert run.commands_per_second_in > 0 and run.events_per_second_out > 0
-    fleet = results.fleet
-    assert fleet is not None and not fleet.timed_out
-    assert (fleet.outcome, fleet.protected, fleet.failed, fleet.lost) == ("succeeded", 600, 0, 0)
-    assert fleet.wall_seconds >= fleet.floor.seconds == 10  # nothing beats the emulator's limits
-    assert fleet.calls_per_resource is not None and fleet.api_calls > 0
-    assert fleet.peak_rss_max_mib is not None and fleet.peak_rss_max_mib > 10
+        assert run.cpu_ms_per_workflow is not None and run.cpu_ms_per_workflow > 0
+    _assert_fleet_complete(results.fleet, 300)
+    assert results.fleet is not None and results.fleet.floor.waves_seconds == 10
+    _assert_fleet_complete(results.projects_fleet, 270)
+    projects = results.projects_fleet
+    assert projects is not None and (projects.projects, projects.regions, projects.fleets) == (3, 2, 1)
     baseline = results.baseline
     assert baseline is not None and baseline.available, baseline
-    assert baseline.protected + baseline.failed + baseline.unexplained == 600
-    assert baseline.calls_by_operation["create_checkpoint"] >= 600
+    assert baseline.protected + baseline.failed + baseline.unexplained == 300
+    assert baseline.calls_by_operation["create_checkpoint"] >= 300
     comparison = results.comparison
     assert comparison is not None
     assert comparison.calls_ratio is not None and comparison.wall_ratio is not None
     api = results.api
     assert api is not None and api.accepted > 0 and api.refused == 0 and api.per_second > 0
-    assert {t.scenario for t in results.targets()} == {"a", "b", "c"}
-    assert all(t.met is not None for t in results.targets())
+    targets = results.targets()
+    assert {s: sum(t.scenario == s for t in targets) for s in TARGETS} == TARGETS
+    assert all(t.met is not None for t in targets)
 
     written = json.loads(write_json(results, tmp_path / "bench.json").read_text("utf-8"))
-    assert written["fleet"]["floor"]["formula"] == "w + ceil(T/C)·d"
+    assert written["fleet"]["floor"]["calls_per_project"]["list_pages"] == 6
+    assert written["projects_fleet"]["audit"]["duplicated"] == 0
+    assert written["throughput"][0]["cpu_ms_per_workflow"] > 0
     assert written["comparison"]["baseline_calls_over_orchestrator_calls"] > 1
-    assert len(written["targets"]) == 7
+    assert len(written["targets"]) == sum(TARGETS.values())
+    assert set(written["scenario_seconds"]) == {"a", "b", "c", "d", "e"}
     assert written["api"]["accepted"] == api.accepted
-    assert figures_table(results).row_count > 20
-    assert targets_table(results).row_count == 7
+    assert figures_table(results).row_count > 40
+    assert targets_table(results).row_count == sum(TARGETS.values())

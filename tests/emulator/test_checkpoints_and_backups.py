@@ -477,3 +477,20 @@ def test_a_resource_being_restored_is_skipped_by_a_backup_run(api: Api) -> None:
     checkpoint = api.backup_run(vault["id"])
     (skipped,) = checkpoint["vault"]["skipped_resources"]
     assert (skipped["id"], skipped["code"]) == (servers[0].id, "BackupService.2010")
+
+
+def test_the_ledger_lists_each_backup_with_the_moment_its_task_ended(api: Api) -> None:
+    vault = _vault_with_servers(api)
+    checkpoint = api.backup_run(vault["id"])
+    running = [b for p in api.emulator.ledger()["projects"] for b in p["backups"]]
+    assert [(b["resource_id"], b["ended_at"]) for b in running] == [(s.id, None) for s in api.servers()[:2]]
+    settle(api)
+    ended = {b["resource_id"]: b for p in api.emulator.ledger()["projects"] for b in p["backups"]}
+    for backup in api.backups(checkpoint_id=checkpoint["id"]):
+        entry = ended[backup["resource_id"]]
+        assert (entry["id"], entry["status"], entry["checkpoint_id"]) == (
+            backup["id"],
+            "available",
+            checkpoint["id"],
+        )
+        assert entry["ended_at"] == backup["protected_at"]  # the task's end, not the ledger's reading

@@ -83,6 +83,20 @@ async def test_counters_read_and_reset(http: Http) -> None:
     assert after["responses"] == {}
 
 
+async def test_counters_summarise_the_latency_of_every_cbr_answer(http: Http) -> None:
+    plan = {"rules": [{"operation": "show_summary", "latency_seconds": 0.2, "latency_probability": 1.0}]}
+    assert (await http.admin("PUT", "faults", plan)).status == 200
+    await http.signed("GET", "/vaults")
+    await http.signed("GET", "/vaults", secret_key="wrong")
+    await http.signed("GET", "/vaults/summary")  # 200 ms late: the slowest of three
+    await http.admin("GET", "state")  # the admin API is not counted
+    latency = (await http.admin("GET", "counters")).json["latency"]
+    assert latency["count"] == 3
+    assert latency["p50_ms"] < 200 <= latency["max_ms"] == latency["p99_ms"]
+    await http.admin("POST", "counters")
+    assert (await http.admin("GET", "counters")).json["latency"]["count"] == 0
+
+
 async def test_responses_are_counted_by_operation_and_status(http: Http) -> None:
     await http.signed("GET", "/vaults")
     await http.signed("GET", "/vaults")
