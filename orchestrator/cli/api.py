@@ -16,8 +16,6 @@ from orchestrator.cli.app import (
     app,
     console,
     errors,
-    observe,
-    run_long_lived,
     settings,
 )
 
@@ -36,29 +34,9 @@ def api() -> None:
     balancer (state: PostgreSQL)."""
     from orchestrator.api.app import run_api
     from orchestrator.api.triggers import TriggerError
-    from orchestrator.cli.startup import STARTUP_EXIT_CODE, SchemaNeed, preflight
-    from orchestrator.cli.unreachable import services_explained
-    from orchestrator.observability.metrics_server import MetricsServerError
-    from orchestrator.worker import stop_on_signals
+    from orchestrator.cli.serving import serve
 
-    chosen = settings()
-    preflight(chosen, schema=SchemaNeed.CURRENT, broker=True)
-    observe("api")
-
-    async def run() -> None:
-        stop = asyncio.Event()
-        with stop_on_signals(stop):
-            await run_api(chosen, stop)
-
-    try:
-        with services_explained(STARTUP_EXIT_CODE):
-            run_long_lived(run())
-    except TriggerError as exc:  # one line, not a traceback: the file is the operator's to fix
-        errors.print(f"not started: triggers: {escape(str(exc))}")
-        raise typer.Exit(2) from None
-    except MetricsServerError as exc:
-        errors.print(f"not started: {escape(str(exc))}")
-        raise typer.Exit(2) from None
+    serve("api", run_api, refusals=[(TriggerError, "triggers: ")])  # the file is the operator's to fix
 
 
 @keys_app.command("create", epilog=ENV_DATABASE)

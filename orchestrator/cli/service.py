@@ -16,8 +16,6 @@ from orchestrator.cli.app import (
     app,
     console,
     errors,
-    observe,
-    run_long_lived,
     settings,
 )
 from orchestrator.cli.startup import STARTUP_EXIT_CODE
@@ -75,26 +73,10 @@ def worker() -> None:
     On SIGTERM it stops taking work, lets running workflows reach their next pause, hands the rest back
     to the other workers, then exits 0.
     """
-    from orchestrator.cli.startup import SchemaNeed, preflight
-    from orchestrator.cli.unreachable import services_explained
-    from orchestrator.observability.metrics_server import MetricsServerError
-    from orchestrator.worker import run_worker, stop_on_signals
+    from orchestrator.cli.serving import serve
+    from orchestrator.worker import run_worker
 
-    chosen = settings()
-    preflight(chosen, schema=SchemaNeed.CURRENT, broker=True)
-    observe("worker")
-
-    async def run() -> None:
-        stop = asyncio.Event()
-        with stop_on_signals(stop):
-            await run_worker(chosen, stop)
-
-    try:
-        with services_explained(STARTUP_EXIT_CODE):
-            run_long_lived(run())
-    except MetricsServerError as exc:  # one line, not a traceback: the port is the operator's to choose
-        errors.print(f"not started: {escape(str(exc))}")
-        raise typer.Exit(STARTUP_EXIT_CODE) from None
+    serve("worker", run_worker)
 
 
 @app.command()
