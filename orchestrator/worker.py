@@ -35,6 +35,7 @@ from orchestrator.observability.metrics_server import metrics_served
 from orchestrator.observability.refresher import refreshing
 from orchestrator.polling.poller import Poller
 from orchestrator.ratelimit import RateLimiters
+from orchestrator.schedules.scheduler import Scheduler
 from orchestrator.store import Store
 
 log = logging.getLogger(__name__)
@@ -83,6 +84,9 @@ async def _run(parts: WorkerParts, settings: Settings, stop_event: asyncio.Event
         ]
         if parts.callbacks is not None:
             tasks.append(asyncio.create_task(parts.callbacks.run(stop_event), name="callbacks"))
+        if settings.schedules.enabled:
+            scheduler = Scheduler(parts.store, settings)
+            tasks.append(asyncio.create_task(scheduler.run(stop_event), name="schedules"))
         if drain:
             tasks.append(asyncio.create_task(_stop_when_drained(parts, settings, stop_event), name="drain"))
         await _watch(tasks, stop_event)
