@@ -68,10 +68,10 @@ class Scheduler:
         async with self._store.schedules.leader_tick() as tick:
             if tick is None:
                 return None
-            firings = [await self._fire(tick, row, now) for row in tick.schedules]
+            firings = [await self.fire(tick, row, now) for row in tick.schedules]
             return [f for f in firings if f is not None]
 
-    async def _fire(self, tick: LeaderTick, row: ScheduleRow, now: datetime) -> Firing | None:
+    async def fire(self, tick: LeaderTick, row: ScheduleRow, now: datetime) -> Firing | None:
         try:
             rule = read_rule(row.rrule, row.time_zone, row.dtstart)
         except BadRule as exc:

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from orchestrator.messages import FleetBackupCommand, InvalidCommand, command_from_json
 from orchestrator.schedules.rules import BadRule, read_rule, zone
@@ -42,13 +42,14 @@ class ScheduleSpec(BaseModel):
     command: dict[str, Any] = Field(description="A fleet_backup command without command_id.")
     enabled: bool = True
 
-    @model_validator(mode="after")
-    def _readable(self) -> ScheduleSpec:
+    @field_validator("time_zone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
         try:
-            read_rule(self.rrule, self.time_zone, self.start_instant(datetime.now(UTC)))
+            zone(value)
         except BadRule as exc:
             raise ValueError(str(exc)) from None
-        return self
+        return value
 
     def start_instant(self, now: datetime) -> datetime:
         """DTSTART as an instant: ``start`` (a naive one read in the time zone) or ``now`` to the second."""
@@ -65,6 +66,10 @@ def checked_spec(raw: object) -> ScheduleSpec:
         spec = ScheduleSpec.model_validate(raw)
     except ValidationError as exc:
         raise InvalidSchedule("invalid: " + _summary(exc), _fields(exc)) from None
+    try:
+        read_rule(spec.rrule, spec.time_zone, spec.start_instant(datetime.now(UTC)))
+    except BadRule as exc:
+        raise InvalidSchedule(f"invalid: rrule: {exc}", [("rrule", str(exc))]) from None
     template(spec)
     return spec
 
@@ -76,6 +81,11 @@ def template(spec: ScheduleSpec) -> dict[str, Any]:
         raise InvalidSchedule(
             "invalid: command.command_id: each occurrence gets its own; leave it out",
             [("command.command_id", "each occurrence gets its own; leave it out")],
+        )
+    if raw.get("kind", "fleet_backup") != "fleet_backup":
+        raise InvalidSchedule(
+            "invalid: command.kind: a schedule submits fleet_backup commands only",
+            [("command.kind", "a schedule submits fleet_backup commands only")],
         )
     if len(json.dumps(raw)) > TEMPLATE_MAX_BYTES:
         raise InvalidSchedule(f"too large: a command template is at most {TEMPLATE_MAX_BYTES} bytes")
@@ -93,8 +103,9 @@ def _as_fleet(raw: dict[str, Any]) -> FleetBackupCommand:
     try:
         command = command_from_json(raw)
     except InvalidCommand as exc:
-        fields = [(f"command.{where}", what) for where, what in exc.fields]
-        raise InvalidSchedule(exc.reason.replace("invalid: ", "invalid: command.", 1), fields) from None
+        fields = [(_in_command(where), what) for where, what in exc.fields]
+        reason = "; ".join(f"{where}: {what}" for where, what in fields[:5]) or exc.reason
+        raise InvalidSchedule(f"invalid: {reason}"[:500], fields) from None
     if not isinstance(command, FleetBackupCommand):
         raise InvalidSchedule("invalid: command: a schedule submits fleet_backup commands only")
     return command
@@ -107,6 +118,11 @@ def occurrence_command_id(schedule_id: uuid.UUID, name: str, occurrence: datetim
     instant = occurrence.astimezone(UTC)
     digest = uuid.uuid5(schedule_id, instant.isoformat()).hex[:12]
     return f"schedule:{name}:{instant:%Y%m%dT%H%M%SZ}:{digest}"
+
+
+def _in_command(where: str) -> str:
+    """A location in the template (the command union's tag left out)."""
+    return "command." + where.removeprefix("fleet_backup.").removeprefix("fleet_backup")
 
 
 def _fields(exc: ValidationError) -> list[tuple[str, str]]:

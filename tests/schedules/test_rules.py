@@ -1,0 +1,88 @@
+"""RRULEs read in a time zone: wall times across both DST changes, a skipped hour's occurrences counted
+once, and which occurrence a tick runs after downtime."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from itertools import islice
+
+import pytest
+
+from orchestrator.schedules.rules import BadRule, due, instants_after, next_after, read_rule
+
+BERLIN = "Europe/Berlin"
+
+
+def _first(rule_text: str, zone: str, start: datetime, n: int) -> list[datetime]:
+    rule = read_rule(rule_text, zone, start)
+    return list(islice(instants_after(rule, start - timedelta(seconds=1)), n))
+
+
+def _utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=UTC)
+
+
+def test_a_daily_wall_time_keeps_its_local_hour_over_the_spring_change() -> None:
+    # 02:30 does not exist on 29 March 2026 in Berlin: read with the offset before the change (RFC 5545)
+    got = _first("FREQ=DAILY;BYHOUR=2;BYMINUTE=30;BYSECOND=0", BERLIN, _utc(2026, 3, 28), 3)
+    assert got == [_utc(2026, 3, 28, 1, 30), _utc(2026, 3, 29, 1, 30), _utc(2026, 3, 30, 0, 30)]
+
+
+def test_an_ambiguous_autumn_wall_time_runs_once_at_its_first() -> None:
+    got = _first("RRULE:FREQ=DAILY;BYHOUR=2;BYMINUTE=30;BYSECOND=0", BERLIN, _utc(2026, 10, 24), 3)
+    assert got == [_utc(2026, 10, 24, 0, 30), _utc(2026, 10, 25, 0, 30), _utc(2026, 10, 26, 1, 30)]
+
+
+def test_the_skipped_spring_hour_is_not_a_second_occurrence() -> None:
+    got = _first("FREQ=HOURLY", BERLIN, _utc(2026, 3, 28, 23), 4)
+    assert got == [_utc(2026, 3, 28, 23), _utc(2026, 3, 29, 0), _utc(2026, 3, 29, 1), _utc(2026, 3, 29, 2)]
+
+
+def test_the_repeated_autumn_hour_is_one_occurrence_per_wall_time() -> None:
+    got = _first("FREQ=HOURLY", BERLIN, _utc(2026, 10, 24, 23), 4)
+    # 02:00 summer time (00:00 UTC) runs; 02:00 winter time (01:00 UTC), the same wall time again, does not
+    assert got == [
+        _utc(2026, 10, 24, 23),
+        _utc(2026, 10, 25, 0),
+        _utc(2026, 10, 25, 2),
+        _utc(2026, 10, 25, 3),
+    ]
+
+
+def test_after_downtime_the_latest_missed_occurrence_is_due_and_the_others_counted() -> None:
+    start = _utc(2026, 1, 1)
+    rule = read_rule("FREQ=SECONDLY;INTERVAL=2", "UTC", start)
+    found = due(rule, start, start + timedelta(seconds=11), timedelta(minutes=1))
+    assert found is not None
+    assert (found.occurrence, found.skipped, found.in_window) == (start + timedelta(seconds=10), 4, True)
+    assert due(rule, found.occurrence, start + timedelta(seconds=11), timedelta(minutes=1)) is None
+
+
+def test_an_occurrence_older_than_the_catch_up_window_is_not_in_it() -> None:
+    start = _utc(2026, 1, 1)
+    rule = read_rule("FREQ=HOURLY", "UTC", start)
+    found = due(rule, start, start + timedelta(hours=3, minutes=30), timedelta(minutes=10))
+    assert found is not None and (found.skipped, found.in_window) == (2, False)
+
+
+def test_a_rule_that_ended_has_no_next_occurrence() -> None:
+    rule = read_rule("FREQ=DAILY;COUNT=2", "UTC", _utc(2026, 1, 1))
+    assert next_after(rule, _utc(2026, 1, 1, 12)) == _utc(2026, 1, 2)
+    assert next_after(rule, _utc(2026, 1, 3)) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "zone", "says"),
+    [
+        ("FREQ=DAILY;BYHOUR=25", "UTC", "not an RRULE"),
+        ("FREQ=SOMETIMES", "UTC", "not an RRULE"),
+        ("DTSTART:20260101T000000Z\nRRULE:FREQ=DAILY", "UTC", "without DTSTART"),
+        ("", "UTC", "one RRULE line"),
+        ("FREQ=DAILY;UNTIL=20270101T000000", BERLIN, "not an RRULE"),
+        ("FREQ=DAILY", "Mars/Olympus_Mons", "unknown time zone"),
+        ("FREQ=DAILY", "../../etc/passwd", "unknown time zone"),
+    ],
+)
+def test_a_rule_or_zone_we_cannot_read_is_refused_with_a_reason(text: str, zone: str, says: str) -> None:
+    with pytest.raises(BadRule, match=says):
+        read_rule(text, zone, _utc(2026, 1, 1))
