@@ -66,6 +66,21 @@ def checked_spec(raw: object) -> ScheduleSpec:
         spec = ScheduleSpec.model_validate(raw)
     except ValidationError as exc:
         raise InvalidSchedule("invalid: " + _summary(exc), _fields(exc)) from None
+    return _checked_further(spec)
+
+
+def checked_spec_json(body: bytes) -> ScheduleSpec:
+    """:func:`checked_spec` for a JSON body, strictly typed (``true``, not ``"true"``), as the HTTP API
+    describes it."""
+    try:
+        spec = ScheduleSpec.model_validate_json(body, strict=True)
+    except ValidationError as exc:
+        raise InvalidSchedule("invalid: " + _summary(exc), _fields(exc)) from None
+    return _checked_further(spec)
+
+
+def _checked_further(spec: ScheduleSpec) -> ScheduleSpec:
+    """What a JSON Schema cannot say: the rule can be read, the command is a valid fleet_backup."""
     try:
         read_rule(spec.rrule, spec.time_zone, spec.start_instant(datetime.now(UTC)))
     except BadRule as exc:
