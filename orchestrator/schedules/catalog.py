@@ -68,11 +68,10 @@ async def add_schedule(store: Store, spec: ScheduleSpec, now: datetime | None = 
         template=template(spec),
         enabled=spec.enabled,
     )
-    if not await store.schedules.add(new):
+    added = await store.schedules.add(new)
+    if added is None:
         raise ScheduleTaken(spec.name)
-    added = await find_schedule(store, spec.name, now)
-    assert added is not None
-    return added
+    return view_of(added, now)
 
 
 async def remove_schedule(store: Store, name: str) -> bool:

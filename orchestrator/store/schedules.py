@@ -58,9 +58,9 @@ class Schedules:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
 
-    async def add(self, new: NewSchedule) -> bool:
-        """Insert the schedule; False when its name is taken (nothing changed)."""
-        inserted = await self._pool.fetchval(
+    async def add(self, new: NewSchedule) -> ScheduleRow | None:
+        """Insert the schedule; None when its name is taken (nothing changed)."""
+        inserted = await self._pool.fetchrow(
             q("insert_schedule"),
             new.id,
             new.name,
@@ -70,7 +70,7 @@ class Schedules:
             new.template,
             new.enabled,
         )
-        return inserted is not None
+        return None if inserted is None else _row(inserted)
 
     async def remove(self, name: str) -> bool:
         """Delete the schedule named ``name``; False when there is none."""

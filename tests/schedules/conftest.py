@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from engine_fixture_set import connection, dsn, emulator, settings, store  # noqa: F401 - fixtures
+from engine_fixture_set import connection, dsn, emulator, events_queue, settings, store  # noqa: F401 - fixtures
 from pg_databases import migrated_template
 
 from cbr_emulator.config import EmulatorConfig, Inventory, Progression

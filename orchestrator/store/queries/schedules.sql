@@ -3,7 +3,7 @@
 INSERT INTO schedules (id, name, rrule, time_zone, dtstart, template, enabled)
 VALUES ($1, $2, $3, $4, $5, $6, $7)
 ON CONFLICT (name) DO NOTHING
-RETURNING id;
+RETURNING *, NULL::uuid AS last_workflow_id, NULL::text AS last_status;
 
 -- name: delete_schedule
 DELETE FROM schedules WHERE name = $1 RETURNING id;
