@@ -8,6 +8,7 @@ At least once: a ``schedule_add`` delivered again finds its schedule there, the 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Annotated, Any, Literal
 
@@ -77,7 +78,7 @@ class ScheduleCommands:
 
     async def _add(self, command: ScheduleAddCommand) -> str:
         try:
-            spec = checked_spec(command.schedule)
+            spec = await asyncio.to_thread(checked_spec, command.schedule)  # a rule's check: up to a second
             check_acceptable(occurrence_command(template(spec), TEMPLATE_COMMAND_ID), self._settings)
         except InvalidSchedule as exc:
             raise InvalidCommand(

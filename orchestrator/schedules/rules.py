@@ -47,6 +47,19 @@ def read_rule(text: str, time_zone: str, start: datetime) -> rrule:
     return rule
 
 
+PROBE_DAYS = 400  # a rule must occur within this (checked at add): longer searches cost seconds of CPU
+
+
+def check_occurs(rule: rrule, now: datetime) -> None:
+    """:class:`BadRule` unless the rule has an occurrence within :data:`PROBE_DAYS` after ``now``. A rule
+    that never matches (``BYMONTH=2;BYMONTHDAY=31``) would have dateutil search up to the year 9999."""
+    probe = rule.replace(count=None, until=now + timedelta(days=PROBE_DAYS))
+    if probe.after(now) is None:
+        raise BadRule(f"no occurrence in the next {PROBE_DAYS} days")
+    if rule.after(now) is None:  # bounded now: it ends by its COUNT or UNTIL, or at the probe's occurrence
+        raise BadRule("the rule has ended (its COUNT or UNTIL)")
+
+
 def instants_after(rule: rrule, after: datetime) -> Iterator[datetime]:
     """The rule's occurrences strictly after the instant ``after``, as UTC instants, rising, each once."""
     last = after

@@ -8,7 +8,7 @@ from itertools import islice
 
 import pytest
 
-from orchestrator.schedules.rules import BadRule, due, instants_after, next_after, read_rule
+from orchestrator.schedules.rules import BadRule, check_occurs, due, instants_after, next_after, read_rule
 
 BERLIN = "Europe/Berlin"
 
@@ -86,3 +86,18 @@ def test_a_rule_that_ended_has_no_next_occurrence() -> None:
 def test_a_rule_or_zone_we_cannot_read_is_refused_with_a_reason(text: str, zone: str, says: str) -> None:
     with pytest.raises(BadRule, match=says):
         read_rule(text, zone, _utc(2026, 1, 1))
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ("FREQ=DAILY;BYMONTH=2;BYMONTHDAY=31", "no occurrence in the next 400 days"),
+        ("FREQ=DAILY;COUNT=2", "has ended"),
+        ("FREQ=DAILY;UNTIL=20260102T000000Z", "has ended"),
+    ],
+)
+def test_a_rule_that_never_occurs_again_is_refused(text: str, says: str) -> None:
+    rule = read_rule(text, "UTC", _utc(2026, 1, 1))
+    with pytest.raises(BadRule, match=says):
+        check_occurs(rule, _utc(2026, 6, 1))
+    check_occurs(read_rule("FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=29", "UTC", _utc(2026, 1, 1)), _utc(2027, 6, 1))
