@@ -90,7 +90,7 @@ async def find_schedule(store: Store, name: str, now: datetime | None = None) ->
 
 def view_of(row: ScheduleRow, now: datetime) -> ScheduleView:
     try:
-        upcoming = next_after(read_rule(row.rrule, row.time_zone, row.dtstart), now)
+        upcoming = next_after(read_rule(row.rrule, row.time_zone, row.dtstart, near=now), now)
     except BadRule:  # stored rules were read at add; a zone gone from the system's database
         upcoming = None
     last = LastRun(

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from dateutil.rrule import rrule, rrulestr
+from dateutil.rrule import DAILY, HOURLY, MINUTELY, SECONDLY, rrule, rrulestr
 
 RRULE_MAX_CHARS = 500
 
@@ -30,8 +30,10 @@ def zone(name: str) -> ZoneInfo:
         raise BadRule(f"unknown time zone {name[:64]!r} (an IANA name such as Europe/Berlin)") from None
 
 
-def read_rule(text: str, time_zone: str, start: datetime) -> rrule:
-    """The rule ``text`` (``FREQ=…;…``, ``RRULE:`` optional) from ``start`` (an instant) in ``time_zone``."""
+def read_rule(text: str, time_zone: str, start: datetime, near: datetime | None = None) -> rrule:
+    """The rule ``text`` (``FREQ=…;…``, ``RRULE:`` optional) from ``start`` (an instant) in ``time_zone``.
+    ``near``: only occurrences from then on are wanted (the rule is then searched from a later start, see
+    :func:`_rebased`)."""
     body = text.strip()
     if body.upper().startswith("RRULE:"):
         body = body[len("RRULE:") :]
@@ -44,20 +46,57 @@ def read_rule(text: str, time_zone: str, start: datetime) -> rrule:
         raise BadRule(f"not an RRULE: {str(exc)[:200]}") from None
     if not isinstance(rule, rrule):
         raise BadRule("one RRULE, not a set")
-    return rule
+    return rule if near is None else _rebased(rule, local_start, near.astimezone(local_start.tzinfo))
 
 
-PROBE_DAYS = 400  # a rule must occur within this (checked at add): longer searches cost seconds of CPU
+_UNIT_SECONDS = {DAILY: 86_400, HOURLY: 3600, MINUTELY: 60, SECONDLY: 1}
+MOVE_MARGIN = timedelta(hours=3)  # more than any DST change: a start moved in wall time stays before near
 
 
-def check_occurs(rule: rrule, now: datetime) -> None:
-    """:class:`BadRule` unless the rule has an occurrence within :data:`PROBE_DAYS` after ``now``. A rule
-    that never matches (``BYMONTH=2;BYMONTHDAY=31``) would have dateutil search up to the year 9999."""
-    probe = rule.replace(count=None, until=now + timedelta(days=PROBE_DAYS))
-    if probe.after(now) is None:
-        raise BadRule(f"no occurrence in the next {PROBE_DAYS} days")
-    if rule.after(now) is None:  # bounded now: it ends by its COUNT or UNTIL, or at the probe's occurrence
+def _rebased(rule: rrule, local_start: datetime, near: datetime) -> rrule:
+    """The same rule from a start moved forward to shortly before ``near``, with the same occurrences from
+    ``near`` on: dateutil walks a rule from its start at every search (a FREQ=SECONDLY rule started a month
+    ago: 2.6 million steps). Moved in wall time by whole intervals, so that its grid stays and the fields a
+    rule leaves out, which dateutil takes from the start (the seconds of a MINUTELY rule, the time of day of
+    a DAILY one), stay too; only when no COUNT counts from the start, and for DAILY and finer rules."""
+    freq, interval = getattr(rule, "_freq"), getattr(rule, "_interval")  # noqa: B009 (no public accessor)
+    if getattr(rule, "_count") is not None or freq not in _UNIT_SECONDS:  # noqa: B009
+        return rule
+    step = timedelta(seconds=interval * _UNIT_SECONDS[freq])
+    ahead = near.replace(tzinfo=None) - local_start.replace(tzinfo=None) - MOVE_MARGIN
+    moves = ahead // step
+    if moves <= 0:
+        return rule
+    return rule.replace(dtstart=local_start + moves * step)
+
+
+PROBE_DAYS = 400  # a rule must occur within this long after it is added
+GREGORIAN_CYCLE_YEARS = 400  # the calendar repeats exactly (weekdays, leap years) after this
+LATEST_PROBE_YEAR = 9997  # room for the probe's horizon before datetime's last year
+
+
+def check_occurs(text: str, time_zone: str, start: datetime, now: datetime, days: int = PROBE_DAYS) -> None:
+    """:class:`BadRule` unless the rule occurs within ``days`` after ``now``, and again after ``now``.
+
+    dateutil searches a rule that never matches (``BYMONTH=2;BYMONTHDAY=31``) up to the year 9999, whatever
+    its UNTIL (seconds of CPU). So the probe is the same rule whole Gregorian cycles later, as near the year
+    9999 as fits, where that search is at most a cycle long."""
+    cycles = max(0, (LATEST_PROBE_YEAR - now.year - 1) // GREGORIAN_CYCLE_YEARS)
+    years = cycles * GREGORIAN_CYCLE_YEARS
+    later_now = _years_later(now, years)
+    later_start = _years_later(start, years)
+    probe = read_rule(text, time_zone, later_start, near=later_now).replace(count=None, until=None)
+    upcoming = probe.after(later_now)
+    if upcoming is None or upcoming > later_now + timedelta(days=days):
+        raise BadRule(f"no occurrence in the next {days} days")
+    if (
+        read_rule(text, time_zone, start, near=now).after(now) is None
+    ):  # bounded now: it occurs every `days` at most
         raise BadRule("the rule has ended (its COUNT or UNTIL)")
+
+
+def _years_later(instant: datetime, years: int) -> datetime:
+    return instant.replace(year=instant.year + years)  # whole cycles: a 29 February stays one
 
 
 def instants_after(rule: rrule, after: datetime) -> Iterator[datetime]:

@@ -72,12 +72,13 @@ class Scheduler:
             return [f for f in firings if f is not None]
 
     async def fire(self, tick: LeaderTick, row: ScheduleRow, now: datetime) -> Firing | None:
+        after = row.last_occurrence or row.created_at
         try:
-            rule = read_rule(row.rrule, row.time_zone, row.dtstart)
+            rule = read_rule(row.rrule, row.time_zone, row.dtstart, near=after)
         except BadRule as exc:
             log.warning("schedule %s cannot be read (%s); not run", row.name, exc)
             return None
-        found = due(rule, row.last_occurrence or row.created_at, now, self._window)
+        found = due(rule, after, now, self._window)
         if found is None:
             return None
         if not found.in_window:

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from orchestrator.messages import FleetBackupCommand, InvalidCommand, command_from_json
-from orchestrator.schedules.rules import BadRule, check_occurs, read_rule, zone
+from orchestrator.schedules.rules import BadRule, check_occurs, zone
 
 TEMPLATE_MAX_BYTES = 1024 * 1024  # a fleet listing its resources one by one, stored with the schedule
 TEMPLATE_COMMAND_ID = "schedule-template"  # validates a template; never submitted
@@ -83,7 +83,7 @@ def _checked_further(spec: ScheduleSpec) -> ScheduleSpec:
     """What a JSON Schema cannot say: the rule can be read, the command is a valid fleet_backup."""
     now = datetime.now(UTC)
     try:
-        check_occurs(read_rule(spec.rrule, spec.time_zone, spec.start_instant(now)), now)
+        check_occurs(spec.rrule, spec.time_zone, spec.start_instant(now), now)
     except BadRule as exc:
         raise InvalidSchedule(f"invalid: rrule: {exc}", [("rrule", str(exc))]) from None
     template(spec)

@@ -47,14 +47,14 @@ async def test_schedules_added_and_removed_by_commands(
         _message(add),
         _message(add),  # delivered again
         _message(bad),
-        _message(other),  # another schedule under a name taken
         _message({"kind": "schedule_add", "command_id": "add-kept", "schedule": keep}),
     )
     await drain_worker(settings)
     assert [s.name for s in await list_schedules(store)] == ["kept", "nightly"]
-    await publish(  # intake takes messages side by side: a remove after its add is in a batch of its own
+    await publish(  # intake takes messages side by side: what depends on an add is in a batch of its own
         connection,
         settings,
+        _message(other),  # another schedule under a name taken
         _message({"kind": "schedule_remove", "command_id": "remove-kept", "name": "kept"}),
         _message({"kind": "schedule_remove", "command_id": "remove-none", "name": "none"}),
     )

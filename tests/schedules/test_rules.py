@@ -8,7 +8,14 @@ from itertools import islice
 
 import pytest
 
-from orchestrator.schedules.rules import BadRule, check_occurs, due, instants_after, next_after, read_rule
+from orchestrator.schedules.rules import (
+    BadRule,
+    check_occurs,
+    due,
+    instants_after,
+    next_after,
+    read_rule,
+)
 
 BERLIN = "Europe/Berlin"
 
@@ -92,12 +99,61 @@ def test_a_rule_or_zone_we_cannot_read_is_refused_with_a_reason(text: str, zone:
     ("text", "says"),
     [
         ("FREQ=DAILY;BYMONTH=2;BYMONTHDAY=31", "no occurrence in the next 400 days"),
+        (
+            "FREQ=MINUTELY;BYMONTH=2;BYMONTHDAY=30;UNTIL=20260301T000000Z",
+            "no occurrence in the next 400 days",
+        ),
+        ("FREQ=MONTHLY;INTERVAL=12;BYMONTH=6", "no occurrence"),  # from January: every January only
         ("FREQ=DAILY;COUNT=2", "has ended"),
         ("FREQ=DAILY;UNTIL=20260102T000000Z", "has ended"),
     ],
 )
 def test_a_rule_that_never_occurs_again_is_refused(text: str, says: str) -> None:
-    rule = read_rule(text, "UTC", _utc(2026, 1, 1))
     with pytest.raises(BadRule, match=says):
-        check_occurs(rule, _utc(2026, 6, 1))
-    check_occurs(read_rule("FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=29", "UTC", _utc(2026, 1, 1)), _utc(2027, 6, 1))
+        check_occurs(text, "Europe/Berlin", _utc(2026, 1, 1), _utc(2026, 6, 1))
+
+
+@pytest.mark.parametrize(
+    ("text", "now"),
+    [
+        ("FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=29", _utc(2027, 6, 1)),  # 29 February 2028
+        ("FREQ=DAILY;BYHOUR=2;BYMINUTE=30", _utc(2026, 3, 28, 12)),  # a wall time the DST change skips
+        ("FREQ=SECONDLY;INTERVAL=2", _utc(2026, 6, 1)),
+        ("FREQ=MONTHLY;BYDAY=FR;BYMONTHDAY=13", _utc(2026, 6, 1)),
+    ],
+)
+def test_a_rule_that_occurs_again_is_accepted(text: str, now: datetime) -> None:
+    check_occurs(text, "Europe/Berlin", _utc(2026, 1, 1), now)
+
+
+# around the spring changes of Berlin, New York and Lord Howe (half an hour)
+DST_CHANGES = [
+    _utc(2026, 3, 29, 0, 30),
+    _utc(2026, 3, 29, 1, 0),
+    _utc(2026, 3, 8, 7, 0),
+    _utc(2026, 4, 4, 15, 0),
+]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "FREQ=SECONDLY;INTERVAL=7",
+        "FREQ=MINUTELY;INTERVAL=13;BYHOUR=1,2,3",
+        "FREQ=HOURLY;INTERVAL=5",
+        "FREQ=HOURLY;BYDAY=SU;BYMINUTE=15",
+        "FREQ=DAILY;INTERVAL=3",
+        "FREQ=DAILY;BYMONTHDAY=-1;BYHOUR=2;BYMINUTE=30",
+        "FREQ=HOURLY;INTERVAL=7;BYSETPOS=1",
+        "FREQ=MINUTELY;INTERVAL=90;UNTIL=20260401T000000Z",
+    ],
+)
+@pytest.mark.parametrize("zone", [BERLIN, "America/New_York", "Australia/Lord_Howe"])
+@pytest.mark.parametrize("near", DST_CHANGES)
+def test_a_rule_searched_from_near_a_later_instant_has_the_same_occurrences(
+    text: str, zone: str, near: datetime
+) -> None:
+    start = datetime(2026, 3, 1, 13, 47, 11, tzinfo=UTC)
+    whole = list(islice(instants_after(read_rule(text, zone, start), near), 50))
+    from_near = list(islice(instants_after(read_rule(text, zone, start, near=near), near), 50))
+    assert from_near == whole
