@@ -154,6 +154,7 @@ class CbrActions:
                 return await self._poller.replication(project, region, req)
             case RestoreBackup():
                 await client_of(project, region).restore_backup(req.backup_id, _restore_body(req))
+                crash_point("after_restore_call")
                 return Accepted()
             case FindRestoreTask():
                 return await self._poller.restore_task(
