@@ -3,6 +3,7 @@ restores seen in the emulator's ledger; a crash right after a restore call; a re
 
 from __future__ import annotations
 
+import io
 import signal
 from datetime import datetime
 from itertools import pairwise
@@ -19,14 +20,22 @@ from engine_helpers import (
     submit,
     tuned,
 )
+from rich.console import Console
 
 from cbr_emulator.config import EmulatorConfig, Inventory, Progression
 from cbr_emulator.inventory import Server, build_inventory
 from cbr_emulator.ledger import project_ledger
+from orchestrator.cli.views.status import workflow_detail
 from orchestrator.messages import RestoreDrillCommand
-from orchestrator.store import WorkflowStatus
+from orchestrator.store import WorkflowStatus, workflow_status
 
 SERVERS = 12
+
+
+def rendered(renderable: Any) -> str:
+    out = io.StringIO()
+    Console(file=out, width=250, color_system=None).print(renderable)
+    return out.getvalue()
 
 
 def inventory_config(cross_server_restore: bool) -> EmulatorConfig:
@@ -110,6 +119,12 @@ async def test_a_drill_restores_each_sample_to_a_scratch_server_one_at_a_time_an
         assert all(end <= start for (_, end), (start, _) in pairwise(spans)), spans
     [final] = [e for e in await e2e.final_events() if e["data"]["kind"] == "restore_drill"]
     assert final["data"]["outcome"] == "succeeded" and final["data"]["drill"]["succeeded"] == 5
+
+    detail = await workflow_status(e2e.settings.database_url, "drill-1")  # what `status drill-1` shows
+    assert detail is not None
+    shown = rendered(workflow_detail(detail))
+    assert "5 restored, 0 failed, 0 skipped · RTO median" in shown
+    assert all(s["backup_id"] in shown and s["resource_id"] in shown for s in report["samples"])
 
 
 async def test_a_crash_right_after_a_restore_call_does_not_restore_it_again(e2e: EndToEnd) -> None:
