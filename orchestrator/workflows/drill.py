@@ -66,6 +66,7 @@ from orchestrator.workflows.base import (
     busy,
     found_nothing,
     outcome_unknown,
+    progress_actions,
     unexpected,
 )
 from orchestrator.workflows.drill_sampling import Sample, SampleStatus, mappings_onto, sample_of
@@ -349,7 +350,9 @@ def _slot_ends(
     server = slot.server_id
     _free(slot)
     state.round.append(state.asking or 0)  # it may take the next sample in this round
-    return _go_on(state, (Unlock(server),))
+    ended, total = sum(s.status not in ("queued", "running") for s in state.samples), len(state.samples)
+    progress = progress_actions(state, 100 * ended // total) if ended < total else ()
+    return _go_on(state, (Unlock(server), *progress))
 
 
 def _free(slot: Slot) -> None:

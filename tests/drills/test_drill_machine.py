@@ -25,6 +25,7 @@ from orchestrator.workflows.base import (
     ListBackups,
     Lock,
     Locked,
+    Progress,
     RestoreBackup,
     Resume,
     ServerDisk,
@@ -128,7 +129,7 @@ def test_samples_the_newest_backup_of_each_server_and_restores_them_one_at_a_tim
         "success", 100, created_at=T0 + timedelta(seconds=1), ended_at=T0 + timedelta(seconds=43.5)
     )
     state, t = feed(state, ended)
-    assert actions(t) == [Unlock("scratch-a"), Lock("scratch-a")]  # the slot takes the next sample
+    assert actions(t) == [Unlock("scratch-a"), Progress(50), Lock("scratch-a")]  # it takes the next sample
     assert state.samples[0].rto_seconds == 42.5
     state, t = feed(state, Locked(True))
     assert only(t).backup_id == "b2"
