@@ -257,7 +257,8 @@ def _restore_call(state: DrillState, index: int) -> Call | Unlock:
     slot = state.slots[index]
     sample = _sample(state, slot)
     if slot.server_id not in state.command.scratch_servers or slot.server_id == sample.resource_id:
-        _end(sample, "failed", NOT_SCRATCH, f"{slot.server_id} is not on the drill's scratch list")
+        why = f"not restored to {slot.server_id}: only to the drill's scratch servers, never to a sampled one"
+        _end(sample, "failed", NOT_SCRATCH, why)
         _free(slot)
         return Unlock(slot.server_id)
     slot.step = "restore"
