@@ -355,13 +355,63 @@ class FleetBackupCommand(_CommandBase):
         return self
 
 
-Command = Annotated[
-    BackupCommand | RestoreCommand | ReplicateCommand | FleetBackupCommand, Field(discriminator="kind")
-]
-_COMMAND_ADAPTER: TypeAdapter[BackupCommand | RestoreCommand | ReplicateCommand | FleetBackupCommand] = (
-    TypeAdapter(Command)
-)
-AnyCommand = BackupCommand | RestoreCommand | ReplicateCommand | FleetBackupCommand
+MAX_DRILL_SAMPLES = 100  # backups one drill restores, at most: its report stays one small event
+MAX_SCRATCH_SERVERS = 20
+
+
+class DrillVault(_Strict):
+    """A vault to sample, by id or by name."""
+
+    id: Id | None = None
+    name: str | None = Field(default=None, min_length=1, max_length=NAME_MAX_LENGTH)
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> DrillVault:
+        if (self.id is None) == (self.name is None):
+            raise ValueError("give exactly one of vault id or vault name")
+        return self
+
+
+class DrillSample(_Strict):
+    """Which backups a drill restores: in each vault, the newest available whole-server backups, one per
+    server, ``per_vault`` of them (of the given ``servers`` only, when given)."""
+
+    vaults: list[DrillVault] = Field(min_length=1, max_length=MAX_DRILL_SAMPLES)
+    per_vault: int = Field(default=1, ge=1, le=MAX_DRILL_SAMPLES)
+    servers: list[Id] | None = Field(
+        default=None, min_length=1, max_length=1000, description="Only backups of these servers."
+    )
+
+
+class RestoreDrillCommand(_CommandBase):
+    """Restore a sample of recent server backups to scratch servers and report the time each took (the
+    RTO observed). Only the scratch servers are ever restored to: their disks are overwritten."""
+
+    kind: Literal["restore_drill"] = "restore_drill"
+    sample: DrillSample
+    scratch_servers: list[Id] = Field(
+        min_length=1,
+        max_length=MAX_SCRATCH_SERVERS,
+        description="Servers that may be overwritten; each takes one restore at a time.",
+    )
+    power_on: bool = Field(default=False, description="Start a scratch server after its restore.")
+
+    @model_validator(mode="after")
+    def _scratch_only(self) -> RestoreDrillCommand:
+        if len(set(self.scratch_servers)) != len(self.scratch_servers):
+            raise ValueError("scratch_servers must be distinct")
+        sampled = set(self.sample.servers or ())
+        if sampled & set(self.scratch_servers):
+            raise ValueError("a sampled server cannot be a scratch server (it would be overwritten)")
+        if len(self.sample.vaults) * self.sample.per_vault > MAX_DRILL_SAMPLES:
+            raise ValueError(f"at most {MAX_DRILL_SAMPLES} backups per drill (vaults × per_vault)")
+        return self
+
+
+CommandUnion = BackupCommand | RestoreCommand | ReplicateCommand | FleetBackupCommand | RestoreDrillCommand
+Command = Annotated[CommandUnion, Field(discriminator="kind")]
+_COMMAND_ADAPTER: TypeAdapter[CommandUnion] = TypeAdapter(Command)
+AnyCommand = CommandUnion
 
 
 def parse_command(body: bytes) -> AnyCommand:
@@ -501,10 +551,41 @@ class FleetReport(_Strict):
     )
 
 
+class DrillResult(_Strict):
+    """One sampled backup of a drill: restored to which scratch server, how it ended, how long it took."""
+
+    resource_id: str = Field(description="The server whose backup was restored.")
+    backup_id: str
+    vault_id: str
+    scratch_server_id: str | None = None
+    status: Literal["succeeded", "failed", "skipped"]
+    rto_seconds: float | None = Field(
+        default=None, description="From the restore call to the end of its task (CBR's task times)."
+    )
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    error_code: str | None = None
+    error_message: str | None = None
+
+
+class DrillReport(_Strict):
+    """A drill's every sample (at most MAX_DRILL_SAMPLES), the counts, and the RTO figures."""
+
+    samples: list[DrillResult] = Field(default_factory=list, max_length=MAX_DRILL_SAMPLES)
+    succeeded: int = 0
+    failed: int = 0
+    skipped: int = 0
+    rto_median_seconds: float | None = None
+    rto_max_seconds: float | None = None
+    problems: list[str] = Field(
+        default_factory=list, max_length=MAX_DRILL_SAMPLES, description="Vaults or scratch servers not used."
+    )
+
+
 class WorkflowEventData(_Strict):
     workflow_id: uuid.UUID
     command_id: str
-    kind: Literal["backup", "restore", "replicate", "fleet_backup"]
+    kind: Literal["backup", "restore", "replicate", "fleet_backup", "restore_drill"]
     outcome: Outcome
     project_id: str
     region: str
@@ -526,6 +607,7 @@ class WorkflowEventData(_Strict):
         description="Fleet backups: counts, rate and time left; 'resources' then lists the first "
         f"{FLEET_PROBLEMS_LISTED} failed or skipped resources only.",
     )
+    drill: DrillReport | None = Field(default=None, description="Restore drills: every sample and its RTO.")
     timings: Timings
 
 
@@ -568,6 +650,7 @@ def json_schemas() -> dict[str, dict[str, Any]]:
         "restore": RestoreCommand.model_json_schema(),
         "replicate": ReplicateCommand.model_json_schema(),
         "fleet_backup": FleetBackupCommand.model_json_schema(),
+        "restore_drill": RestoreDrillCommand.model_json_schema(),
         "command": _COMMAND_ADAPTER.json_schema(),
         "event": WorkflowEvent.model_json_schema(),
     }

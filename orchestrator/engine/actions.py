@@ -30,6 +30,7 @@ from orchestrator.cbr.limits import LIST_MAX_PAGE
 from orchestrator.cbr.models import Vault
 from orchestrator.cbr.query import BackupFilter, VaultFilter
 from orchestrator.crash_points import crash_point
+from orchestrator.engine.drill_reads import backups_listed, server_disks
 from orchestrator.engine.fleet_selection import protectables_page
 from orchestrator.engine.vault_binder import VaultBinder
 from orchestrator.engine.vault_directory import VaultDirectory
@@ -48,6 +49,7 @@ from orchestrator.workflows.base import (
     FindCheckpoint,
     FindRestoreTask,
     FindVault,
+    ListBackups,
     ListProtectables,
     Observation,
     PollCheckpoint,
@@ -59,6 +61,7 @@ from orchestrator.workflows.base import (
     RestoreBackup,
     ShowBackup,
     ShowCheckpoint,
+    ShowServerDisks,
     ShowVault,
     Skipped,
     VaultFound,
@@ -151,6 +154,7 @@ class CbrActions:
                 return await self._poller.replication(project, region, req)
             case RestoreBackup():
                 await client_of(project, region).restore_backup(req.backup_id, _restore_body(req))
+                crash_point("after_restore_call")
                 return Accepted()
             case FindRestoreTask():
                 return await self._poller.restore_task(
@@ -158,6 +162,10 @@ class CbrActions:
                 )
             case ReplicateBackup():
                 return await _replicate(client_of(project, region), req)
+            case ListBackups():
+                return await backups_listed(client_of(project, region), req)
+            case ShowServerDisks():
+                return await server_disks(client_of(project, region), req)
             case _:
                 assert_never(req)
 

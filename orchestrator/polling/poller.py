@@ -21,7 +21,7 @@ import time
 import uuid
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from orchestrator.batching import Coalescer
 from orchestrator.cbr.clients import CbrClients
@@ -404,6 +404,8 @@ def _restore_task(logs: list[PolledTask], query: RestoreQuery) -> TaskSeen | Tas
                 log.progress,
                 error.code if error and error.code else None,
                 error.message if error and error.message else None,
+                _moment(log.created_at),
+                _moment(log.ended_at),
             )
     return TaskMissing()
 
@@ -455,3 +457,14 @@ def _details(backup: Backup) -> BackupDetails:
         ext.contain_system_disk if ext else None,
         replicas,
     )
+
+
+def _moment(stamp: str | None) -> datetime | None:
+    """A task's time as CBR writes it (ISO 8601, with or without a zone: UTC), or None."""
+    if not stamp:
+        return None
+    try:
+        moment = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -40,6 +40,7 @@ from orchestrator.workflows.base import (
     Answer,
     BackupDetails,
     BackupSeen,
+    BackupsListed,
     Call,
     Cap,
     CheckpointCreated,
@@ -66,6 +67,7 @@ from orchestrator.workflows.base import (
     Request,
     ResourcesAdded,
     Resume,
+    ServerDisks,
     ShowCheckpoint,
     ShowVault,
     Skipped,
@@ -203,6 +205,8 @@ def _answered(state: BackupState, obs: Answer) -> Transition:
             | ProtectablesPage()
             | ChildrenSpawned()
             | FleetSeen()
+            | BackupsListed()
+            | ServerDisks()
         ):  # a backup never asks for these
             return unexpected(state, obs)
         case _:

@@ -48,6 +48,7 @@ from orchestrator.workflows.base import (
     Admitted,
     Answer,
     BackupDetails,
+    BackupsListed,
     Call,
     CancelChildren,
     CheckpointCreated,
@@ -71,6 +72,7 @@ from orchestrator.workflows.base import (
     Request,
     ResourcesAdded,
     Resume,
+    ServerDisks,
     ShowVault,
     Sleep,
     SpawnChildren,
@@ -239,6 +241,8 @@ def _answered(state: FleetState, obs: Answer) -> Transition:
             | TaskSeen()
             | TaskMissing()
             | Admitted()
+            | BackupsListed()
+            | ServerDisks()
         ):  # a fleet never asks for these
             return unexpected(state, obs)
         case _:
