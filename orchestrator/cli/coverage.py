@@ -54,13 +54,14 @@ def coverage(
 async def _run(
     chosen: Settings, refresh: bool, full: bool, projects: list[str], worst: int
 ) -> tuple[list[RefreshReport], list[ProjectSummary]]:
-    from orchestrator.engine.coverage import refresh_projects
     from orchestrator.engine.coverage_states import classify, summarise
+    from orchestrator.engine.posture_refresh import refresh_all
     from orchestrator.store import Store
 
     store = await Store.connect(chosen.database_url, max_size=2)
     try:
-        reports = await refresh_projects(chosen, store.coverage, projects, full=full) if refresh else []
+        runs = await refresh_all(chosen, store, projects, full=full) if refresh else []
+        reports = [run.refresh for run in runs]
         rows = await store.coverage.entries(projects or None)
         return reports, summarise(classify(rows, chosen.coverage), worst)
     finally:
