@@ -61,7 +61,7 @@ def backup_command(project_id: str, region: str, resource: ToAct) -> BackupComma
             "vault": {"id": resource.vault_id},
             "resources": [{"id": resource.resource_id, "type": resource.resource_type}],
             "name": BACKUP_NAME,
-            "description": f"stale -> act, staleness episode {resource.episode}",
+            "description": f"posture: stale to act, episode {resource.episode}",  # CBR refuses < and >
         }
     )
 
