@@ -5,7 +5,7 @@ One emulator project (in this process, its clock starting two days and an hour b
 protected in the three ways CBR knows, and 1 % of them not:
 
 - 0.5 % bound to a vault backed up by hand two days ago (``stale`` against the default RPO of a day);
-- 40 % in vaults of 250 under an hourly CBR policy, which runs once the clock has come to now;
+- 40 % in vaults of 250 under a daily CBR policy, whose time comes once the clock has come to now;
 - 30 % backed up by one ``fleet_backup`` of ours (a worker in this process, auto-packed vaults);
 - the rest in vaults of 250 backed up by hand (``create_checkpoint``);
 - 0.5 % in no vault (``unprotected``).
@@ -56,7 +56,6 @@ from orchestrator.worker import run_worker
 DSN = "postgresql://postgres@127.0.0.1:5432/cbro_bench_posture_{}"
 AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/"
 PER_VAULT = 250
-EVERY_HOUR = "FREQ=DAILY;BYHOUR=" + ",".join(str(h) for h in range(24)) + ";BYMINUTE=0"
 BACK = timedelta(days=2, hours=1)
 CLI_SECONDS = 600.0
 
@@ -86,6 +85,7 @@ class PostureRun:
     cli_output: str
     cli_seconds: float
     emulator_calls: dict[str, int]  # of the refresh, by operation, as the emulator counted them
+    posture_events: dict[str, int]  # written by the refresh, by routing key
 
 
 async def run(servers: int, cli_args: Sequence[str] = ("--worst", "5")) -> PostureRun:
@@ -108,8 +108,22 @@ async def run(servers: int, cli_args: Sequence[str] = ("--worst", "5")) -> Postu
         code, output = await _coverage_cli(settings, cli_args)
         seconds = time.perf_counter() - started
         after = running.counters.snapshot()["requests"]["by_operation"]
+        events = await _posture_events(dsn)
     calls = {op: n - before.get(op, 0) for op, n in sorted(after.items()) if n - before.get(op, 0)}
-    return PostureRun(layout, setup, code, output, seconds, calls)
+    return PostureRun(layout, setup, code, output, seconds, calls, events)
+
+
+async def _posture_events(dsn: str) -> dict[str, int]:
+    import asyncpg
+
+    conn = await asyncpg.connect(dsn)
+    try:
+        rows = await conn.fetch(
+            "SELECT routing_key, count(*) AS n FROM outbox WHERE routing_key LIKE 'posture.%' GROUP BY 1"
+        )
+    finally:
+        await conn.close()
+    return {r["routing_key"]: r["n"] for r in sorted(rows, key=lambda r: str(r["routing_key"]))}
 
 
 async def _protect(running: RunningEmulator, settings: Settings, layout: Layout) -> None:
@@ -124,8 +138,8 @@ async def _protect(running: RunningEmulator, settings: Settings, layout: Layout)
         running.emulator.tick()
         running.clock.advance(timedelta(days=2).total_seconds())  # an hour ago, now
         policy_vaults = await _vaults(cbr, "policy", policy)
-        await _hourly_policy(cbr, policy_vaults)
-        running.clock.advance(3600)  # now: the policy has run once
+        await _daily_policy(cbr, policy_vaults, running.clock.now() + timedelta(minutes=30))
+        running.clock.advance(3600)  # now: the policy has run once, and runs again in a day
         running.emulator.tick()
         running.emulator.tick()
         for vault in await _vaults(cbr, "hand", hand):
@@ -150,11 +164,12 @@ async def _vaults(cbr: CbrClient, prefix: str, servers: list[str]) -> list[str]:
     return made
 
 
-async def _hourly_policy(cbr: CbrClient, vaults: list[str]) -> None:
+async def _daily_policy(cbr: CbrClient, vaults: list[str], at: datetime) -> None:
+    daily = f"FREQ=DAILY;BYHOUR={at.hour};BYMINUTE={at.minute}"
     policy = await cbr.create_policy(
         PolicyCreate(
-            name="hourly",
-            trigger=TriggerInput(properties=TriggerPropertiesInput(pattern=[EVERY_HOUR])),
+            name="daily",
+            trigger=TriggerInput(properties=TriggerPropertiesInput(pattern=[daily])),
             operation_definition=OperationDefinition(retention_duration_days=30, timezone="UTC+00:00"),
         )
     )
@@ -241,6 +256,7 @@ def main() -> None:
     print(f"$ cbr-orchestrator coverage --refresh --worst 5  ({took})")
     print(result.cli_output.rstrip())
     print(f"CBR calls the emulator counted during the refresh: {json.dumps(result.emulator_calls)}")
+    print(f"posture events the refresh wrote to the outbox: {json.dumps(result.posture_events)}")
 
 
 if __name__ == "__main__":
