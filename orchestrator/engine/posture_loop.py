@@ -51,14 +51,24 @@ class PostureLoop:
             for cred in self._settings.credentials:
                 if await self._store.coverage.refreshed_within(cred.project_id, every):
                     continue
-                client = self._clients.get(cred.project_id, cred.region)
-                run = await refresh_and_record(client, self._store, self._settings, cred.region)
-                log.info(
-                    "coverage of project %s refreshed: %d CBR calls, %d posture changes",
-                    cred.project_id, run.refresh.calls, run.posture.changes,
-                )  # fmt: skip
-                runs.append(run)
+                run = await self._refresh(cred.project_id, cred.region)
+                if run is not None:
+                    runs.append(run)
         return runs
+
+    async def _refresh(self, project_id: str, region: str) -> PostureRun | None:
+        """One project; its trouble (CBR away, credentials refused) leaves the others their turn."""
+        client = self._clients.get(project_id, region)
+        try:
+            run = await refresh_and_record(client, self._store, self._settings, region)
+        except Exception as exc:
+            log.warning("coverage refresh of project %s failed (%s)", project_id, type(exc).__name__)
+            return None
+        log.info(
+            "coverage of project %s refreshed: %d CBR calls, %d posture changes",
+            project_id, run.refresh.calls, run.posture.changes,
+        )  # fmt: skip
+        return run
 
 
 async def keep_fresh(store: Store, clients: CbrClients, settings: Settings, stop: asyncio.Event) -> None:

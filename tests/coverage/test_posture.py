@@ -10,6 +10,7 @@ from typing import Any
 
 from engine_helpers import PROJECT, REGION, EndToEnd, collect
 from ledger_scene import Scene, build_scene, client, emulator_now
+from prometheus_client import REGISTRY
 from test_coverage_ledger import IN_TWO_DAYS, rpos
 
 from orchestrator.config import Settings
@@ -35,7 +36,13 @@ def told(events: list[tuple[str, dict[str, Any]]]) -> list[tuple[str, str, str |
     return sorted((key, data["resource_id"], data["previous"], data["state"]) for key, data in events)
 
 
+def counted(event: str) -> float:
+    labels = {"project": PROJECT, "event": event}
+    return REGISTRY.get_sample_value("cbr_orch_posture_events_total", labels) or 0.0
+
+
 async def test_each_change_is_told_once_by_two_recorders_and_after_a_restart(e2e: EndToEnd) -> None:
+    stale_before = counted("stale")
     scene = await build_scene(e2e)
     settings = posture_settings(e2e, scene)
     s = scene.servers
@@ -57,6 +64,7 @@ async def test_each_change_is_told_once_by_two_recorders_and_after_a_restart(e2e
         ]
     )  # the ok ones and the two in no vault are stored without an event
     assert told(await outbox(e2e.store)) == expected
+    assert counted("stale") - stale_before == 2
     restarted = await Store.connect(settings.database_url, max_size=2)
     try:
         report = await record_posture(restarted, settings.coverage, PROJECT, REGION, at)
