@@ -29,4 +29,6 @@ async def test_coverage_refresh_finds_exactly_the_stale_and_unprotected_servers(
     expected = {"list_vault": 1, "list_protectable": pages, "list_backups": 1}
     assert result.emulator_calls == expected
     assert shown["refresh"]["calls"] == sum(expected.values())
+    assert shown["refresh"]["posture_events"] == {"stale": layout.stale}
+    assert shown["refresh"]["act_commands"] == {}  # stale → act is off
     assert result.posture_events == {"posture.stale": layout.stale}  # first seen ok or unprotected: untold
