@@ -59,3 +59,33 @@ async def test_a_worker_refreshes_by_itself_every_period(e2e: EndToEnd) -> None:
     finally:
         stop.set()
         await asyncio.wait_for(worker, 30)
+
+
+async def test_a_worker_acts_on_a_resource_never_backed_up_and_tells_it_recovered(e2e: EndToEnd) -> None:
+    """The whole loop in one worker: refresh, ``never`` told, its backup command run, ``recovered`` told."""
+    scene = await build_scene(e2e)
+    coverage = e2e.settings.coverage.model_copy(update={"refresh_seconds": 0.2, "act": True})
+    stop = asyncio.Event()
+    worker = asyncio.create_task(run_worker(e2e.settings.model_copy(update={"coverage": coverage}), stop))
+
+    async def told() -> list[tuple[str, str]]:
+        rows = await e2e.store._pool.fetch(
+            "SELECT routing_key, body FROM outbox WHERE routing_key LIKE 'posture.%' ORDER BY id"
+        )
+        return [(r["routing_key"], r["body"]["data"]["resource_id"]) for r in rows]
+
+    async def recovered() -> bool:
+        return ("posture.recovered", scene.servers[5]) in await told()
+
+    try:
+        await eventually(recovered, 30)
+    finally:
+        stop.set()
+        await asyncio.wait_for(worker, 30)
+    assert await told() == [("posture.stale", scene.servers[5]), ("posture.recovered", scene.servers[5])]
+    acted = await e2e.store._pool.fetch(
+        "SELECT command_id, status FROM workflows WHERE command_id LIKE 'posture:%'"
+    )
+    assert [(r["command_id"], r["status"]) for r in acted] == [
+        (f"posture:{PROJECT}:{scene.servers[5]}:1", "succeeded")
+    ]
