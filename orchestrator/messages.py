@@ -643,6 +643,60 @@ def make_event(data: WorkflowEventData, name: str, now: datetime | None = None) 
     )
 
 
+POSTURE_TYPE_PREFIX = "io.cbr-orchestrator.posture"
+POSTURE_NAMESPACE = uuid.UUID("3ee97718-3a83-4f31-be98-9c39a334ee6c")
+PostureState = Literal["ok", "stale", "never", "unprotected"]
+PostureName = Literal["stale", "recovered", "unprotected"]
+
+
+class PostureEventData(_Strict):
+    """A protectable resource's change of protection state, as a coverage refresh saw it."""
+
+    project_id: str = Field(max_length=64)
+    region: str = Field(max_length=64)
+    resource_id: str = Field(max_length=255)
+    resource_type: str = Field(max_length=64)
+    name: str | None = Field(default=None, max_length=255)
+    vault_id: str | None = Field(default=None, max_length=255)
+    vault_name: str | None = Field(default=None, max_length=255)
+    state: PostureState = Field(description="Now: 'stale' and 'never' are told by posture.stale.")
+    previous: PostureState | None = Field(description="Before (None: the resource was not seen before).")
+    episode: int = Field(ge=0, description="Staleness episodes of this resource so far.")
+    rpo_seconds: float
+    age_seconds: float | None = Field(description="Of its last good backup (None: none known).")
+    last_backup_at: datetime | None = None
+    backup_id: str | None = Field(default=None, max_length=255)
+
+
+class PostureEvent(_Strict):
+    """A CloudEvents 1.0 envelope: ``posture.stale``, ``posture.recovered`` or ``posture.unprotected``."""
+
+    specversion: Literal["1.0"] = "1.0"
+    id: str
+    source: str = EVENT_SOURCE
+    type: str
+    subject: str
+    time: datetime
+    datacontenttype: Literal["application/json"] = "application/json"
+    data: PostureEventData
+
+    @property
+    def routing_key(self) -> str:
+        return f"posture.{self.type.rsplit('.', 1)[-1]}"
+
+
+def make_posture_event(data: PostureEventData, name: PostureName, now: datetime) -> PostureEvent:
+    """``now``: when the change was recorded; with the resource, state and episode it makes the id."""
+    key = f"{data.project_id}/{data.resource_id}/{data.episode}/{data.state}/{now.isoformat()}"
+    return PostureEvent(
+        id=str(uuid.uuid5(POSTURE_NAMESPACE, key)),
+        type=f"{POSTURE_TYPE_PREFIX}.{name}",
+        subject=f"projects/{data.project_id}/resources/{data.resource_id}",
+        time=now,
+        data=data,
+    )
+
+
 def json_schemas() -> dict[str, dict[str, Any]]:
     """The JSON Schema of every command and of the event envelope, by name."""
     return {
@@ -653,4 +707,5 @@ def json_schemas() -> dict[str, dict[str, Any]]:
         "restore_drill": RestoreDrillCommand.model_json_schema(),
         "command": _COMMAND_ADAPTER.json_schema(),
         "event": WorkflowEvent.model_json_schema(),
+        "posture_event": PostureEvent.model_json_schema(),
     }
