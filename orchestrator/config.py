@@ -128,6 +128,9 @@ class WorkerSettings(BaseModel):
     max_crashed_runs: int = Field(default=20, ge=1)
     idle_poll_seconds: float = Field(default=1.0, gt=0)
     status_poll_seconds: float = Field(default=5.0, gt=0)
+    # a checkpoint whose tasks the poller watches (it wakes the workflow when they end) is polled this
+    # rarely: the poll is then only the safety net
+    watched_poll_seconds: float = Field(default=60.0, gt=0)
     # status listings start this long before the oldest outstanding poll (cloud vs our clock; see poller)
     poll_clock_slack_seconds: float = Field(default=5.0, ge=0, le=3600)
     backoff_base_seconds: float = Field(default=2.0, gt=0)

@@ -146,6 +146,13 @@ class VaultSpec(_Strict):
     size_gb: int = Field(default=100, ge=VAULT_MIN_GB, le=VAULT_MAX_GB)
     consistent_level: Literal["crash_consistent", "app_consistent"] = "crash_consistent"
     description: str | None = Field(default=None, max_length=VAULT_DESCRIPTION_MAX_LENGTH)
+    exclusive: bool = Field(
+        default=False,
+        description=(
+            "No other command creates a vault of this name (a fleet's own vault): it is created without "
+            "being looked for first; a create whose outcome is unknown is still looked for."
+        ),
+    )
 
 
 class VaultRef(_Strict):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, assert_never
 
@@ -83,8 +84,8 @@ class Actions(Protocol):
 
     async def perform(self, wf: Workflow, request: Request) -> tuple[Observation, Step]: ...
 
-    def poll_delay(self, project: str, region: str) -> float | None:
-        """Seconds until the project's checkpoints should be polled again (None: the configured poll)."""
+    def poll_delay(self, project: str, region: str, workflow_id: uuid.UUID) -> float | None:
+        """Seconds until the workflow's checkpoint should be polled again (None: the configured poll)."""
 
     async def watch(self, wake: Wake) -> None:
         """Until cancelled: wake (with ``wake``) the workflows whose awaited tasks ended."""
@@ -194,8 +195,8 @@ class CbrActions:
         found = [v for v in page.vaults if v.name == name]
         return self._learned(project, region, found[0]) if found else VaultMissing()
 
-    def poll_delay(self, project: str, region: str) -> float | None:
-        return self._poller.poll_delay(project, region)
+    def poll_delay(self, project: str, region: str, workflow_id: uuid.UUID) -> float | None:
+        return self._poller.poll_delay(project, region, workflow_id)
 
     async def watch(self, wake: Wake) -> None:
         await self._poller.watch_tasks(wake)

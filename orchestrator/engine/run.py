@@ -252,7 +252,7 @@ class Run:
     async def _sleep(self, state: MachineState, sleep: Sleep, after: Observation | None = None) -> None:
         delay = self.ctx.policy.delay(sleep)
         if sleep.reason == "poll" and isinstance(after, CHECKPOINT_SEEN):  # poll at the project's tick
-            delay = self.ctx.actions.poll_delay(self.wf.project_id, self.wf.region) or delay
+            delay = self.ctx.actions.poll_delay(self.wf.project_id, self.wf.region, self.wf.id) or delay
         run_at = _now() + timedelta(seconds=delay)
         if self.wf.deadline is not None:
             run_at = min(run_at, self.wf.deadline)
