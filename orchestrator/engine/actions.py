@@ -284,18 +284,26 @@ def _restore_body(req: RestoreBackup) -> BackupRestore:
     )
 
 
+STEP_LIST_MAX = 50  # items of a list a step records; the rest is counted (a vault lists 256 resources)
+
+
 def _jsonable(value: Any) -> Any:
+    """A request or an observation as its step records it: lists cut to ``STEP_LIST_MAX`` items and the
+    number left out, so that a step row stays small and cheap to make (the state holds the whole)."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
     if isinstance(value, datetime):
         return value.isoformat()
     if isinstance(value, tuple | list):
-        return [_jsonable(v) for v in value]
+        kept = [_jsonable(v) for v in value[:STEP_LIST_MAX]]
+        return kept if len(value) <= STEP_LIST_MAX else [*kept, f"… {len(value) - STEP_LIST_MAX} more"]
     if isinstance(value, dict):
         return {k: _jsonable(v) for k, v in value.items()}
     return value
 
 
 def _summary(observation: Observation) -> dict[str, Any]:
-    return {"observation": type(observation).__name__, **_jsonable(dataclasses.asdict(observation))}
+    return {"observation": type(observation).__name__, **_jsonable(observation)}
 
 
 def _step(
@@ -311,7 +319,7 @@ def _step(
         outcome=outcome,
         started_at=started,
         finished_at=_now(),
-        request=_jsonable(dataclasses.asdict(request)),
+        request=_jsonable(request),
         response=response,
         error_code=error[0] if error else None,
         error_message=error[1][:1000] if error else None,
