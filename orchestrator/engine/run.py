@@ -79,6 +79,8 @@ NO_INTENT = (
     "FindRestoreTask",
     "ListProtectables",
     "AddResources",
+    "ListBackups",
+    "ShowServerDisks",
 )
 # observations after which a "poll" sleep waits for the project's next checkpoint-poll tick
 CHECKPOINT_SEEN = (CheckpointCreated, CheckpointLookup, CheckpointStatus, CheckpointShown)
@@ -250,7 +252,7 @@ class Run:
     async def _sleep(self, state: MachineState, sleep: Sleep, after: Observation | None = None) -> None:
         delay = self.ctx.policy.delay(sleep)
         if sleep.reason == "poll" and isinstance(after, CHECKPOINT_SEEN):  # poll at the project's tick
-            delay = self.ctx.actions.poll_delay(self.wf.project_id, self.wf.region) or delay
+            delay = self.ctx.actions.poll_delay(self.wf.project_id, self.wf.region, self.wf.id) or delay
         run_at = _now() + timedelta(seconds=delay)
         if self.wf.deadline is not None:
             run_at = min(run_at, self.wf.deadline)
@@ -282,6 +284,7 @@ class Run:
             "checkpoint_id": done.checkpoint_id,
             "destination_backup_id": done.destination_backup_id,
             "fleet": done.fleet.model_dump(mode="json") if done.fleet else None,
+            "drill": done.drill.model_dump(mode="json") if done.drill else None,
         }
         finish = Finish(FINAL_STATUS[done.outcome], result, done.error_code, done.error_message)
         # a fleet's children publish nothing: the fleet reports for them (progress and summary)

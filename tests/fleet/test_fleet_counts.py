@@ -21,15 +21,15 @@ def result(i: int, status: str = "succeeded") -> dict[str, object]:
 
 
 async def test_counts_and_resources_read_what_running_children_saw_end(store: Store) -> None:
-    built = await build_fleet(store, "fleet-counts", 600)  # children of 256, 256 and 88
+    built = await build_fleet(store, "fleet-counts", 600)  # children of 255, 255 and 90
     await finish_children(store, built.workflow.id, running=2)  # the first ends; the other two run
     second, third = [w for w in await store.fleet.children_of(built.workflow.id) if w.finished_at is None]
-    so_far = {resource_id(i): result(i) for i in range(256, 266)} | {resource_id(266): result(266, "failed")}
+    so_far = {resource_id(i): result(i) for i in range(255, 265)} | {resource_id(265): result(265, "failed")}
     state = {
         "phase": "poll",
         "admitted": True,
         "results": so_far,
-        "ended": [resource_id(i) for i in range(267, 297)],
+        "ended": [resource_id(i) for i in range(266, 296)],
     }
     await raw_sql(store).execute(
         "UPDATE workflows SET state = $2 WHERE id = $1", second.id, json.loads(json.dumps(state))
@@ -39,20 +39,20 @@ async def test_counts_and_resources_read_what_running_children_saw_end(store: St
     )
 
     counts = await store.fleet.counts(built.workflow.id)
-    assert (counts.succeeded, counts.failed, counts.ended) == (256 + 10, 1, 30)
-    assert (counts.running, counts.waiting, counts.final) == (256 - 41, 88, 256 + 41)
-    assert counts.bytes_protected == (256 * 40 + 10 * 2) * 1024**3
+    assert (counts.succeeded, counts.failed, counts.ended) == (255 + 10, 1, 30)
+    assert (counts.running, counts.waiting, counts.final) == (255 - 41, 90, 255 + 41)
+    assert counts.bytes_protected == (255 * 40 + 10 * 2) * 1024**3
 
-    page = await store.fleet.resource_page(built.workflow.id, 256, 12)
+    page = await store.fleet.resource_page(built.workflow.id, 255, 12)
     assert [(r.resource_id, r.status) for r in page.rows[9:]] == [
-        (resource_id(265), "succeeded"),
-        (resource_id(266), "failed"),
-        (resource_id(267), "running"),
+        (resource_id(264), "succeeded"),
+        (resource_id(265), "failed"),
+        (resource_id(266), "running"),
     ]
-    assert page.rows[0].backup_id == "bk-256"
+    assert page.rows[0].backup_id == "bk-255"
 
     seen = await perform_store_action(store, built.workflow, ReadFleet())
     assert isinstance(seen, FleetSeen)
     t = fleet.transition(built.state, seen)
     progress = t.actions[0]
-    assert isinstance(progress, Progress) and progress.percent == 100 * (256 + 41) // 600
+    assert isinstance(progress, Progress) and progress.percent == 100 * (255 + 41) // 600

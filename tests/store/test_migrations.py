@@ -39,6 +39,8 @@ async def test_migrate_twice_and_concurrently(empty_dsn: str) -> None:
         "coverage_resources",
         "coverage_backups",
         "coverage_cursors",
+        "posture_states",
+        "schedules",
     }
     assert recorded == len(load_migrations())
 
