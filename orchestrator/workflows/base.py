@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from orchestrator.cbr.limits import PROTECTABLE_MAX_PAGE
+from orchestrator.cbr.limits import PROTECTABLE_MAX_PAGE, VAULT_MAX_RESOURCES
 from orchestrator.messages import DrillReport, FleetCounts, FleetReport, Outcome, ResourceResult
 
 # ------------------------------------------------------------------ observations
@@ -315,6 +315,7 @@ class PollCheckpoint:
     checkpoint_id: str
     vault_id: str
     since: datetime  # no backup of the checkpoint is older: lets one list call answer many checkpoints
+    backups: int = VAULT_MAX_RESOURCES  # how many it makes (one per resource): sizes the first page
 
 
 @dataclass(frozen=True)
