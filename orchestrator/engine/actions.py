@@ -145,7 +145,7 @@ class CbrActions:
                 return await self._find_checkpoint(project, region, req)
             case PollCheckpoint():
                 return await self._poller.checkpoint(
-                    project, region, req.vault_id, req.checkpoint_id, req.since
+                    project, region, req.vault_id, req.checkpoint_id, req.since, req.backups
                 )
             case ShowCheckpoint():
                 return await self._poller.show_checkpoint(project, region, req.checkpoint_id)

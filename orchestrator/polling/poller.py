@@ -49,6 +49,7 @@ FINAL_BACKUP = {"available", "error"}
 ENDED_TASK = {"success": "available", "failed": "error", "timeout": "error", "skipped": "error"}
 RUNNING_TASK_AS_BACKUP = "protecting"
 # replication task status -> replication record status; other task statuses are read from the backup
+MIN_BACKUP_PAGE = 50  # a vault's first backup page holds at least this many (newest first)
 UNFINISHED_TASK = ("waiting", "running")  # listed one status per call
 REPLICA_STATUS_OF_TASK = {"waiting": "waiting_replicate", "running": "replicating", "success": "success"}
 REUSE_SECONDS = 1.0  # a look at a project's tasks answers the polls of the workflows it woke this soon after
@@ -60,7 +61,7 @@ log = logging.getLogger(__name__)
 ProjectKey = tuple[str, str]  # project, region
 Tasks = dict[str, list[PolledTask]]  # unfinished tasks by checkpoint
 Wake = Callable[[list[uuid.UUID]], Awaitable[None]]
-CheckpointQuery = tuple[str, str, datetime]  # vault id, checkpoint id, created not before
+CheckpointQuery = tuple[str, str, datetime, int]  # vault id, checkpoint id, created not before, backups
 RestoreQuery = tuple[str, str, datetime]  # backup id, target id, since
 
 
@@ -98,9 +99,16 @@ class Poller:
         self._looked: dict[ProjectKey, tuple[float, datetime, Tasks, set[str]]] = {}  # the last look
 
     async def checkpoint(
-        self, project: str, region: str, vault_id: str, checkpoint_id: str, since: datetime
+        self,
+        project: str,
+        region: str,
+        vault_id: str,
+        checkpoint_id: str,
+        since: datetime,
+        backups: int = VAULT_MAX_RESOURCES,
     ) -> CheckpointStatus:
-        return await self._checkpoints.ask((project, region), (vault_id, checkpoint_id, since))
+        """The checkpoint's status and backups (``backups``: how many it makes, one per resource)."""
+        return await self._checkpoints.ask((project, region), (vault_id, checkpoint_id, since, backups))
 
     def poll_delay(self, project: str, region: str, workflow_id: uuid.UUID | None = None) -> float:
         """Seconds until the project's next tick: when a checkpoint poll should next run; for a workflow
@@ -204,7 +212,7 @@ class Poller:
             tasks = await self._unfinished_tasks(key, start)
             self._to_wake += self._watch.listed(key, tasks, start, time.monotonic())
         ended = [q for q in queries if not tasks.get(q[1])]  # no unfinished task: ended, or none yet
-        listed = [t for _, c, _ in queries for t in tasks.get(c, [])]
+        listed = [t for _, c, _, _ in queries for t in tasks.get(c, [])]
         self._tick(key).listed(listed, self._tick_policy, ended=len(ended))
         backups = await self._backups_of_vaults(key, ended)
         unseen = [q for q in ended if not backups[q[1]]]  # none listed: failed, not begun, or a skewed clock
@@ -218,7 +226,7 @@ class Poller:
         by_vault: dict[str, list[CheckpointQuery]] = defaultdict(list)
         for query in queries:
             by_vault[query[0]].append(query)
-        found: dict[str, list[PolledBackup]] = {checkpoint: [] for _, checkpoint, _ in queries}
+        found: dict[str, list[PolledBackup]] = {checkpoint: [] for _, checkpoint, _, _ in queries}
         for vault_id, wanted in by_vault.items():
             for backup in await self._newest_backups(key, vault_id, wanted):
                 if backup.checkpoint_id in found:
@@ -231,14 +239,14 @@ class Poller:
         """The vault's backups, newest first, until every wanted checkpoint is seen and the listing has
         passed the oldest backup seen of them (so a checkpoint's backups made at one moment all come).
 
-        Pages are sized to the wanted checkpoints, each of at most a vault's 256 resources: the usual
-        answer (they are the newest) is one page.
+        The first page is sized to the wanted checkpoints' backups (twice, for others' made meanwhile): the
+        usual answer (they are the newest) is one page.
         """
         start = self._start(q[2] for q in wanted)
         filters = BackupFilter(vault_id=vault_id, start_time=_stamp(start)).to_query()
-        ids = {checkpoint for _, checkpoint, _ in wanted}
+        ids = {checkpoint for _, checkpoint, _, _ in wanted}
         missing = set(ids)
-        limit = min(LIST_MAX_PAGE, VAULT_MAX_RESOURCES * len(ids))
+        limit = min(LIST_MAX_PAGE, max(MIN_BACKUP_PAGE, 2 * sum(q[3] for q in wanted)))
         client = self._clients.get(*key)
         self.list_calls += 1
         backups: list[PolledBackup] = []
@@ -263,9 +271,9 @@ class Poller:
     ) -> dict[str, list[PolledBackup]]:
         """Stragglers (no task listed): each checkpoint's backups, read on its own."""
         lists = await asyncio.gather(
-            *(self._list_backups(key, BackupFilter(checkpoint_id=c)) for _, c, _ in queries)
+            *(self._list_backups(key, BackupFilter(checkpoint_id=c)) for _, c, _, _ in queries)
         )
-        return {c: found for (_, c, _), found in zip(queries, lists, strict=True)}
+        return {c: found for (_, c, _, _), found in zip(queries, lists, strict=True)}
 
     async def _list_backups(self, key: ProjectKey, filters: BackupFilter) -> list[PolledBackup]:
         self.list_calls += 1

@@ -16,6 +16,7 @@ the workflows' timed polls (they feed it too): a watched workflow's timed poll i
 from __future__ import annotations
 
 import uuid
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -45,26 +46,33 @@ class TaskWatch:
         self._projects: dict[ProjectKey, dict[str, Watched]] = {}
         self._looked_at: dict[ProjectKey, float] = {}
         self._ends: dict[ProjectKey, dict[str, float | None]] = {}  # from the last listing, by checkpoint
+        self._watchers: Counter[tuple[ProjectKey, uuid.UUID]] = Counter()  # checkpoints watched per workflow
 
     def add(
         self, key: ProjectKey, checkpoint_id: str, workflow_id: uuid.UUID, start: datetime, now: float
     ) -> None:
         """Watch a checkpoint (again): seen unfinished when the last listing showed a task of it."""
+        self.drop(key, checkpoint_id)
         ends = self._ends.get(key, {})
         seen = checkpoint_id in ends
         due = self._due(ends[checkpoint_id], now) if seen else now + LOOK_SOON
         self._projects.setdefault(key, {})[checkpoint_id] = Watched(workflow_id, start, due, seen)
+        self._watchers[key, workflow_id] += 1
 
     def wakes(self, key: ProjectKey, workflow_id: uuid.UUID) -> bool:
         """Whether a checkpoint of the workflow is watched: the watch wakes it when its tasks end."""
-        return any(w.workflow_id == workflow_id for w in self._projects.get(key, {}).values())
+        return self._watchers[key, workflow_id] > 0
 
     def drop(self, key: ProjectKey, checkpoint_id: str) -> None:
         watched = self._projects.get(key)
-        if watched is not None:
-            watched.pop(checkpoint_id, None)
-            if not watched:
-                del self._projects[key]
+        if watched is None or checkpoint_id not in watched:
+            return
+        workflow_id = watched.pop(checkpoint_id).workflow_id
+        self._watchers[key, workflow_id] -= 1
+        if not self._watchers[key, workflow_id]:
+            del self._watchers[key, workflow_id]
+        if not watched:
+            del self._projects[key]
 
     def watching(self, key: ProjectKey) -> set[str]:
         return set(self._projects.get(key, {}))

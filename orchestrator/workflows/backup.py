@@ -573,7 +573,9 @@ def _lookup_failed(state: BackupState, failure: Failed) -> Transition:
 
 
 def _poll(state: BackupState) -> PollCheckpoint:
-    return PollCheckpoint(state.checkpoint_id or "", _vault(state), _since(state))
+    return PollCheckpoint(
+        state.checkpoint_id or "", _vault(state), _since(state), len(state.command.resources)
+    )
 
 
 def _since(state: BackupState) -> datetime:

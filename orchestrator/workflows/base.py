@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from orchestrator.cbr.limits import PROTECTABLE_MAX_PAGE
+from orchestrator.cbr.limits import PROTECTABLE_MAX_PAGE, VAULT_MAX_RESOURCES
 from orchestrator.messages import DrillReport, FleetCounts, FleetReport, Outcome, ResourceResult
+from orchestrator.workflows.state_copy import fresh_model
 
 # ------------------------------------------------------------------ observations
 
@@ -315,6 +316,7 @@ class PollCheckpoint:
     checkpoint_id: str
     vault_id: str
     since: datetime  # no backup of the checkpoint is older: lets one list call answer many checkpoints
+    backups: int = VAULT_MAX_RESOURCES  # how many it makes (one per resource): sizes the first page
 
 
 @dataclass(frozen=True)
@@ -547,6 +549,10 @@ class MachineState(BaseModel):
     now: datetime | None = None
     settle_seconds: float = DEFAULT_SETTLE_SECONDS
     budget: Budget = Field(default_factory=Budget)
+
+    def __deepcopy__(self, memo: dict[int, Any] | None = None) -> Self:
+        """What ``model_copy(deep=True)`` makes, at a fraction of the cost (see :mod:`.state_copy`)."""
+        return fresh_model(self)
 
 
 def begin_run(state: MachineState, resume: Resume) -> None:

@@ -154,6 +154,7 @@ def test_json_schemas_cover_commands_and_event() -> None:
         "restore",
         "replicate",
         "fleet_backup",
+        "restore_drill",
         "command",
         "event",
         "posture_event",

@@ -74,18 +74,21 @@ async def test_a_worker_acts_on_a_resource_never_backed_up_and_tells_it_recovere
         )
         return [(r["routing_key"], r["body"]["data"]["resource_id"]) for r in rows]
 
-    async def recovered() -> bool:
-        return ("posture.recovered", scene.servers[5]) in await told()
+    async def acted() -> list[tuple[str, str]]:
+        rows = await e2e.store._pool.fetch(
+            "SELECT command_id, status FROM workflows WHERE command_id LIKE 'posture:%'"
+        )
+        return [(r["command_id"], r["status"]) for r in rows]
+
+    async def recovered_and_finished() -> bool:
+        # the refresh may list the backup before its workflow has read its end: both are awaited
+        done = {status for _, status in await acted()} == {"succeeded"}
+        return done and ("posture.recovered", scene.servers[5]) in await told()
 
     try:
-        await eventually(recovered, 30)
+        await eventually(recovered_and_finished, 30)
     finally:
         stop.set()
         await asyncio.wait_for(worker, 30)
     assert await told() == [("posture.stale", scene.servers[5]), ("posture.recovered", scene.servers[5])]
-    acted = await e2e.store._pool.fetch(
-        "SELECT command_id, status FROM workflows WHERE command_id LIKE 'posture:%'"
-    )
-    assert [(r["command_id"], r["status"]) for r in acted] == [
-        (f"posture:{PROJECT}:{scene.servers[5]}:1", "succeeded")
-    ]
+    assert await acted() == [(f"posture:{PROJECT}:{scene.servers[5]}:1", "succeeded")]

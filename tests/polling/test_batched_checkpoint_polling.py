@@ -112,7 +112,8 @@ def delta(before: dict[str, int], after: dict[str, int]) -> dict[str, int]:
 
 
 async def poll_all(poller: Poller, queries: list[Query]) -> list[CheckpointStatus]:
-    return list(await asyncio.gather(*(poller.checkpoint(T.project_id, T.region, *q) for q in queries)))
+    """Each checkpoint here backs up one server: one backup."""
+    return list(await asyncio.gather(*(poller.checkpoint(T.project_id, T.region, *q, 1) for q in queries)))
 
 
 async def test_running_tasks_cost_two_task_listings(
@@ -137,7 +138,7 @@ async def test_ended_tasks_add_one_backup_listing_per_vault(
     assert all(b.status == "available" and b.size_gb is not None for a in answers for b in a.backups)
 
 
-async def test_a_vault_listing_reaches_its_oldest_wanted_checkpoints_in_one_page(
+async def test_a_vault_listing_pages_on_until_its_oldest_wanted_checkpoints(
     running: RunningEmulator, poller: Poller, in_flight: list[Query]
 ) -> None:
     running.clock.advance(3600)
@@ -145,16 +146,16 @@ async def test_a_vault_listing_reaches_its_oldest_wanted_checkpoints_in_one_page
     oldest = in_flight[:10]  # the last of their vault's newest-first listing of 200
     before = counts(running)
     answers = await poll_all(poller, oldest)
-    # a first page sized for 10 checkpoints of up to 256 backups each reaches them at once
-    assert delta(before, counts(running)) == {"list_op_logs": 2, "list_backups": 1}
+    # a first page sized for 10 checkpoints of one backup each (50 at least), then the rest
+    assert delta(before, counts(running)) == {"list_op_logs": 2, "list_backups": 2}
     assert all(a.status == "available" and len(a.backups) == 1 for a in answers)
 
 
-async def test_a_vault_listing_pages_on_until_its_oldest_wanted_checkpoint(
+async def test_a_checkpoint_of_many_backups_is_listed_in_one_page_sized_to_them(
     running: RunningEmulator, poller: Poller, in_flight: list[Query]
 ) -> None:
-    """Past the first page (256 for one checkpoint), pages of 1,000 until the checkpoint is seen."""
-    vault, _, _ = in_flight[0]
+    """A checkpoint of many backups (a fleet's child) is read in one page, however full its vault is."""
+    vault, _, since = in_flight[0]
     running.clock.advance(3600)  # the first backups end: their servers can be backed up again
     running.emulator.tick()
     cbr = CbrClient(
@@ -163,17 +164,16 @@ async def test_a_vault_listing_pages_on_until_its_oldest_wanted_checkpoint(
         auth=AkSkAuth(Credentials(T.access_key, T.secret_key)),
         endpoints=Endpoints.single(running.base_url),
     )
-    try:  # 200 newer backups in the same vault: the oldest wanted one is the 400th, newest first
+    try:  # a checkpoint of the vault's 200 servers, over the 200 backups it already holds
         checkpoint = await cbr.create_checkpoint(vault, CheckpointParameters())
     finally:
         await cbr.close()
-    assert checkpoint.id
     running.clock.advance(3600)
     running.emulator.tick()
     before = counts(running)
-    [answer] = await poll_all(poller, in_flight[:1])
-    assert delta(before, counts(running)) == {"list_op_logs": 2, "list_backups": 2}
-    assert answer.status == "available" and len(answer.backups) == 1
+    answer = await poller.checkpoint(T.project_id, T.region, vault, checkpoint.id, since, SERVERS // VAULTS)
+    assert delta(before, counts(running)) == {"list_op_logs": 2, "list_backups": 1}
+    assert answer.status == "available" and len(answer.backups) == SERVERS // VAULTS
 
 
 async def test_only_a_checkpoint_without_tasks_or_listed_backups_is_read_on_its_own(
@@ -182,9 +182,8 @@ async def test_only_a_checkpoint_without_tasks_or_listed_backups_is_read_on_its_
     vault, _, since = in_flight[0]
     before = counts(running)
     answers = await poll_all(poller, [*in_flight, (vault, "no-such-checkpoint", since)])
-    # its vault's backup listing to the window's start (one page: a checkpoint has 256 backups at most),
-    # then its own read
-    assert delta(before, counts(running)) == {"list_op_logs": 2, "list_backups": 2}
+    # its vault's backup listing to the window's start (a small page, then the rest), then its own read
+    assert delta(before, counts(running)) == {"list_op_logs": 2, "list_backups": 3}
     assert answers[-1] == CheckpointStatus("protecting", ())
 
 

@@ -81,6 +81,19 @@ def test_a_workflow_is_woken_by_the_watch_while_one_of_its_checkpoints_is_watche
     assert not watch.wakes(KEY, ids["cp-1"])
 
 
+def test_a_workflow_stays_woken_by_the_watch_until_its_last_checkpoint_leaves_it() -> None:
+    watch, workflow = TaskWatch(), uuid.uuid4()
+    for checkpoint in ("cp-1", "cp-2"):
+        watch.add(KEY, checkpoint, workflow, START, 0.0)
+    watch.drop(KEY, "cp-1")
+    assert watch.wakes(KEY, workflow)
+    other = uuid.uuid4()
+    watch.add(KEY, "cp-2", other, START, 0.0)  # watched again, for another workflow
+    assert watch.wakes(KEY, other) and not watch.wakes(KEY, workflow)
+    assert watch.listed(KEY, {}, START, 1.0) == [] and watch.listed(KEY, {}, START, 2.0) == [other]
+    assert not watch.wakes(KEY, other)  # woken: no longer watched
+
+
 def test_a_checkpoint_with_tasks_waiting_is_looked_at_when_they_should_have_run() -> None:
     watch, _ = watching("cp-1")
     waiting = task("cp-1", status="waiting", progress=0)

@@ -343,7 +343,7 @@ def test_a_state_saved_before_intents_still_loads_and_looks_before_creating() ->
 def test_poll_until_all_final_with_progress_then_succeeded() -> None:
     st = to_poll(state())
     st, t = step(st, NOW)
-    assert only_call(t) == PollCheckpoint("cp1", "v1", NOW.now)
+    assert only_call(t) == PollCheckpoint("cp1", "v1", NOW.now, backups=2)  # one per resource
     st, t = step(st, CheckpointStatus("protecting", (BackupSeen("s0", "b0", "protecting"),)))
     assert t.actions == (Sleep("poll"),)
     st, t = step(
@@ -408,7 +408,7 @@ def test_checkpoint_shown_in_error_without_backups_fails_with_its_status() -> No
     st, _ = step(st, NOTHING_LISTED)
     st, _ = step(st, NOTHING_LISTED)
     st, t = step(st, CheckpointShown("error"))
-    assert only_call(t) == PollCheckpoint("cp1", "v1", NOW.now)  # list once more, then decide
+    assert only_call(t) == PollCheckpoint("cp1", "v1", NOW.now, 2)  # list once more, then decide
     _, t = step(st, NOTHING_LISTED)
     result = done(t)
     assert result.outcome is Outcome.FAILED
