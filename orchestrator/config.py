@@ -318,6 +318,19 @@ class CoverageSettings(BaseModel):
         return self.default_rpo_seconds
 
 
+class ScheduleSettings(BaseModel):
+    """The scheduler of scheduled fleets (``cbr-orchestrator schedules``), run by every worker; one at a time
+    acts (a PostgreSQL advisory lock per tick). Every ``tick_seconds`` each schedule's latest occurrence
+    not yet run is submitted; after downtime the earlier missed ones are skipped (counted), and one older
+    than ``catch_up_window_seconds`` is not run at all."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enabled: bool = True
+    tick_seconds: float = Field(default=5.0, gt=0, le=3600)
+    catch_up_window_seconds: float = Field(default=3600.0, ge=0)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="CBR_ORCH_", env_nested_delimiter="__", extra="ignore", hide_input_in_errors=True
@@ -339,6 +352,7 @@ class Settings(BaseSettings):
     api: ApiSettings = Field(default_factory=ApiSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     coverage: CoverageSettings = Field(default_factory=CoverageSettings)
+    schedules: ScheduleSettings = Field(default_factory=ScheduleSettings)
     credentials: list[ProjectCredentials] = Field(default_factory=list)
     secrets_file: Path | None = None
     cbr_endpoints: dict[str, str] = Field(
@@ -389,6 +403,7 @@ class Settings(BaseSettings):
             "CBR_ORCH_RATE_LIMIT": self.rate_limit.model_dump_json(),
             "CBR_ORCH_METRICS": self.metrics.model_dump_json(),
             "CBR_ORCH_COVERAGE": self.coverage.model_dump_json(),
+            "CBR_ORCH_SCHEDULES": self.schedules.model_dump_json(),
             "CBR_ORCH_CREDENTIALS": json.dumps([cred.revealed() for cred in self.credentials]),
             "CBR_ORCH_CBR_ENDPOINTS": json.dumps(self.cbr_endpoints),
             "CBR_ORCH_CBR_TIMEOUT_SECONDS": str(self.cbr_timeout_seconds),
@@ -421,7 +436,7 @@ def _read_secrets_file(path: Path) -> list[ProjectCredentials]:
 
 
 ENV_PREFIX = "CBR_ORCH_"
-NESTED = ("worker", "rate_limit", "names", "metrics", "coverage")
+NESTED = ("worker", "rate_limit", "names", "metrics", "coverage", "schedules")
 
 
 def env_name(location: tuple[int | str, ...]) -> str:

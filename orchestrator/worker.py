@@ -26,6 +26,7 @@ from aio_pika.abc import AbstractRobustChannel, AbstractRobustConnection
 from orchestrator.broker import Intake, Relay, Topology, declare_topology
 from orchestrator.broker.callbacks import CallbackDeliverer
 from orchestrator.broker.gauges import OutboxGauge, QueueGauges
+from orchestrator.broker.intake import KindHandler
 from orchestrator.broker.readiness import readiness
 from orchestrator.cbr.clients import CbrClients
 from orchestrator.config import Settings
@@ -36,6 +37,8 @@ from orchestrator.observability.metrics_server import metrics_served
 from orchestrator.observability.refresher import refreshing
 from orchestrator.polling.poller import Poller
 from orchestrator.ratelimit import RateLimiters
+from orchestrator.schedules.commands import SCHEDULE_KINDS, ScheduleCommands
+from orchestrator.schedules.scheduler import Scheduler
 from orchestrator.store import Store
 
 log = logging.getLogger(__name__)
@@ -85,6 +88,9 @@ async def _run(parts: WorkerParts, settings: Settings, stop_event: asyncio.Event
         ]
         if parts.callbacks is not None:
             tasks.append(asyncio.create_task(parts.callbacks.run(stop_event), name="callbacks"))
+        if settings.schedules.enabled:
+            scheduler = Scheduler(parts.store, settings)
+            tasks.append(asyncio.create_task(scheduler.run(stop_event), name="schedules"))
         if drain:
             tasks.append(asyncio.create_task(_stop_when_drained(parts, settings, stop_event), name="drain"))
         await _watch(tasks, stop_event)
@@ -145,7 +151,7 @@ async def _start(settings: Settings, owner: str | None) -> WorkerParts:
         reply_attempts=settings.worker.reply_attempts,
         publish_timeout=settings.worker.publish_timeout_seconds,
     )
-    intake = Intake(store, settings, topology)
+    intake = Intake(store, settings, topology, other_kinds=_schedule_kinds(store, settings))
     tag = await topology.commands.consume(intake.handle)
     log.info("worker %s started", engine.owner)
     parts = WorkerParts(
@@ -156,6 +162,12 @@ async def _start(settings: Settings, owner: str | None) -> WorkerParts:
             store, settings.api, poll_seconds=settings.worker.relay_poll_seconds
         )
     return parts
+
+
+def _schedule_kinds(store: Store, settings: Settings) -> dict[str, KindHandler]:
+    """``schedule_add`` and ``schedule_remove`` on the commands queue: applied, no workflow started."""
+    handler = ScheduleCommands(store, settings).handle
+    return dict.fromkeys(SCHEDULE_KINDS, handler)
 
 
 async def _stop_consuming_on_stop(parts: WorkerParts, stop_event: asyncio.Event) -> None:

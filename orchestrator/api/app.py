@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 from aiohttp import web
 
-from orchestrator.api import commands, coverage, events, health, hooks, status_page, workflows
+from orchestrator.api import commands, coverage, events, health, hooks, schedules, status_page, workflows
 from orchestrator.api.context import CONTEXT, ApiContext
 from orchestrator.api.middleware import measured, problems
 from orchestrator.api.spec import OPENAPI_PATH, Endpoint, openapi_document, routes_of
@@ -31,6 +31,7 @@ def endpoints() -> list[Endpoint]:
         *commands.ENDPOINTS,
         *workflows.ENDPOINTS,
         *coverage.ENDPOINTS,
+        *schedules.ENDPOINTS,
         *hooks.ENDPOINTS,
     ]
 

@@ -13,7 +13,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Literal, get_args
 
-Scope = Literal["backup", "restore", "replicate", "read", "admin"]
+Scope = Literal["backup", "restore", "replicate", "read", "schedule", "admin"]
 SCOPES: tuple[Scope, ...] = get_args(Scope)
 KEY_PREFIX = "cbro"
 _KEY = re.compile(rf"^{KEY_PREFIX}_([0-9a-f]{{16}})_([A-Za-z0-9_-]{{43}})$")

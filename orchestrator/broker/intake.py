@@ -15,13 +15,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
 
 from aio_pika.abc import AbstractIncomingMessage
 
 from orchestrator.broker.acceptance import check_acceptable
 from orchestrator.broker.commit_batch import CommitBatch
 from orchestrator.broker.dead_letter import dead_letter_copy
-from orchestrator.broker.guard import SizeLimits, parse_guarded
+from orchestrator.broker.guard import SizeLimits, decode_bounded, parse_guarded
 from orchestrator.broker.refusal_log import RefusalLog, refusal_of
 from orchestrator.broker.topology import Topology
 from orchestrator.config import Settings
@@ -50,6 +52,9 @@ def new_workflow(command: AnyCommand, traceparent: str | None = None) -> NewWork
 
 
 STORE_RETRY_DELAYS = (0.5, 1.0, 2.0, 4.0, 8.0)
+# a command kind that starts no workflow (schedule_add…): applied by its handler, which says what it did or
+# raises InvalidCommand
+KindHandler = Callable[[dict[str, Any]], Awaitable[str]]
 
 
 class Intake:
@@ -62,6 +67,7 @@ class Intake:
         settings: Settings,
         topology: Topology,
         store_retry_delays: tuple[float, ...] = STORE_RETRY_DELAYS,
+        other_kinds: Mapping[str, KindHandler] | None = None,
     ) -> None:
         self._store = store
         self._settings = settings
@@ -70,6 +76,7 @@ class Intake:
         self._refusals = RefusalLog(store, store_retry_delays)
         self._limits = SizeLimits.of(settings.worker)
         self._in_flight = 0
+        self._other_kinds = dict(other_kinds or {})
 
     @property
     def in_flight(self) -> int:
@@ -86,6 +93,8 @@ class Intake:
     async def _handle(self, message: AbstractIncomingMessage) -> None:
         async with message.process(requeue=True, ignore_processed=True):
             try:
+                if await self._handled_elsewhere(message.body):
+                    return
                 command = await self._accept(message.body)
             except InvalidCommand as exc:
                 await self._refuse(message, exc.reason, exc.command_id)
@@ -106,6 +115,21 @@ class Intake:
         log_context.bind(workflow_id=verdict.workflow_id)
         log.info("command %s → workflow %s (%s)", new.command_id, verdict.workflow_id, verdict.verdict)
         crash_point("after_commit_before_ack")
+
+    async def _handled_elsewhere(self, body: bytes) -> bool:
+        """A command of another kind (see ``other_kinds``) applied by its handler: True."""
+        if len(body) > self._limits.max_bytes or not any(k.encode() in body for k in self._other_kinds):
+            return False  # the usual command, parsed once
+        try:
+            raw = decode_bounded(body)
+        except InvalidCommand:
+            return False  # parse_guarded says why
+        kind = raw.get("kind") if isinstance(raw, dict) else None
+        handler = self._other_kinds.get(kind) if isinstance(kind, str) else None
+        if handler is None or not isinstance(raw, dict):
+            return False
+        log.info("%s command %s: %s", raw["kind"], raw.get("command_id"), await handler(raw))
+        return True
 
     async def _accept(self, body: bytes) -> AnyCommand:
         if len(body) > self._limits.max_bytes:  # a large fleet takes a while to parse: not on the loop

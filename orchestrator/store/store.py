@@ -46,6 +46,7 @@ from orchestrator.store.posture import PostureBook
 from orchestrator.store.rate_buckets import RateBuckets
 from orchestrator.store.refusals import Refusals
 from orchestrator.store.replies import Replies
+from orchestrator.store.schedules import Schedules
 from orchestrator.store.status import StatusReads, read_steps
 from orchestrator.store.workflow_writes import FinishRow, ReleaseRow, SaveRow, WorkflowWrites
 
@@ -137,7 +138,8 @@ class Store:
     """Everything the orchestrator keeps: no code outside this package sees its pool or its DSN. The
     narrower parts hang off it: ``admission``, ``fleet``, ``refusals``, ``replies``, ``status``,
     ``api_keys``, ``callbacks``, ``events`` (the API's event stream), ``overview`` (the status page),
-    ``idempotency`` (the API's Idempotency-Key records), ``gauges`` (what the metrics read)."""
+    ``idempotency`` (the API's Idempotency-Key records), ``gauges`` (what the metrics read),
+    ``schedules`` (scheduled fleets)."""
 
     def __init__(self, pool: asyncpg.Pool, dsn: str) -> None:
         self._pool = pool
@@ -156,6 +158,7 @@ class Store:
         self.posture = PostureBook(pool)
         self.idempotency = Idempotency(pool)
         self.gauges = GaugeReads(pool)
+        self.schedules = Schedules(pool)
 
     @classmethod
     async def connect(

@@ -40,6 +40,7 @@ async def test_migrate_twice_and_concurrently(empty_dsn: str) -> None:
         "coverage_backups",
         "coverage_cursors",
         "posture_states",
+        "schedules",
     }
     assert recorded == len(load_migrations())
 
