@@ -18,6 +18,7 @@ from cbr_emulator.config import DEFAULT_TENANT, Tenant
 from orchestrator.bench.backup_audit import BackupAudit
 from orchestrator.bench.emulator_process import EmulatorLimits, EmulatorProcess, server_ids
 from orchestrator.bench.event_lag import event_lag_seconds, parse_utc
+from orchestrator.bench.project_spans import ProjectSpan, project_spans
 from orchestrator.bench.queue_run import QueuePlan, QueueRun, run_through_queue
 from orchestrator.bench.theory import Floor
 from orchestrator.config import RateLimitSettings, WorkerSettings
@@ -52,6 +53,7 @@ class FleetFigures:
     event_lag_seconds: float | None = None
     emulator_latency: dict[str, Any] = field(default_factory=dict)
     peak_running: dict[str, int] = field(default_factory=dict)  # backup tasks at once, per project
+    project_spans: list[ProjectSpan] = field(default_factory=list)
 
     @property
     def lost(self) -> int:
@@ -177,6 +179,7 @@ async def measure_fleet(plan: FleetPlan) -> FleetFigures:
     ids = [s for t in plan.tenants for s in server_ids(plan.servers, t)]
     figures.audit = BackupAudit.of(ledger, ids)
     figures.event_lag_seconds = event_lag_seconds(figures.audit.last_task_end, _last_final(run))
+    figures.project_spans = project_spans(ledger)
     return figures
 
 

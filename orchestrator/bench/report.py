@@ -16,6 +16,7 @@ from rich.table import Table
 from orchestrator.bench.api_throughput import ApiThroughput
 from orchestrator.bench.baseline import BaselineFigures
 from orchestrator.bench.fleet import FleetFigures
+from orchestrator.bench.project_spans import describe_spans
 from orchestrator.bench.throughput import ThroughputFigures
 
 WALL_OVER_FLOOR_MAX = 1.05
@@ -261,7 +262,9 @@ def _fleet_rows(label: str, f: FleetFigures) -> list[tuple[str, str, str]]:
         (label, "final event after the last task", _show(f.event_lag_seconds, 2, " s")),
         (label, "backups per resource (emulator)", _audit(f)),
         (label, "peak RSS per worker", ", ".join(_show(m, 1, " MiB") for m in f.peak_rss_mib) or "n/a"),
-        (label, "emulator latency p50 / p95", _latency(f.emulator_latency)),
+        (label, "emulator latency p50 / p95 / p99", _latency(f.emulator_latency)),
+        *([(label, "projects side by side", describe_spans(f.project_spans, f.floor.waves_seconds))]
+          if f.projects > 1 else []),
     ]  # fmt: skip
 
 
@@ -281,8 +284,8 @@ def _audit(f: FleetFigures) -> str:
 
 
 def _latency(latency: dict[str, Any]) -> str:
-    p50, p95 = latency.get("p50_ms"), latency.get("p95_ms")
-    return f"{_show(p50, 1)} / {_show(p95, 1)} ms over {latency.get('count', 0)} requests"
+    p50, p95, p99 = latency.get("p50_ms"), latency.get("p95_ms"), latency.get("p99_ms")
+    return f"{_show(p50, 1)} / {_show(p95, 1)} / {_show(p99, 1)} ms over {latency.get('count', 0)} requests"
 
 
 def _baseline_rows(f: BaselineFigures) -> list[tuple[str, str, str]]:
