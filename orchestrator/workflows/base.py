@@ -15,7 +15,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from orchestrator.cbr.limits import PROTECTABLE_MAX_PAGE
-from orchestrator.messages import FleetCounts, FleetReport, Outcome, ResourceResult
+from orchestrator.messages import FleetCounts, FleetReport, Outcome, ProjectCounts, ResourceResult
 
 # ------------------------------------------------------------------ observations
 
@@ -192,6 +192,7 @@ class FleetSeen:
 
     counts: FleetCounts
     results: tuple[ResourceResult, ...] = ()
+    projects: tuple[ProjectCounts, ...] = ()  # the counts per project of its children
 
 
 # what a successful action answers (every observation but the run's start and a failed call)

@@ -76,7 +76,7 @@ SELECT c.command_id
 -- name: children_counts
 -- One row per child: its size, and its resources by status — from its result once final, else from the
 -- results its state holds so far and the resources whose backup tasks ended (outcome not read yet).
-SELECT w.finished_at IS NOT NULL AS final,
+SELECT w.finished_at IS NOT NULL AS final, w.project_id, w.region,
        coalesce((w.state ->> 'admitted')::boolean, false) AS admitted,
        jsonb_array_length(w.input -> 'resources') AS resources,
        jsonb_array_length(coalesce(w.state -> 'ended', '[]'::jsonb)) AS ended,
