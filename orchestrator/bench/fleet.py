@@ -20,6 +20,7 @@ from orchestrator.bench.emulator_process import EmulatorLimits, EmulatorProcess,
 from orchestrator.bench.event_lag import event_lag_seconds, parse_utc
 from orchestrator.bench.project_spans import ProjectSpan, project_spans
 from orchestrator.bench.queue_run import QueuePlan, QueueRun, run_through_queue
+from orchestrator.bench.status_cost import StatusCost
 from orchestrator.bench.theory import Floor
 from orchestrator.config import RateLimitSettings, WorkerSettings
 from orchestrator.messages import MAX_PROJECT_TASKS, FleetBackupCommand
@@ -54,6 +55,7 @@ class FleetFigures:
     emulator_latency: dict[str, Any] = field(default_factory=dict)
     peak_running: dict[str, int] = field(default_factory=dict)  # backup tasks at once, per project
     project_spans: list[ProjectSpan] = field(default_factory=list)
+    status_costs: list[StatusCost] = field(default_factory=list)  # ``status <fleet>``: text, then --json
 
     @property
     def lost(self) -> int:
@@ -170,6 +172,7 @@ async def measure_fleet(plan: FleetPlan) -> FleetFigures:
             wait_seconds=plan.wait_seconds,
             label="bench",
             tenants=plan.tenants,
+            status_of_counted=len(commands) == 1,
         )
         run = await run_through_queue(queue_plan)
         counters = await emulator.counters()
@@ -192,6 +195,7 @@ def _read_run(figures: FleetFigures, run: QueueRun, counters: dict[str, Any]) ->
     figures.wall_seconds = round(run.counted_after, 2)
     figures.timed_out = run.timed_out
     figures.worker_exit_codes = run.worker_exit_codes
+    figures.status_costs = run.status_costs
     figures.peak_rss_mib = [None if k is None else round(k / 1024, 1) for k in run.worker_peak_rss_kib]
     figures.api_calls = int(counters["requests"]["total"])
     figures.calls_by_operation = dict(counters["requests"]["by_operation"])
