@@ -166,7 +166,10 @@ def _restored(wf: Workflow) -> list[tuple[str, Text]]:
 def _steps(detail: WorkflowDetail) -> RenderableType:
     if not detail.steps:
         return Text("no CBR calls yet")
-    steps = Table(title="step history")
+    shown, total = len(detail.steps), detail.steps_count
+    steps = Table(
+        title="step history" if shown == total else f"step history: the last {shown} of {total} steps"
+    )
     for column in ("started", "worker", "operation", "outcome", "error"):
         steps.add_column(column)
     for stored in detail.steps:
