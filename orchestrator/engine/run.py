@@ -177,7 +177,10 @@ class Run:
                 if seen is not None:
                     observation = seen
                     answered = action.request if isinstance(action, Call) else None
-        await self._sleep(state, Sleep("busy", 1))  # a machine that never settles
+        # 50 actions in one run (a fleet reading thousands of pages): given back due at once, so that the
+        # run ends (its worker's other work goes on) but the selection does not wait a backoff every 50
+        # pages; a machine that never settles is ended by its budget of steps
+        await self._release(state, _now())
 
     def _cancel_before(self, state: MachineState, action: Action) -> Transition | None:
         """Before a call or a pause of a workflow asked to cancel: how it stops (None: it goes on)."""
@@ -251,7 +254,10 @@ class Run:
         delay = self.ctx.policy.delay(sleep)
         if sleep.reason == "poll" and isinstance(after, CHECKPOINT_SEEN):  # poll at the project's tick
             delay = self.ctx.actions.poll_delay(self.wf.project_id, self.wf.region) or delay
-        run_at = _now() + timedelta(seconds=delay)
+        await self._release(state, _now() + timedelta(seconds=delay))
+
+    async def _release(self, state: MachineState, run_at: datetime) -> None:
+        """Give the workflow back until ``run_at`` (its deadline at the latest), with what this run did."""
         if self.wf.deadline is not None:
             run_at = min(run_at, self.wf.deadline)
         dumped = state.model_dump(mode="json")
