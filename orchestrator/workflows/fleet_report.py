@@ -9,7 +9,6 @@ from typing import Any
 from orchestrator.messages import FleetCounts, FleetReport, Outcome, ProjectCounts
 
 GIB = 1024**3
-LEGACY_FIELDS = frozenset({"backups"})  # in results stored before a fleet's report had a bounded size
 
 
 def fleet_report(
@@ -46,8 +45,8 @@ def report_of(
     """A fleet workflow's report from its stored row: final from its result, else live from its state."""
     if kind != "fleet_backup":
         return None
-    if result and result.get("fleet"):
-        stored = {k: v for k, v in result["fleet"].items() if k not in LEGACY_FIELDS}
+    if result and result.get("fleet"):  # fields of another version (older or newer) are left out
+        stored = {k: v for k, v in result["fleet"].items() if k in FleetReport.model_fields}
         return FleetReport.model_validate(stored)
     counts = FleetCounts.model_validate(state.get("counts") or {})
     projects = [ProjectCounts.model_validate(p) for p in state.get("projects") or []]

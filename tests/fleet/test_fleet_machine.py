@@ -40,6 +40,7 @@ from orchestrator.workflows.base import (
     Transition,
     VaultFound,
 )
+from orchestrator.workflows.fleet_report import report_of
 
 P, R = "0a1b2c3d4e5f60718293a4b5c6d7e8f9", "eu-west-101"
 WID = uuid.UUID(int=7)
@@ -413,3 +414,10 @@ def test_a_child_counts_the_tasks_no_longer_running_as_ended_until_its_checkpoin
     _, t = step(st, CheckpointStatus("available", done))
     [result] = t.actions
     assert isinstance(result, Done) and result.outcome is Outcome.SUCCEEDED
+
+
+def test_a_stored_report_is_read_without_the_fields_of_older_or_newer_versions() -> None:
+    counts = {"total": 2, "succeeded": 2, "children": 1, "children_final": 1}
+    stored = {"counts": counts, "backups": [{"resource_id": "a"}], "added_later": {"x": 1}}
+    report = report_of("fleet_backup", {}, {"fleet": stored}, T0)
+    assert report is not None and (report.counts.succeeded, report.projects) == (2, [])
