@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, assert_never
@@ -108,6 +109,7 @@ class RunContext:
     actions: Actions
     policy: RetryPolicy
     leases: Leases
+    claim_again: Callable[[], None] = lambda: None  # a workflow was given back due now: claim without idling
 
 
 @dataclass
@@ -181,6 +183,7 @@ class Run:
         # run ends (its worker's other work goes on) but the selection does not wait a backoff every 50
         # pages; a machine that never settles is ended by its budget of steps
         await self._release(state, _now())
+        self.ctx.claim_again()
 
     def _cancel_before(self, state: MachineState, action: Action) -> Transition | None:
         """Before a call or a pause of a workflow asked to cancel: how it stops (None: it goes on)."""
