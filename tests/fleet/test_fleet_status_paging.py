@@ -114,3 +114,20 @@ async def test_status_says_how_many_steps_it_leaves_out(store: Store, dsn: str) 
     assert f"step history: the last {STEPS_SHOWN} of {STEPS} steps" in shown.stdout
     as_json = json.loads((await run_cli(dsn, "status", "fleet-status-steps", "--json")).stdout)
     assert (len(as_json["steps"]), as_json["steps_total"]) == (STEPS_SHOWN, STEPS)
+
+
+async def test_children_carry_their_size_and_those_spawned_before_it_are_read_from_their_command(
+    store: Store,
+) -> None:
+    built = await build_fleet(store, "fleet-child-sizes", 600)  # children of 256, 256 and 88
+    sizes = await raw_sql(store).fetch(
+        "SELECT resources_count FROM workflows WHERE parent_id = $1 ORDER BY command_id", built.workflow.id
+    )
+    assert [r["resources_count"] for r in sizes] == [256, 256, 88]
+    await raw_sql(store).execute(  # as spawned before sql/017: no size of its own
+        "UPDATE workflows SET resources_count = NULL WHERE parent_id = $1", built.workflow.id
+    )
+    page = await store.fleet.resource_page(built.workflow.id, 510, 5)
+    assert (page.total, [r.position for r in page.rows]) == (600, [511, 512, 513, 514, 515])
+    assert [r.resource_id for r in page.rows] == [resource_id(i) for i in range(510, 515)]
+    assert (await store.fleet.counts(built.workflow.id)).total == 600
