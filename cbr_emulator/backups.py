@@ -383,7 +383,9 @@ def restore_backup(call: Call) -> None:
         raise CbrError.of("2004")
     if backup.status != "available":
         raise CbrError.of("2005")
-    target_id, target_name = _check_target(call.project, backup, request)
+    target_id, target_name = _check_target(
+        call.project, backup, request, call.world.config.cross_server_restore
+    )
     for resource_id in {backup.resource_id, target_id}:
         if call.project.busy(resource_id, "backup"):
             raise CbrError.of("2002")
@@ -392,10 +394,13 @@ def restore_backup(call: Call) -> None:
     _start_restore(call.world, call.project, backup, target_id, target_name, call.now)
 
 
-def _check_target(project: ProjectState, backup: Backup, request: BackupRestore) -> tuple[str, str]:
-    """Validate where the backup goes; answer the target resource's id and name."""
+def _check_target(
+    project: ProjectState, backup: Backup, request: BackupRestore, other_servers: bool
+) -> tuple[str, str]:
+    """Validate where the backup goes (``other_servers``: a server's backup may go to another server too);
+    answer the target resource's id and name."""
     if backup.resource_type == SERVER_TYPE:
-        server = _check_server_restore(project, backup, request)
+        server = _check_server_restore(project, backup, request, other_servers)
         return server.id, server.name
     if backup.resource_type == VOLUME_TYPE:
         if not request.volume_id:
@@ -410,13 +415,15 @@ def _check_target(project: ProjectState, backup: Backup, request: BackupRestore)
     return target, backup.resource_name if target == backup.resource_id else target
 
 
-def _check_server_restore(project: ProjectState, backup: Backup, request: BackupRestore) -> Server:
+def _check_server_restore(
+    project: ProjectState, backup: Backup, request: BackupRestore, other_servers: bool
+) -> Server:
     if not request.server_id or not request.mappings:
         raise CbrError.of("9900", "restore.server_id and restore.mappings are required to restore a server.")
     server = project.inventory.servers.get(request.server_id)
     if server is None:
         raise CbrError.of("7100")
-    if server.id != backup.resource_id:
+    if server.id != backup.resource_id and not other_servers:
         raise CbrError.of("2003")
     children = {child.id: child for child in backup.children}
     disks = {disk.id: disk for disk in server.disks}
@@ -459,7 +466,9 @@ def _start_restore(
         },
         checkpoint_id=backup.checkpoint_id,
     )
-    targets = sorted({target_id, backup.resource_id})
+    # a server restored onto another (scratch) server: only the target is busy, not the backed-up server
+    other_server = backup.resource_type == SERVER_TYPE and target_id != backup.resource_id
+    targets = [target_id] if other_server else sorted({target_id, backup.resource_id})
     for target in targets:
         project.mark(target, "restore", +1)
     backup.set_status("waiting_restore", at)

@@ -68,10 +68,19 @@ def emulator(
         float | None, typer.Option(help="Requests per second per project; more get 429 (default: no limit).")
     ] = None,
     burst: Annotated[int, typer.Option(help="Requests a project may send at once under --rate-limit.")] = 10,
+    cross_server_restore: Annotated[
+        bool,
+        typer.Option(
+            help="Let a server backup be restored onto another server (CBR refuses: 2003); for "
+            "restore drills to scratch servers."
+        ),
+    ] = False,
     state_file: Annotated[
         Path | None,
-        typer.Option(help="Keep the emulator's world in this file across restarts (read at start, written "
-        "atomically while it changes and at a clean stop)."),
+        typer.Option(
+            help="Keep the emulator's world in this file across restarts (read at start, written "
+            "atomically while it changes and at a clean stop)."
+        ),
     ] = None,
     state_save_seconds: Annotated[
         float, typer.Option(min=0.1, help="How often the state file is written while the world changes.")
@@ -100,6 +109,7 @@ def emulator(
             seed,
             backup_capacity=backup_capacity,
             rate_limit=limit,
+            cross_server_restore=cross_server_restore,
         )
         faults = load_fault_plan(faults_file) if faults_file else None
     except ValueError as exc:

@@ -90,3 +90,6 @@ class EmulatorConfig(BaseModel):
     backup_capacity: int | None = Field(default=None, ge=1)
     # requests per second per project and region (429 APIG.0308 beyond it); None: no limit
     rate_limit: RateLimit = Field(default_factory=RateLimit)
+    # a whole-server backup restored onto another server of its project (its disks mapped); CBR's error
+    # catalogue refuses that with 2003, as the emulator does by default: on for restore drills to scratch
+    cross_server_restore: bool = False

@@ -63,6 +63,7 @@ def _restore(log: OperationLog) -> dict[str, Any]:
         "target_resource_id": block.get("target_resource_id"),
         "status": log.status,
         "created_at": stamp(log.created_at),
+        "ended_at": None if log.ended_at is None else stamp(log.ended_at),
     }
 
 

@@ -258,6 +258,7 @@ def config_from_options(
     manual_clock: bool = False,
     backup_capacity: int | None = None,
     rate_limit: RateLimit | None = None,
+    cross_server_restore: bool = False,
 ) -> EmulatorConfig:
     """The CLI's options as a config; raises ``ValueError`` (``TenantConfigError``, or pydantic's
     ``ValidationError`` for a capacity below 1) on bad options.
@@ -283,4 +284,5 @@ def config_from_options(
         manual_clock=manual_clock,
         backup_capacity=backup_capacity,
         rate_limit=rate_limit or RateLimit(),
+        cross_server_restore=cross_server_restore,
     )

@@ -24,6 +24,8 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from orchestrator.rpo_rules import RpoFile, RpoFileField
+
 
 class MissingCredentials(LookupError):
     def __init__(self, project_id: str, region: str) -> None:
@@ -126,6 +128,9 @@ class WorkerSettings(BaseModel):
     max_crashed_runs: int = Field(default=20, ge=1)
     idle_poll_seconds: float = Field(default=1.0, gt=0)
     status_poll_seconds: float = Field(default=5.0, gt=0)
+    # a checkpoint whose tasks the poller watches (it wakes the workflow when they end) is polled this
+    # rarely: the poll is then only the safety net
+    watched_poll_seconds: float = Field(default=60.0, gt=0)
     # status listings start this long before the oldest outstanding poll (cloud vs our clock; see poller)
     poll_clock_slack_seconds: float = Field(default=5.0, ge=0, le=3600)
     backoff_base_seconds: float = Field(default=2.0, gt=0)
@@ -261,12 +266,14 @@ class MetricsSettings(BaseModel):
 
 class CoverageSettings(BaseModel):
     """The coverage ledger (``cbr-orchestrator coverage``, ``GET /v1/coverage``): the RPO each protected
-    resource is held to, and how its refresh reads CBR.
+    resource is held to, how its refresh reads CBR, how often the worker refreshes it, and whether a
+    resource out of its RPO gets a backup command of its own (``act``).
 
-    A resource's RPO is the first that names it: its vault (``vaults``, by vault id or vault name), its
-    project (``projects``, by project id), else ``default_rpo_seconds``. A refresh lists only the backups
-    created since the last one, except once every ``full_pass_seconds``, when it lists them all (a deleted
-    backup leaves the ledger then).
+    A resource's RPO is the first that names it, most specific first: a selector rule of ``rpo_file`` (name
+    glob, type, its vault's tags), its vault (``vaults``, then the file's ``[vaults]``, by vault id or
+    name), its project (``projects``, then the file's ``[projects]``), else ``default_rpo_seconds``. A
+    refresh lists only the backups created since the last one, except once every ``full_pass_seconds``,
+    when it lists them all (a deleted backup leaves the ledger then).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -274,15 +281,41 @@ class CoverageSettings(BaseModel):
     default_rpo_seconds: float = Field(default=86_400.0, gt=0)
     projects: dict[str, float] = Field(default_factory=dict, description="Project id → RPO in seconds.")
     vaults: dict[str, float] = Field(default_factory=dict, description="Vault id or name → RPO in seconds.")
+    rpo_file: RpoFileField | None = Field(
+        default=None, description="A TOML file of RPO rules per selector (orchestrator/rpo_rules.py)."
+    )
     protectable_types: tuple[str, ...] = ("server",)
     full_pass_seconds: float = Field(default=86_400.0, gt=0)
     page_size: int = Field(default=1000, ge=1, le=1000, description="Backups and vaults asked per list call.")
+    refresh_seconds: float | None = Field(
+        default=None, gt=0, description="The worker refreshes each project's ledger this often (None: never)."
+    )
+    act: bool = Field(default=False, description="A resource turned stale or never gets a backup command.")
+    act_rate: float = Field(default=1.0, gt=0, le=100, description="Backup commands submitted per second.")
+    act_max_per_run: int = Field(default=100, ge=1, le=10_000, description="Backup commands per refresh.")
 
-    def rpo_for(self, project_id: str, vault_id: str | None, vault_name: str | None) -> float:
-        for key in (vault_id, vault_name):
-            if key is not None and key in self.vaults:
-                return self.vaults[key]
-        return self.projects.get(project_id, self.default_rpo_seconds)
+    def rpo_for(
+        self,
+        project_id: str,
+        vault_id: str | None,
+        vault_name: str | None,
+        *,
+        name: str | None = None,
+        resource_type: str = "",
+        vault_tags: dict[str, str] | None = None,
+    ) -> float:
+        rules = self.rpo_file or RpoFile()
+        selected = rules.rpo_of(name, resource_type, vault_tags)
+        if selected is not None:
+            return selected
+        for vaults in (self.vaults, rules.vaults):
+            for key in (vault_id, vault_name):
+                if key is not None and key in vaults:
+                    return vaults[key]
+        for projects in (self.projects, rules.projects):
+            if project_id in projects:
+                return projects[project_id]
+        return self.default_rpo_seconds
 
 
 class Settings(BaseSettings):
@@ -355,6 +388,7 @@ class Settings(BaseSettings):
             "CBR_ORCH_WORKER": self.worker.model_dump_json(),
             "CBR_ORCH_RATE_LIMIT": self.rate_limit.model_dump_json(),
             "CBR_ORCH_METRICS": self.metrics.model_dump_json(),
+            "CBR_ORCH_COVERAGE": self.coverage.model_dump_json(),
             "CBR_ORCH_CREDENTIALS": json.dumps([cred.revealed() for cred in self.credentials]),
             "CBR_ORCH_CBR_ENDPOINTS": json.dumps(self.cbr_endpoints),
             "CBR_ORCH_CBR_TIMEOUT_SECONDS": str(self.cbr_timeout_seconds),
@@ -387,7 +421,7 @@ def _read_secrets_file(path: Path) -> list[ProjectCredentials]:
 
 
 ENV_PREFIX = "CBR_ORCH_"
-NESTED = ("worker", "rate_limit", "names", "metrics")
+NESTED = ("worker", "rate_limit", "names", "metrics", "coverage")
 
 
 def env_name(location: tuple[int | str, ...]) -> str:

@@ -1,7 +1,8 @@
 """Named crash points: a test (or the soak) names one in ``CBR_ORCH_CRASH_AT`` and the process SIGKILLs
 itself there, without any clean-up, to prove that a crash at that moment loses and doubles nothing.
 
-The points: ``after_cbr_create`` (a checkpoint was created, nothing recorded), ``after_commit_before_ack``
+The points: ``after_cbr_create`` (a checkpoint was created, nothing recorded), ``after_restore_call`` (a
+restore was accepted, nothing recorded), ``after_commit_before_ack``
 (a command's workflow committed, its message not acked), ``mid_relay_batch`` (events published, not marked
 published), ``mid_poll`` (a status listing half read); for a fleet selecting page by page,
 ``fleet_after_spawn`` (children and the selection's progress committed, the next page not asked for) and

@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 from urllib.parse import urlsplit
 
 from pydantic import (
@@ -119,6 +119,11 @@ class InvalidCommand(Exception):
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    def __deepcopy__(self, memo: dict[int, Any] | None = None) -> Self:
+        """Frozen and never changed in place: a copy of a workflow's state shares its command and results
+        (deep-copying a command at every transition was a third of a backup's CPU)."""
+        return self
+
 
 class _CommandBase(_Strict):
     version: Literal[1] = 1
@@ -146,6 +151,13 @@ class VaultSpec(_Strict):
     size_gb: int = Field(default=100, ge=VAULT_MIN_GB, le=VAULT_MAX_GB)
     consistent_level: Literal["crash_consistent", "app_consistent"] = "crash_consistent"
     description: str | None = Field(default=None, max_length=VAULT_DESCRIPTION_MAX_LENGTH)
+    exclusive: bool = Field(
+        default=False,
+        description=(
+            "No other command creates a vault of this name (a fleet's own vault): it is created without "
+            "being looked for first; a create whose outcome is unknown is still looked for."
+        ),
+    )
 
 
 class VaultRef(_Strict):
@@ -358,13 +370,63 @@ class FleetBackupCommand(_CommandBase):
         return self
 
 
-Command = Annotated[
-    BackupCommand | RestoreCommand | ReplicateCommand | FleetBackupCommand, Field(discriminator="kind")
-]
-_COMMAND_ADAPTER: TypeAdapter[BackupCommand | RestoreCommand | ReplicateCommand | FleetBackupCommand] = (
-    TypeAdapter(Command)
-)
-AnyCommand = BackupCommand | RestoreCommand | ReplicateCommand | FleetBackupCommand
+MAX_DRILL_SAMPLES = 100  # backups one drill restores, at most: its report stays one small event
+MAX_SCRATCH_SERVERS = 20
+
+
+class DrillVault(_Strict):
+    """A vault to sample, by id or by name."""
+
+    id: Id | None = None
+    name: str | None = Field(default=None, min_length=1, max_length=NAME_MAX_LENGTH)
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> DrillVault:
+        if (self.id is None) == (self.name is None):
+            raise ValueError("give exactly one of vault id or vault name")
+        return self
+
+
+class DrillSample(_Strict):
+    """Which backups a drill restores: in each vault, the newest available whole-server backups, one per
+    server, ``per_vault`` of them (of the given ``servers`` only, when given)."""
+
+    vaults: list[DrillVault] = Field(min_length=1, max_length=MAX_DRILL_SAMPLES)
+    per_vault: int = Field(default=1, ge=1, le=MAX_DRILL_SAMPLES)
+    servers: list[Id] | None = Field(
+        default=None, min_length=1, max_length=1000, description="Only backups of these servers."
+    )
+
+
+class RestoreDrillCommand(_CommandBase):
+    """Restore a sample of recent server backups to scratch servers and report the time each took (the
+    RTO observed). Only the scratch servers are ever restored to: their disks are overwritten."""
+
+    kind: Literal["restore_drill"] = "restore_drill"
+    sample: DrillSample
+    scratch_servers: list[Id] = Field(
+        min_length=1,
+        max_length=MAX_SCRATCH_SERVERS,
+        description="Servers that may be overwritten; each takes one restore at a time.",
+    )
+    power_on: bool = Field(default=False, description="Start a scratch server after its restore.")
+
+    @model_validator(mode="after")
+    def _scratch_only(self) -> RestoreDrillCommand:
+        if len(set(self.scratch_servers)) != len(self.scratch_servers):
+            raise ValueError("scratch_servers must be distinct")
+        sampled = set(self.sample.servers or ())
+        if sampled & set(self.scratch_servers):
+            raise ValueError("a sampled server cannot be a scratch server (it would be overwritten)")
+        if len(self.sample.vaults) * self.sample.per_vault > MAX_DRILL_SAMPLES:
+            raise ValueError(f"at most {MAX_DRILL_SAMPLES} backups per drill (vaults × per_vault)")
+        return self
+
+
+CommandUnion = BackupCommand | RestoreCommand | ReplicateCommand | FleetBackupCommand | RestoreDrillCommand
+Command = Annotated[CommandUnion, Field(discriminator="kind")]
+_COMMAND_ADAPTER: TypeAdapter[CommandUnion] = TypeAdapter(Command)
+AnyCommand = CommandUnion
 
 
 def parse_command(body: bytes) -> AnyCommand:
@@ -530,10 +592,41 @@ class FleetReport(_Strict):
     )
 
 
+class DrillResult(_Strict):
+    """One sampled backup of a drill: restored to which scratch server, how it ended, how long it took."""
+
+    resource_id: str = Field(description="The server whose backup was restored.")
+    backup_id: str
+    vault_id: str
+    scratch_server_id: str | None = None
+    status: Literal["succeeded", "failed", "skipped"]
+    rto_seconds: float | None = Field(
+        default=None, description="From the restore call to the end of its task (CBR's task times)."
+    )
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    error_code: str | None = None
+    error_message: str | None = None
+
+
+class DrillReport(_Strict):
+    """A drill's every sample (at most MAX_DRILL_SAMPLES), the counts, and the RTO figures."""
+
+    samples: list[DrillResult] = Field(default_factory=list, max_length=MAX_DRILL_SAMPLES)
+    succeeded: int = 0
+    failed: int = 0
+    skipped: int = 0
+    rto_median_seconds: float | None = None
+    rto_max_seconds: float | None = None
+    problems: list[str] = Field(
+        default_factory=list, max_length=MAX_DRILL_SAMPLES, description="Vaults or scratch servers not used."
+    )
+
+
 class WorkflowEventData(_Strict):
     workflow_id: uuid.UUID
     command_id: str
-    kind: Literal["backup", "restore", "replicate", "fleet_backup"]
+    kind: Literal["backup", "restore", "replicate", "fleet_backup", "restore_drill"]
     outcome: Outcome
     project_id: str
     region: str
@@ -555,6 +648,7 @@ class WorkflowEventData(_Strict):
         description="Fleet backups: counts, rate and time left; 'resources' then lists the first "
         f"{FLEET_PROBLEMS_LISTED} failed or skipped resources only.",
     )
+    drill: DrillReport | None = Field(default=None, description="Restore drills: every sample and its RTO.")
     timings: Timings
 
 
@@ -590,6 +684,60 @@ def make_event(data: WorkflowEventData, name: str, now: datetime | None = None) 
     )
 
 
+POSTURE_TYPE_PREFIX = "io.cbr-orchestrator.posture"
+POSTURE_NAMESPACE = uuid.UUID("3ee97718-3a83-4f31-be98-9c39a334ee6c")
+PostureState = Literal["ok", "stale", "never", "unprotected"]
+PostureName = Literal["stale", "recovered", "unprotected"]
+
+
+class PostureEventData(_Strict):
+    """A protectable resource's change of protection state, as a coverage refresh saw it."""
+
+    project_id: str = Field(max_length=64)
+    region: str = Field(max_length=64)
+    resource_id: str = Field(max_length=255)
+    resource_type: str = Field(max_length=64)
+    name: str | None = Field(default=None, max_length=255)
+    vault_id: str | None = Field(default=None, max_length=255)
+    vault_name: str | None = Field(default=None, max_length=255)
+    state: PostureState = Field(description="Now: 'stale' and 'never' are told by posture.stale.")
+    previous: PostureState | None = Field(description="Before (None: the resource was not seen before).")
+    episode: int = Field(ge=0, description="Staleness episodes of this resource so far.")
+    rpo_seconds: float
+    age_seconds: float | None = Field(description="Of its last good backup (None: none known).")
+    last_backup_at: datetime | None = None
+    backup_id: str | None = Field(default=None, max_length=255)
+
+
+class PostureEvent(_Strict):
+    """A CloudEvents 1.0 envelope: ``posture.stale``, ``posture.recovered`` or ``posture.unprotected``."""
+
+    specversion: Literal["1.0"] = "1.0"
+    id: str
+    source: str = EVENT_SOURCE
+    type: str
+    subject: str
+    time: datetime
+    datacontenttype: Literal["application/json"] = "application/json"
+    data: PostureEventData
+
+    @property
+    def routing_key(self) -> str:
+        return f"posture.{self.type.rsplit('.', 1)[-1]}"
+
+
+def make_posture_event(data: PostureEventData, name: PostureName, now: datetime) -> PostureEvent:
+    """``now``: when the change was recorded; with the resource, state and episode it makes the id."""
+    key = f"{data.project_id}/{data.resource_id}/{data.episode}/{data.state}/{now.isoformat()}"
+    return PostureEvent(
+        id=str(uuid.uuid5(POSTURE_NAMESPACE, key)),
+        type=f"{POSTURE_TYPE_PREFIX}.{name}",
+        subject=f"projects/{data.project_id}/resources/{data.resource_id}",
+        time=now,
+        data=data,
+    )
+
+
 def json_schemas() -> dict[str, dict[str, Any]]:
     """The JSON Schema of every command and of the event envelope, by name."""
     return {
@@ -597,6 +745,8 @@ def json_schemas() -> dict[str, dict[str, Any]]:
         "restore": RestoreCommand.model_json_schema(),
         "replicate": ReplicateCommand.model_json_schema(),
         "fleet_backup": FleetBackupCommand.model_json_schema(),
+        "restore_drill": RestoreDrillCommand.model_json_schema(),
         "command": _COMMAND_ADAPTER.json_schema(),
         "event": WorkflowEvent.model_json_schema(),
+        "posture_event": PostureEvent.model_json_schema(),
     }

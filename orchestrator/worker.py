@@ -31,6 +31,7 @@ from orchestrator.cbr.clients import CbrClients
 from orchestrator.config import Settings
 from orchestrator.engine import CbrActions, Engine
 from orchestrator.engine.backup_ages import BackupAgeGauges
+from orchestrator.engine.posture_loop import keep_fresh
 from orchestrator.observability.metrics_server import metrics_served
 from orchestrator.observability.refresher import refreshing
 from orchestrator.polling.poller import Poller
@@ -80,6 +81,7 @@ async def _run(parts: WorkerParts, settings: Settings, stop_event: asyncio.Event
             asyncio.create_task(parts.engine.run(stop_event), name="engine"),
             asyncio.create_task(parts.relay.run(stop_event), name="relay"),
             asyncio.create_task(_stop_consuming_on_stop(parts, stop_event), name="intake-stop"),
+            asyncio.create_task(keep_fresh(parts.store, parts.clients, settings, stop_event), name="ledger"),
         ]
         if parts.callbacks is not None:
             tasks.append(asyncio.create_task(parts.callbacks.run(stop_event), name="callbacks"))

@@ -23,6 +23,7 @@ QUICK_WORKER: dict[str, Any] = {
     "drain_seconds": 2.0,
     "idle_poll_seconds": 0.2,
     "status_poll_seconds": 0.1,
+    "watched_poll_seconds": 1.0,
     "backoff_base_seconds": 0.1,
     "backoff_max_seconds": 0.5,
     "relay_poll_seconds": 0.5,

@@ -41,7 +41,7 @@ STREAM_POSITION = re.compile(r"[0-9]{1,19}")
 class EventsQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    kind: Literal["backup", "restore", "replicate", "fleet_backup"] | None = None
+    kind: Literal["backup", "restore", "replicate", "fleet_backup", "restore_drill"] | None = None
     project: str | None = None
     workflow: uuid.UUID | None = None
 

@@ -23,6 +23,7 @@ SCOPE_OF_KIND: dict[str, Scope] = {
     "fleet_backup": "backup",
     "restore": "restore",
     "replicate": "replicate",
+    "restore_drill": "restore",  # a drill restores (to scratch servers only)
 }
 
 

@@ -31,9 +31,8 @@ from orchestrator.store.models import CancelVerdict
 from orchestrator.store.resource_results import resource_outcomes
 from orchestrator.store.status import WorkflowFilter
 
-Kind = Literal["backup", "restore", "replicate", "fleet_backup"]
+Kind = Literal["backup", "restore", "replicate", "fleet_backup", "restore_drill"]
 DEFAULT_LIMIT = 100
-
 
 
 def _rfc3339_only(value: object) -> object:
@@ -44,6 +43,7 @@ def _rfc3339_only(value: object) -> object:
 
 
 Instant = Annotated[AwareDatetime, BeforeValidator(_rfc3339_only)]
+
 
 class ListQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")

@@ -121,7 +121,8 @@ async def event_subscription(settings: Settings, log: EventLog) -> AsyncIterator
         channel = await connection.channel()
         await declare_topology(channel, settings.names, settings.worker.delivery_limit)
         queue = await channel.declare_queue(exclusive=True)
-        await queue.bind(settings.names.events_exchange, routing_key="#")
+        # the workflows' events only: a coverage refresh on the same database may have told posture.* ones
+        await queue.bind(settings.names.events_exchange, routing_key="workflow.#")
         await queue.consume(log.on_message)
         yield connection
         await delete_topology(await connection.channel(), settings.names)

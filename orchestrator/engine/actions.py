@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, assert_never
 
@@ -30,6 +31,7 @@ from orchestrator.cbr.limits import LIST_MAX_PAGE
 from orchestrator.cbr.models import Vault
 from orchestrator.cbr.query import BackupFilter, VaultFilter
 from orchestrator.crash_points import crash_point
+from orchestrator.engine.drill_reads import backups_listed, server_disks
 from orchestrator.engine.fleet_selection import protectables_page
 from orchestrator.engine.vault_binder import VaultBinder
 from orchestrator.engine.vault_directory import VaultDirectory
@@ -48,6 +50,7 @@ from orchestrator.workflows.base import (
     FindCheckpoint,
     FindRestoreTask,
     FindVault,
+    ListBackups,
     ListProtectables,
     Observation,
     PollCheckpoint,
@@ -59,6 +62,7 @@ from orchestrator.workflows.base import (
     RestoreBackup,
     ShowBackup,
     ShowCheckpoint,
+    ShowServerDisks,
     ShowVault,
     Skipped,
     VaultFound,
@@ -80,8 +84,8 @@ class Actions(Protocol):
 
     async def perform(self, wf: Workflow, request: Request) -> tuple[Observation, Step]: ...
 
-    def poll_delay(self, project: str, region: str) -> float | None:
-        """Seconds until the project's checkpoints should be polled again (None: the configured poll)."""
+    def poll_delay(self, project: str, region: str, workflow_id: uuid.UUID) -> float | None:
+        """Seconds until the workflow's checkpoint should be polled again (None: the configured poll)."""
 
     async def watch(self, wake: Wake) -> None:
         """Until cancelled: wake (with ``wake``) the workflows whose awaited tasks ended."""
@@ -151,6 +155,7 @@ class CbrActions:
                 return await self._poller.replication(project, region, req)
             case RestoreBackup():
                 await client_of(project, region).restore_backup(req.backup_id, _restore_body(req))
+                crash_point("after_restore_call")
                 return Accepted()
             case FindRestoreTask():
                 return await self._poller.restore_task(
@@ -158,6 +163,10 @@ class CbrActions:
                 )
             case ReplicateBackup():
                 return await _replicate(client_of(project, region), req)
+            case ListBackups():
+                return await backups_listed(client_of(project, region), req)
+            case ShowServerDisks():
+                return await server_disks(client_of(project, region), req)
             case _:
                 assert_never(req)
 
@@ -186,8 +195,8 @@ class CbrActions:
         found = [v for v in page.vaults if v.name == name]
         return self._learned(project, region, found[0]) if found else VaultMissing()
 
-    def poll_delay(self, project: str, region: str) -> float | None:
-        return self._poller.poll_delay(project, region)
+    def poll_delay(self, project: str, region: str, workflow_id: uuid.UUID) -> float | None:
+        return self._poller.poll_delay(project, region, workflow_id)
 
     async def watch(self, wake: Wake) -> None:
         await self._poller.watch_tasks(wake)
@@ -275,18 +284,26 @@ def _restore_body(req: RestoreBackup) -> BackupRestore:
     )
 
 
+STEP_LIST_MAX = 50  # items of a list a step records; the rest is counted (a vault lists 256 resources)
+
+
 def _jsonable(value: Any) -> Any:
+    """A request or an observation as its step records it: lists cut to ``STEP_LIST_MAX`` items and the
+    number left out, so that a step row stays small and cheap to make (the state holds the whole)."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
     if isinstance(value, datetime):
         return value.isoformat()
     if isinstance(value, tuple | list):
-        return [_jsonable(v) for v in value]
+        kept = [_jsonable(v) for v in value[:STEP_LIST_MAX]]
+        return kept if len(value) <= STEP_LIST_MAX else [*kept, f"… {len(value) - STEP_LIST_MAX} more"]
     if isinstance(value, dict):
         return {k: _jsonable(v) for k, v in value.items()}
     return value
 
 
 def _summary(observation: Observation) -> dict[str, Any]:
-    return {"observation": type(observation).__name__, **_jsonable(dataclasses.asdict(observation))}
+    return {"observation": type(observation).__name__, **_jsonable(observation)}
 
 
 def _step(
@@ -302,7 +319,7 @@ def _step(
         outcome=outcome,
         started_at=started,
         finished_at=_now(),
-        request=_jsonable(dataclasses.asdict(request)),
+        request=_jsonable(request),
         response=response,
         error_code=error[0] if error else None,
         error_message=error[1][:1000] if error else None,

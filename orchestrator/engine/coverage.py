@@ -12,7 +12,7 @@ a backup listed while ``protecting`` is listed again by the next refresh, when i
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from orchestrator.cbr.client import CbrClient
@@ -101,12 +101,13 @@ def _protectable(
     vault = result.vault if result is not None else None
     if vault is None:
         return Protectable(resource_id, kind, name, None, None)
-    return Protectable(resource_id, kind, name, vault.id, vault.name)
+    tags = {tag.key: tag.value or "" for tag in vault.tags}
+    return Protectable(resource_id, kind, name, vault.id, vault.name, tags)
 
 
 def _named(item: Protectable, names: dict[str, str | None]) -> Protectable:
     name = names.get(item.vault_id or "", item.vault_name)
-    return Protectable(item.resource_id, item.resource_type, item.name, item.vault_id, name)
+    return replace(item, vault_name=name)
 
 
 async def _backups(

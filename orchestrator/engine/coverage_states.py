@@ -58,10 +58,22 @@ def classify(rows: Sequence[LedgerRow], settings: CoverageSettings) -> list[Cove
 
 
 def _entry(row: LedgerRow, settings: CoverageSettings) -> CoverageEntry:
-    rpo = settings.rpo_for(row.project_id, row.vault_id, row.vault_name)
+    rpo = settings.rpo_for(
+        row.project_id, row.vault_id, row.vault_name,
+        name=row.name, resource_type=row.resource_type, vault_tags=row.vault_tags,
+    )  # fmt: skip
     return CoverageEntry(
-        row.project_id, row.resource_id, row.resource_type, row.name, row.vault_id, row.vault_name,
-        row.backup_id, row.last_backup_at, row.age_seconds, rpo, _state(row, rpo),
+        row.project_id,
+        row.resource_id,
+        row.resource_type,
+        row.name,
+        row.vault_id,
+        row.vault_name,
+        row.backup_id,
+        row.last_backup_at,
+        row.age_seconds,
+        rpo,
+        _state(row, rpo),
     )
 
 

@@ -36,6 +36,7 @@ def outbox_event(wf: Workflow, done: Done | Progress, finished_at: datetime | No
             "error_code": done.error_code,
             "error_message": done.error_message,
             "fleet": done.fleet,
+            "drill": done.drill,
         }
     duration = (finished_at - wf.created_at).total_seconds() if finished_at else None
     data = WorkflowEventData(

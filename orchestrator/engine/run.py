@@ -80,6 +80,8 @@ NO_INTENT = (
     "FindRestoreTask",
     "ListProtectables",
     "AddResources",
+    "ListBackups",
+    "ShowServerDisks",
 )
 # observations after which a "poll" sleep waits for the project's next checkpoint-poll tick
 CHECKPOINT_SEEN = (CheckpointCreated, CheckpointLookup, CheckpointStatus, CheckpointShown)
@@ -256,7 +258,7 @@ class Run:
     async def _sleep(self, state: MachineState, sleep: Sleep, after: Observation | None = None) -> None:
         delay = self.ctx.policy.delay(sleep)
         if sleep.reason == "poll" and isinstance(after, CHECKPOINT_SEEN):  # poll at the project's tick
-            delay = self.ctx.actions.poll_delay(self.wf.project_id, self.wf.region) or delay
+            delay = self.ctx.actions.poll_delay(self.wf.project_id, self.wf.region, self.wf.id) or delay
         await self._release(state, _now() + timedelta(seconds=delay))
 
     async def _release(self, state: MachineState, run_at: datetime) -> None:
@@ -291,6 +293,7 @@ class Run:
             "checkpoint_id": done.checkpoint_id,
             "destination_backup_id": done.destination_backup_id,
             "fleet": done.fleet.model_dump(mode="json") if done.fleet else None,
+            "drill": done.drill.model_dump(mode="json") if done.drill else None,
         }
         finish = Finish(FINAL_STATUS[done.outcome], result, done.error_code, done.error_message)
         # a fleet's children publish nothing: the fleet reports for them (progress and summary)

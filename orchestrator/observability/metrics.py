@@ -82,6 +82,17 @@ RESOURCE_BACKUP_AGE = Gauge(
     "Age of one resource's last good backup (only with CBR_ORCH_METRICS__PER_RESOURCE=true).",
     ["project", "resource_id"],
 )
+POSTURE_EVENTS = Counter(
+    "cbr_orch_posture_events",
+    "Changes of a resource's protection state told by an event (stale, recovered, unprotected), by project.",
+    ["project", "event"],
+)
+POSTURE_ACT_COMMANDS = Counter(
+    "cbr_orch_posture_act_commands",
+    "Backup commands of stale → act, by project and result: submitted (a new workflow), duplicate (its"
+    " episode's command was there already), refused (it could not be a command).",
+    ["project", "result"],
+)
 API_REQUESTS = Counter(
     "cbr_orch_api_requests", "API requests by route template and HTTP status.", ["route", "status"]
 )
@@ -108,6 +119,8 @@ ALL = (
     BACKUP_AGE,
     PROTECTED_RESOURCES,
     RESOURCE_BACKUP_AGE,
+    POSTURE_EVENTS,
+    POSTURE_ACT_COMMANDS,
     API_REQUESTS,
     API_REQUEST_DURATION,
 )

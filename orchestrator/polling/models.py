@@ -63,6 +63,7 @@ class PolledTask(Polled):
     created_at: str | None = None
     started_at: str | None = None
     updated_at: str | None = None
+    ended_at: str | None = None
     error_info: TaskError | None = None
     extra_info: TaskInfo | None = None
 

@@ -21,11 +21,11 @@ import time
 import uuid
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from orchestrator.batching import Coalescer
 from orchestrator.cbr.clients import CbrClients
-from orchestrator.cbr.limits import LIST_MAX_PAGE
+from orchestrator.cbr.limits import LIST_MAX_PAGE, VAULT_MAX_RESOURCES
 from orchestrator.cbr.models import Backup
 from orchestrator.cbr.paging import Page, by_offset
 from orchestrator.cbr.query import BackupFilter, OperationLogFilter
@@ -50,7 +50,6 @@ ENDED_TASK = {"success": "available", "failed": "error", "timeout": "error", "sk
 RUNNING_TASK_AS_BACKUP = "protecting"
 # replication task status -> replication record status; other task statuses are read from the backup
 UNFINISHED_TASK = ("waiting", "running")  # listed one status per call
-MIN_BACKUP_PAGE = 50  # a vault's first backup page holds at least this many (newest first)
 REPLICA_STATUS_OF_TASK = {"waiting": "waiting_replicate", "running": "replicating", "success": "success"}
 REUSE_SECONDS = 1.0  # a look at a project's tasks answers the polls of the workflows it woke this soon after
 IDLE_LOOK = 0.25  # seconds: how often the watch looks for new work when nothing is due
@@ -93,7 +92,8 @@ class Poller:
             self._poll_replications, window
         )
         self.list_calls = 0
-        self._watch = TaskWatch()
+        self._watch = TaskWatch(idle_look=clients.settings.worker.status_poll_seconds)
+        self._watched_poll_seconds = clients.settings.worker.watched_poll_seconds
         self._to_wake: list[uuid.UUID] = []  # seen ended by a status poll's listing, not yet woken
         self._looked: dict[ProjectKey, tuple[float, datetime, Tasks, set[str]]] = {}  # the last look
 
@@ -102,10 +102,14 @@ class Poller:
     ) -> CheckpointStatus:
         return await self._checkpoints.ask((project, region), (vault_id, checkpoint_id, since))
 
-    def poll_delay(self, project: str, region: str) -> float:
-        """Seconds until the project's next tick: when a checkpoint poll should next run."""
+    def poll_delay(self, project: str, region: str, workflow_id: uuid.UUID | None = None) -> float:
+        """Seconds until the project's next tick: when a checkpoint poll should next run; for a workflow
+        the watch wakes when its tasks end, the safety net's ``watched_poll_seconds`` at the soonest."""
         tick = self._ticks.get((project, region))
-        return tick.due_in(time.monotonic()) if tick else self._tick_policy.min_seconds
+        delay = tick.due_in(time.monotonic()) if tick else self._tick_policy.min_seconds
+        if workflow_id is not None and self._watch.wakes((project, region), workflow_id):
+            return max(delay, self._watched_poll_seconds)
+        return delay
 
     async def restore_task(
         self, project: str, region: str, backup_id: str, target_id: str, since: datetime
@@ -227,13 +231,14 @@ class Poller:
         """The vault's backups, newest first, until every wanted checkpoint is seen and the listing has
         passed the oldest backup seen of them (so a checkpoint's backups made at one moment all come).
 
-        Pages are sized to the wanted checkpoints: the usual answer (they are the newest) is one page.
+        Pages are sized to the wanted checkpoints, each of at most a vault's 256 resources: the usual
+        answer (they are the newest) is one page.
         """
         start = self._start(q[2] for q in wanted)
         filters = BackupFilter(vault_id=vault_id, start_time=_stamp(start)).to_query()
         ids = {checkpoint for _, checkpoint, _ in wanted}
         missing = set(ids)
-        limit = min(LIST_MAX_PAGE, max(MIN_BACKUP_PAGE, 2 * len(ids)))
+        limit = min(LIST_MAX_PAGE, VAULT_MAX_RESOURCES * len(ids))
         client = self._clients.get(*key)
         self.list_calls += 1
         backups: list[PolledBackup] = []
@@ -404,6 +409,8 @@ def _restore_task(logs: list[PolledTask], query: RestoreQuery) -> TaskSeen | Tas
                 log.progress,
                 error.code if error and error.code else None,
                 error.message if error and error.message else None,
+                _moment(log.created_at),
+                _moment(log.ended_at),
             )
     return TaskMissing()
 
@@ -455,3 +462,14 @@ def _details(backup: Backup) -> BackupDetails:
         ext.contain_system_disk if ext else None,
         replicas,
     )
+
+
+def _moment(stamp: str | None) -> datetime | None:
+    """A task's time as CBR writes it (ISO 8601, with or without a zone: UTC), or None."""
+    if not stamp:
+        return None
+    try:
+        moment = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -9,7 +9,8 @@ is handed back to be woken, once, and is no longer watched (its next poll watche
 A checkpoint never seen with a task (just created, or ended before any look) is looked at again soon,
 then less often, and woken after ``MISSES_TO_WAKE`` looks: its poll settles what happened. When its tasks
 should end comes from a model of the project's queue (:mod:`~orchestrator.polling.task_queue`); with nothing
-running to measure it by, the project's timed polls look meanwhile (they feed the watch too).
+running to measure it by, the project is looked at every ``idle_look`` seconds. The watch does not count on
+the workflows' timed polls (they feed it too): a watched workflow's timed poll is only the safety net.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from orchestrator.polling.task_queue import checkpoint_ends
 
 ProjectKey = tuple[str, str]  # project, region
 LOOK_SOON = 1.0  # seconds: a checkpoint without an estimate yet (just created, progress 0) is looked at again
-MIN_GAP = 0.5  # seconds between two looks at one project
+MIN_GAP = 1.0  # seconds between two looks at one project
 LATE = 0.2  # looked at this long after an expected end: progress reports are rounded
 MISSES_TO_WAKE = 2
 
@@ -33,13 +34,14 @@ MISSES_TO_WAKE = 2
 class Watched:
     workflow_id: uuid.UUID
     start: datetime  # a listing from here on (cloud clock) shows the checkpoint's tasks
-    due_at: float | None  # monotonic: when to look next; None: its timed poll looks
+    due_at: float  # monotonic: when to look next
     seen: bool = False  # a listing showed an unfinished task of it
     misses: int = 0  # looks that showed no task of it, before any was seen
 
 
 class TaskWatch:
-    def __init__(self) -> None:
+    def __init__(self, idle_look: float = 5.0) -> None:
+        self._idle_look = idle_look  # seconds between looks at a project where nothing runs (no estimate)
         self._projects: dict[ProjectKey, dict[str, Watched]] = {}
         self._looked_at: dict[ProjectKey, float] = {}
         self._ends: dict[ProjectKey, dict[str, float | None]] = {}  # from the last listing, by checkpoint
@@ -50,8 +52,12 @@ class TaskWatch:
         """Watch a checkpoint (again): seen unfinished when the last listing showed a task of it."""
         ends = self._ends.get(key, {})
         seen = checkpoint_id in ends
-        due = ends[checkpoint_id] if seen else now + LOOK_SOON
+        due = self._due(ends[checkpoint_id], now) if seen else now + LOOK_SOON
         self._projects.setdefault(key, {})[checkpoint_id] = Watched(workflow_id, start, due, seen)
+
+    def wakes(self, key: ProjectKey, workflow_id: uuid.UUID) -> bool:
+        """Whether a checkpoint of the workflow is watched: the watch wakes it when its tasks end."""
+        return any(w.workflow_id == workflow_id for w in self._projects.get(key, {}).values())
 
     def drop(self, key: ProjectKey, checkpoint_id: str) -> None:
         watched = self._projects.get(key)
@@ -90,7 +96,7 @@ class TaskWatch:
             if watched.start < start:
                 continue  # the listing may have missed its tasks
             if tasks.get(checkpoint_id):
-                watched.seen, watched.due_at = True, self._ends[key][checkpoint_id]
+                watched.seen, watched.due_at = True, self._due(self._ends[key][checkpoint_id], now)
             elif watched.seen or watched.misses + 1 >= MISSES_TO_WAKE:
                 woken.append(watched.workflow_id)
                 self.drop(key, checkpoint_id)
@@ -103,8 +109,11 @@ class TaskWatch:
         """A look that could not be made: the next one not before ``LOOK_SOON``."""
         self._looked_at[key] = now + LOOK_SOON - MIN_GAP
 
+    def _due(self, end: float | None, now: float) -> float:
+        return now + self._idle_look if end is None else end
+
     def _next_look(self, key: ProjectKey) -> float | None:
-        dues = [w.due_at for w in self._projects.get(key, {}).values() if w.due_at is not None]
+        dues = [w.due_at for w in self._projects.get(key, {}).values()]
         if not dues:
             return None
         return max(min(dues) + LATE, self._looked_at.get(key, 0.0) + MIN_GAP)

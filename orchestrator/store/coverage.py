@@ -3,7 +3,9 @@ CBR lists, and where the last refresh got to (``store.coverage``)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -19,6 +21,7 @@ class Protectable:
     name: str | None
     vault_id: str | None  # None: bound to no vault
     vault_name: str | None
+    vault_tags: dict[str, str] | None = None  # as the protectable listing shows its vault
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,7 @@ class LedgerRow:
     backup_id: str | None
     last_backup_at: datetime | None  # the newer of CBR's listing and our workflows' results
     age_seconds: float | None
+    vault_tags: dict[str, str] | None = None
 
 
 class CoverageLedger:
@@ -83,6 +87,16 @@ class CoverageLedger:
                 q("coverage_save_cursor"), project_id, cursor.newest_backup_at, cursor.full_pass_at
             )
 
+    @asynccontextmanager
+    async def refresh_turn(self) -> AsyncIterator[bool]:
+        """Whether this process may refresh now: true for one process at a time, until the block ends (a
+        transaction-level lock, so a process that dies or is cancelled lets it go with its transaction)."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            yield bool(await conn.fetchval(q("coverage_refresh_turn")))
+
+    async def refreshed_within(self, project_id: str, seconds: float) -> bool:
+        return bool(await self._pool.fetchval(q("coverage_refreshed_since"), project_id, seconds))
+
     async def has_rows(self) -> bool:
         return bool(await self._pool.fetchval(q("coverage_has_rows")))
 
@@ -94,9 +108,16 @@ class CoverageLedger:
         rows = await self._pool.fetch(q("coverage_entries"), chosen, at)
         return [
             LedgerRow(
-                r["project_id"], r["resource_id"], r["resource_type"], r["name"], r["vault_id"],
-                r["vault_name"], r["backup_id"], r["last_backup_at"],
+                r["project_id"],
+                r["resource_id"],
+                r["resource_type"],
+                r["name"],
+                r["vault_id"],
+                r["vault_name"],
+                r["backup_id"],
+                r["last_backup_at"],
                 None if r["age"] is None else max(r["age"], 0.0),
+                r["vault_tags"],
             )
             for r in rows
         ]
@@ -109,4 +130,5 @@ def _columns(protectables: Sequence[Protectable]) -> list[list[str | None]]:
         [p.name for p in protectables],
         [p.vault_id for p in protectables],
         [p.vault_name for p in protectables],
+        [None if p.vault_tags is None else json.dumps(p.vault_tags) for p in protectables],
     ]

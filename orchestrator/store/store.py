@@ -42,6 +42,7 @@ from orchestrator.store.models import (
 from orchestrator.store.named_sql import q
 from orchestrator.store.notifications import Listener
 from orchestrator.store.overview import Overview
+from orchestrator.store.posture import PostureBook
 from orchestrator.store.rate_buckets import RateBuckets
 from orchestrator.store.refusals import Refusals
 from orchestrator.store.replies import Replies
@@ -152,6 +153,7 @@ class Store:
         self.events = EventStream(pool)
         self.overview = Overview(pool)
         self.coverage = CoverageLedger(pool)
+        self.posture = PostureBook(pool)
         self.idempotency = Idempotency(pool)
         self.gauges = GaugeReads(pool)
 

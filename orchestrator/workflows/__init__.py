@@ -16,8 +16,9 @@ from orchestrator.messages import (
     Outcome,
     ReplicateCommand,
     RestoreCommand,
+    RestoreDrillCommand,
 )
-from orchestrator.workflows import backup, fleet, replicate, restore
+from orchestrator.workflows import backup, drill, fleet, replicate, restore
 from orchestrator.workflows.base import Done, MachineState, Observation, Request, Transition
 
 S = TypeVar("S", bound=MachineState)
@@ -88,6 +89,16 @@ KINDS: dict[str, Kind[Any, Any]] = {
         fleet.transition,
         fleet.expire,
         cancel=fleet.cancel,
+    ),
+    "restore_drill": Kind(
+        "restore_drill",
+        RestoreDrillCommand,
+        drill.DrillState,
+        drill.initial_state,
+        drill.transition,
+        drill.expire,
+        drill.fail,
+        drill.cancel,
     ),
 }
 

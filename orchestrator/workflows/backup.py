@@ -11,7 +11,8 @@ creating a checkpoint are not idempotent in CBR: each is announced by an :class:
 the call. After a crash or an answer that is not definite (timeout, reset, 5xx), the effect is looked
 for — the vault by name, the checkpoint by the marker that goes into its description, across every
 resource of the call — and the call is made again only once lookups have found nothing for the whole
-settle window; a throttled or failed lookup settles nothing.
+settle window; a throttled or failed lookup settles nothing. A vault no other command creates
+(``exclusive``: a fleet's own vault) is not looked for before its first create.
 
 Polling reads the checkpoint's backups. A checkpoint can end (``error``) before any backup of it is
 listed; so while a pending resource has no backup listed, every ``SHOW_CHECKPOINT_EVERY``-th poll also
@@ -40,6 +41,7 @@ from orchestrator.workflows.base import (
     Answer,
     BackupDetails,
     BackupSeen,
+    BackupsListed,
     Call,
     Cap,
     CheckpointCreated,
@@ -66,6 +68,7 @@ from orchestrator.workflows.base import (
     Request,
     ResourcesAdded,
     Resume,
+    ServerDisks,
     ShowCheckpoint,
     ShowVault,
     Skipped,
@@ -203,6 +206,8 @@ def _answered(state: BackupState, obs: Answer) -> Transition:
             | ProtectablesPage()
             | ChildrenSpawned()
             | FleetSeen()
+            | BackupsListed()
+            | ServerDisks()
         ):  # a backup never asks for these
             return unexpected(state, obs)
         case _:
@@ -295,6 +300,8 @@ def _resume(state: BackupState) -> Transition:
             return _find_vault(state)  # a vault create whose outcome is unknown: look before creating
         case "resolve_vault" | "create_vault" | "find_vault":
             state.phase = "resolve_vault"
+            if _exclusive(state):  # no create was announced, and nobody else makes it: it does not exist
+                return _vault_missing(state)
             req = ShowVault(cmd.vault.id) if cmd.vault.id else FindVault(cmd.vault.name or "")
             return Transition(state, (Call(req),))
         case "associate":
@@ -354,7 +361,7 @@ def _vault_missing(state: BackupState) -> Transition:
     if spec is None:
         error = (VAULT_NOT_FOUND, f"vault {state.command.vault.name!r} not found")
         return Transition(state, (_done(state, None, error=error),))
-    if not state.vault_lock_held:  # missing: take the name lock, then look again before creating
+    if not state.vault_lock_held and not _exclusive(state):  # take the name lock, look again, create
         return Transition(state, (Lock(_vault_lock(state)),))
     state.phase = "create_vault"
     state.vault_intent = announce(state)  # persisted by the engine before the call goes out
@@ -371,6 +378,11 @@ def _vault_missing(state: BackupState) -> Transition:
         refs,
     )
     return Transition(state, (Call(req),))
+
+
+def _exclusive(state: BackupState) -> bool:
+    spec = state.command.vault.create
+    return spec is not None and spec.exclusive
 
 
 def _find_vault(state: BackupState) -> Transition:

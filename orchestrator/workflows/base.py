@@ -15,7 +15,14 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from orchestrator.cbr.limits import PROTECTABLE_MAX_PAGE
-from orchestrator.messages import FleetCounts, FleetReport, Outcome, ProjectCounts, ResourceResult
+from orchestrator.messages import (
+    DrillReport,
+    FleetCounts,
+    FleetReport,
+    Outcome,
+    ProjectCounts,
+    ResourceResult,
+)
 
 # ------------------------------------------------------------------ observations
 
@@ -159,6 +166,8 @@ class TaskSeen:
     progress: int | None = None
     error_code: str | None = None
     error_message: str | None = None
+    created_at: datetime | None = None  # the task's own times, on CBR's clock
+    ended_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -195,6 +204,44 @@ class FleetSeen:
     projects: tuple[ProjectCounts, ...] = ()  # the counts per project of its children
 
 
+@dataclass(frozen=True)
+class DiskBackup:
+    """A disk-level backup of a server backup: what it restores and where it may go."""
+
+    backup_id: str
+    size_gb: float
+    system_disk: bool
+
+
+@dataclass(frozen=True)
+class BackupListed:
+    backup_id: str
+    resource_id: str
+    created_at: str
+    disks: tuple[DiskBackup, ...]
+
+
+@dataclass(frozen=True)
+class BackupsListed:
+    """A vault's newest available whole-server backups, newest first."""
+
+    vault_id: str
+    backups: tuple[BackupListed, ...]
+
+
+@dataclass(frozen=True)
+class ServerDisk:
+    volume_id: str
+    size_gb: float
+    bootable: bool
+
+
+@dataclass(frozen=True)
+class ServerDisks:
+    server_id: str
+    disks: tuple[ServerDisk, ...]
+
+
 # what a successful action answers (every observation but the run's start and a failed call)
 Answer = (
     Locked
@@ -215,6 +262,8 @@ Answer = (
     | ProtectablesPage
     | ChildrenSpawned
     | FleetSeen
+    | BackupsListed
+    | ServerDisks
 )
 Observation = Resume | Failed | Answer
 
@@ -337,6 +386,21 @@ class ListProtectables:
     limit: int = PROTECTABLE_MAX_PAGE
 
 
+@dataclass(frozen=True)
+class ListBackups:
+    """One page of a vault's newest available whole-server backups."""
+
+    vault_id: str
+    limit: int
+
+
+@dataclass(frozen=True)
+class ShowServerDisks:
+    """The disks of a server (its protectable's children), to map a server backup's disks onto."""
+
+    server_id: str
+
+
 Request = (
     ListProtectables
     | ShowVault
@@ -352,6 +416,8 @@ Request = (
     | RestoreBackup
     | FindRestoreTask
     | ReplicateBackup
+    | ListBackups
+    | ShowServerDisks
 )
 
 
@@ -450,6 +516,7 @@ class Done:
     error_code: str | None = None
     error_message: str | None = None
     fleet: FleetReport | None = None
+    drill: DrillReport | None = None
 
 
 # what a run does and goes on: every action but the two that pause (``Sleep``) or end (``Done``) it

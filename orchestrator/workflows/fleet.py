@@ -32,7 +32,7 @@ from typing import Any, Literal, assert_never
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from orchestrator.cbr.limits import PROTECTABLE_MAX_PAGE, VAULT_MAX_RESOURCES
+from orchestrator.cbr.limits import CREATE_VAULT_MAX_RESOURCES, PROTECTABLE_MAX_PAGE
 from orchestrator.messages import (
     CANCELLED,
     FLEET_PROBLEMS_LISTED,
@@ -51,6 +51,7 @@ from orchestrator.workflows.base import (
     Admitted,
     Answer,
     BackupDetails,
+    BackupsListed,
     Call,
     CancelChildren,
     CheckpointCreated,
@@ -74,6 +75,7 @@ from orchestrator.workflows.base import (
     Request,
     ResourcesAdded,
     Resume,
+    ServerDisks,
     ShowVault,
     Sleep,
     SpawnChildren,
@@ -244,6 +246,8 @@ def _answered(state: FleetState, obs: Answer) -> Transition:
             | TaskSeen()
             | TaskMissing()
             | Admitted()
+            | BackupsListed()
+            | ServerDisks()
         ):  # a fleet never asks for these
             return unexpected(state, obs)
         case _:
@@ -385,8 +389,9 @@ def _spawn(state: FleetState) -> Transition:
 
 
 def _child_size(state: FleetState) -> int:
-    """A child always fits under the project cap."""
-    return min(VAULT_MAX_RESOURCES, state.options.project_tasks)
+    """A child always fits under the project cap, and into the create call of a vault made for it (which
+    binds at most 255: a 256th resource would cost a call of its own)."""
+    return min(CREATE_VAULT_MAX_RESOURCES, state.options.project_tasks)
 
 
 def _packer(state: FleetState) -> Packer:
@@ -413,7 +418,11 @@ def _child(state: FleetState, n: int, child: ChildPlan) -> ChildSpec:
         vault = {"id": child.vault.vault_id}
     else:
         spec = opts.auto_vaults
-        create = {"object_type": child.vault.object_type, "size_gb": child.vault.size_gb or spec.size_gb}
+        create = {
+            "object_type": child.vault.object_type,
+            "size_gb": child.vault.size_gb or spec.size_gb,
+            "exclusive": not child.shares_new_vault,  # its vault's only child: the only one to create it
+        }
         vault = {"name": child.vault.name, "create": {**create, "consistent_level": spec.consistent_level}}
     admission = Admission(
         project_tasks=opts.project_tasks,

@@ -25,6 +25,7 @@ from orchestrator.workflows.base import (
     Admitted,
     Answer,
     BackupDetails,
+    BackupsListed,
     Call,
     CheckpointCreated,
     CheckpointLookup,
@@ -46,6 +47,7 @@ from orchestrator.workflows.base import (
     Request,
     ResourcesAdded,
     Resume,
+    ServerDisks,
     ShowBackup,
     Sleep,
     TaskMissing,
@@ -134,6 +136,8 @@ def _answered(state: ReplicateState, obs: Answer) -> Transition:
             | ProtectablesPage()
             | ChildrenSpawned()
             | FleetSeen()
+            | BackupsListed()
+            | ServerDisks()
         ):  # a replication never asks for these
             return unexpected(state, obs)
         case _:

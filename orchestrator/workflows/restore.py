@@ -22,6 +22,7 @@ from orchestrator.workflows.base import (
     Admitted,
     Answer,
     BackupDetails,
+    BackupsListed,
     Call,
     CheckpointCreated,
     CheckpointLookup,
@@ -44,6 +45,7 @@ from orchestrator.workflows.base import (
     ResourcesAdded,
     RestoreBackup,
     Resume,
+    ServerDisks,
     Sleep,
     TaskMissing,
     TaskSeen,
@@ -133,6 +135,8 @@ def _answered(state: RestoreState, obs: Answer) -> Transition:
             | ProtectablesPage()
             | ChildrenSpawned()
             | FleetSeen()
+            | BackupsListed()
+            | ServerDisks()
         ):  # a restore never asks for these
             return unexpected(state, obs)
         case _:

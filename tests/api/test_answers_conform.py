@@ -33,4 +33,4 @@ def test_an_undescribed_status_a_wrong_body_or_media_type_is_found() -> None:
 def test_the_command_body_is_described_as_the_queues_command_schemas() -> None:
     schema = SUBMIT["requestBody"]["content"]["application/json"]["schema"]
     kinds = set(schema["discriminator"]["mapping"])
-    assert kinds == {"backup", "restore", "replicate", "fleet_backup"}
+    assert kinds == {"backup", "restore", "replicate", "fleet_backup", "restore_drill"}

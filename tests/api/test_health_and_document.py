@@ -63,6 +63,7 @@ async def test_the_document_says_which_scope_a_command_needs_by_its_kind(client:
             "fleet_backup": "backup",
             "restore": "restore",
             "replicate": "replicate",
+            "restore_drill": "restore",
         }
     assert document["paths"]["/v1/workflows"]["get"]["x-scope"] == "read"
 

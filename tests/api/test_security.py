@@ -76,6 +76,30 @@ async def test_a_restore_needs_the_restore_scope(client: Any, store: Store, make
     assert "restore" in (await answer.json())["detail"]
 
 
+def drill_body(**over: Any) -> dict[str, Any]:
+    return {
+        "kind": "restore_drill",
+        "command_id": "api-drill-1",
+        "project_id": PROJECT,
+        "region": "eu-west-101",
+        "sample": {"vaults": [{"name": "prod"}], "servers": ["prod-1"]},
+        "scratch_servers": ["scratch-1"],
+    } | over
+
+
+async def test_a_restore_drill_needs_the_restore_scope_and_scratch_servers_apart_from_the_sample(
+    client: Any, store: Store, make_key: MakeKey
+) -> None:
+    answer = await refused(client, store, 403, bearer(await make_key(("backup", "read"))), drill_body())
+    assert "restore" in (await answer.json())["detail"]
+    key = await make_key(("restore",))
+    answer = await refused(client, store, 422, bearer(key), drill_body(scratch_servers=["prod-1"]))
+    assert "sampled server" in json.dumps(await answer.json())
+    accepted = await client.post("/v1/commands", data=json.dumps(drill_body()), headers=bearer(key))
+    assert accepted.status in (201, 202), await accepted.text()
+    assert await workflow_count(store) == 1
+
+
 async def test_a_body_over_the_cap_is_413(client: Any, store: Store, make_key: MakeKey) -> None:
     key = await make_key(("backup",))
     huge = backup_body(description="x" * (70 * 1024))

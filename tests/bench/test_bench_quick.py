@@ -12,7 +12,7 @@ from pathlib import Path
 from orchestrator.bench import BenchOptions, figures_table, run_bench, targets_table, write_json
 from orchestrator.bench.fleet import FleetFigures
 
-TARGETS = {"a": 1, "b": 7, "c": 2, "e": 7}
+TARGETS = {"a": 1, "b": 8, "c": 2, "e": 8}
 
 
 def _assert_fleet_complete(fleet: FleetFigures | None, servers: int) -> None:
@@ -66,6 +66,10 @@ async def test_quick_bench_measures_every_scenario(tmp_path: Path) -> None:
     written = json.loads(write_json(results, tmp_path / "bench.json").read_text("utf-8"))
     assert written["fleet"]["floor"]["calls_per_project"]["list_pages"] == 6
     assert written["projects_fleet"]["audit"]["duplicated"] == 0
+    fleet = written["fleet"]  # task listings are counted apart from the floor, per project and second
+    assert 0 < fleet["task_listing_calls"] == fleet["calls_by_operation"]["list_op_logs"]
+    others = fleet["api_calls"] - fleet["task_listing_calls"]
+    assert fleet["calls_over_floor"] == round(others / fleet["floor"]["calls_total"], 3)
     assert written["throughput"][0]["cpu_ms_per_workflow"] > 0
     assert written["comparison"]["baseline_calls_over_orchestrator_calls"] > 1
     assert len(written["targets"]) == sum(TARGETS.values())

@@ -149,7 +149,15 @@ def test_event_id_is_stable_and_routing_key_follows_outcome() -> None:
 
 def test_json_schemas_cover_commands_and_event() -> None:
     schemas = json_schemas()
-    assert set(schemas) == {"backup", "restore", "replicate", "fleet_backup", "command", "event"}
+    assert set(schemas) == {
+        "backup",
+        "restore",
+        "replicate",
+        "fleet_backup",
+        "command",
+        "event",
+        "posture_event",
+    }
     assert schemas["backup"]["additionalProperties"] is False
 
 

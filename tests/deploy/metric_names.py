@@ -21,6 +21,8 @@ METRICS = {
     "cbr_orch_backup_age_seconds": "gauge",
     "cbr_orch_protected_resources": "gauge",
     "cbr_orch_resource_backup_age_seconds": "gauge",
+    "cbr_orch_posture_events_total": "counter",
+    "cbr_orch_posture_act_commands_total": "counter",
     "cbr_orch_api_requests_total": "counter",
     "cbr_orch_api_request_duration_seconds": "histogram",
 }

@@ -208,7 +208,7 @@ async def test_deadline_expires_an_unfinished_workflow(
     assert wf.status is WorkflowStatus.EXPIRED
     assert wf.finished_at is not None
     assert wf.finished_at - deadline < timedelta(seconds=2)
-    assert "PollCheckpoint" in await operations(store, wf)  # it was under way, not refused
+    assert "CreateCheckpoint" in await operations(store, wf)  # it was under way, not refused
     [event] = await store.events_of(wf.id)
     assert event.routing_key == "workflow.backup.expired"
 

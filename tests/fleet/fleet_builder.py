@@ -63,7 +63,7 @@ async def build_fleet(
     ``vaults`` (target vault → the resources it holds now) the fleet fills them instead of creating some."""
     select = {"resources": [{"id": resource_id(i)} for i in range(resources)]}
     raw = {"command_id": command_id, "project_id": PROJECT, "region": REGION, "select": select}
-    raw["project_tasks"] = VAULT_MAX_RESOURCES  # children of 256, a vault's worth each
+    raw["project_tasks"] = VAULT_MAX_RESOURCES  # children of 255: what a vault made for one binds at once
     command = FleetBackupCommand.model_validate({**raw, **({"vaults": list(vaults)} if vaults else {})})
     wid, _ = await create_one(store, new_workflow(command))
     [wf] = [claimed for claimed in await store.claim_due("builder", 600, 100) if claimed.id == wid]

@@ -107,12 +107,12 @@ def emulator_state(e2e: EndToEnd) -> ProjectState:
 
 
 ENDED = ("succeeded", "failed", "skipped", "ended")
-BIG_VAULTS = {"size_gb": 1_000_000}  # room for 256 servers of any size: vaults of 256
+BIG_VAULTS = {"size_gb": 1_000_000}  # room for 255 servers of any size: vaults packed by count
 
 
 async def test_a_fleet_never_runs_more_backup_tasks_at_once_than_its_project_cap(e2e: EndToEnd) -> None:
     e2e.emulator.emulator.set_progression(Progression(base_seconds=1, gb_per_second=1e6, waiting_seconds=0))
-    select = {"protectables": {"types": ["server"]}}  # 600: vaults of 256, 256 and 88
+    select = {"protectables": {"types": ["server"]}}  # 600: children and vaults of 200
     command = fleet_command("fleet-cap", select, project_concurrency=200, auto_vaults=BIG_VAULTS)  # old name
     await e2e.publish(command)
     await e2e.drain(seconds=90)
@@ -154,7 +154,7 @@ async def test_children_share_the_vaults_made_for_them_each_made_once(e2e: EndTo
 
 async def test_fleet_progress_moves_per_resource_while_children_run(e2e: EndToEnd) -> None:
     e2e.emulator.emulator.set_progression(Progression(base_seconds=0.2, gb_per_second=150, waiting_seconds=0))
-    ids = e2e.servers(300)  # two children, 256 and 44, in one vault, running side by side
+    ids = e2e.servers(300)  # two children, 255 and 45, running side by side
     command = fleet_command(
         "fleet-moves",
         {"resources": [{"id": i} for i in ids]},
@@ -180,13 +180,13 @@ async def test_fleet_progress_moves_per_resource_while_children_run(e2e: EndToEn
 
     wf = await e2e.workflow("fleet-moves")
     assert wf.status is WorkflowStatus.SUCCEEDED, (wf.error_code, wf.error_message)
-    between = sorted(set(seen) - {0, 44, 256, 300})  # not only whole children
+    between = sorted(set(seen) - {0, 45, 255, 300})  # not only whole children
     assert len(between) >= 3, sorted(set(seen))  # as often as the children poll
     events = await collect(e2e.events_queue)
     progress = [e for e in events if e["data"]["outcome"] == "progress"]
     finals_seen = [sum(e["data"]["fleet"]["counts"][k] for k in ENDED) for e in progress]
     assert len(progress) >= 3 and len({e["id"] for e in progress}) == len(progress)
-    assert finals_seen == sorted(finals_seen) and set(finals_seen) - {0, 44, 256, 300}
+    assert finals_seen == sorted(finals_seen) and set(finals_seen) - {0, 45, 255, 300}
 
 
 async def test_partially_failing_fleet_reports_each_failed_resource_with_its_cbr_code(
@@ -206,7 +206,7 @@ async def test_partially_failing_fleet_reports_each_failed_resource_with_its_cbr
             ]
         )
     )
-    ids = e2e.servers(300)  # two children: 256 + 44
+    ids = e2e.servers(300)  # two children: 255 + 45
     select = {"resources": [{"id": i} for i in ids]}
     await e2e.publish(fleet_command("fleet-2", select, project_tasks=256, auto_vaults=BIG_VAULTS))
     await e2e.drain(seconds=60)
@@ -220,7 +220,7 @@ async def test_partially_failing_fleet_reports_each_failed_resource_with_its_cbr
     data = summary["data"]
     assert data["outcome"] == "partially_succeeded"
     failed, problems = data["resources"], data["fleet"]["problems_total"]
-    assert problems in (256, 44)  # the child whose checkpoint call failed
+    assert problems in (255, 45)  # the child whose checkpoint call failed
     assert len(failed) == min(problems, 100)  # the event lists the first 100 at most
     assert {(r["status"], r["error_code"], r["error_message"]) for r in failed} == {
         ("failed", "BackupService.6114", "The vault capacity is insufficient.")
@@ -245,7 +245,7 @@ async def test_children_not_started_in_the_window_expire_with_their_resources_sk
     command = fleet_command(
         "fleet-3",
         {"resources": [{"id": i} for i in ids]},
-        project_tasks=256,  # children of 256 and 44: one at a time
+        project_tasks=256,  # children of 255 and 45: one at a time
         auto_vaults=BIG_VAULTS,
         window_seconds=1,
     )

@@ -85,9 +85,11 @@ def test_explicit_resources_are_packed_into_children_carrying_caps_and_window() 
     assert t.actions == (Call(ListProtectables(P, R, "server", None, PROTECTABLE_MAX_PAGE)),)  # their sizes
     st, t = step(st, listed(ids))
     children = spawned(t).children
-    assert [len(c.input["resources"]) for c in children] == [256, 44]
+    # 255 at most: a vault made for a child binds all of them in its create call
+    assert [len(c.input["resources"]) for c in children] == [255, 45]
     first = BackupCommand.model_validate(children[0].input)  # a child is an ordinary backup command
     assert first.vault.create is not None and first.vault.name == f"fleet-{WID.hex[:8]}-server-001"
+    assert first.vault.create.exclusive  # its vault's only child: created without a lookup
     assert first.admission is not None
     assert (first.admission.project_tasks, first.admission.vault_concurrency) == (256, 2)
     assert first.admission.start_by == T0 + timedelta(minutes=30)
@@ -113,6 +115,8 @@ def test_children_hold_at_most_project_tasks_resources_under_the_old_name_too() 
         # the children of the shared new vault run one at a time: the first creates it, the others find it
         assert [a.vault_concurrency for a in admissions if a] == [1, 1, 2]
         assert len({c.input["vault"]["name"] for c in children[:2]}) == 1
+        # a vault shared by children is looked for (and its name locked) before it is created
+        assert [c.input["vault"]["create"]["exclusive"] for c in children] == [False, False, True]
 
 
 def test_a_fleet_saved_before_project_tasks_reads_its_old_cap() -> None:

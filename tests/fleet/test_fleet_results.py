@@ -67,7 +67,7 @@ async def test_the_final_event_of_a_100000_resource_fleet_carries_counts_and_the
     problems = [i for i in range(100_000) if is_problem(i)]
     report = data["fleet"]
     assert "backups" not in report  # no list of succeeded backups: they are read from PostgreSQL
-    assert report["counts"]["total"] == 100_000 and report["counts"]["children"] == 391
+    assert report["counts"]["total"] == 100_000 and report["counts"]["children"] == 393
     assert (report["counts"]["failed"], report["problems_total"]) == (len(problems), len(problems))
     assert report["counts"]["succeeded"] == 100_000 - len(problems)
     assert [r["resource_id"] for r in data["resources"]] == [resource_id(i) for i in problems[:100]]
@@ -80,7 +80,7 @@ async def test_the_final_event_of_a_100000_resource_fleet_carries_counts_and_the
 async def test_pages_of_a_100000_resource_fleet_are_correct_and_complete(store: Store) -> None:
     built = await build_fleet(store, "fleet-100k-pages", 100_000)
     await finish_children(store, built.workflow.id, FAILED_EVERY, UNREPORTED_EVERY, running=2)
-    running_from = 389 * 256  # the last two children (256 and 160 resources) still run
+    running_from = 391 * 255  # the last two children (255 and 40 resources) still run
     rows: list[dict[str, Any]] = []
     offset = 0
     while True:
@@ -91,7 +91,7 @@ async def test_pages_of_a_100000_resource_fleet_are_correct_and_complete(store: 
             break
         assert [r.position for r in page.rows] == list(range(offset + 1, offset + len(page.rows) + 1))
         offset += len(page.rows)
-    want = [expected(i, i // 256 + 1, running=i >= running_from) for i in range(100_000)]
+    want = [expected(i, i // 255 + 1, running=i >= running_from) for i in range(100_000)]
     assert rows == want
 
 
@@ -117,8 +117,8 @@ async def test_status_shows_a_100000_resource_fleet_and_pages_its_resources(stor
 
     shown = await run_cli(dsn, "status", "fleet-100k-status")
     assert shown.code == 0, shown.stderr
-    assert "first 50 of 391 child backups" in shown.stdout
-    assert "341 more; every resource: cbr-orchestrator status fleet-100k-status --resources" in shown.stdout
+    assert "first 50 of 393 child backups" in shown.stdout
+    assert "343 more; every resource: cbr-orchestrator status fleet-100k-status --resources" in shown.stdout
     problems = [i for i in range(100_000) if is_problem(i)]
     assert f"first 50 of {len(problems)} failed or skipped resources" in shown.stdout
     assert resource_id(problems[49]) in shown.stdout and resource_id(problems[50]) not in shown.stdout

@@ -15,7 +15,7 @@ from orchestrator.store import Store
 from orchestrator.store.fleet_children import FleetChildren
 from orchestrator.store.status import CHILDREN_SHOWN, PROBLEMS_SHOWN, STEPS_SHOWN, StatusReads
 
-RESOURCES = 15_000  # 59 children of 256 (the last of 152)
+RESOURCES = 15_000  # 59 children of 255 (the last of 210)
 CHILDREN = 59
 STEPS = 2_500  # a page of listing per step, as a fleet selected by protectables records them
 FAILED_EVERY = 7
@@ -119,11 +119,11 @@ async def test_status_says_how_many_steps_it_leaves_out(store: Store, dsn: str) 
 async def test_children_carry_their_size_and_those_spawned_before_it_are_read_from_their_command(
     store: Store,
 ) -> None:
-    built = await build_fleet(store, "fleet-child-sizes", 600)  # children of 256, 256 and 88
+    built = await build_fleet(store, "fleet-child-sizes", 600)  # children of 255, 255 and 90
     sizes = await raw_sql(store).fetch(
         "SELECT resources_count FROM workflows WHERE parent_id = $1 ORDER BY command_id", built.workflow.id
     )
-    assert [r["resources_count"] for r in sizes] == [256, 256, 88]
+    assert [r["resources_count"] for r in sizes] == [255, 255, 90]
     await raw_sql(store).execute(  # as spawned before sql/017: no size of its own
         "UPDATE workflows SET resources_count = NULL WHERE parent_id = $1", built.workflow.id
     )

@@ -37,6 +37,8 @@ EXPECTED = {
     "cbr_orch_backup_age_seconds": ("gauge", ("project",)),
     "cbr_orch_protected_resources": ("gauge", ("project", "state")),
     "cbr_orch_resource_backup_age_seconds": ("gauge", ("project", "resource_id")),
+    "cbr_orch_posture_events": ("counter", ("project", "event")),
+    "cbr_orch_posture_act_commands": ("counter", ("project", "result")),
     "cbr_orch_api_requests": ("counter", ("route", "status")),
     "cbr_orch_api_request_duration_seconds": ("histogram", ("route",)),
 }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
@@ -136,16 +137,43 @@ async def test_ended_tasks_add_one_backup_listing_per_vault(
     assert all(b.status == "available" and b.size_gb is not None for a in answers for b in a.backups)
 
 
-async def test_a_vault_listing_pages_on_until_its_oldest_wanted_checkpoints(
+async def test_a_vault_listing_reaches_its_oldest_wanted_checkpoints_in_one_page(
     running: RunningEmulator, poller: Poller, in_flight: list[Query]
 ) -> None:
     running.clock.advance(3600)
     running.emulator.tick()
-    oldest = in_flight[:10]  # the last of their vault's newest-first listing: past the first small page
+    oldest = in_flight[:10]  # the last of their vault's newest-first listing of 200
     before = counts(running)
     answers = await poll_all(poller, oldest)
-    assert delta(before, counts(running)) == {"list_op_logs": 2, "list_backups": 2}
+    # a first page sized for 10 checkpoints of up to 256 backups each reaches them at once
+    assert delta(before, counts(running)) == {"list_op_logs": 2, "list_backups": 1}
     assert all(a.status == "available" and len(a.backups) == 1 for a in answers)
+
+
+async def test_a_vault_listing_pages_on_until_its_oldest_wanted_checkpoint(
+    running: RunningEmulator, poller: Poller, in_flight: list[Query]
+) -> None:
+    """Past the first page (256 for one checkpoint), pages of 1,000 until the checkpoint is seen."""
+    vault, _, _ = in_flight[0]
+    running.clock.advance(3600)  # the first backups end: their servers can be backed up again
+    running.emulator.tick()
+    cbr = CbrClient(
+        region=T.region,
+        project_id=T.project_id,
+        auth=AkSkAuth(Credentials(T.access_key, T.secret_key)),
+        endpoints=Endpoints.single(running.base_url),
+    )
+    try:  # 200 newer backups in the same vault: the oldest wanted one is the 400th, newest first
+        checkpoint = await cbr.create_checkpoint(vault, CheckpointParameters())
+    finally:
+        await cbr.close()
+    assert checkpoint.id
+    running.clock.advance(3600)
+    running.emulator.tick()
+    before = counts(running)
+    [answer] = await poll_all(poller, in_flight[:1])
+    assert delta(before, counts(running)) == {"list_op_logs": 2, "list_backups": 2}
+    assert answer.status == "available" and len(answer.backups) == 1
 
 
 async def test_only_a_checkpoint_without_tasks_or_listed_backups_is_read_on_its_own(
@@ -154,8 +182,9 @@ async def test_only_a_checkpoint_without_tasks_or_listed_backups_is_read_on_its_
     vault, _, since = in_flight[0]
     before = counts(running)
     answers = await poll_all(poller, [*in_flight, (vault, "no-such-checkpoint", since)])
-    # its vault's backup listing to the window's start (a small page, then the rest), then its own read
-    assert delta(before, counts(running)) == {"list_op_logs": 2, "list_backups": 3}
+    # its vault's backup listing to the window's start (one page: a checkpoint has 256 backups at most),
+    # then its own read
+    assert delta(before, counts(running)) == {"list_op_logs": 2, "list_backups": 2}
     assert answers[-1] == CheckpointStatus("protecting", ())
 
 
@@ -167,3 +196,17 @@ async def test_the_tick_comes_sooner_once_tasks_end(
     running.emulator.tick()
     await poll_all(poller, in_flight[:10])  # ended: the minimum again
     assert poller.poll_delay(T.project_id, T.region) <= 0.1
+
+
+async def test_a_watched_workflows_timed_poll_is_only_the_safety_net(
+    poller: Poller, in_flight: list[Query]
+) -> None:
+    """The watch wakes the workflow when its tasks end: its own poll waits ``watched_poll_seconds``."""
+    _, checkpoint, since = in_flight[0]
+    workflow_id = uuid.uuid4()
+    unwatched = poller.poll_delay(T.project_id, T.region, workflow_id)
+    poller.watch(T.project_id, T.region, checkpoint, workflow_id, since)
+    safety = WorkerSettings().watched_poll_seconds  # the fixture's poller keeps the default
+    assert unwatched < safety <= poller.poll_delay(T.project_id, T.region, workflow_id)
+    poller.unwatch(T.project_id, T.region, checkpoint)
+    assert poller.poll_delay(T.project_id, T.region, workflow_id) == pytest.approx(unwatched, abs=0.5)

@@ -65,10 +65,20 @@ def test_the_next_look_is_at_the_expected_end_of_the_checkpoints_last_task() -> 
     assert watch.next_in(13.0) == pytest.approx(MIN_GAP)  # never looked at more often than this
 
 
-def test_a_project_with_nothing_running_is_left_to_the_timed_polls() -> None:
+def test_a_project_with_nothing_running_is_looked_at_every_idle_look() -> None:
+    """No estimate to go by: the watch looks by itself, the workflows' timed polls are only a safety net."""
     watch, _ = watching("cp-1")
     watch.listed(KEY, {"cp-1": [task("cp-1", status="waiting", progress=0)]}, START, 1.0)
-    assert watch.next_in(1.0) is None and watch.due(100.0) == []
+    assert watch.next_in(1.0) == pytest.approx(5.0 + LATE)  # the default idle look
+    assert watch.due(1.0 + 5.0) == [] and watch.due(1.0 + 5.0 + LATE) == [KEY]
+
+
+def test_a_workflow_is_woken_by_the_watch_while_one_of_its_checkpoints_is_watched() -> None:
+    watch, ids = watching("cp-1")
+    assert watch.wakes(KEY, ids["cp-1"]) and not watch.wakes(KEY, uuid.uuid4())
+    assert not watch.wakes(("other", "region"), ids["cp-1"])
+    watch.drop(KEY, "cp-1")
+    assert not watch.wakes(KEY, ids["cp-1"])
 
 
 def test_a_checkpoint_with_tasks_waiting_is_looked_at_when_they_should_have_run() -> None:

@@ -39,6 +39,7 @@ async def test_migrate_twice_and_concurrently(empty_dsn: str) -> None:
         "coverage_resources",
         "coverage_backups",
         "coverage_cursors",
+        "posture_states",
     }
     assert recorded == len(load_migrations())
 

@@ -153,6 +153,34 @@ def creating_vault() -> BackupState:
     return st
 
 
+EXCLUSIVE = {"name": "vn", "create": {"size_gb": 50, "exclusive": True}}
+
+
+def test_an_exclusive_vault_is_created_at_once_without_a_lookup_or_the_name_lock() -> None:
+    st, t = step(state(command(EXCLUSIVE)), NOW)
+    req = only_call(t)
+    assert isinstance(req, CreateVault) and req.name == "vn"
+    assert st.vault_intent is not None  # announced before the call, as every create is
+    st, t = step(st, VaultFound("v9", ("s0", "s1")))
+    assert isinstance(only_call(t), CreateCheckpoint)  # no Unlock: no lock was taken
+
+
+def test_an_exclusive_vault_throttled_is_created_again_without_a_lookup() -> None:
+    st, _ = step(state(command(EXCLUSIVE)), NOW)
+    st, t = step(st, BUSY)  # a definite refusal: the create did nothing
+    assert st.vault_intent is None
+    st, t = step(st, at(5))
+    assert isinstance(only_call(t), CreateVault)
+
+
+def test_an_exclusive_vaults_create_of_unknown_outcome_is_still_looked_for() -> None:
+    st, _ = step(state(command(EXCLUSIVE)), NOW)
+    st, t = step(st, UNKNOWN)
+    assert t.actions == (Sleep("settle"),)
+    _, t = step(st, at(1))
+    assert only_call(t) == FindVault("vn")  # it may exist: looked for before any create again
+
+
 def test_vault_create_unknown_outcome_is_looked_up_by_name_over_the_settle_window() -> None:
     st, t = step(creating_vault(), UNKNOWN)
     assert t.actions == (Sleep("settle"),)  # the first lookup runs in a later run

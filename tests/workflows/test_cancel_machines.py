@@ -16,7 +16,7 @@ from orchestrator.messages import (
     ReplicateCommand,
     RestoreCommand,
 )
-from orchestrator.workflows import KINDS, backup, fleet, replicate, restore
+from orchestrator.workflows import KINDS, backup, drill, fleet, replicate, restore
 from orchestrator.workflows.base import (
     Accepted,
     BackupDetails,
@@ -229,6 +229,7 @@ def test_a_fleet_cancels_its_children_then_ends_cancelled_once_they_all_ended() 
 
 
 def test_every_kind_can_be_cancelled() -> None:
-    assert set(KINDS) == {"backup", "restore", "replicate", "fleet_backup"}
+    assert set(KINDS) == {"backup", "restore", "replicate", "fleet_backup", "restore_drill"}
+    assert KINDS["restore_drill"].cancel is drill.cancel
     assert KINDS["backup"].cancel is backup.cancel and KINDS["restore"].cancel is restore.cancel
     assert KINDS["replicate"].cancel is replicate.cancel and KINDS["fleet_backup"].cancel is fleet.cancel

@@ -41,6 +41,13 @@ COMMANDS: dict[str, dict[str, Any]] = {
         "destination_vault_id": "dv",
     },
     "fleet_backup": {"kind": "fleet_backup", "command_id": "f", **WHERE, "select": {"vaults": ["v1"]}},
+    "restore_drill": {
+        "kind": "restore_drill",
+        "command_id": "d",
+        **WHERE,
+        "sample": {"vaults": [{"id": "v1"}]},
+        "scratch_servers": ["scratch"],
+    },
 }
 # the phases stored in the rows of each kind (written out here: a rename must not slip through)
 STORED_PHASES = {
@@ -57,6 +64,7 @@ STORED_PHASES = {
     "restore": ["lock", "restore", "find_restore", "poll"],
     "replicate": ["check", "replicate", "find_replica", "poll"],
     "fleet_backup": ["start", "list_protectables", "show_vaults", "spawn", "watch", "summarize"],
+    "restore_drill": ["find_vaults", "list", "scratch", "restore"],
 }
 
 
@@ -83,6 +91,7 @@ def ended_unexpected(kind: str, obs: Observation) -> Done:
         ("restore", Accepted(), "lock"),  # asked by this kind, in another phase
         ("replicate", ReplicationStarted("rec"), "check"),
         ("fleet_backup", ProtectablesPage(()), "show_vaults"),
+        ("restore_drill", Accepted(), "list"),
     ],
 )
 def test_an_observation_that_does_not_fit_ends_the_workflow_naming_it_and_the_phase(

@@ -13,6 +13,7 @@ from rich.text import Text
 from orchestrator.cli.views.text import copyable, plain, when
 from orchestrator.engine.coverage import RefreshReport
 from orchestrator.engine.coverage_states import STATES, CoverageEntry, ProjectSummary
+from orchestrator.engine.posture_refresh import PostureRun
 
 STATE_STYLE = {"ok": "green", "stale": "yellow", "never": "red", "unprotected": "red"}
 
@@ -74,6 +75,29 @@ def refresh_line(reports: Sequence[RefreshReport]) -> Text:
         f"refreshed {len(reports)} project(s) ({full} full pass): {calls} CBR calls, "
         f"{backup_calls} of them list_backups, {listed} backups listed"
     )
+
+
+def posture_counts(runs: Sequence[PostureRun]) -> dict[str, dict[str, int]]:
+    """The posture events the refresh told, by name, and stale → act's commands, by result."""
+    events: dict[str, int] = {}
+    acted: dict[str, int] = {}
+    for run in runs:
+        for name, count in run.posture.events.items():
+            events[name] = events.get(name, 0) + count
+        for result, count in (run.act.results if run.act is not None else {}).items():
+            acted[result] = acted.get(result, 0) + count
+    return {"posture_events": events, "act_commands": acted}
+
+
+def posture_line(runs: Sequence[PostureRun]) -> Text:
+    counts = posture_counts(runs)
+    events = ", ".join(f"{n} posture.{name}" for name, n in sorted(counts["posture_events"].items()))
+    changed = sum(r.posture.changes for r in runs)
+    line = f"posture: {changed} resources changed state or were first seen; events: {events or 'none'}"
+    if any(r.act is not None for r in runs):
+        acted = ", ".join(f"{n} {result}" for result, n in sorted(counts["act_commands"].items()))
+        line += f"; stale → act backup commands: {acted or 'none'}"
+    return Text(line)
 
 
 def coverage_json(summaries: Sequence[ProjectSummary]) -> dict[str, Any]:

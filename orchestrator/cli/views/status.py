@@ -16,6 +16,7 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from orchestrator.cli.views.drill import drill_panel
 from orchestrator.cli.views.event_list import event_list, reply_rows
 from orchestrator.cli.views.resource_list import ResourceList, fleet_resource
 from orchestrator.cli.views.text import age, copyable, one_line, plain, status_text, when
@@ -27,7 +28,7 @@ from orchestrator.store.resource_results import checkpoint_of, resource_outcomes
 from orchestrator.store.status import FleetDetail
 from orchestrator.workflows.fleet_report import GIB, duration, report_of
 
-KIND_SHORT = {"fleet_backup": "fleet"}  # in the list, which must fit 120 columns
+KIND_SHORT = {"fleet_backup": "fleet", "restore_drill": "drill"}  # in the list, which must fit 120 columns
 
 
 # ------------------------------------------------------------------ the list
@@ -90,6 +91,8 @@ def workflow_detail(detail: WorkflowDetail, payloads: bool = False) -> Renderabl
         parts.append(fleet_panel(report, detail.fleet, wf.command_id))
     elif wf.kind == "backup":
         parts.append(ResourceList(resource_outcomes(wf), title="resources"))
+    elif wf.kind == "restore_drill":
+        parts.append(drill_panel(wf))
     parts.append(_steps(detail))
     parts.append(event_list(wf, detail.events, payloads))
     return Group(*parts)

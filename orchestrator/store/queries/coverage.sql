@@ -15,10 +15,11 @@ ON CONFLICT (project_id) DO UPDATE
 DELETE FROM coverage_resources WHERE project_id = $1;
 
 -- name: coverage_insert_resources
--- $2..$6: one array per column, one element per protectable
-INSERT INTO coverage_resources (project_id, resource_id, resource_type, name, vault_id, vault_name)
-SELECT $1, r.id, r.kind, r.name, r.vault_id, r.vault_name
-  FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[]) AS r(id, kind, name, vault_id, vault_name)
+-- $2..$7: one array per column, one element per protectable ($7: the vault's tags as JSON text)
+INSERT INTO coverage_resources (project_id, resource_id, resource_type, name, vault_id, vault_name, vault_tags)
+SELECT $1, r.id, r.kind, r.name, r.vault_id, r.vault_name, r.tags::jsonb
+  FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[])
+       AS r(id, kind, name, vault_id, vault_name, tags)
 ON CONFLICT (project_id, resource_id) DO NOTHING;
 
 -- name: coverage_forget_backups
@@ -47,7 +48,7 @@ WITH ours AS (
      WHERE w.kind = 'backup' AND w.finished_at IS NOT NULL AND e ->> 'status' = 'succeeded'
        AND ($1::text[] IS NULL OR w.project_id = ANY($1::text[]))
      GROUP BY 1, 2)
-SELECT r.project_id, r.resource_id, r.resource_type, r.name, r.vault_id, r.vault_name,
+SELECT r.project_id, r.resource_id, r.resource_type, r.name, r.vault_id, r.vault_name, r.vault_tags,
        b.backup_id, greatest(b.created_at, o.at) AS last_backup_at,
        extract(epoch FROM coalesce($2::timestamptz, now()) - greatest(b.created_at, o.at))::float8 AS age
   FROM coverage_resources r
@@ -55,3 +56,10 @@ SELECT r.project_id, r.resource_id, r.resource_type, r.name, r.vault_id, r.vault
   LEFT JOIN ours o ON o.project_id = r.project_id AND o.resource_id = r.resource_id
  WHERE $1::text[] IS NULL OR r.project_id = ANY($1::text[])
  ORDER BY r.project_id, r.resource_id;
+
+-- name: coverage_refresh_turn
+-- the worker whose turn it is to refresh (orchestrator/engine/posture_loop.py), for the transaction
+SELECT pg_try_advisory_xact_lock(1667396211);  -- "cbrs"
+
+-- name: coverage_refreshed_since
+SELECT EXISTS (SELECT 1 FROM coverage_cursors WHERE project_id = $1 AND refreshed_at > now() - make_interval(secs => $2));
