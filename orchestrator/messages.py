@@ -277,11 +277,14 @@ class ProjectRegion(_Strict):
     region: Region
 
 
+FLEET_PROJECTS_MAX = 100  # projects a fleet selects by protectables, at most: its report has one line each
+
+
 class ProtectableSelector(_Strict):
     """Every protectable resource of the given types in the given projects (default: the command's)."""
 
     types: list[Literal["server", "disk", "turbo"]] = Field(min_length=1, max_length=3)
-    projects: list[ProjectRegion] = Field(default_factory=list, max_length=100)
+    projects: list[ProjectRegion] = Field(default_factory=list, max_length=FLEET_PROJECTS_MAX)
 
 
 class FleetSelector(_Strict):
@@ -549,6 +552,27 @@ class FleetCounts(_Strict):
 FLEET_PROBLEMS_LISTED = 100  # failed or skipped resources a fleet's final event lists, at most
 
 
+class ProjectCounts(_Strict):
+    """A fleet's resources of one project (in its children) by state: each project runs under its own
+    capacity and rate limit, so each advances on its own."""
+
+    project_id: str = Field(max_length=64)
+    region: str = Field(max_length=64)
+    total: int = 0
+    waiting: int = 0
+    running: int = 0
+    ended: int = 0
+    succeeded: int = 0
+    failed: int = 0
+    skipped: int = 0
+    children: int = 0
+    children_final: int = 0
+
+    @property
+    def final(self) -> int:
+        return self.succeeded + self.failed + self.skipped + self.ended
+
+
 class FleetReport(_Strict):
     """A fleet's figures, of bounded size whatever its number of resources: the result of each resource
     is read from PostgreSQL (``cbr-orchestrator status <fleet> --resources``), not carried in events."""
@@ -560,6 +584,11 @@ class FleetReport(_Strict):
         default=0,
         description=f"Failed and skipped resources in all; a final event's 'resources' lists the first "
         f"{FLEET_PROBLEMS_LISTED} of them.",
+    )
+    projects: list[ProjectCounts] = Field(
+        default_factory=list,
+        max_length=FLEET_PROJECTS_MAX,
+        description="A fleet over several projects: the resources of each project's children by state.",
     )
 
 

@@ -136,7 +136,8 @@ class FleetBody(_Body):
 class WorkflowDetailBody(_Body):
     workflow: WorkflowBody
     resources: list[ResourceBody]  # a fleet's: paged, at /v1/workflows/{id}/resources
-    steps: list[StepBody]
+    steps: list[StepBody]  # the last 100 of steps_total
+    steps_total: int
     events: list[EventBody]
     fleet: FleetBody | None
 
@@ -184,6 +185,7 @@ def detail_of(detail: WorkflowDetail, resources: list[ResourceBody]) -> Workflow
         workflow=WorkflowBody.model_validate(fields),
         resources=resources,
         steps=[_step(s) for s in detail.steps],
+        steps_total=detail.steps_count,
         events=[_event(e) for e in detail.events],
         fleet=_fleet(detail.fleet) if detail.fleet is not None else None,
     )

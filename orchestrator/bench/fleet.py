@@ -18,7 +18,9 @@ from cbr_emulator.config import DEFAULT_TENANT, Tenant
 from orchestrator.bench.backup_audit import BackupAudit
 from orchestrator.bench.emulator_process import EmulatorLimits, EmulatorProcess, server_ids
 from orchestrator.bench.event_lag import event_lag_seconds, parse_utc
+from orchestrator.bench.project_spans import ProjectSpan, project_spans
 from orchestrator.bench.queue_run import QueuePlan, QueueRun, run_through_queue
+from orchestrator.bench.status_cost import StatusCost
 from orchestrator.bench.theory import Floor
 from orchestrator.config import RateLimitSettings, WorkerSettings
 from orchestrator.messages import MAX_PROJECT_TASKS, FleetBackupCommand
@@ -55,6 +57,8 @@ class FleetFigures:
     event_lag_seconds: float | None = None
     emulator_latency: dict[str, Any] = field(default_factory=dict)
     peak_running: dict[str, int] = field(default_factory=dict)  # backup tasks at once, per project
+    project_spans: list[ProjectSpan] = field(default_factory=list)
+    status_costs: list[StatusCost] = field(default_factory=list)  # ``status <fleet>``: text, then --json
 
     @property
     def lost(self) -> int:
@@ -185,6 +189,7 @@ async def measure_fleet(plan: FleetPlan) -> FleetFigures:
             wait_seconds=plan.wait_seconds,
             label="bench",
             tenants=plan.tenants,
+            status_of_counted=len(commands) == 1,
         )
         run = await run_through_queue(queue_plan)
         counters = await emulator.counters()
@@ -194,6 +199,7 @@ async def measure_fleet(plan: FleetPlan) -> FleetFigures:
     ids = [s for t in plan.tenants for s in server_ids(plan.servers, t)]
     figures.audit = BackupAudit.of(ledger, ids)
     figures.event_lag_seconds = event_lag_seconds(figures.audit.last_task_end, _last_final(run))
+    figures.project_spans = project_spans(ledger)
     return figures
 
 
@@ -206,6 +212,7 @@ def _read_run(figures: FleetFigures, run: QueueRun, counters: dict[str, Any]) ->
     figures.wall_seconds = round(run.counted_after, 2)
     figures.timed_out = run.timed_out
     figures.worker_exit_codes = run.worker_exit_codes
+    figures.status_costs = run.status_costs
     figures.peak_rss_mib = [None if k is None else round(k / 1024, 1) for k in run.worker_peak_rss_kib]
     figures.api_calls = int(counters["requests"]["total"])
     figures.calls_by_operation = dict(counters["requests"]["by_operation"])

@@ -16,13 +16,14 @@ import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractRobustConnection
 
 from cbr_emulator.config import DEFAULT_TENANT, Tenant
+from orchestrator.bench.status_cost import StatusCost, measure_status
 from orchestrator.broker import command_message, declare_topology, delete_topology
 from orchestrator.config import (
     MetricsSettings,
@@ -243,6 +244,7 @@ class QueueRun:
     timed_out: bool
     published_after: float
     counted_after: float
+    status_costs: list[StatusCost] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -260,6 +262,7 @@ class QueuePlan:
     wait_seconds: float = 600.0
     label: str = "soak"
     tenants: Sequence[Tenant] = (DEFAULT_TENANT,)  # the projects the workers have credentials for
+    status_of_counted: bool = False  # measure ``status`` of the first counted event's workflow
 
 
 async def run_through_queue(plan: QueuePlan) -> QueueRun:
@@ -280,6 +283,10 @@ async def run_through_queue(plan: QueuePlan) -> QueueRun:
         finally:
             await connection.close()
         result.workflows = await _count_workflows(dsn)
+        if plan.status_of_counted and result.tally.kept:
+            ref = str(next(iter(result.tally.kept.values()))["data"]["workflow_id"])
+            for as_json in (False, True):
+                result.status_costs.append(await asyncio.to_thread(measure_status, dsn, ref, as_json))
     return result
 
 

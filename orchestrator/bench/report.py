@@ -16,6 +16,9 @@ from rich.table import Table
 from orchestrator.bench.api_throughput import ApiThroughput
 from orchestrator.bench.baseline import BaselineFigures
 from orchestrator.bench.fleet import FleetFigures
+from orchestrator.bench.project_spans import describe_spans
+from orchestrator.bench.status_cost import StatusCost
+from orchestrator.bench.status_cost import describe as describe_status
 from orchestrator.bench.throughput import ThroughputFigures
 
 WALL_OVER_FLOOR_MAX = 1.05
@@ -25,6 +28,8 @@ CALLS_OVER_FLOOR_MAX = 1.5
 TASK_LISTINGS_PER_PROJECT_SECOND_MAX = 2.0
 EVENT_LAG_MAX_SECONDS = 1.0
 PEAK_RSS_MAX_MIB = 300.0
+STATUS_SECONDS_MAX = 1.0  # ``status <fleet>``, the whole CLI process
+STATUS_RSS_MAX_MIB = 100.0
 CALLS_RATIO_MIN = 20.0
 WORKFLOWS_PER_SECOND_MIN = 300.0
 
@@ -177,7 +182,15 @@ def _fleet_targets(label: str, f: FleetFigures) -> list[Target]:
                None if audit is None else audit.lost == audit.duplicated == 0 and not f.timed_out),
         Target(label, "peak RSS of a worker", f"< {PEAK_RSS_MAX_MIB:.0f} MiB", _show(rss, 1, " MiB"),
                None if rss is None else rss < PEAK_RSS_MAX_MIB),
+        *(_status_target(label, cost) for cost in f.status_costs),
     ]  # fmt: skip
+
+
+def _status_target(label: str, cost: StatusCost) -> Target:
+    name = "status <fleet>" + (" --json" if cost.as_json else "")
+    wanted = f"< {STATUS_SECONDS_MAX:g} s, < {STATUS_RSS_MAX_MIB:.0f} MiB"
+    met = cost.exit_code == 0 and cost.seconds < STATUS_SECONDS_MAX and cost.peak_rss_mib < STATUS_RSS_MAX_MIB
+    return Target(label, name, wanted, f"{cost.seconds:.2f} s, {cost.peak_rss_mib:.0f} MiB", met)
 
 
 def default_json_path(now: datetime | None = None) -> Path:
@@ -271,7 +284,11 @@ def _fleet_rows(label: str, f: FleetFigures) -> list[tuple[str, str, str]]:
         (label, "final event after the last task", _show(f.event_lag_seconds, 2, " s")),
         (label, "backups per resource (emulator)", _audit(f)),
         (label, "peak RSS per worker", ", ".join(_show(m, 1, " MiB") for m in f.peak_rss_mib) or "n/a"),
-        (label, "emulator latency p50 / p95", _latency(f.emulator_latency)),
+        (label, "emulator latency p50 / p95 / p99", _latency(f.emulator_latency)),
+        *([(label, "projects side by side", describe_spans(f.project_spans, f.floor.waves_seconds))]
+          if f.projects > 1 else []),
+        *((label, "status <fleet>" + (" --json" if c.as_json else ""), describe_status(c))
+          for c in f.status_costs),
     ]  # fmt: skip
 
 
@@ -291,8 +308,8 @@ def _audit(f: FleetFigures) -> str:
 
 
 def _latency(latency: dict[str, Any]) -> str:
-    p50, p95 = latency.get("p50_ms"), latency.get("p95_ms")
-    return f"{_show(p50, 1)} / {_show(p95, 1)} ms over {latency.get('count', 0)} requests"
+    p50, p95, p99 = latency.get("p50_ms"), latency.get("p95_ms"), latency.get("p99_ms")
+    return f"{_show(p50, 1)} / {_show(p95, 1)} / {_show(p99, 1)} ms over {latency.get('count', 0)} requests"
 
 
 def _baseline_rows(f: BaselineFigures) -> list[tuple[str, str, str]]:

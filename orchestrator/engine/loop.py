@@ -58,8 +58,8 @@ class Engine:
         self.owner = owner or f"worker-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         self._in_flight: dict[uuid.UUID, asyncio.Task[None]] = {}
         self._leases = Leases(store, settings.worker)
-        self._runs = RunContext(store, settings.worker, actions, self._policy, self._leases)
         self._listener = store.listen(WORKFLOWS_CHANNEL)
+        self._runs = RunContext(store, settings.worker, actions, self._policy, self._leases, self.wake)
 
     # ------------------------------------------------------------------ loop
 
@@ -115,7 +115,9 @@ class Engine:
             task.add_done_callback(functools.partial(self._forget, wf.id))
         return len(workflows)
 
-    def _forget(self, workflow_id: uuid.UUID, _task: asyncio.Task[None]) -> None:
+    def _forget(self, workflow_id: uuid.UUID, task: asyncio.Task[None]) -> None:
+        if self._in_flight.get(workflow_id) is not task:  # claimed again already (given back due now)
+            return
         self._in_flight.pop(workflow_id, None)
         self._leases.drop(workflow_id)
 

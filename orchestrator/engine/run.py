@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, assert_never
@@ -110,6 +111,7 @@ class RunContext:
     actions: Actions
     policy: RetryPolicy
     leases: Leases
+    claim_again: Callable[[], None] = lambda: None  # a workflow was given back due now: claim without idling
 
 
 @dataclass
@@ -179,7 +181,11 @@ class Run:
                 if seen is not None:
                     observation = seen
                     answered = action.request if isinstance(action, Call) else None
-        await self._sleep(state, Sleep("busy", 1))  # a machine that never settles
+        # 50 actions in one run (a fleet reading thousands of pages): given back due at once, so that the
+        # run ends (its worker's other work goes on) but the selection does not wait a backoff every 50
+        # pages; a machine that never settles is ended by its budget of steps
+        await self._release(state, _now())
+        self.ctx.claim_again()
 
     def _cancel_before(self, state: MachineState, action: Action) -> Transition | None:
         """Before a call or a pause of a workflow asked to cancel: how it stops (None: it goes on)."""
@@ -253,7 +259,10 @@ class Run:
         delay = self.ctx.policy.delay(sleep)
         if sleep.reason == "poll" and isinstance(after, CHECKPOINT_SEEN):  # poll at the project's tick
             delay = self.ctx.actions.poll_delay(self.wf.project_id, self.wf.region, self.wf.id) or delay
-        run_at = _now() + timedelta(seconds=delay)
+        await self._release(state, _now() + timedelta(seconds=delay))
+
+    async def _release(self, state: MachineState, run_at: datetime) -> None:
+        """Give the workflow back until ``run_at`` (its deadline at the latest), with what this run did."""
         if self.wf.deadline is not None:
             run_at = min(run_at, self.wf.deadline)
         dumped = state.model_dump(mode="json")

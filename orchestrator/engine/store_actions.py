@@ -44,11 +44,12 @@ async def perform_store_action(
             crash_point("fleet_after_spawn")  # children and selection's progress committed, nothing more
             return ChildrenSpawned(spawned)
         case ReadFleet():
-            found = await store.fleet.counts(wf.id)
+            found = await store.fleet.tally(wf.id)
+            projects = tuple(found.projects)
             if not action.results:
-                return FleetSeen(found)
+                return FleetSeen(found.counts, projects=projects)
             problems = await store.fleet.children_problems(wf.id, FLEET_PROBLEMS_LISTED)
-            return FleetSeen(found, tuple(problems))
+            return FleetSeen(found.counts, tuple(problems), projects)
         case _:
             assert_never(action)
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import asyncpg
 
-from orchestrator.messages import CANCELLED, WINDOW_CLOSED, FleetCounts, ResourceResult
+from orchestrator.messages import CANCELLED, WINDOW_CLOSED, FleetCounts, ProjectCounts, ResourceResult
 from orchestrator.store.fencing import check_written, fenced
 from orchestrator.store.models import ChildConflict, Claim, NewChild, ParentSave, Workflow
 from orchestrator.store.named_sql import q
@@ -96,11 +96,12 @@ class FleetChildren:
         """Resources by state, summed over the children (one row per child, so cheap for 100,000
         resources): a running child's resources count as their backup tasks end (its state's ``ended``
         and ``results``)."""
-        found = ChildTally()
+        return (await self.tally(parent_id)).counts
+
+    async def tally(self, parent_id: uuid.UUID) -> FleetTally:
+        """The counts, in all and per project (the same one row per child)."""
         rows = await self._pool.fetch(q("children_counts"), parent_id, WINDOW_CLOSED, CANCELLED)
-        for row in rows:
-            found.add(row)
-        return found.counts(len(rows))
+        return tally_children(rows)
 
     async def children_problems(self, parent_id: uuid.UUID, limit: int) -> list[ResourceResult]:
         """The first ``limit`` failed or skipped resources of final children, in the fleet's order."""
@@ -149,6 +150,30 @@ class FleetChildren:
         return [_reported(r["position"], r["reported"]) for r in rows]
 
 
+@dataclass(frozen=True)
+class FleetTally:
+    counts: FleetCounts
+    projects: list[ProjectCounts]  # one per project of the children, by region then project
+
+
+def tally_children(rows: Sequence[Any]) -> FleetTally:
+    """Counts from the children's rows (``children_counts``): in all, and per (project, region)."""
+    whole = ChildTally()
+    per_project: dict[tuple[str, str], tuple[ChildTally, list[int]]] = {}
+    for row in rows:
+        whole.add(row)
+        tally, children = per_project.setdefault((row["project_id"], row["region"]), (ChildTally(), [0]))
+        tally.add(row)
+        children[0] += 1
+    projects = [
+        ProjectCounts(
+            project_id=p, region=r, **tally.resources(), children=n, children_final=tally.children_final
+        )
+        for (p, r), (tally, [n]) in sorted(per_project.items(), key=lambda kv: (kv[0][1], kv[0][0]))
+    ]
+    return FleetTally(whole.counts(len(rows)), projects)
+
+
 @dataclass
 class ChildTally:
     """Resources by state, summed child by child (a child's row: ``children_counts``)."""
@@ -189,6 +214,11 @@ class ChildTally:
     def counts(self, children: int) -> FleetCounts:
         fields = {k: v for k, v in vars(self).items() if k != "gb"}
         return FleetCounts(**fields, bytes_protected=self.gb * GIB, children=children)
+
+    def resources(self) -> dict[str, int]:
+        """The resources by state, as :class:`ProjectCounts` has them."""
+        names = ("total", "waiting", "running", "ended", "succeeded", "failed", "skipped")
+        return {name: getattr(self, name) for name in names}
 
 
 def child_resource(row: Any) -> ResourceRow:

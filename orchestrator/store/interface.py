@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from orchestrator.messages import FleetCounts, ResourceResult
+from orchestrator.store.fleet_children import FleetTally
 from orchestrator.store.models import (
     AdmissionCap,
     CancelOutcome,
@@ -58,6 +59,8 @@ class FleetStore(Protocol):
     ) -> int: ...
 
     async def counts(self, parent_id: uuid.UUID) -> FleetCounts: ...
+
+    async def tally(self, parent_id: uuid.UUID) -> FleetTally: ...
 
     async def children_problems(self, parent_id: uuid.UUID, limit: int) -> list[ResourceResult]: ...
 

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from orchestrator.messages import CANCELLED, WINDOW_CLOSED, FleetCounts, ResourceResult
-from orchestrator.store.fleet_children import ChildTally, child_resource
+from orchestrator.store.fleet_children import FleetTally, child_resource, tally_children
 from orchestrator.store.models import (
     WORKFLOWS_CHANNEL,
     AdmissionCap,
@@ -215,11 +215,10 @@ class MemoryFleet:
         return wf is not None and wf.command_id == child.command_id and wf.parent_id == parent_id
 
     async def counts(self, parent_id: uuid.UUID) -> FleetCounts:
-        children = self._tables.children_of(parent_id)
-        tally = ChildTally()
-        for child in children:
-            tally.add(_count_row(child))
-        return tally.counts(len(children))
+        return (await self.tally(parent_id)).counts
+
+    async def tally(self, parent_id: uuid.UUID) -> FleetTally:
+        return tally_children([_count_row(child) for child in self._tables.children_of(parent_id)])
 
     async def children_problems(self, parent_id: uuid.UUID, limit: int) -> list[ResourceResult]:
         rows = [row for row in self._resource_rows(parent_id) if _a_problem(row)]
@@ -261,6 +260,8 @@ def _count_row(wf: Workflow) -> dict[str, Any]:
     reported = _reported(wf)
     return {
         "final": wf.finished_at is not None,
+        "project_id": wf.project_id,
+        "region": wf.region,
         "admitted": bool(wf.state.get("admitted", False)),
         "resources": len(wf.input["resources"]),
         "ended": len(wf.state.get("ended", [])),
@@ -282,6 +283,8 @@ def _resource_row(wf: Workflow, position: int, resource: dict[str, Any]) -> dict
         "reported": reported.get(resource["id"]),
         "status": wf.status.value,
         "final": wf.finished_at is not None,
+        "project_id": wf.project_id,
+        "region": wf.region,
         "admitted": bool(wf.state.get("admitted", False)),
         "error_code": wf.error_code,
         "error_message": wf.error_message,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -103,7 +104,9 @@ class Workflow:
 
     @classmethod
     def from_record(cls, record: Any) -> Workflow:
-        values = dict(record)
+        """From a row (``SELECT *``): columns this version does not know (a newer migration's, such as
+        ``resources_count``, read in SQL only) are left out, so a worker still runs beside a newer schema."""
+        values = {k: v for k, v in dict(record).items() if k in _WORKFLOW_FIELDS}
         values["status"] = WorkflowStatus(values["status"])
         return cls(**values)
 
@@ -111,6 +114,9 @@ class Workflow:
     def claim(self) -> Claim:
         """The lease this workflow was claimed with (only meaningful for a claimed workflow)."""
         return Claim(self.id, self.lease_owner or "", self.lease_epoch)
+
+
+_WORKFLOW_FIELDS = frozenset(f.name for f in dataclasses.fields(Workflow))
 
 
 class CancelVerdict(StrEnum):

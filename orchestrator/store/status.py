@@ -18,6 +18,7 @@ from orchestrator.store.models import JsonDict, Step, StepOutcome, StoredStep, W
 from orchestrator.store.named_sql import q
 
 CHILDREN_SHOWN = 50  # a fleet's children listed in its detail
+STEPS_SHOWN = 100  # the last steps of a workflow listed in its detail (a fleet of 100,000 makes 2,000+)
 PROBLEMS_SHOWN = 50  # a fleet's failed or skipped resources listed in its detail
 
 
@@ -69,9 +70,14 @@ class FleetDetail:
 @dataclass(frozen=True)
 class WorkflowDetail:
     workflow: Workflow
-    steps: list[StoredStep]
+    steps: list[StoredStep]  # the last STEPS_SHOWN, oldest first
     events: list[EventRow]
     fleet: FleetDetail | None = None
+    steps_total: int | None = None  # None: ``steps`` is every step
+
+    @property
+    def steps_count(self) -> int:
+        return len(self.steps) if self.steps_total is None else self.steps_total
 
     @property
     def parked_replies(self) -> list[EventRow]:
@@ -120,7 +126,11 @@ class StatusReads:
         rows = await self._pool.fetch(q("events_shown"), workflow.id, payloads)
         events = [EventRow(**dict(r)) for r in rows]
         fleet = await self._fleet_detail(workflow.id) if workflow.kind == "fleet_backup" else None
-        return WorkflowDetail(workflow, await read_steps(self._pool, workflow.id), events, fleet)
+        steps = await read_steps(self._pool, workflow.id, last=STEPS_SHOWN)
+        total = len(steps)
+        if total == STEPS_SHOWN:  # perhaps more
+            total = int(await self._pool.fetchval(q("count_steps"), workflow.id))
+        return WorkflowDetail(workflow, steps, events, fleet, total)
 
     async def find(self, ref: str) -> Workflow | None:
         """A workflow by workflow id or command id, without a fleet's selection (which ``status`` never
@@ -138,9 +148,12 @@ class StatusReads:
         return FleetDetail(children, total, problems)
 
 
-async def read_steps(pool: asyncpg.Pool, workflow_id: uuid.UUID) -> list[StoredStep]:
-    """The workflow's step history, oldest first."""
-    rows = await pool.fetch(q("list_steps"), workflow_id)
+async def read_steps(pool: asyncpg.Pool, workflow_id: uuid.UUID, last: int | None = None) -> list[StoredStep]:
+    """The workflow's step history (its ``last`` steps only, when given), oldest first."""
+    if last is None:
+        rows = await pool.fetch(q("list_steps"), workflow_id)
+    else:
+        rows = list(reversed(await pool.fetch(q("last_steps"), workflow_id, last)))
     return [
         StoredStep(
             r["id"],

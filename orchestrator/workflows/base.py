@@ -15,7 +15,14 @@ from typing import Any, Literal, Self
 from pydantic import BaseModel, ConfigDict, Field
 
 from orchestrator.cbr.limits import PROTECTABLE_MAX_PAGE, VAULT_MAX_RESOURCES
-from orchestrator.messages import DrillReport, FleetCounts, FleetReport, Outcome, ResourceResult
+from orchestrator.messages import (
+    DrillReport,
+    FleetCounts,
+    FleetReport,
+    Outcome,
+    ProjectCounts,
+    ResourceResult,
+)
 from orchestrator.workflows.state_copy import fresh_model
 
 # ------------------------------------------------------------------ observations
@@ -195,6 +202,7 @@ class FleetSeen:
 
     counts: FleetCounts
     results: tuple[ResourceResult, ...] = ()
+    projects: tuple[ProjectCounts, ...] = ()  # the counts per project of its children
 
 
 @dataclass(frozen=True)

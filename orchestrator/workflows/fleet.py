@@ -4,8 +4,10 @@ Phases: ``start`` → (``list_protectables`` | ``show_vaults``) → ``spawn`` �
 Selected by protectables into vaults made for it (``streaming``), the fleet spawns children while it
 lists: each page's resources are packed as they come (:mod:`~orchestrator.workflows.fleet_stream`) and the
 children a page completes are spawned before the next page is asked for, the state (marker included)
-saved in their transaction; ``spawn`` then creates what is left. Other selections, and packing into given
-vaults, pack once everything is known.
+saved in their transaction; ``spawn`` then creates what is left. The listings of several projects (or
+types) take a page each in turn: every project's first children start within a few pages, each project
+listed under its own rate limit, rather than the last project waiting until all the others are listed.
+Other selections, and packing into given vaults, pack once everything is known.
 Children are ordinary ``backup`` workflows (one vault and checkpoint each, ≤256 resources and at most
 ``project_tasks``) that carry the fleet's caps and window in their ``admission``; the database admits them
 (``orchestrator.store.admission``). Resources chosen by id are looked up in the project's protectables
@@ -40,6 +42,7 @@ from orchestrator.messages import (
     FleetCounts,
     FleetReport,
     Outcome,
+    ProjectCounts,
     ProjectRegion,
     ResourceResult,
 )
@@ -111,6 +114,7 @@ class Source(BaseModel):
     region: str
     protectable_type: str
     lookup: bool = False
+    marker: str | None = None  # where its listing goes on (``FleetState.marker`` is the first one's)
 
 
 class FleetOptions(BaseModel):
@@ -157,6 +161,7 @@ class FleetState(MachineState):
     now: datetime | None = None
     start_by: datetime | None = None
     counts: FleetCounts | None = None
+    projects: list[ProjectCounts] = Field(default_factory=list)  # per project, when there are several
     cancelling: bool = False  # asked to cancel: its children were asked too; it ends once they all ended
     progress_at: datetime | None = None  # of the last progress event
     progress_final: int = 0  # resources ended at the last progress event
@@ -314,9 +319,11 @@ def _page(state: FleetState, obs: ProtectablesPage) -> Transition:
         state.unplaced += packer.unplaced
     if len(obs.items) < PROTECTABLE_MAX_PAGE or (src.lookup and not _unsized_of(state, src.protectable_type)):
         state.sources.pop(0)  # read to its end, or every resource it was read for is seen
-        state.marker = None
     else:
-        state.marker = obs.items[-1][0]
+        src.marker = obs.items[-1][0]
+        if packer is not None:  # streaming: the listings take a page each in turn (see the module's doc)
+            state.sources.append(state.sources.pop(0))
+    state.marker = state.sources[0].marker if state.sources else None
     if packer is not None and packer.children:
         # the marker is saved with these children, in the transaction that creates them
         return Transition(state, (_spawn_some(state, packer),))
@@ -445,6 +452,7 @@ def child_command_id(parent: uuid.UUID, n: int) -> str:
 
 def _watched(state: FleetState, obs: FleetSeen) -> Transition:
     state.counts = _with_unplaced(state, obs.counts)
+    state.projects = _several(obs.projects)
     if obs.counts.children_final >= obs.counts.children:
         state.phase = "summarize"
         return Transition(state, (ReadFleet(results=True),))
@@ -471,7 +479,7 @@ def _progress_due(state: FleetState, step: int, done: int) -> bool:
 def _summary(state: FleetState, obs: FleetSeen) -> Done:
     """Counts, and the first failed or skipped resources (``obs.results``: the children's first ones)."""
     counts = _with_unplaced(state, obs.counts)
-    state.counts = counts
+    state.counts, state.projects = counts, _several(obs.projects)
     results = [*obs.results, *state.unplaced]
     problems = tuple(r for r in results if r.status != "succeeded")[:FLEET_PROBLEMS_LISTED]
     outcome = fleet_outcome(counts, expired=counts.window_closed > 0)
@@ -504,5 +512,10 @@ def _with_unplaced(state: FleetState, counts: FleetCounts) -> FleetCounts:
     return counts.model_copy(update={"total": counts.total + n, "skipped": counts.skipped + n})
 
 
+def _several(projects: tuple[ProjectCounts, ...]) -> list[ProjectCounts]:
+    """Per-project counts say more than the totals only for a fleet over several projects."""
+    return list(projects) if len(projects) > 1 else []
+
+
 def _report(state: FleetState) -> FleetReport:
-    return fleet_report(state.counts or FleetCounts(), state.started_at, state.now)
+    return fleet_report(state.counts or FleetCounts(), state.started_at, state.now, state.projects)

@@ -2,24 +2,32 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from orchestrator.messages import FleetCounts, FleetReport, Outcome
+from orchestrator.messages import FleetCounts, FleetReport, Outcome, ProjectCounts
 
 GIB = 1024**3
-LEGACY_FIELDS = frozenset({"backups"})  # in results stored before a fleet's report had a bounded size
 
 
-def fleet_report(counts: FleetCounts, started_at: datetime | None, now: datetime | None) -> FleetReport:
-    """Rate: resources final per minute since the fleet started; time left at that rate."""
+def fleet_report(
+    counts: FleetCounts,
+    started_at: datetime | None,
+    now: datetime | None,
+    projects: Sequence[ProjectCounts] = (),
+) -> FleetReport:
+    """Rate: resources final per minute since the fleet started; time left at that rate; ``projects``:
+    the counts of each project, for a fleet over several."""
     rate = eta = None
     if started_at is not None and now is not None and now > started_at and counts.final:
         minutes = (now - started_at).total_seconds() / 60
         rate = round(counts.final / minutes, 2)
         eta = round((counts.total - counts.final) / rate * 60, 1)
     problems = counts.failed + counts.skipped
-    return FleetReport(counts=counts, rate_per_minute=rate, eta_seconds=eta, problems_total=problems)
+    return FleetReport(
+        counts=counts, rate_per_minute=rate, eta_seconds=eta, problems_total=problems, projects=list(projects)
+    )
 
 
 def fleet_outcome(counts: FleetCounts, expired: bool = False) -> Outcome:
@@ -37,12 +45,13 @@ def report_of(
     """A fleet workflow's report from its stored row: final from its result, else live from its state."""
     if kind != "fleet_backup":
         return None
-    if result and result.get("fleet"):
-        stored = {k: v for k, v in result["fleet"].items() if k not in LEGACY_FIELDS}
+    if result and result.get("fleet"):  # fields of another version (older or newer) are left out
+        stored = {k: v for k, v in result["fleet"].items() if k in FleetReport.model_fields}
         return FleetReport.model_validate(stored)
     counts = FleetCounts.model_validate(state.get("counts") or {})
+    projects = [ProjectCounts.model_validate(p) for p in state.get("projects") or []]
     started = state.get("started_at")
-    return fleet_report(counts, datetime.fromisoformat(started) if started else None, now)
+    return fleet_report(counts, datetime.fromisoformat(started) if started else None, now, projects)
 
 
 def progress_line(report: FleetReport) -> str:

@@ -12,7 +12,7 @@ from pathlib import Path
 from orchestrator.bench import BenchOptions, figures_table, run_bench, targets_table, write_json
 from orchestrator.bench.fleet import FleetFigures
 
-TARGETS = {"a": 1, "b": 6, "c": 2, "e": 6}
+TARGETS = {"a": 1, "b": 8, "c": 2, "e": 8}
 
 
 def _assert_fleet_complete(fleet: FleetFigures | None, servers: int) -> None:
@@ -30,6 +30,10 @@ def _assert_fleet_complete(fleet: FleetFigures | None, servers: int) -> None:
     assert all(0 < peak <= (fleet.floor.capacity or 0) for peak in fleet.peak_running.values())
     assert fleet.emulator_latency["count"] >= fleet.api_calls  # every answer, the throttled ones too
     assert 0 < fleet.emulator_latency["p50_ms"] <= fleet.emulator_latency["p95_ms"]
+    assert fleet.emulator_latency["p95_ms"] <= fleet.emulator_latency["p99_ms"]
+    assert [(c.as_json, c.exit_code) for c in fleet.status_costs] == [(False, 0), (True, 0)]  # status <fleet>
+    assert all(c.output_bytes > 0 and c.peak_rss_mib > 10 for c in fleet.status_costs)
+    assert [s.seconds > 0 for s in fleet.project_spans] == [True] * fleet.projects
 
 
 async def test_quick_bench_measures_every_scenario(tmp_path: Path) -> None:

@@ -239,6 +239,29 @@ async def test_a_fleet_and_a_page_of_its_resources_as_json(store: Store, dsn: st
     ]
 
 
+async def test_a_fleet_over_several_projects_shows_how_far_each_project_is(store: Store, dsn: str) -> None:
+    other = "e" * 32
+    projects = [
+        {"project_id": P, "region": R, "total": 300, "running": 100, "succeeded": 199, "failed": 1},
+        {"project_id": other, "region": "eu-west-0", "total": 200, "waiting": 200},
+    ]
+    counts = {"total": 500, "running": 100, "waiting": 200, "succeeded": 199, "failed": 1, "children": 3}
+    state = {"phase": "watch", "counts": counts, "projects": projects}
+    await insert(store, "two-projects", "fleet_backup", "running", input={}, state=state)
+
+    shown = (await run_cli(dsn, "status", "two-projects")).stdout
+    assert "2 projects" in shown
+    [mine] = [line for line in shown.splitlines() if P in line and "│" in line]  # a row of the table
+    assert [cell.strip() for cell in mine.split("│")[2:10]] == [R, "300", "0", "100", "199", "1", "0", "66%"]
+    assert other in shown
+
+    as_json = json.loads((await run_cli(dsn, "status", "two-projects", "--json")).stdout)
+    assert [(p["project_id"], p["waiting"]) for p in as_json["workflow"]["fleet"]["projects"]] == [
+        (P, 0),
+        (other, 200),
+    ]
+
+
 async def test_events_bodies_are_printed_on_request(store: Store, dsn: str) -> None:
     wid = await insert(store, "with-events", "backup", "running", input=backup_input("srv-1"))
     body = {"id": "ev-42", "data": {"progress": 25, "note": "[bold]as written[/bold]"}}

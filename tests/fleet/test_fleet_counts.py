@@ -56,3 +56,41 @@ async def test_counts_and_resources_read_what_running_children_saw_end(store: St
     t = fleet.transition(built.state, seen)
     progress = t.actions[0]
     assert isinstance(progress, Progress) and progress.percent == 100 * (255 + 41) // 600
+
+
+async def test_a_fleet_over_two_projects_counts_and_reports_each_project_apart(store: Store) -> None:
+    built = await build_fleet(store, "fleet-projects", 600)  # children of 255, 255 and 90
+    other = ("e" * 32, "eu-west-0")
+    await raw_sql(store).execute(  # the third child backs up servers of another project
+        "UPDATE workflows SET project_id = $2, region = $3 WHERE parent_id = $1 AND command_id LIKE '%3'",
+        built.workflow.id,
+        *other,
+    )
+    await finish_children(store, built.workflow.id, failed_every=100, running=1)  # the 90 stay running
+
+    tally = await store.fleet.tally(built.workflow.id)
+    by_project = {(p.project_id, p.region): p for p in tally.projects}
+    mine, theirs = by_project[(built.workflow.project_id, built.workflow.region)], by_project[other]
+    assert (mine.total, mine.succeeded, mine.failed, mine.running, mine.children_final) == (510, 504, 6, 0, 2)
+    assert (theirs.total, theirs.succeeded, theirs.running, theirs.children, theirs.children_final) == (
+        90, 0, 90, 1, 0,
+    )  # fmt: skip
+    assert tally.counts.total == mine.total + theirs.total
+
+    seen = await perform_store_action(store, built.workflow, ReadFleet())
+    t = fleet.transition(built.state, seen)
+    progress = t.actions[0]
+    assert isinstance(progress, Progress) and progress.fleet is not None
+    assert [(p.region, p.final) for p in progress.fleet.projects] == [  # by region, then project
+        ("eu-west-0", 0),
+        (built.workflow.region, 510),
+    ]
+
+
+async def test_a_fleet_in_one_project_reports_no_per_project_lines(store: Store) -> None:
+    built = await build_fleet(store, "fleet-one-project", 300)
+    await finish_children(store, built.workflow.id)
+    seen = await perform_store_action(store, built.workflow, ReadFleet())
+    assert isinstance(seen, FleetSeen) and len(seen.projects) == 1
+    t = fleet.transition(built.state, seen)
+    assert isinstance(t.state, fleet.FleetState) and t.state.projects == []

@@ -40,6 +40,7 @@ from orchestrator.workflows.base import (
     Transition,
     VaultFound,
 )
+from orchestrator.workflows.fleet_report import report_of
 
 P, R = "0a1b2c3d4e5f60718293a4b5c6d7e8f9", "eu-west-101"
 WID = uuid.UUID(int=7)
@@ -180,7 +181,11 @@ def test_auto_vaults_are_sized_to_a_resource_larger_than_size_gb_and_too_large_o
     assert (huge.resource_id, huge.status, huge.error_code) == ("huge", "skipped", packing.TOO_LARGE)
 
 
-def test_protectables_are_listed_page_by_page_in_every_project_and_type() -> None:
+def other_page(marker: str | None) -> tuple[Call]:
+    return (Call(ListProtectables("f" * 32, "eu-west-0", "server", marker, PROTECTABLE_MAX_PAGE)),)
+
+
+def test_protectables_are_listed_in_every_project_and_type_a_page_each_in_turn() -> None:
     other = {"project_id": "f" * 32, "region": "eu-west-0"}
     cmd = command(
         {"protectables": {"types": ["server"], "projects": [{"project_id": P, "region": R}, other]}}
@@ -188,19 +193,36 @@ def test_protectables_are_listed_page_by_page_in_every_project_and_type() -> Non
     st, t = step(fleet.initial_state(cmd, WID), Resume(T0))
     assert t.actions == (Call(ListProtectables(P, R, "server", None, PROTECTABLE_MAX_PAGE)),)
     full = tuple((f"s{i:03d}", "OS::Nova::Server", None, 10) for i in range(PROTECTABLE_MAX_PAGE))
-    st, t = step(st, ProtectablesPage(full))
+    st, t = step(st, ProtectablesPage(full))  # the other project's first page before this one's second
+    assert t.actions == other_page(None)
+    others = tuple((f"o{i:03d}", "OS::Nova::Server", None, 10) for i in range(PROTECTABLE_MAX_PAGE))
+    st, t = step(st, ProtectablesPage(others))
     assert t.actions == (Call(ListProtectables(P, R, "server", "s049", PROTECTABLE_MAX_PAGE)),)
     st, t = step(st, ProtectablesPage((("s999", "OS::Nova::Server", "v-bound", 10),)))
     [first_batch] = spawned(t).children  # an existing vault's first batch starts at its page's end
     assert (first_batch.input["vault"], len(first_batch.input["resources"])) == ({"id": "v-bound"}, 1)
-    st, t = step(st, ChildrenSpawned(1))
-    assert t.actions == (Call(ListProtectables("f" * 32, "eu-west-0", "server", None, PROTECTABLE_MAX_PAGE)),)
-    st, t = step(st, ProtectablesPage((("o1", "OS::Nova::Server", None, 10),)))
+    st, t = step(st, ChildrenSpawned(1))  # the first project is listed to its end: the other goes on
+    assert t.actions == other_page("o049")
+    st, t = step(st, ProtectablesPage((("o999", "OS::Nova::Server", None, 10),)))
     children = spawned(t).children
     assert [(c.project_id, c.input["vault"].get("id"), len(c.input["resources"])) for c in children] == [
         (P, None, PROTECTABLE_MAX_PAGE),
-        ("f" * 32, None, 1),
+        ("f" * 32, None, PROTECTABLE_MAX_PAGE + 1),
     ]
+
+
+def test_a_fleet_saved_before_listings_took_turns_goes_on_from_its_marker() -> None:
+    other = {"project_id": "f" * 32, "region": "eu-west-0"}
+    cmd = command(
+        {"protectables": {"types": ["server"], "projects": [{"project_id": P, "region": R}, other]}}
+    )
+    st, _ = step(fleet.initial_state(cmd, WID), Resume(T0))
+    older = st.model_dump(mode="json")
+    older["marker"] = "s049"  # an older version kept the one marker in the state, none in its sources
+    for source in older["sources"]:
+        del source["marker"]
+    st, t = step(fleet.FleetState.model_validate(older), Resume(T0))
+    assert t.actions == (Call(ListProtectables(P, R, "server", "s049", PROTECTABLE_MAX_PAGE)),)
 
 
 def test_given_vaults_are_shown_before_packing() -> None:
@@ -396,3 +418,10 @@ def test_a_child_counts_the_tasks_no_longer_running_as_ended_until_its_checkpoin
     _, t = step(st, CheckpointStatus("available", done))
     [result] = t.actions
     assert isinstance(result, Done) and result.outcome is Outcome.SUCCEEDED
+
+
+def test_a_stored_report_is_read_without_the_fields_of_older_or_newer_versions() -> None:
+    counts = {"total": 2, "succeeded": 2, "children": 1, "children_final": 1}
+    stored = {"counts": counts, "backups": [{"resource_id": "a"}], "added_later": {"x": 1}}
+    report = report_of("fleet_backup", {}, {"fleet": stored}, T0)
+    assert report is not None and (report.counts.succeeded, report.projects) == (2, [])

@@ -129,3 +129,12 @@ def test_packed_page_by_page_the_children_are_those_packed_all_at_once() -> None
 def content(child: ChildPlan) -> tuple[object, ...]:
     """A child but for ``shares_new_vault`` (set from a vault's first child on when streamed)."""
     return (repr(child.vault), tuple(sorted(t.resource_id for t in child.resources)))
+
+
+def test_a_page_leaves_the_state_it_was_given_as_it_was() -> None:
+    st, _ = step(fleet.initial_state(command(project_tasks=20), WID), Resume(T0))
+    st, _ = step(st, page(0, 50))  # 10 packed, not in a child yet: held in the stream
+    before = st.model_dump()
+    after, _ = step(st, page(50, 50))
+    assert st.model_dump() == before  # its copy shares the packed resources (immutable), not their lists
+    assert after.stream.model_dump() != before["stream"]

@@ -20,7 +20,7 @@ from orchestrator.cli.views.drill import drill_panel
 from orchestrator.cli.views.event_list import event_list, reply_rows
 from orchestrator.cli.views.resource_list import ResourceList, fleet_resource
 from orchestrator.cli.views.text import age, copyable, one_line, plain, status_text, when
-from orchestrator.messages import FleetReport
+from orchestrator.messages import FleetReport, ProjectCounts
 from orchestrator.store import Workflow, WorkflowDetail
 from orchestrator.store.fleet_children import ResourcePage, ResourceRow
 from orchestrator.store.progress import percent_done
@@ -169,7 +169,10 @@ def _restored(wf: Workflow) -> list[tuple[str, Text]]:
 def _steps(detail: WorkflowDetail) -> RenderableType:
     if not detail.steps:
         return Text("no CBR calls yet")
-    steps = Table(title="step history")
+    shown, total = len(detail.steps), detail.steps_count
+    steps = Table(
+        title="step history" if shown == total else f"step history: the last {shown} of {total} steps"
+    )
     for column in ("started", "worker", "operation", "outcome", "error"):
         steps.add_column(column)
     for stored in detail.steps:
@@ -219,7 +222,40 @@ def fleet_panel(report: FleetReport, fleet: FleetDetail, ref: str) -> Renderable
         duration(report.eta_seconds) if report.eta_seconds is not None and c.final < c.total else "",
     )
     problems = max(c.failed + c.skipped, len(fleet.problems))  # stored counts may lag the children's rows
-    return Group(counts, _children(fleet, ref), _problems(fleet.problems, problems))
+    parts: list[RenderableType] = [counts]
+    if report.projects:
+        parts.append(_projects(report.projects))
+    return Group(*parts, _children(fleet, ref), _problems(fleet.problems, problems))
+
+
+def _projects(projects: list[ProjectCounts]) -> Table:
+    """A fleet over several projects: how far each one is (each runs under its own limits)."""
+    table = Table(title=f"{len(projects)} projects")
+    for column in (
+        "project",
+        "region",
+        "total",
+        "waiting",
+        "running",
+        "succeeded",
+        "failed",
+        "skipped",
+        "done",
+    ):
+        table.add_column(column, no_wrap=column == "project")
+    for p in projects:
+        table.add_row(
+            copyable(p.project_id),
+            plain(p.region),
+            str(p.total),
+            str(p.waiting),
+            str(p.running),
+            Text(str(p.succeeded), style="green"),
+            Text(str(p.failed), style="red"),
+            Text(str(p.skipped), style="yellow"),
+            f"{100 * p.final // p.total}%" if p.total else "",
+        )
+    return table
 
 
 def _first_of(shown: int, total: int, what: str) -> str:

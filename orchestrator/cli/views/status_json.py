@@ -1,7 +1,8 @@
 """``status --json``: what ``status`` shows, as JSON for scripts (no markup, no wrapping, full ids).
 
-The shapes: a list of workflows; one workflow as ``{"workflow", "resources", "steps", "events", "fleet"}``
-(``fleet``: counts, first children and problems, for a fleet only); a page of a fleet's resources as
+The shapes: a list of workflows; one workflow as ``{"workflow", "resources", "steps", "steps_total",
+"events", "fleet"}`` (``steps``: the last 100 of ``steps_total``; ``fleet``: counts, first children and
+problems, for a fleet only); a page of a fleet's resources as
 ``{"workflow", "offset", "total", "resources"}``.
 """
 
@@ -71,6 +72,7 @@ def detail_json(detail: WorkflowDetail) -> str:
             "workflow": shown,
             "resources": [dataclasses.asdict(r) for r in resource_outcomes(wf)],
             "steps": [_step(s) for s in detail.steps],
+            "steps_total": detail.steps_count,
             "events": [_event(e) for e in detail.events],
             "fleet": _fleet(detail.fleet) if detail.fleet is not None else None,
         }

@@ -61,8 +61,9 @@ SELECT slot FROM held UNION ALL SELECT slot FROM taken;
 
 -- name: insert_child
 -- a child continues its fleet's trace
-INSERT INTO workflows (id, command_id, kind, project_id, region, input, parent_id, traceparent)
-VALUES ($1, $2, $3, $4, $5, $6, $7, (SELECT traceparent FROM workflows WHERE id = $7))
+INSERT INTO workflows (id, command_id, kind, project_id, region, input, parent_id, traceparent, resources_count)
+VALUES ($1, $2, $3, $4, $5, $6, $7, (SELECT traceparent FROM workflows WHERE id = $7),
+        jsonb_array_length($6::jsonb -> 'resources'))
 ON CONFLICT (command_id) DO NOTHING;
 
 -- name: children_taken
@@ -76,9 +77,9 @@ SELECT c.command_id
 -- name: children_counts
 -- One row per child: its size, and its resources by status — from its result once final, else from the
 -- results its state holds so far and the resources whose backup tasks ended (outcome not read yet).
-SELECT w.finished_at IS NOT NULL AS final,
+SELECT w.finished_at IS NOT NULL AS final, w.project_id, w.region,
        coalesce((w.state ->> 'admitted')::boolean, false) AS admitted,
-       jsonb_array_length(w.input -> 'resources') AS resources,
+       coalesce(w.resources_count, jsonb_array_length(w.input -> 'resources')) AS resources,
        jsonb_array_length(coalesce(w.state -> 'ended', '[]'::jsonb)) AS ended,
        coalesce(r.by_status, '{}'::jsonb) AS by_status,
        coalesce(r.succeeded_gb, 0) AS succeeded_gb,
@@ -102,16 +103,24 @@ SELECT w.finished_at IS NOT NULL AS final,
 -- name: children_resources
 -- The children's resources in order (child by child, each in its command's order), numbered from 1: those
 -- after position $2, at most $3; only the failed or skipped ones of final children when $4. Children wholly
--- before $2 are skipped by their sizes alone, so a page reads the one or two children it shows. A running
--- child's resources whose backups ended are reported from its state.
+-- before $2 are skipped by their sizes alone, so a page reads the one or two children it shows; when $4,
+-- only final children whose result has a resource not succeeded, or lacks one, are read resource by
+-- resource (a fleet of 100,000 where all went well: none). A running child's resources whose backups
+-- ended are reported from its state.
 WITH sizes AS (
-    SELECT id, jsonb_array_length(input -> 'resources') AS n, command_id
-      FROM workflows
-     WHERE parent_id = $1),
+    SELECT id, n, command_id,
+           $4 AND final AND (coalesce(jsonb_array_length(result -> 'resources'), 0) < n
+                             OR coalesce(result -> 'resources', '[]'::jsonb) @? '$[*] ? (@.status != "succeeded")')
+              AS troubled
+      FROM (SELECT id, command_id, result, finished_at IS NOT NULL AS final,
+                   coalesce(resources_count, jsonb_array_length(input -> 'resources')) AS n
+              FROM workflows
+             WHERE parent_id = $1) AS child),
 placed AS (
-    SELECT id, n, sum(n) OVER (ORDER BY command_id) - n AS before FROM sizes),
+    SELECT id, n, troubled, sum(n) OVER (ORDER BY command_id) - n AS before FROM sizes),
 wanted AS (
-    SELECT id, before FROM placed WHERE before + n > $2 AND ($4 OR before < $2 + $3))
+    SELECT id, before FROM placed
+     WHERE before + n > $2 AND CASE WHEN $4 THEN troubled ELSE before < $2 + $3 END)
 SELECT k.before + want.pos AS position,
        want.r ->> 'id' AS resource_id,
        want.r ->> 'type' AS resource_type,
@@ -136,7 +145,7 @@ SELECT k.before + want.pos AS position,
 
 -- name: resources_sizes
 -- How many resources the children hold, and how many the parent could not place in any vault.
-SELECT (SELECT coalesce(sum(jsonb_array_length(input -> 'resources')), 0)
+SELECT (SELECT coalesce(sum(coalesce(resources_count, jsonb_array_length(input -> 'resources'))), 0)
           FROM workflows WHERE parent_id = $1) AS in_children,
        (SELECT coalesce(jsonb_array_length(state -> 'unplaced'), 0)
           FROM workflows WHERE id = $1) AS unplaced;
@@ -152,14 +161,14 @@ SELECT $2::bigint + u.pos AS position, u.r AS reported
  LIMIT $4;
 
 -- name: children_page
--- The first $2 children: what a person reads of each, without their commands, states or results.
-SELECT command_id, status, jsonb_array_length(input -> 'resources') AS resources,
-       coalesce(state ->> 'vault_id', input -> 'vault' ->> 'id', input -> 'vault' ->> 'name') AS vault,
-       error_code, error_message
-  FROM workflows
- WHERE parent_id = $1
- ORDER BY command_id
- LIMIT $2;
+-- The first $2 children: what a person reads of each, without their commands, states or results (the
+-- children are chosen first, so that only theirs are read).
+SELECT w.command_id, w.status, coalesce(w.resources_count, jsonb_array_length(w.input -> 'resources')) AS resources,
+       coalesce(w.state ->> 'vault_id', w.input -> 'vault' ->> 'id', w.input -> 'vault' ->> 'name') AS vault,
+       w.error_code, w.error_message
+  FROM (SELECT id, command_id FROM workflows WHERE parent_id = $1 ORDER BY command_id LIMIT $2) first
+  JOIN workflows w ON w.id = first.id
+ ORDER BY first.command_id;
 
 -- name: children_total
 SELECT count(*) FROM workflows WHERE parent_id = $1;

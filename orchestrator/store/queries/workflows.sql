@@ -198,6 +198,13 @@ SELECT * FROM workflows
 -- name: list_steps
 SELECT * FROM steps WHERE workflow_id = $1 ORDER BY id;
 
+-- name: last_steps
+-- The last $2 steps of a workflow, newest first (a fleet records one per page of its listing: thousands).
+SELECT * FROM steps WHERE workflow_id = $1 ORDER BY id DESC LIMIT $2;
+
+-- name: count_steps
+SELECT count(*) FROM steps WHERE workflow_id = $1;
+
 -- name: count_by_status
 SELECT status, count(*) AS n FROM workflows GROUP BY status;
 
