@@ -1,7 +1,7 @@
 """The engine's database actions for fleets and admission: each returns the next observation.
 
-A fleet's summary reads its counts and only its first failed or skipped resources (``ReadFleet.results``):
-every other result stays in the children's rows.
+A fleet's summary reads its counts and only its first failed or skipped resources (``ReadFleet.results``,
+or any read that finds every child final): every other result stays in the children's rows.
 """
 
 from __future__ import annotations
@@ -46,7 +46,8 @@ async def perform_store_action(
         case ReadFleet():
             found = await store.fleet.tally(wf.id)
             projects = tuple(found.projects)
-            if not action.results:
+            every_child_final = found.counts.children_final >= found.counts.children
+            if not (action.results or every_child_final):  # the summary's results come with the last read
                 return FleetSeen(found.counts, projects=projects)
             problems = await store.fleet.children_problems(wf.id, FLEET_PROBLEMS_LISTED)
             return FleetSeen(found.counts, tuple(problems), projects)

@@ -198,7 +198,7 @@ class ChildrenSpawned:
 
 @dataclass(frozen=True)
 class FleetSeen:
-    """A fleet's children, as the database holds them; ``results`` only when asked for the summary."""
+    """A fleet's children, as the database holds them; ``results``: the first problems, for the summary."""
 
     counts: FleetCounts
     results: tuple[ResourceResult, ...] = ()
@@ -490,7 +490,8 @@ class SpawnChildren:
 
 @dataclass(frozen=True)
 class ReadFleet:
-    """Count the children's resources by state; with ``results``, every resource's final result."""
+    """Count the children's resources by state; with ``results``, or once every child is final, the first
+    failed or skipped resources too."""
 
     results: bool = False
 

@@ -453,9 +453,9 @@ def child_command_id(parent: uuid.UUID, n: int) -> str:
 def _watched(state: FleetState, obs: FleetSeen) -> Transition:
     state.counts = _with_unplaced(state, obs.counts)
     state.projects = _several(obs.projects)
-    if obs.counts.children_final >= obs.counts.children:
+    if obs.counts.children_final >= obs.counts.children:  # the read brought the first problems too
         state.phase = "summarize"
-        return Transition(state, (ReadFleet(results=True),))
+        return Transition(state, (_summary(state, obs),))
     done = state.counts.final
     percent = min(100 * done // state.counts.total if state.counts.total else 0, 99)
     step = percent // PROGRESS_STEP * PROGRESS_STEP

@@ -14,7 +14,9 @@ from fleet_builder import (
     summarise,
 )
 
+from orchestrator.engine.store_actions import perform_store_action
 from orchestrator.store import Store
+from orchestrator.workflows.base import FleetSeen, ReadFleet
 from orchestrator.workflows.fleet_packing import NO_ROOM
 
 EVENT_LIMIT = 256 * 1024
@@ -131,3 +133,16 @@ async def test_status_shows_a_100000_resource_fleet_and_pages_its_resources(stor
     assert [line.split()[1] for line in lines] == [resource_id(i) for i in range(970, 975)]
     assert f"bk-{resource_id(971)}" in lines[1] and FAILURE_CODE in lines[0]  # 970 = 10 × 97
     assert "resources 971–975 of 100000" in paged.stdout and "--offset 975" in paged.stdout
+
+
+async def test_a_watch_read_that_finds_every_child_final_brings_the_first_problems(store: Store) -> None:
+    """The fleet then summarises from that read: its final event needs no second scan of the results."""
+    built = await build_fleet(store, "fleet-final-read", 600)
+    await finish_children(store, built.workflow.id, FAILED_EVERY, UNREPORTED_EVERY, running=1)
+    still_running = await perform_store_action(store, built.workflow, ReadFleet())
+    assert isinstance(still_running, FleetSeen) and still_running.results == ()
+    await finish_children(store, built.workflow.id, FAILED_EVERY, UNREPORTED_EVERY)
+    every_final = await perform_store_action(store, built.workflow, ReadFleet())
+    assert isinstance(every_final, FleetSeen)
+    problems = [i for i in range(600) if is_problem(i)]
+    assert [r.resource_id for r in every_final.results] == [resource_id(i) for i in problems]
