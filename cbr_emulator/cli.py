@@ -1,43 +1,17 @@
 """``cbr-emulator`` (also ``python -m cbr_emulator``, and ``cbr-orchestrator emulator``): the CBR emulator
 as a server of its own; ``cbr-emulator inventory`` lists what a running one holds.
 
-Only ``typer`` and the standard library are imported here; the server is imported when the command runs,
-after :func:`require_emulator_extra` has checked that the emulator's own dependencies are installed.
+Only ``typer`` and the standard library are imported here; the server is imported when the command runs.
 """
 
 from __future__ import annotations
 
 import logging
 from enum import StrEnum
-from importlib import import_module
 from pathlib import Path
 from typing import Annotated
 
 import typer
-
-INSTALL_EXTRA = "pip install 'cbr-orchestrator[emulator]'"
-# module -> distribution: the `emulator` extra of pyproject.toml, which nothing outside the emulator needs
-EXTRA_MODULES = {"dateutil": "python-dateutil"}
-
-
-def missing_extra() -> list[str]:
-    """The distributions of the ``emulator`` extra that cannot be imported."""
-    missing = []
-    for module, distribution in EXTRA_MODULES.items():
-        try:
-            import_module(module)
-        except ImportError:
-            missing.append(distribution)
-    return missing
-
-
-def require_emulator_extra() -> None:
-    """End the command with one line saying what to install when the ``emulator`` extra is missing."""
-    missing = missing_extra()
-    if missing:
-        needs = ", ".join(missing)
-        typer.echo(f"the CBR emulator needs {needs}, which is not installed: {INSTALL_EXTRA}", err=True)
-        raise typer.Exit(1)
 
 
 class Speed(StrEnum):
@@ -89,7 +63,6 @@ def emulator(
     """Run the CBR emulator until interrupted."""
     if context.invoked_subcommand is not None:
         return
-    require_emulator_extra()
     import uvloop
 
     from cbr_emulator.faults import load_fault_plan

@@ -13,7 +13,6 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from cbr_emulator.cli import require_emulator_extra
 from orchestrator.cli.app import app, console
 
 
@@ -34,7 +33,6 @@ class Select(StrEnum):
 @app.command()
 def tour() -> None:
     """Start an emulator in-process and walk through backup, restore and replication with our client."""
-    require_emulator_extra()
     from orchestrator.cli.tour import run_tour
 
     asyncio.run(run_tour(console))
@@ -43,7 +41,6 @@ def tour() -> None:
 @app.command()
 def demo() -> None:
     """The main job: backup, restore and replication workflows through RabbitMQ on the emulator."""
-    require_emulator_extra()
     from orchestrator.cli.demo import DemoFailed, run_demo
 
     try:
@@ -91,7 +88,6 @@ def soak(
     emulator in its own process; exits 1 when a command was lost, a CBR side effect duplicated, a valid
     command dead-lettered or a bad message dropped in silence.
     """
-    require_emulator_extra()
     from dataclasses import replace as changed
 
     from orchestrator.bench.soak import SoakOptions, run_soak, soak_json, soak_table
@@ -156,7 +152,6 @@ def bench(
     ] = None,
 ) -> None:
     """Benchmark against an emulator in its own process; print a table and the targets met, write JSON."""
-    require_emulator_extra()
     from orchestrator.bench import (
         SCENARIOS,
         BenchOptions,
