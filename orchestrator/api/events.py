@@ -18,7 +18,7 @@ from collections.abc import AsyncIterator
 from typing import Literal
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from orchestrator.api.context import CONTEXT, context_of
 from orchestrator.api.keys import Grant
@@ -42,7 +42,7 @@ class EventsQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     kind: Literal["backup", "restore", "replicate", "fleet_backup", "restore_drill"] | None = None
-    project: str | None = None
+    project: str | None = Field(default=None, pattern=r"^[0-9a-f]{32}$")
     workflow: uuid.UUID | None = None
 
 
