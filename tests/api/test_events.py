@@ -14,6 +14,8 @@ from orchestrator.api import events
 from orchestrator.api.context import CONTEXT
 from orchestrator.store import Store
 
+PROJECT_A, PROJECT_B = "a" * 32, "b" * 32
+
 
 @pytest.fixture
 async def conn(dsn: str) -> AsyncIterator[asyncpg.Connection]:
@@ -108,10 +110,13 @@ async def test_filters_by_kind_project_and_workflow(
     client: Any, store: Store, make_key: Any, conn: Any
 ) -> None:
     key = await make_key(("read",))
-    backup_a, restore_a = await new_workflow(store, "p-a"), await new_workflow(store, "p-a", "restore")
-    backup_b = await new_workflow(store, "p-b")
+    backup_a, restore_a = (
+        await new_workflow(store, PROJECT_A),
+        await new_workflow(store, PROJECT_A, "restore"),
+    )
+    backup_b = await new_workflow(store, PROJECT_B)
     by_kind = await open_stream(client, key, "?kind=restore", last="0")
-    by_project = await open_stream(client, key, "?project=p-b", last="0")
+    by_project = await open_stream(client, key, f"?project={PROJECT_B}", last="0")
     by_workflow = await open_stream(client, key, f"?workflow={backup_a}", last="0")
     for wf, name in ((backup_a, "a-backup"), (restore_a, "a-restore"), (backup_b, "b-backup")):
         await insert_event(conn, wf, name)
@@ -125,9 +130,9 @@ async def test_filters_by_kind_project_and_workflow(
 async def test_another_projects_events_are_never_sent(
     client: Any, store: Store, make_key: Any, conn: Any
 ) -> None:
-    key = await make_key(("read",), projects=("p-a",))
-    mine, theirs = await new_workflow(store, "p-a"), await new_workflow(store, "p-b")
-    asking_for_theirs = await open_stream(client, key, "?project=p-b", last="0")
+    key = await make_key(("read",), projects=(PROJECT_A,))
+    mine, theirs = await new_workflow(store, PROJECT_A), await new_workflow(store, PROJECT_B)
+    asking_for_theirs = await open_stream(client, key, f"?project={PROJECT_B}", last="0")
     everything = await open_stream(client, key, last="0")
     await insert_event(conn, theirs, "theirs")
     await insert_event(conn, mine, "mine")
