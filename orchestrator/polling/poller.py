@@ -222,15 +222,18 @@ class Poller:
     async def _backups_of_vaults(
         self, key: ProjectKey, queries: list[CheckpointQuery]
     ) -> dict[str, list[PolledBackup]]:
-        """The backups of the queried checkpoints, by checkpoint: one listing per vault, newest first."""
+        """The backups of the queried checkpoints, by checkpoint: one listing per vault (all at once), newest
+        first."""
         by_vault: dict[str, list[CheckpointQuery]] = defaultdict(list)
         for query in queries:
             by_vault[query[0]].append(query)
         found: dict[str, list[PolledBackup]] = {checkpoint: [] for _, checkpoint, _, _ in queries}
-        for vault_id, wanted in by_vault.items():
-            for backup in await self._newest_backups(key, vault_id, wanted):
-                if backup.checkpoint_id in found:
-                    found[backup.checkpoint_id].append(backup)
+        listings = await asyncio.gather(  # side by side: a batch waits for its slowest vault, not for all
+            *(self._newest_backups(key, vault_id, wanted) for vault_id, wanted in by_vault.items())
+        )
+        for backup in (backup for listing in listings for backup in listing):
+            if backup.checkpoint_id in found:
+                found[backup.checkpoint_id].append(backup)
         return found
 
     async def _newest_backups(
