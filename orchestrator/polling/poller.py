@@ -161,8 +161,8 @@ class Poller:
             await asyncio.sleep(IDLE_LOOK if pause is None else min(pause, IDLE_LOOK))
 
     async def _look_and_wake(self, wake: Wake) -> None:
-        for key in self._watch.due(time.monotonic()):
-            await self._look(key)
+        # the projects due are looked at side by side: one slow project (its own rate limit) delays no other
+        await asyncio.gather(*(self._look(key) for key in self._watch.due(time.monotonic())))
         woken, self._to_wake = self._to_wake, []
         if woken:
             await wake(woken)
@@ -193,7 +193,9 @@ class Poller:
         return tasks if fresh and all(q[1] in watching for q in queries) else None
 
     async def _unfinished_tasks(self, key: ProjectKey, start: datetime) -> Tasks:
-        listings = [await self._operation_logs(key, "backup", start, status) for status in UNFINISHED_TASK]
+        listings = await asyncio.gather(
+            *(self._operation_logs(key, "backup", start, status) for status in UNFINISHED_TASK)
+        )
         tasks: Tasks = defaultdict(list)
         for log_ in (log_ for listing in listings for log_ in listing):
             if log_.checkpoint_id:
