@@ -90,6 +90,9 @@ class Actions(Protocol):
     async def watch(self, wake: Wake) -> None:
         """Until cancelled: wake (with ``wake``) the workflows whose awaited tasks ended."""
 
+    def watched(self) -> list[uuid.UUID]:
+        """The workflows ``watch`` would wake: handed to other workers when this one stops."""
+
 
 class CbrActions:
     """Performs one :class:`Request` for one workflow and turns the answer into an observation."""
@@ -200,6 +203,9 @@ class CbrActions:
 
     async def watch(self, wake: Wake) -> None:
         await self._poller.watch_tasks(wake)
+
+    def watched(self) -> list[uuid.UUID]:
+        return self._poller.watched()
 
     def _watch_after(self, wf: Workflow, request: Request, seen: Observation, started: datetime) -> None:
         """A checkpoint just created, or polled and still running with tasks listed: its workflow is woken

@@ -76,6 +76,7 @@ class Engine:
         finally:
             watcher.cancel()
             await self._stop_runs()
+            await self._hand_back_watched()
             keeper.cancel()
             await asyncio.gather(keeper, watcher, return_exceptions=True)
             await self._listener.close()
@@ -88,6 +89,17 @@ class Engine:
             log.warning("could not wake %d workflows (%s)", len(workflow_ids), type(exc).__name__)
             return
         self.wake()
+
+    async def _hand_back_watched(self) -> None:
+        """The workflows this worker's watch would have woken are due at once, for another worker to poll
+        (and watch): their own timed polls are only the safety net, far off."""
+        watched = self._actions.watched()
+        if not watched:
+            return
+        try:
+            await self._store.wake(watched)
+        except Exception as exc:  # their timed polls find the end instead
+            log.warning("could not hand back %d watched workflows (%s)", len(watched), type(exc).__name__)
 
     def wake(self) -> None:
         self._listener.wake()

@@ -149,6 +149,10 @@ class Poller:
     def unwatch(self, project: str, region: str, checkpoint_id: str) -> None:
         self._watch.drop((project, region), checkpoint_id)
 
+    def watched(self) -> list[uuid.UUID]:
+        """The workflows the watch would wake (and those it found ended, not woken yet)."""
+        return sorted({*self._watch.workflows(), *self._to_wake})
+
     async def watch_tasks(self, wake: Wake) -> None:
         """Until cancelled: look at a project's unfinished backup tasks when a watched checkpoint should
         have ended, and wake the workflows of those that did (their timed polls stay the safety net)."""

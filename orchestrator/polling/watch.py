@@ -63,6 +63,10 @@ class TaskWatch:
         """Whether a checkpoint of the workflow is watched: the watch wakes it when its tasks end."""
         return self._watchers[key, workflow_id] > 0
 
+    def workflows(self) -> set[uuid.UUID]:
+        """Every workflow a checkpoint of which is watched."""
+        return {workflow_id for _, workflow_id in self._watchers}
+
     def drop(self, key: ProjectKey, checkpoint_id: str) -> None:
         watched = self._projects.get(key)
         if watched is None or checkpoint_id not in watched:

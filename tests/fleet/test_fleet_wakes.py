@@ -12,7 +12,17 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-from engine_helpers import PROJECT, REGION, eventually, running_engines, servers, submit, tuned
+from engine_helpers import (
+    PROJECT,
+    REGION,
+    backup_command,
+    eventually,
+    running_engines,
+    servers,
+    slow_tasks,
+    submit,
+    tuned,
+)
 from store_rows import raw_sql
 
 from cbr_emulator.config import EmulatorConfig, Inventory, Progression
@@ -105,3 +115,26 @@ async def test_children_ending_together_wake_their_fleet_fewer_times_than_there_
     # one run to select and spawn, then one per wake that found children still running, then the summary:
     # woken once per child, it would have run more than there are children
     assert runs < len(children), (runs, len(children))
+
+
+async def test_a_worker_stopping_hands_the_workflows_it_watches_to_another_at_once(
+    store: Store, slow_polls: Settings, emulator: Any, emulator_config: EmulatorConfig
+) -> None:
+    """Their timed polls are far off (the watch was to wake them): due at once, the next worker polls them."""
+    slow_tasks(emulator, seconds=3600)  # and the clock stays: the backup runs on
+    await submit(store, backup_command("watched", servers(emulator_config, 1)))
+
+    async def checkpoint_made() -> bool:
+        wf = await store.workflow_by_command("watched")
+        return wf is not None and bool(wf.state.get("checkpoint_id")) and wf.lease_owner is None
+
+    async with running_engines(store, slow_polls, "w1"):
+        await eventually(checkpoint_made, seconds=20)
+        sleeping_until = await raw_sql(store).fetchval(
+            "SELECT next_run_at - now() FROM workflows WHERE command_id = 'watched'"
+        )
+        assert sleeping_until > timedelta(seconds=POLL / 2)  # the safety net only
+    due_in = await raw_sql(store).fetchval(
+        "SELECT next_run_at - now() FROM workflows WHERE command_id = 'watched'"
+    )
+    assert due_in <= timedelta(0), due_in  # handed back when w1 stopped
