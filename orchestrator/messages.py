@@ -652,8 +652,8 @@ class WorkflowEventData(_Strict):
     timings: Timings
 
 
-class WorkflowEvent(_Strict):
-    """A CloudEvents 1.0 envelope in structured JSON mode."""
+class _CloudEvent(_Strict):
+    """A CloudEvents 1.0 envelope in structured JSON mode; ``data`` is the kind's own."""
 
     specversion: Literal["1.0"] = "1.0"
     id: str
@@ -662,6 +662,11 @@ class WorkflowEvent(_Strict):
     subject: str
     time: datetime
     datacontenttype: Literal["application/json"] = "application/json"
+
+
+class WorkflowEvent(_CloudEvent):
+    """A workflow's progress or end."""
+
     data: WorkflowEventData
 
     @property
@@ -709,16 +714,9 @@ class PostureEventData(_Strict):
     backup_id: str | None = Field(default=None, max_length=255)
 
 
-class PostureEvent(_Strict):
-    """A CloudEvents 1.0 envelope: ``posture.stale``, ``posture.recovered`` or ``posture.unprotected``."""
+class PostureEvent(_CloudEvent):
+    """``posture.stale``, ``posture.recovered`` or ``posture.unprotected``."""
 
-    specversion: Literal["1.0"] = "1.0"
-    id: str
-    source: str = EVENT_SOURCE
-    type: str
-    subject: str
-    time: datetime
-    datacontenttype: Literal["application/json"] = "application/json"
     data: PostureEventData
 
     @property
