@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Annotated, Any, Literal, Self
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import (
@@ -118,11 +118,6 @@ class InvalidCommand(Exception):
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-    def __deepcopy__(self, memo: dict[int, Any] | None = None) -> Self:
-        """Frozen and never changed in place: a copy of a workflow's state shares its command and results
-        (deep-copying a command at every transition was a third of a backup's CPU)."""
-        return self
 
 
 class _CommandBase(_Strict):

@@ -19,11 +19,9 @@ from pydantic import SecretStr
 
 from cbr_emulator.config import DEFAULT_TENANT, EmulatorConfig, Inventory, Progression
 from cbr_emulator.server import RunningEmulator, start_emulator
-from orchestrator.cbr.auth import AkSkAuth
+from orchestrator.bench.soak.seed import client_of
 from orchestrator.cbr.bodies import BillingCreate, ResourceRef, VaultCreate
 from orchestrator.cbr.client import CbrClient
-from orchestrator.cbr.endpoints import Endpoints
-from orchestrator.cbr.signing import Credentials
 from orchestrator.config import ProjectCredentials, Settings
 from orchestrator.engine.coverage import RefreshReport, refresh_projects
 from orchestrator.store import Store, run_migrations
@@ -44,7 +42,7 @@ async def run(servers: int) -> list[tuple[str, RefreshReport, int, float]]:
         settings = _settings(dsn, running.base_url)
         store = await Store.connect(dsn, max_size=2)
         try:
-            async with _client(running.base_url) as cbr:
+            async with client_of(running.base_url, DEFAULT_TENANT) as cbr:
                 vaults = await _vaults(cbr, servers)
                 for vault in vaults[:-1]:
                     await cbr.create_checkpoint(vault)
@@ -96,16 +94,6 @@ def _settings(dsn: str, base_url: str) -> Settings:
         secret_key=SecretStr(tenant.secret_key),
     )
     return Settings(database_url=dsn, credentials=[credentials], cbr_endpoints={tenant.region: base_url})
-
-
-def _client(base_url: str) -> CbrClient:
-    tenant = DEFAULT_TENANT
-    return CbrClient(
-        region=tenant.region,
-        project_id=tenant.project_id,
-        auth=AkSkAuth(Credentials(tenant.access_key, tenant.secret_key)),
-        endpoints=Endpoints.single(base_url),
-    )
 
 
 def main() -> None:

@@ -32,8 +32,8 @@ from pydantic import SecretStr
 from cbr_emulator.clock import Clock
 from cbr_emulator.config import DEFAULT_TENANT, EmulatorConfig, Inventory, Progression
 from cbr_emulator.server import RunningEmulator, start_emulator
+from orchestrator.bench.soak.seed import client_of
 from orchestrator.broker import declare_topology, delete_topology, new_workflow
-from orchestrator.cbr.auth import AkSkAuth
 from orchestrator.cbr.bodies import (
     BillingCreate,
     CheckpointParameters,
@@ -44,9 +44,7 @@ from orchestrator.cbr.bodies import (
     VaultCreate,
 )
 from orchestrator.cbr.client import CbrClient
-from orchestrator.cbr.endpoints import Endpoints
 from orchestrator.cbr.models import OperationDefinition
-from orchestrator.cbr.signing import Credentials
 from orchestrator.config import MetricsSettings, Names, ProjectCredentials, Settings
 from orchestrator.messages import FleetBackupCommand
 from orchestrator.store import Store, run_migrations
@@ -127,7 +125,7 @@ async def _posture_events(dsn: str) -> dict[str, int]:
 
 
 async def _protect(running: RunningEmulator, settings: Settings, layout: Layout) -> None:
-    async with _client(running.base_url) as cbr:
+    async with client_of(running.base_url, DEFAULT_TENANT) as cbr:
         ids = [p.id async for p in cbr.iter_protectables("server")]
         stale, rest = ids[: layout.stale], ids[layout.stale :]
         policy, rest = rest[: layout.policy], rest[layout.policy :]
@@ -230,16 +228,6 @@ def _settings(dsn: str, base_url: str) -> Settings:
         credentials=[credentials],
         cbr_endpoints={tenant.region: base_url},
         metrics=MetricsSettings(port=0),
-    )
-
-
-def _client(base_url: str) -> CbrClient:
-    tenant = DEFAULT_TENANT
-    return CbrClient(
-        region=tenant.region,
-        project_id=tenant.project_id,
-        auth=AkSkAuth(Credentials(tenant.access_key, tenant.secret_key)),
-        endpoints=Endpoints.single(base_url),
     )
 
 

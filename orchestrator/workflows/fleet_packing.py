@@ -18,7 +18,6 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
 
 from orchestrator.cbr.limits import VAULT_MAX_GB, VAULT_MAX_RESOURCES
 from orchestrator.messages import AutoVaults, ResourceResult
@@ -44,11 +43,6 @@ class Target:
     @property
     def gb(self) -> int:
         return self.size_gb or 0
-
-    def __deepcopy__(self, memo: dict[int, Any]) -> Target:
-        """Immutable: a copy of the fleet's state shares it (a fleet over 10 projects holds thousands of
-        resources packed and not in a child yet, and its state is copied at every page)."""
-        return self
 
 
 @dataclass(frozen=True)
